@@ -1,7 +1,6 @@
 package io.latentstream.sampling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.sampling.Philox.Draw;
@@ -102,9 +101,6 @@ class SamplerTest {
       assertEquals(argmax, choice.token());
       assertEquals(draft == argmax, choice.acceptedDraft());
     }
-    assertFalse(
-        Sampler.verify(p, TokenDistribution.oneHot(0), 0, greedy, 0).acceptedDraft()
-            && argmax != 0);
   }
 
   /** Pearson's chi-square over the support of p; 0.9999 quantiles keep a fixed-seed test robust. */

@@ -1,0 +1,155 @@
+package io.latentstream.topology;
+
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * Sessions' token histories and MLA latent caches in a Kafka Streams key-value store (RocksDB with
+ * a changelog topic), so a multi-turn session resumes without recomputing its prefix, also on
+ * another instance after a failover.
+ *
+ * <p>The latent cache of a session is split into chunks of whole tokens, each small enough for one
+ * changelog record (DeepSeek-V3 needs 70,272 bytes per token in bf16, so one record per session
+ * would pass Kafka's 1 MiB default within 15 tokens). A new turn rewrites only the last, partial
+ * chunk and adds new ones, so the changelog carries what changed rather than the whole cache.
+ */
+public final class SessionCacheStore {
+  /** Room left in a 1 MiB record for the key, headers and batch overhead. */
+  public static final int MAX_CHUNK_BYTES = 1_000_000;
+
+  private final KeyValueStore<String, byte[]> store;
+  private final int bytesPerToken;
+  private final int tokensPerChunk;
+
+  public SessionCacheStore(KeyValueStore<String, byte[]> store, int bytesPerToken) {
+    this(store, bytesPerToken, MAX_CHUNK_BYTES);
+  }
+
+  SessionCacheStore(KeyValueStore<String, byte[]> store, int bytesPerToken, int maxChunkBytes) {
+    if (bytesPerToken <= 0 || bytesPerToken > maxChunkBytes) {
+      throw new IllegalArgumentException(
+          "a token's cache (" + bytesPerToken + " bytes) must fit a chunk of " + maxChunkBytes);
+    }
+    this.store = store;
+    this.bytesPerToken = bytesPerToken;
+    this.tokensPerChunk = maxChunkBytes / bytesPerToken;
+  }
+
+  public Optional<SessionEntry> entry(SessionKey key) {
+    byte[] bytes = store.get(key.storeKey());
+    return bytes == null ? Optional.empty() : Optional.of(SessionEntry.fromBytes(bytes));
+  }
+
+  /** The latent cache of the entry's first {@code cachedTokens} tokens, in token order. */
+  public byte[] readCache(SessionKey key, SessionEntry entry) {
+    ByteArrayOutputStream cache = new ByteArrayOutputStream((int) entry.cacheBytes());
+    for (int chunk = 0; chunk < chunkCount(entry.cachedTokens()); chunk++) {
+      byte[] bytes = store.get(key.chunkKey(chunk));
+      if (bytes == null) {
+        throw new IllegalStateException("session " + key + " lost cache chunk " + chunk);
+      }
+      cache.writeBytes(bytes);
+    }
+    if (cache.size() != entry.cacheBytes()) {
+      throw new IllegalStateException(
+          "session "
+              + key
+              + " has "
+              + cache.size()
+              + " cache bytes, expected "
+              + entry.cacheBytes());
+    }
+    return cache.toByteArray();
+  }
+
+  /**
+   * Records a turn: the whole new history, and the latent cache of the tokens cached since the
+   * previous turn ({@code appended} holds tokens [previous cachedTokens, cachedTokens)).
+   */
+  public SessionEntry append(
+      SessionKey key, int[] history, int cachedTokens, byte[] appended, long nowMs) {
+    int before = entry(key).map(SessionEntry::cachedTokens).orElse(0);
+    if (cachedTokens < before || appended.length != (cachedTokens - before) * bytesPerToken) {
+      throw new IllegalArgumentException(
+          "cache bytes for tokens ["
+              + before
+              + ", "
+              + cachedTokens
+              + ") must be "
+              + (cachedTokens - before) * bytesPerToken
+              + " bytes, got "
+              + appended.length);
+    }
+    int firstChunk = before / tokensPerChunk;
+    byte[] partial =
+        before % tokensPerChunk == 0 ? new byte[0] : store.get(key.chunkKey(firstChunk));
+    byte[] tail = new byte[partial.length + appended.length];
+    System.arraycopy(partial, 0, tail, 0, partial.length);
+    System.arraycopy(appended, 0, tail, partial.length, appended.length);
+    int chunkBytes = tokensPerChunk * bytesPerToken;
+    List<KeyValue<String, byte[]>> writes = new ArrayList<>();
+    for (int offset = 0, chunk = firstChunk; offset < tail.length; offset += chunkBytes, chunk++) {
+      int length = Math.min(chunkBytes, tail.length - offset);
+      byte[] bytes = new byte[length];
+      System.arraycopy(tail, offset, bytes, 0, length);
+      writes.add(KeyValue.pair(key.chunkKey(chunk), bytes));
+    }
+    SessionEntry entry =
+        new SessionEntry(history, cachedTokens, (long) cachedTokens * bytesPerToken, nowMs);
+    writes.add(KeyValue.pair(key.storeKey(), entry.toBytes()));
+    store.putAll(writes);
+    return entry;
+  }
+
+  /** Forgets a session: its entry and every cache chunk. */
+  public void delete(SessionKey key) {
+    entry(key).ifPresent(entry -> delete(key.storeKey(), entry));
+  }
+
+  private void delete(String storeKey, SessionEntry entry) {
+    for (int chunk = 0; chunk < chunkCount(entry.cachedTokens()); chunk++) {
+      store.delete(SessionKey.chunkKey(storeKey, chunk));
+    }
+    store.delete(storeKey);
+  }
+
+  /**
+   * Evicts sessions unused for {@code ttlMs}, then the least recently used ones until the caches
+   * take at most {@code maxBytes}. Returns how many sessions were evicted.
+   */
+  public int evict(long nowMs, long ttlMs, long maxBytes) {
+    record Candidate(String storeKey, SessionEntry entry) {}
+    List<Candidate> sessions = new ArrayList<>();
+    try (KeyValueIterator<String, byte[]> all = store.all()) {
+      while (all.hasNext()) {
+        KeyValue<String, byte[]> next = all.next();
+        if (!SessionKey.isChunkKey(next.key)) {
+          sessions.add(new Candidate(next.key, SessionEntry.fromBytes(next.value)));
+        }
+      }
+    }
+    sessions.sort(Comparator.comparingLong(candidate -> candidate.entry().lastUsedMs()));
+    long total = sessions.stream().mapToLong(candidate -> candidate.entry().cacheBytes()).sum();
+    int evicted = 0;
+    for (Candidate candidate : sessions) {
+      boolean expired = nowMs - candidate.entry().lastUsedMs() > ttlMs;
+      if (!expired && total <= maxBytes) {
+        break;
+      }
+      delete(candidate.storeKey(), candidate.entry());
+      total -= candidate.entry().cacheBytes();
+      evicted++;
+    }
+    return evicted;
+  }
+
+  private int chunkCount(int cachedTokens) {
+    return (cachedTokens + tokensPerChunk - 1) / tokensPerChunk;
+  }
+}

@@ -1,0 +1,136 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.Random;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Runs against a real RocksDB store with its changelog, hosted by Kafka's TopologyTestDriver. */
+class SessionCacheStoreTest {
+  private static final int BYTES_PER_TOKEN = 24;
+  private static final int CHUNK_BYTES = 100; // 4 tokens a chunk, so a few tokens span chunks
+
+  private TopologyTestDriver driver;
+  private KeyValueStore<String, byte[]> rocks;
+  private SessionCacheStore sessions;
+
+  @BeforeEach
+  void startStore() throws Exception {
+    Topology topology = new Topology();
+    topology.addSource(
+        "in", Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(), "unused");
+    topology.addProcessor("noop", () -> (Processor<byte[], byte[], Void, Void>) this::ignore, "in");
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore("session-cache"), Serdes.String(), Serdes.ByteArray()),
+        "noop");
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "session-cache-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    Path stateDir = Files.createTempDirectory("session-cache");
+    config.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+    driver = new TopologyTestDriver(topology, config);
+    rocks = driver.getKeyValueStore("session-cache");
+    sessions = new SessionCacheStore(rocks, BYTES_PER_TOKEN, CHUNK_BYTES);
+  }
+
+  private void ignore(Record<byte[], byte[]> record) {}
+
+  @AfterEach
+  void close() {
+    driver.close();
+  }
+
+  private static byte[] cacheOf(int tokens, long seed) {
+    byte[] bytes = new byte[tokens * BYTES_PER_TOKEN];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] both = new byte[a.length + b.length];
+    System.arraycopy(a, 0, both, 0, a.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
+  }
+
+  @Test
+  void turnsAppendToTheCacheAcrossChunkBoundaries() {
+    SessionKey key = new SessionKey("acme", "chat-1");
+    byte[] first = cacheOf(6, 1); // chunks 0 (4 tokens) and 1 (2 tokens)
+    sessions.append(key, new int[] {0, 5, 6, 7, 8, 9, 10}, 6, first, 1_000);
+    byte[] second = cacheOf(5, 2); // completes chunk 1, then chunk 2 holds 3 tokens
+    SessionEntry entry =
+        sessions.append(key, new int[] {0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, 11, second, 2_000);
+
+    assertEquals(11, entry.cachedTokens());
+    SessionEntry stored = sessions.entry(key).orElseThrow();
+    assertEquals(11, stored.history().length);
+    assertEquals(2_000, stored.lastUsedMs());
+    assertArrayEquals(concat(first, second), sessions.readCache(key, stored));
+    for (int chunk = 0; chunk < 3; chunk++) {
+      assertTrue(rocks.get(key.chunkKey(chunk)).length <= CHUNK_BYTES, "chunk " + chunk);
+    }
+  }
+
+  @Test
+  void tenantsNeverShareASession() {
+    sessions.append(new SessionKey("acme", "s"), new int[] {1, 2}, 2, cacheOf(2, 3), 0);
+    assertFalse(sessions.entry(new SessionKey("globex", "s")).isPresent());
+    // Separators inside ids cannot forge another tenant's key.
+    assertFalse(sessions.entry(new SessionKey("acme/s", "x")).isPresent());
+    assertFalse(sessions.entry(new SessionKey("acme", "s#00000000")).isPresent());
+  }
+
+  @Test
+  void aWrongNumberOfCacheBytesIsRefused() {
+    SessionKey key = new SessionKey("acme", "s");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> sessions.append(key, new int[] {1, 2, 3}, 3, cacheOf(2, 4), 0));
+  }
+
+  @Test
+  void evictionDropsExpiredThenLeastRecentlyUsedSessionsWithTheirChunks() {
+    SessionKey old = new SessionKey("t", "old");
+    SessionKey middle = new SessionKey("t", "middle");
+    SessionKey recent = new SessionKey("t", "recent");
+    sessions.append(old, new int[5], 5, cacheOf(5, 5), 100);
+    sessions.append(middle, new int[5], 5, cacheOf(5, 6), 5_000);
+    sessions.append(recent, new int[5], 5, cacheOf(5, 7), 9_000);
+
+    // TTL 8 s at t = 10 s expires "old"; a budget of two sessions' bytes keeps the other two.
+    assertEquals(1, sessions.evict(10_000, 8_000, 2 * 5 * BYTES_PER_TOKEN));
+    assertFalse(sessions.entry(old).isPresent());
+    // A budget of one session's bytes then evicts "middle", the least recently used.
+    assertEquals(1, sessions.evict(10_000, 8_000, 5 * BYTES_PER_TOKEN));
+    assertFalse(sessions.entry(middle).isPresent());
+    assertTrue(sessions.entry(recent).isPresent());
+    int keys = 0;
+    try (KeyValueIterator<String, byte[]> all = rocks.all()) {
+      while (all.hasNext()) {
+        assertTrue(all.next().key.startsWith(recent.storeKey()));
+        keys++;
+      }
+    }
+    assertEquals(3, keys, "the recent session's entry and its two chunks");
+  }
+}

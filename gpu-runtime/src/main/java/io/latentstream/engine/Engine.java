@@ -52,10 +52,16 @@ public final class Engine {
     }
   }
 
-  /** Logs every tenth of the checkpoint read. */
+  /** Checkpoints smaller than this load in well under a second: progress would be noise. */
+  private static final long LOG_PROGRESS_ABOVE = 256L << 20;
+
+  /** Logs every tenth of a large checkpoint read. */
   private static Checkpoint.Progress logProgress(Path dir) {
     int[] lastTenth = {-1};
     return (tensor, read, total) -> {
+      if (total < LOG_PROGRESS_ABOVE) {
+        return;
+      }
       int tenth = (int) (10 * read / Math.max(1, total));
       if (tenth != lastTenth[0]) {
         lastTenth[0] = tenth;

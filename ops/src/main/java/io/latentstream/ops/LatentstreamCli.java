@@ -12,7 +12,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = LatentstreamCli.Version.class,
     description = "Event-driven LLM inference on Kafka for DeepSeek-V3-architecture models.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      GenerateCommand.class,
+      LogitsCommand.class,
+      BenchEngineCommand.class
+    })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

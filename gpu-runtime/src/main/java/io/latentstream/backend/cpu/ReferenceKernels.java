@@ -1,0 +1,43 @@
+package io.latentstream.backend.cpu;
+
+import io.latentstream.backend.Kernels;
+import java.util.function.IntConsumer;
+
+/**
+ * The obviously-correct kernels: sequential loops, one thread. The fast kernels are tested against
+ * these.
+ */
+public final class ReferenceKernels implements Kernels {
+  @Override
+  public void matmul(
+      float[] w, int wOff, int rows, int cols, float[] x, int xOff, int n, float[] y, int yOff) {
+    for (int t = 0; t < n; t++) {
+      for (int r = 0; r < rows; r++) {
+        y[yOff + t * rows + r] = dot(w, wOff + r * cols, x, xOff + t * cols, cols);
+      }
+    }
+  }
+
+  @Override
+  public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
+    float s = 0;
+    for (int i = 0; i < len; i++) {
+      s += a[aOff + i] * b[bOff + i];
+    }
+    return s;
+  }
+
+  @Override
+  public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int len) {
+    for (int i = 0; i < len; i++) {
+      y[yOff + i] += alpha * x[xOff + i];
+    }
+  }
+
+  @Override
+  public void parallelFor(int n, IntConsumer body) {
+    for (int i = 0; i < n; i++) {
+      body.accept(i);
+    }
+  }
+}

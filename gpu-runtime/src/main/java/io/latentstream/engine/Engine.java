@@ -1,0 +1,229 @@
+package io.latentstream.engine;
+
+import io.latentstream.backend.Kernels;
+import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.model.Batch;
+import io.latentstream.model.LatentCache;
+import io.latentstream.model.ModelConfig;
+import io.latentstream.model.Trace;
+import io.latentstream.model.Transformer;
+import io.latentstream.model.Workspace;
+import io.latentstream.weights.Checkpoint;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The CPU inference engine: a loaded model plus the batched step over independent sequences.
+ *
+ * <p>{@link #step} runs any mix of prefill and decode rows in one forward pass; each sequence's
+ * numbers are bitwise identical whatever else shares the batch (work is split across rows, heads
+ * and experts, never inside a reduction). Steps are not thread-safe: one caller drives an engine.
+ */
+public final class Engine {
+  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+
+  private final Transformer model;
+  private final ModelConfig config;
+  private final Kernels kernels;
+  private final Workspace ws;
+
+  public Engine(Transformer model, Kernels kernels) {
+    this.model = model;
+    this.config = model.config();
+    this.kernels = kernels;
+    this.ws = new Workspace(config);
+  }
+
+  /** Loads a checkpoint directory onto the Vector API kernels, logging progress. */
+  public static Engine load(Path dir) throws IOException {
+    return load(dir, new VectorKernels(), logProgress(dir));
+  }
+
+  public static Engine load(Path dir, Kernels kernels, Checkpoint.Progress progress)
+      throws IOException {
+    ModelConfig config = ModelConfig.load(dir);
+    try (Checkpoint ck = Checkpoint.open(dir, progress)) {
+      ck.setBlockSize(config.fp8BlockSize());
+      return new Engine(Transformer.load(ck, config), kernels);
+    }
+  }
+
+  /** Checkpoints smaller than this load in well under a second: progress would be noise. */
+  private static final long LOG_PROGRESS_ABOVE = 256L << 20;
+
+  /** Logs every tenth of a large checkpoint read. */
+  private static Checkpoint.Progress logProgress(Path dir) {
+    int[] lastTenth = {-1};
+    return (tensor, read, total) -> {
+      if (total < LOG_PROGRESS_ABOVE) {
+        return;
+      }
+      int tenth = (int) (10 * read / Math.max(1, total));
+      if (tenth != lastTenth[0]) {
+        lastTenth[0] = tenth;
+        LOG.info("loading {}: {}% ({} MB of {} MB)", dir, 10 * tenth, read >> 20, total >> 20);
+      }
+    };
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public boolean hasMtp() {
+    return model.mtp() != null;
+  }
+
+  /** A fresh, empty sequence. */
+  public Sequence newSequence() {
+    LatentCache mtp = hasMtp() ? new LatentCache(1, config.latentDim()) : null;
+    return new Sequence(new LatentCache(config.numHiddenLayers(), config.latentDim()), mtp);
+  }
+
+  /** One forward pass over several sequences; results in request order. */
+  public List<StepResult> step(List<StepRequest> requests) {
+    return step(requests, null);
+  }
+
+  /** As {@link #step(List)}, reporting intermediate values to trace. */
+  public List<StepResult> step(List<StepRequest> requests, Trace trace) {
+    int n = requests.size();
+    Batch b =
+        batch(n, i -> requests.get(i).sequence().cache(), i -> requests.get(i).tokens().length);
+    int dim = config.hiddenSize();
+    for (int i = 0; i < n; i++) {
+      int[] tokens = requests.get(i).tokens();
+      checkTokens(tokens);
+      model.embed(tokens, tokens.length, ws.x(), b.start()[i] * dim, dim);
+    }
+    model.forward(kernels, ws, b, trace);
+    b.commit();
+    List<StepResult> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      StepRequest r = requests.get(i);
+      int from =
+          switch (r.logits()) {
+            case ALL -> 0;
+            case LAST -> r.tokens().length - 1;
+            case NONE -> r.tokens().length;
+          };
+      out.add(
+          new StepResult(
+              logits(b.start()[i] + from, r.tokens().length - from),
+              rows(ws.xn(), b.start()[i], r.tokens().length, dim)));
+    }
+    return out;
+  }
+
+  /** One MTP forward over several sequences; logits [rows, vocab] per request, in order. */
+  public List<float[][]> mtp(List<MtpRequest> requests) {
+    if (!hasMtp()) {
+      throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
+    }
+    int n = requests.size();
+    Batch b =
+        batch(
+            n,
+            i -> requests.get(i).sequence().mtpCache(),
+            i -> requests.get(i).nextTokens().length);
+    int dim = config.hiddenSize();
+    float[] concat = ws.concat();
+    for (int i = 0; i < n; i++) {
+      MtpRequest r = requests.get(i);
+      checkTokens(r.nextTokens());
+      int row0 = b.start()[i];
+      model.embed(r.nextTokens(), r.nextTokens().length, concat, row0 * 2 * dim, 2 * dim);
+      for (int j = 0; j < r.hidden().length; j++) {
+        System.arraycopy(r.hidden()[j], 0, concat, (row0 + j) * 2 * dim + dim, dim);
+      }
+    }
+    model.mtp().forward(kernels, ws, b);
+    b.commit();
+    List<float[][]> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(logits(b.start()[i], requests.get(i).nextTokens().length));
+    }
+    return out;
+  }
+
+  /** Greedy decoding of one sequence: argmax each step, the cache carrying the context. */
+  public int[] generateGreedy(int[] prompt, int maxNewTokens) {
+    Sequence seq = newSequence();
+    int[] out = new int[maxNewTokens];
+    int[] next = prompt;
+    for (int i = 0; i < maxNewTokens; i++) {
+      StepResult r = step(List.of(new StepRequest(seq, next, StepRequest.Logits.LAST))).get(0);
+      out[i] = argmax(r.logits()[0]);
+      next = new int[] {out[i]};
+    }
+    return out;
+  }
+
+  /** Index of the largest logit; the lowest index wins ties (as torch.argmax). */
+  public static int argmax(float[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) {
+      if (v[i] > v[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private Batch batch(
+      int n,
+      java.util.function.IntFunction<LatentCache> cache,
+      java.util.function.IntUnaryOperator count) {
+    int[] start = new int[n];
+    int[] counts = new int[n];
+    int[] pos0 = new int[n];
+    LatentCache[] caches = new LatentCache[n];
+    int rows = 0;
+    for (int i = 0; i < n; i++) {
+      caches[i] = cache.apply(i);
+      for (int j = 0; j < i; j++) {
+        if (caches[j] == caches[i]) {
+          throw new IllegalArgumentException("a sequence appears twice in one step");
+        }
+      }
+      start[i] = rows;
+      counts[i] = count.applyAsInt(i);
+      pos0[i] = caches[i].length();
+      rows += counts[i];
+    }
+    ws.ensure(rows);
+    Batch b = new Batch(rows, start, counts, pos0, caches);
+    b.reserve();
+    return b;
+  }
+
+  private float[][] logits(int row0, int n) {
+    int vocab = config.vocabSize();
+    float[] flat = new float[n * vocab];
+    if (n > 0) {
+      model.head().apply(kernels, ws.xn(), row0 * config.hiddenSize(), n, flat, 0);
+    }
+    return rows(flat, 0, n, vocab);
+  }
+
+  private static float[][] rows(float[] flat, int row0, int n, int width) {
+    float[][] out = new float[n][];
+    for (int i = 0; i < n; i++) {
+      out[i] = java.util.Arrays.copyOfRange(flat, (row0 + i) * width, (row0 + i + 1) * width);
+    }
+    return out;
+  }
+
+  private void checkTokens(int[] tokens) {
+    for (int t : tokens) {
+      if (t < 0 || t >= config.vocabSize()) {
+        throw new IllegalArgumentException(
+            "token id " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+      }
+    }
+  }
+}

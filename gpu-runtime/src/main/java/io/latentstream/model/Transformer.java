@@ -1,0 +1,168 @@
+package io.latentstream.model;
+
+import io.latentstream.backend.Kernels;
+import io.latentstream.weights.Checkpoint;
+import io.latentstream.weights.TensorName;
+import java.io.IOException;
+
+/**
+ * The DeepSeek-V3 language model: embedding, decoder blocks, final norm, output head, and the
+ * optional MTP module. Holds weights only; per-sequence state lives in {@link LatentCache}s and
+ * per-step scratch in a {@link Workspace}.
+ */
+public final class Transformer {
+  private final ModelConfig config;
+  private final float[] embed;
+  private final Block[] layers;
+  private final RMSNorm norm;
+  private final Linear head;
+  private final MTP mtp;
+
+  private Transformer(
+      ModelConfig config, float[] embed, Block[] layers, RMSNorm norm, Linear head, MTP mtp) {
+    this.config = config;
+    this.embed = embed;
+    this.layers = layers;
+    this.norm = norm;
+    this.head = head;
+    this.mtp = mtp;
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public Linear head() {
+    return head;
+  }
+
+  /** The MTP module, or null when the checkpoint has none. */
+  public MTP mtp() {
+    return mtp;
+  }
+
+  /** Copies the embeddings of tokens into rows of dst (stride dstStride). */
+  public void embed(int[] tokens, int n, float[] dst, int dstOff, int dstStride) {
+    int dim = config.hiddenSize();
+    for (int t = 0; t < n; t++) {
+      System.arraycopy(embed, tokens[t] * dim, dst, dstOff + t * dstStride, dim);
+    }
+  }
+
+  /**
+   * Runs the decoder over ws.x (the embedded rows of the batch) and leaves the final-norm hidden
+   * states in ws.xn; the caches gain the rows' latents (their lengths are the caller's to set).
+   */
+  public void forward(Kernels k, Workspace ws, Batch b, Trace trace) {
+    int rows = b.rows();
+    int dim = config.hiddenSize();
+    if (trace != null) {
+      trace.hidden(0, ws.x.clone(), rows, dim);
+    }
+    for (Block layer : layers) {
+      layer.forward(k, ws, b, layer.layer(), trace);
+      if (trace != null && layer.layer() < layers.length - 1) {
+        trace.hidden(layer.layer() + 1, ws.x.clone(), rows, dim);
+      }
+    }
+    norm.apply(ws.x, 0, ws.xn, 0, rows);
+    if (trace != null) {
+      trace.hidden(layers.length, ws.xn.clone(), rows, dim);
+    }
+  }
+
+  /** Reads every weight the config calls for, checking each shape against it. */
+  public static Transformer load(Checkpoint ck, ModelConfig c) throws IOException {
+    int dim = c.hiddenSize();
+    float[] embed = ck.read(TensorName.EMBED.in(), c.vocabSize(), dim);
+    Rope rope = new Rope(c);
+    Block[] layers = new Block[c.numHiddenLayers()];
+    for (int l = 0; l < layers.length; l++) {
+      layers[l] = block(ck, c, rope, l);
+    }
+    RMSNorm norm = norm(ck, c, TensorName.NORM.in(), dim);
+    Linear head =
+        c.tieWordEmbeddings()
+            ? new Linear(embed, c.vocabSize(), dim)
+            : linear(ck, TensorName.HEAD.in(), c.vocabSize(), dim);
+    MTP mtp = null;
+    if (c.numNextnPredictLayers() > 0) {
+      int l = c.numHiddenLayers();
+      mtp =
+          new MTP(
+              norm(ck, c, TensorName.MTP_ENORM.in(l), dim),
+              norm(ck, c, TensorName.MTP_HNORM.in(l), dim),
+              linear(ck, TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim),
+              block(ck, c, rope, l),
+              norm(ck, c, TensorName.MTP_HEAD_NORM.in(l), dim));
+    }
+    return new Transformer(c, embed, layers, norm, head, mtp);
+  }
+
+  private static Block block(Checkpoint ck, ModelConfig c, Rope rope, int l) throws IOException {
+    int dim = c.hiddenSize();
+    int h = c.numAttentionHeads();
+    int qOut = h * c.qkHeadDim();
+    boolean qLora = c.qLoraRank() > 0;
+    MLA attn =
+        new MLA(
+            c,
+            rope,
+            qLora ? null : linear(ck, TensorName.WQ.in(l), qOut, dim),
+            qLora ? linear(ck, TensorName.WQ_A.in(l), c.qLoraRank(), dim) : null,
+            qLora ? norm(ck, c, TensorName.Q_NORM.in(l), c.qLoraRank()) : null,
+            qLora ? linear(ck, TensorName.WQ_B.in(l), qOut, c.qLoraRank()) : null,
+            linear(ck, TensorName.WKV_A.in(l), c.latentDim(), dim),
+            norm(ck, c, TensorName.KV_NORM.in(l), c.kvLoraRank()),
+            linear(
+                ck, TensorName.WKV_B.in(l), h * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
+            linear(ck, TensorName.WO.in(l), dim, h * c.vHeadDim()));
+    FeedForward ffn;
+    if (c.isMoeLayer(l)) {
+      int inter = c.moeIntermediateSize();
+      MLP[] experts = new MLP[c.nRoutedExperts()];
+      for (int e = 0; e < experts.length; e++) {
+        experts[e] =
+            new MLP(
+                linear(ck, TensorName.EXPERT_W1.in(l, e), inter, dim),
+                linear(ck, TensorName.EXPERT_W3.in(l, e), inter, dim),
+                linear(ck, TensorName.EXPERT_W2.in(l, e), dim, inter));
+      }
+      int sharedInter = inter * c.nSharedExperts();
+      MLP shared =
+          c.nSharedExperts() == 0
+              ? null
+              : new MLP(
+                  linear(ck, TensorName.SHARED_W1.in(l), sharedInter, dim),
+                  linear(ck, TensorName.SHARED_W3.in(l), sharedInter, dim),
+                  linear(ck, TensorName.SHARED_W2.in(l), dim, sharedInter));
+      String biasName = TensorName.GATE_BIAS.in(l);
+      boolean needsBias = c.topkMethod() == ModelConfig.TopkMethod.NOAUX_TC;
+      float[] bias = needsBias ? ck.read(biasName, c.nRoutedExperts()) : null;
+      Gate gate = new Gate(c, linear(ck, TensorName.GATE.in(l), c.nRoutedExperts(), dim), bias);
+      ffn = new MoE(c, gate, experts, shared);
+    } else {
+      int inter = c.intermediateSize();
+      ffn =
+          new MLP(
+              linear(ck, TensorName.MLP_W1.in(l), inter, dim),
+              linear(ck, TensorName.MLP_W3.in(l), inter, dim),
+              linear(ck, TensorName.MLP_W2.in(l), dim, inter));
+    }
+    return new Block(
+        l,
+        norm(ck, c, TensorName.ATTN_NORM.in(l), dim),
+        attn,
+        norm(ck, c, TensorName.FFN_NORM.in(l), dim),
+        ffn);
+  }
+
+  private static Linear linear(Checkpoint ck, String name, int out, int in) throws IOException {
+    return new Linear(ck.read(name, out, in), out, in);
+  }
+
+  private static RMSNorm norm(Checkpoint ck, ModelConfig c, String name, int dim)
+      throws IOException {
+    return new RMSNorm(ck.read(name, dim), (float) c.rmsNormEps());
+  }
+}

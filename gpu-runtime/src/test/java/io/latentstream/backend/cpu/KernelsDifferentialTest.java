@@ -1,0 +1,85 @@
+package io.latentstream.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Vector API kernels against the reference loops. Tolerance: relative 1e-5 of the sum of |a_i
+ * b_i| (the bound on reordering a fp32 sum of up to ~1000 terms is n * 2^-24 ~ 6e-5 of it; in
+ * practice errors stay far below). Elementwise axpy differs only by the rounding FMA skips.
+ */
+class KernelsDifferentialTest {
+  private final ReferenceKernels ref = new ReferenceKernels();
+  private final VectorKernels fast = new VectorKernels(2);
+  private final Random rnd = new Random(11);
+
+  private float[] random(int n) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) rnd.nextGaussian();
+    }
+    return v;
+  }
+
+  @Test
+  void matmulAgreesForOddShapesAndRowCounts() {
+    int[][] shapes = {{1, 1, 1}, {3, 7, 5}, {17, 33, 4}, {64, 256, 9}, {300, 130, 2}, {512, 96, 1}};
+    for (int[] s : shapes) {
+      int rows = s[0];
+      int cols = s[1];
+      int n = s[2];
+      float[] w = random(rows * cols + 3);
+      float[] x = random(n * cols + 5);
+      float[] yr = new float[n * rows + 2];
+      float[] yf = new float[n * rows + 2];
+      ref.matmul(w, 3, rows, cols, x, 5, n, yr, 2);
+      fast.matmul(w, 3, rows, cols, x, 5, n, yf, 2);
+      for (int t = 0; t < n; t++) {
+        for (int r = 0; r < rows; r++) {
+          double mag = 0;
+          for (int i = 0; i < cols; i++) {
+            mag += Math.abs(w[3 + r * cols + i] * x[5 + t * cols + i]);
+          }
+          assertEquals(
+              yr[2 + t * rows + r],
+              yf[2 + t * rows + r],
+              1e-5 * mag + 1e-30,
+              "row " + r + " token " + t + " of " + java.util.Arrays.toString(s));
+        }
+      }
+    }
+  }
+
+  @Test
+  void matmulOfOneRowIsBitwiseTheSameInsideAnyBatch() {
+    int rows = 200;
+    int cols = 77;
+    float[] w = random(rows * cols);
+    float[] x = random(11 * cols);
+    float[] all = new float[11 * rows];
+    fast.matmul(w, 0, rows, cols, x, 0, 11, all, 0);
+    for (int t = 0; t < 11; t++) {
+      float[] one = new float[rows];
+      fast.matmul(w, 0, rows, cols, x, t * cols, 1, one, 0);
+      assertArrayEquals(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows), one);
+    }
+  }
+
+  @Test
+  void axpyAgreesUpToTheFusedRounding() {
+    float[] x = random(45);
+    float[] yr = random(45);
+    float[] y0 = yr.clone();
+    float[] yf = yr.clone();
+    ref.axpy(0.37f, x, 0, yr, 0, 45);
+    fast.axpy(0.37f, x, 0, yf, 0, 45);
+    for (int i = 0; i < 45; i++) {
+      // FMA skips the product's rounding (half an ulp of alpha*x), then both round the sum.
+      float product = 0.37f * x[i];
+      assertEquals(yr[i], yf[i], Math.ulp(product) + Math.ulp(yr[i]), "from " + y0[i]);
+    }
+  }
+}

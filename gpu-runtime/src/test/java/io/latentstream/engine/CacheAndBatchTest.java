@@ -1,0 +1,150 @@
+package io.latentstream.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.latentstream.engine.StepRequest.Logits;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cache and batching contracts on brown-mtp. These are exact (bitwise) comparisons: the kernels
+ * give every output element the same arithmetic whether its row is computed alone, in a prefill, or
+ * beside other sequences, so any difference is a bug, not rounding.
+ */
+class CacheAndBatchTest {
+  private static final Engine ENGINE = GoldenConformanceTest.engine("brown-mtp");
+
+  private static int[] randomTokens(Random rnd, int n) {
+    return rnd.ints(n, 0, ENGINE.config().vocabSize()).toArray();
+  }
+
+  private static float[][] prefill(int[] tokens) {
+    return ENGINE
+        .step(List.of(new StepRequest(ENGINE.newSequence(), tokens, Logits.ALL)))
+        .get(0)
+        .logits();
+  }
+
+  @Test
+  void incrementalDecodingEqualsAFullRecompute() {
+    int[] tokens = randomTokens(new Random(1), 40);
+    float[][] full = prefill(tokens);
+    Sequence seq = ENGINE.newSequence();
+    // A prefill of 5, then chunks of 1, 3 and 1 tokens: every split must give the same numbers.
+    int[] splits = {5, 1, 3, 1, 1, 1, 3, 25};
+    int pos = 0;
+    for (int n : splits) {
+      int[] chunk = Arrays.copyOfRange(tokens, pos, pos + n);
+      float[][] got = ENGINE.step(List.of(new StepRequest(seq, chunk, Logits.ALL))).get(0).logits();
+      for (int i = 0; i < n; i++) {
+        assertArrayEquals(full[pos + i], got[i], "logits at position " + (pos + i));
+      }
+      pos += n;
+    }
+    assertEquals(tokens.length, seq.length());
+  }
+
+  @Test
+  void aBatchOfSequencesAtDifferentPositionsEqualsEachAlone() {
+    Random rnd = new Random(2);
+    int n = 5;
+    List<int[]> prompts = new ArrayList<>();
+    List<int[]> next = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      prompts.add(randomTokens(rnd, 1 + 7 * i));
+      next.add(randomTokens(rnd, 1 + i % 3));
+    }
+    List<float[][]> alone = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Sequence s = ENGINE.newSequence();
+      ENGINE.step(List.of(new StepRequest(s, prompts.get(i), Logits.NONE)));
+      alone.add(ENGINE.step(List.of(new StepRequest(s, next.get(i), Logits.ALL))).get(0).logits());
+    }
+    List<Sequence> seqs = new ArrayList<>();
+    List<StepRequest> prefill = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      seqs.add(ENGINE.newSequence());
+      prefill.add(new StepRequest(seqs.get(i), prompts.get(i), Logits.NONE));
+    }
+    ENGINE.step(prefill);
+    List<StepRequest> step = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      step.add(new StepRequest(seqs.get(i), next.get(i), Logits.ALL));
+    }
+    List<StepResult> batched = ENGINE.step(step);
+    for (int i = 0; i < n; i++) {
+      float[][] a = alone.get(i);
+      float[][] b = batched.get(i).logits();
+      for (int r = 0; r < a.length; r++) {
+        assertArrayEquals(a[r], b[r], "sequence " + i + " row " + r);
+      }
+    }
+  }
+
+  @Test
+  void truncateRollsBackAndExportImportRoundTripsBitwise() {
+    int[] tokens = randomTokens(new Random(3), 20);
+    float[][] full = prefill(tokens);
+    Sequence seq = ENGINE.newSequence();
+    ENGINE.step(List.of(new StepRequest(seq, Arrays.copyOf(tokens, 12), Logits.NONE)));
+    // A rejected draft: three wrong tokens appended, then rolled back.
+    ENGINE.step(List.of(new StepRequest(seq, new int[] {5, 6, 7}, Logits.NONE)));
+    seq.truncate(12);
+    // Move the cache through bytes in two chunks, as the service's state store does.
+    Sequence moved = ENGINE.newSequence();
+    moved.cache().importRange(0, seq.cache().exportRange(0, 5));
+    moved.cache().importRange(5, seq.cache().exportRange(5, 12));
+    assertEquals(12, moved.length());
+    float[][] rest =
+        ENGINE
+            .step(List.of(new StepRequest(moved, Arrays.copyOfRange(tokens, 12, 20), Logits.ALL)))
+            .get(0)
+            .logits();
+    for (int i = 0; i < 8; i++) {
+      assertArrayEquals(full[12 + i], rest[i], "position " + (12 + i));
+    }
+    assertEquals(12 * moved.cache().bytesPerToken(), seq.cache().exportRange(0, 12).length);
+    assertThrows(IllegalArgumentException.class, () -> seq.truncate(13));
+  }
+
+  @Test
+  void mtpIncrementalEqualsBatchedRows() {
+    int[] tokens = randomTokens(new Random(4), 12);
+    Sequence seq = ENGINE.newSequence();
+    float[][] hidden =
+        ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
+    float[][] all =
+        ENGINE
+            .mtp(
+                List.of(
+                    new MtpRequest(
+                        seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12))))
+            .get(0);
+    Sequence one = ENGINE.newSequence();
+    for (int j = 0; j < 11; j++) {
+      float[][] row =
+          ENGINE
+              .mtp(
+                  List.of(
+                      new MtpRequest(one, new float[][] {hidden[j]}, new int[] {tokens[j + 1]})))
+              .get(0);
+      assertArrayEquals(all[j], row[0], "MTP row " + j);
+    }
+    assertEquals(11, one.mtpCache().length());
+  }
+
+  @Test
+  void tokensOutsideTheVocabularyAreRejected() {
+    Sequence seq = ENGINE.newSequence();
+    int vocab = ENGINE.config().vocabSize();
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> ENGINE.step(List.of(new StepRequest(seq, new int[] {vocab}, Logits.LAST))));
+    assertEquals(0, seq.length());
+  }
+}

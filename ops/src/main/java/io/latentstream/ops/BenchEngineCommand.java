@@ -1,0 +1,148 @@
+package io.latentstream.ops;
+
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.Sequence;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The engine benchmark of issue 3: greedy decode tokens/s at batch 1 and batch B after a prompt,
+ * prefill time of a long prompt, peak memory; medians over repetitions after warm-up.
+ */
+@Command(
+    name = "bench-engine",
+    description = "Benchmark the CPU engine: decode tokens/s, prefill time, peak memory.")
+final class BenchEngineCommand extends EngineCommand {
+  @Option(
+      names = "--model",
+      defaultValue = "models/brown-mtp",
+      description = "Checkpoint directory (default ${DEFAULT-VALUE}).")
+  Path model;
+
+  @Option(
+      names = "--prompt-ids",
+      defaultValue = "0,478,4717,557",
+      description = "Decode prompt (default \"The jury said\": ${DEFAULT-VALUE}).")
+  String promptIds;
+
+  @Option(names = "--new-tokens", defaultValue = "128")
+  int newTokens;
+
+  @Option(
+      names = "--batch",
+      defaultValue = "8",
+      description = "Sequences decoded together in the batched run.")
+  int batch;
+
+  @Option(
+      names = "--prefill",
+      defaultValue = "256",
+      description = "Prompt length of the prefill run.")
+  int prefill;
+
+  @Option(names = "--warmup", defaultValue = "3")
+  int warmup;
+
+  @Option(names = "--reps", defaultValue = "7")
+  int reps;
+
+  @Override
+  void run() throws Exception {
+    Engine engine = Engine.load(model);
+    int[] prompt =
+        Arrays.stream(promptIds.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    int[] longPrompt = new Random(42).ints(prefill, 2, engine.config().vocabSize()).toArray();
+    double[] b1 = new double[reps];
+    double[] bn = new double[reps];
+    double[] pf = new double[reps];
+    for (int r = -warmup; r < reps; r++) {
+      double t1 = decodeSeconds(engine, prompt, 1);
+      double tn = decodeSeconds(engine, prompt, batch);
+      long p0 = System.nanoTime();
+      engine.step(
+          List.of(new StepRequest(engine.newSequence(), longPrompt, StepRequest.Logits.LAST)));
+      double tp = (System.nanoTime() - p0) / 1e9;
+      if (r >= 0) {
+        b1[r] = newTokens / t1;
+        bn[r] = (double) batch * newTokens / tn;
+        pf[r] = tp * 1e3;
+      }
+    }
+    var out = cli().getOut();
+    out.printf(
+        "model %s, %d threads, %d warm-up + %d repetitions (medians)%n",
+        model, Runtime.getRuntime().availableProcessors(), warmup, reps);
+    out.printf(
+        "decode batch 1: %.0f tokens/s (%d greedy tokens after %d prompt ids)%n",
+        median(b1), newTokens, prompt.length);
+    out.printf("decode batch %d: %.0f tokens/s%n", batch, median(bn));
+    out.printf("prefill %d tokens: %.1f ms%n", prefill, median(pf));
+    out.printf("peak heap %d MiB, peak RSS %s%n", peakHeapMiB(), peakRss());
+    out.printf(
+        "{\"decode_b1_tok_s\":%.0f,\"decode_b%d_tok_s\":%.0f,\"prefill_%d_ms\":%.1f,"
+            + "\"peak_heap_mib\":%d}%n",
+        median(b1), batch, median(bn), prefill, median(pf), peakHeapMiB());
+  }
+
+  /** Seconds to decode newTokens greedy tokens in each of n sequences (prompt prefill excluded). */
+  private double decodeSeconds(Engine engine, int[] prompt, int n) {
+    List<Sequence> seqs = new ArrayList<>();
+    List<StepRequest> step = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      seqs.add(engine.newSequence());
+      step.add(new StepRequest(seqs.get(i), prompt, StepRequest.Logits.LAST));
+    }
+    List<StepResult> res = engine.step(step);
+    long t0 = System.nanoTime();
+    for (int k = 0; k < newTokens; k++) {
+      step.clear();
+      for (int i = 0; i < n; i++) {
+        int next = Engine.argmax(res.get(i).logits()[0]);
+        step.add(new StepRequest(seqs.get(i), new int[] {next}, StepRequest.Logits.LAST));
+      }
+      res = engine.step(step);
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  private static long peakHeapMiB() {
+    long peak = 0;
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (p.getType() == MemoryType.HEAP) {
+        peak += p.getPeakUsage().getUsed();
+      }
+    }
+    return peak >> 20;
+  }
+
+  /** The process's resident high-water mark (Linux VmHWM), or "n/a". */
+  private static String peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return line.substring(6).trim();
+        }
+      }
+    } catch (Exception e) {
+      // Not Linux: the heap figure stands alone.
+    }
+    return "n/a";
+  }
+}

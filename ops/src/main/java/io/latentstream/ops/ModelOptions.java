@@ -1,0 +1,57 @@
+package io.latentstream.ops;
+
+import io.latentstream.engine.Engine;
+import io.latentstream.model.ModelConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options every engine command shares: the model directory and the prompt token ids. */
+final class ModelOptions {
+  @Option(
+      names = "--model",
+      required = true,
+      description = "Checkpoint directory (config.json + safetensors).")
+  Path model;
+
+  @Option(
+      names = "--prompt-ids",
+      required = true,
+      description = "Prompt token ids, comma-separated, e.g. 0,412,7.")
+  String promptIds;
+
+  /** The config, read first so that bad input fails before the weights are loaded. */
+  ModelConfig config() throws IOException {
+    if (!Files.isDirectory(model)) {
+      throw new IllegalArgumentException("model directory " + model + " does not exist");
+    }
+    return ModelConfig.load(model);
+  }
+
+  /** The prompt ids, each checked against the vocabulary. */
+  int[] ids(ModelConfig config) {
+    String[] parts = promptIds.trim().split("\\s*,\\s*");
+    int[] ids = new int[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      try {
+        ids[i] = Integer.parseInt(parts[i]);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--prompt-ids: '" + parts[i] + "' is not a token id");
+      }
+      if (ids[i] < 0 || ids[i] >= config.vocabSize()) {
+        throw new IllegalArgumentException(
+            "--prompt-ids: id "
+                + ids[i]
+                + " is outside the vocabulary [0, "
+                + config.vocabSize()
+                + ")");
+      }
+    }
+    return ids;
+  }
+
+  Engine load() throws IOException {
+    return Engine.load(model);
+  }
+}

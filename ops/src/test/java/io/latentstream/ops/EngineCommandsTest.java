@@ -1,0 +1,114 @@
+package io.latentstream.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentstream.weights.SafetensorsFile;
+import io.latentstream.weights.TensorInfo;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** generate and logits through picocli, on the shared brown-mtp checkpoint and its goldens. */
+class EngineCommandsTest {
+  private record Result(int exitCode, String out, String err) {}
+
+  private static Path shared() {
+    String dir = System.getProperty("latentstream.shared");
+    if (dir == null) {
+      throw new IllegalStateException("system property latentstream.shared is not set");
+    }
+    return Path.of(dir).resolve("models");
+  }
+
+  private static final String BROWN = shared().resolve("brown-mtp").toString();
+
+  private static Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = LatentstreamCli.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int code = cli.execute(args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void generatePrintsTheGoldenGreedyContinuationAsOneJsonObject() throws Exception {
+    JsonNode golden =
+        new ObjectMapper().readTree(shared().resolve("brown-mtp/golden.json").toFile());
+    JsonNode p = golden.get("prompts").get(0);
+    StringBuilder ids = new StringBuilder();
+    p.get("input_ids").forEach(n -> ids.append(ids.length() == 0 ? "" : ",").append(n.asInt()));
+    Result r =
+        run(
+            "generate",
+            "--model",
+            BROWN,
+            "--prompt-ids",
+            ids.toString(),
+            "--max-new-tokens",
+            "32",
+            "--greedy");
+    assertEquals(0, r.exitCode(), r.err());
+    assertEquals(1, r.out().strip().lines().count(), r.out());
+    JsonNode json = new ObjectMapper().readTree(r.out());
+    assertEquals(p.get("greedy_32"), json.get("tokens"));
+  }
+
+  @Test
+  void logitsWritesOneF32TensorOfEveryPosition(@TempDir Path dir) throws Exception {
+    Path out = dir.resolve("l.safetensors");
+    Result r =
+        run("logits", "--model", BROWN, "--prompt-ids", "0,478,4717", "--out", out.toString());
+    assertEquals(0, r.exitCode(), r.err());
+    try (SafetensorsFile f = SafetensorsFile.open(out)) {
+      assertEquals(1, f.tensors().size());
+      TensorInfo t = f.tensors().get("logits");
+      assertEquals("F32", t.dtype().name());
+      assertEquals(3, t.shape()[0]);
+      assertEquals(8192, t.shape()[1]);
+      // The golden's first three rows are the same prompt's logits (prompt 0 starts 0,478,4717).
+      float[] row = new float[8192];
+      t.dtype().decode(f.bytes(t), 2L * 8192 * 4, row, 0, 8192);
+      try (SafetensorsFile g =
+          SafetensorsFile.open(shared().resolve("brown-mtp/golden.safetensors"))) {
+        TensorInfo gt = g.tensors().get("logits.0");
+        float[] expected = new float[8192];
+        gt.dtype().decode(g.bytes(gt), 2L * 8192 * 4, expected, 0, 8192);
+        for (int i = 0; i < 8192; i++) {
+          assertEquals(expected[i], row[i], 1e-3, "logit " + i);
+        }
+      }
+    }
+  }
+
+  @Test
+  void errorsExitNonZeroWithOneLine(@TempDir Path dir) {
+    Result missing =
+        run("generate", "--model", dir.resolve("none").toString(), "--prompt-ids", "0", "--greedy");
+    Result badId = run("generate", "--model", BROWN, "--prompt-ids", "0,x", "--greedy");
+    Result tooBig =
+        run(
+            "logits",
+            "--model",
+            BROWN,
+            "--prompt-ids",
+            "0,8192",
+            "--out",
+            dir.resolve("o").toString());
+    for (Result r : new Result[] {missing, badId, tooBig}) {
+      assertTrue(r.exitCode() != 0, r.toString());
+      assertEquals(1, r.err().strip().lines().count(), r.err());
+      assertTrue(r.out().isEmpty(), r.out());
+    }
+    assertTrue(missing.err().contains("does not exist"), missing.err());
+    assertTrue(badId.err().contains("'x'"), badId.err());
+    assertTrue(tooBig.err().contains("8192"), tooBig.err());
+  }
+}

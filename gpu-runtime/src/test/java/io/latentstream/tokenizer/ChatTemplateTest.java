@@ -24,7 +24,7 @@ class ChatTemplateTest {
 
   @BeforeAll
   static void load() throws IOException {
-    tokenizer = Tokenizer.load(SharedData.deepseekV3());
+    tokenizer = SharedTokenizers.deepseekV3();
     try (InputStream in =
         ChatTemplateTest.class.getResourceAsStream("chat-template-renderings.json")) {
       renderings = new ObjectMapper().readTree(in);

@@ -20,7 +20,7 @@ class DecodingTest {
 
   @BeforeAll
   static void load() throws IOException {
-    tokenizer = Tokenizer.load(SharedData.deepseekV3());
+    tokenizer = SharedTokenizers.deepseekV3();
     goldenTexts = new ArrayList<>();
     JsonNode cases =
         new ObjectMapper()

@@ -2,6 +2,9 @@ package io.latentstream.ops;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,7 +19,9 @@ import picocli.CommandLine.Command;
       CommandLine.HelpCommand.class,
       GenerateCommand.class,
       LogitsCommand.class,
-      BenchEngineCommand.class
+      BenchEngineCommand.class,
+      TokenizeCommand.class,
+      DetokenizeCommand.class
     })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -27,7 +32,11 @@ public final class LatentstreamCli implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    CommandLine cli = commandLine();
+    // Token text is UTF-8 whatever the platform's default encoding (Java 17 follows the locale).
+    cli.setOut(new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
+    cli.setErr(new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
+    System.exit(cli.execute(args));
   }
 
   /** The configured command line, shared by {@link #main} and the tests. */

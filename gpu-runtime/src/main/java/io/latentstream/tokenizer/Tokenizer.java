@@ -1,0 +1,208 @@
+package io.latentstream.tokenizer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A Hugging Face byte-level BPE tokenizer of the DeepSeek family, read from a model directory
+ * ({@code tokenizer.json}, and {@code tokenizer_config.json} if present), giving the ids the
+ * reference Rust implementation gives.
+ *
+ * <p>Encoding: added tokens are cut out of the text first, the text between them is pre-tokenized
+ * into words, and the BPE model encodes each word. Decoding maps tokens back to bytes and bytes to
+ * UTF-8 text. Immutable and thread-safe.
+ */
+public final class Tokenizer {
+  private final BpeModel model;
+  private final AddedTokens addedTokens;
+  private final PreTokenizer preTokenizer;
+  private final TokenizerConfig config;
+
+  private Tokenizer(TokenizerJson.Components components, TokenizerConfig config) {
+    this.model = components.model();
+    this.addedTokens = components.addedTokens();
+    this.preTokenizer = components.preTokenizer();
+    this.config = config;
+  }
+
+  /**
+   * Loads the tokenizer of a model directory.
+   *
+   * @throws UncheckedIOException if a file cannot be read
+   * @throws IllegalArgumentException if {@code tokenizer.json} uses a component this class does not
+   *     implement (the message names it)
+   */
+  public static Tokenizer load(Path directory) {
+    Path json = directory.resolve("tokenizer.json");
+    Path configJson = directory.resolve("tokenizer_config.json");
+    try {
+      if (!Files.isRegularFile(json)) {
+        throw new IllegalArgumentException("no tokenizer.json in " + directory);
+      }
+      TokenizerConfig config =
+          Files.isRegularFile(configJson) ? TokenizerConfig.read(configJson) : TokenizerConfig.NONE;
+      return new Tokenizer(TokenizerJson.read(json), config);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the tokenizer in " + directory, e);
+    }
+  }
+
+  public TokenizerConfig config() {
+    return config;
+  }
+
+  public AddedTokens addedTokens() {
+    return addedTokens;
+  }
+
+  public PreTokenizer preTokenizer() {
+    return preTokenizer;
+  }
+
+  /** The number of ids with a token: the model's vocabulary and the added tokens. */
+  public int vocabSize() {
+    int size = model.vocabSize();
+    for (AddedToken t : addedTokens.all()) {
+      size = Math.max(size, t.id() + 1);
+    }
+    return size;
+  }
+
+  /** The id of a token (added tokens first, as Hugging Face looks them up), or null. */
+  public Integer tokenToId(String token) {
+    AddedToken added = addedTokens.byContent(token);
+    return added != null ? Integer.valueOf(added.id()) : model.tokenToId(token);
+  }
+
+  /** The token of an id, or null if no token has it. */
+  public String idToToken(int id) {
+    AddedToken added = addedTokens.byId(id);
+    return added != null ? added.content() : model.idToToken(id);
+  }
+
+  /** The BOS id from {@code tokenizer_config.json}, or null. */
+  public Integer bosId() {
+    return config.bosToken() == null ? null : tokenToId(config.bosToken());
+  }
+
+  /** The EOS id from {@code tokenizer_config.json}, or null. */
+  public Integer eosId() {
+    return config.eosToken() == null ? null : tokenToId(config.eosToken());
+  }
+
+  /** Encodes {@code text} as is, without adding special tokens (added tokens in it are found). */
+  public int[] encode(String text) {
+    return encode(text, false);
+  }
+
+  /**
+   * Encodes {@code text}; with {@code addSpecialTokens}, BOS first and EOS last as {@code
+   * add_bos_token} and {@code add_eos_token} of {@code tokenizer_config.json} say (what Python's
+   * {@code tokenizer.encode(text)} does for DeepSeek-V3: BOS only).
+   */
+  public int[] encode(String text, boolean addSpecialTokens) {
+    IntList ids = new IntList(text.length() / 3 + 4);
+    if (addSpecialTokens && config.addBosToken() && bosId() != null) {
+      ids.add(bosId());
+    }
+    List<String> words = new ArrayList<>();
+    for (AddedTokens.Segment segment : addedTokens.split(text)) {
+      if (segment.isToken()) {
+        ids.add(segment.id());
+        continue;
+      }
+      words.clear();
+      preTokenizer.preTokenize(segment.text(), words);
+      for (String word : words) {
+        ids.addAll(model.encodeWord(word));
+      }
+    }
+    if (addSpecialTokens && config.addEosToken() && eosId() != null) {
+      ids.add(eosId());
+    }
+    return ids.toArray();
+  }
+
+  /** The chat template of {@code tokenizer_config.json}. */
+  public ChatTemplate chatTemplate() {
+    return ChatTemplate.of(config);
+  }
+
+  /**
+   * Encodes a conversation as the chat template renders it. The template writes BOS itself, so no
+   * special tokens are added on top (as {@code apply_chat_template(tokenize=True)} does).
+   */
+  public int[] encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    return encode(chatTemplate().render(messages, addGenerationPrompt), false);
+  }
+
+  /** Decodes ids to text, special tokens included. */
+  public String decode(int[] ids) {
+    return decode(ids, false);
+  }
+
+  /**
+   * Decodes ids to text. Ids without a token are dropped, as in the Rust implementation; bytes that
+   * do not form UTF-8 become U+FFFD.
+   */
+  public String decode(int[] ids, boolean skipSpecialTokens) {
+    IncrementalDetokenizer detokenizer = newIncrementalDetokenizer(skipSpecialTokens);
+    StringBuilder text = new StringBuilder(ids.length * 4);
+    for (int id : ids) {
+      text.append(detokenizer.next(id));
+    }
+    return text.append(detokenizer.finish()).toString();
+  }
+
+  /** A decoder for a stream of ids, one at a time. */
+  public IncrementalDetokenizer newIncrementalDetokenizer(boolean skipSpecialTokens) {
+    return new IncrementalDetokenizer(this, skipSpecialTokens);
+  }
+
+  /**
+   * How one id decodes: the added token, if any, and else appends the model token's bytes.
+   *
+   * @return the added token's text, or null if the id was a model token (or has no token)
+   */
+  AddedToken addedToken(int id) {
+    return addedTokens.byId(id);
+  }
+
+  String modelToken(int id) {
+    return model.idToToken(id);
+  }
+
+  /** A growable int array, to build id sequences without boxing. */
+  private static final class IntList {
+    private int[] values;
+    private int size;
+
+    IntList(int capacity) {
+      values = new int[Math.max(capacity, 8)];
+    }
+
+    void add(int value) {
+      if (size == values.length) {
+        values = Arrays.copyOf(values, size * 2);
+      }
+      values[size++] = value;
+    }
+
+    void addAll(int[] more) {
+      if (size + more.length > values.length) {
+        values = Arrays.copyOf(values, Math.max(size * 2, size + more.length));
+      }
+      System.arraycopy(more, 0, values, size, more.length);
+      size += more.length;
+    }
+
+    int[] toArray() {
+      return Arrays.copyOf(values, size);
+    }
+  }
+}

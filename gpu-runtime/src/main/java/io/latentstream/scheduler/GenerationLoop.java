@@ -1,0 +1,223 @@
+package io.latentstream.scheduler;
+
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.MtpRequest;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
+import io.latentstream.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Continuous batching over an {@link Engine}: requests join and leave between steps, each step runs
+ * one batched forward pass over every running request (prefill chunks and decode tokens together),
+ * then one batched MTP pass drafts the token after next for the requests that use it.
+ *
+ * <p>One step, as in nano-vllm's {@code LLMEngine.step}: plan, run the model, take the results,
+ * draft, retire the finished. The loop runs on its own thread ({@link #start}) or on the caller's
+ * ({@link #runUntilIdle}); submissions and cancellations from other threads are queued and applied
+ * between steps.
+ */
+public final class GenerationLoop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(GenerationLoop.class);
+
+  private final Engine engine;
+  private final Tokenizer tokenizer;
+  private final Generation.Limits limits;
+  private final Scheduler scheduler;
+  private final LongSupplier clock;
+  private final Queue<Runnable> inbox = new ConcurrentLinkedQueue<>();
+  private final AtomicLong steps = new AtomicLong();
+  private final AtomicLong generatedTokens = new AtomicLong();
+  private final AtomicLong drafted = new AtomicLong();
+  private final AtomicLong accepted = new AtomicLong();
+  private volatile Thread thread;
+  private volatile boolean stopping;
+
+  /**
+   * @param maxRunning most sequences in one step
+   * @param maxStepTokens most tokens in one step (prefill chunks are cut to fit)
+   * @param mtpDrafting whether this deployment drafts with MTP (off automatically without MTP)
+   */
+  public record Settings(int maxRunning, int maxStepTokens, boolean mtpDrafting) {
+    public static Settings defaults() {
+      return new Settings(32, 512, true);
+    }
+  }
+
+  /** Counters since start, for metrics and benchmarks. */
+  public record Stats(
+      long steps, long generatedTokens, long drafted, long accepted, int running, int waiting) {}
+
+  /**
+   * @param tokenizer detokenizes the emitted text and finds stop strings and EOS; null emits no
+   *     text (ids only) and refuses stop strings
+   */
+  public GenerationLoop(Engine engine, Tokenizer tokenizer, Settings settings) {
+    this.engine = engine;
+    this.tokenizer = tokenizer;
+    Integer eos = tokenizer == null ? null : tokenizer.eosId();
+    this.limits =
+        new Generation.Limits(
+            eos == null ? -1 : eos,
+            engine.config().maxPositionEmbeddings(),
+            settings.mtpDrafting() && engine.hasMtp());
+    this.scheduler = new Scheduler(settings.maxRunning(), settings.maxStepTokens());
+    this.clock = System::nanoTime;
+  }
+
+  /** Queues a request; its tokens and outcome go to {@code listener} on the loop's thread. */
+  public void submit(GenerationRequest request, GenerationListener listener) {
+    if (tokenizer == null && !request.params().stopStrings().isEmpty()) {
+      throw new IllegalArgumentException("stop strings need a tokenizer");
+    }
+    if (request.context().length >= limits.maxPositions()) {
+      throw new IllegalArgumentException(
+          "request "
+              + request.requestId()
+              + " has "
+              + request.context().length
+              + " tokens; the model's context is "
+              + limits.maxPositions());
+    }
+    long now = clock.getAsLong();
+    inbox.add(
+        () ->
+            scheduler.add(
+                new Generation(
+                    request,
+                    listener,
+                    request.prefix() != null ? request.prefix() : engine.newSequence(),
+                    limits,
+                    tokenizer == null ? null : tokenizer.newIncrementalDetokenizer(true),
+                    now)));
+    wake();
+  }
+
+  /** Stops a request without an outcome (its partition moved to another instance). */
+  public void cancel(String requestId) {
+    inbox.add(() -> scheduler.cancel(requestId));
+    wake();
+  }
+
+  /** Runs the loop on a daemon thread until {@link #close}. */
+  public synchronized void start() {
+    if (thread != null) {
+      throw new IllegalStateException("already started");
+    }
+    thread = new Thread(this::run, "generation-loop");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Runs steps on the calling thread until every submitted request has finished. */
+  public void runUntilIdle() {
+    if (thread != null) {
+      throw new IllegalStateException("the loop runs on its own thread");
+    }
+    drainInbox();
+    while (!scheduler.idle()) {
+      step();
+      drainInbox();
+    }
+  }
+
+  public Stats stats() {
+    return new Stats(
+        steps.get(),
+        generatedTokens.get(),
+        drafted.get(),
+        accepted.get(),
+        scheduler.runningCount(),
+        scheduler.waitingCount());
+  }
+
+  @Override
+  public void close() {
+    stopping = true;
+    Thread running = thread;
+    if (running != null) {
+      LockSupport.unpark(running);
+      try {
+        running.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void run() {
+    while (!stopping) {
+      drainInbox();
+      if (scheduler.idle()) {
+        LockSupport.park(this);
+        continue;
+      }
+      step();
+    }
+  }
+
+  private void wake() {
+    Thread running = thread;
+    if (running != null) {
+      LockSupport.unpark(running);
+    }
+  }
+
+  private void drainInbox() {
+    for (Runnable command; (command = inbox.poll()) != null; ) {
+      command.run();
+    }
+  }
+
+  /** One step: plan, forward, sample or verify, draft, retire. */
+  private void step() {
+    List<Scheduler.Planned> plan = scheduler.plan();
+    List<StepRequest> requests = new ArrayList<>(plan.size());
+    long started = clock.getAsLong();
+    for (Scheduler.Planned planned : plan) {
+      planned.generation().markStarted(started);
+      requests.add(planned.step());
+    }
+    try {
+      List<StepResult> results = engine.step(requests);
+      long now = clock.getAsLong();
+      List<Generation> drafting = new ArrayList<>();
+      List<MtpRequest> mtpRows = new ArrayList<>();
+      for (int i = 0; i < plan.size(); i++) {
+        Generation generation = plan.get(i).generation();
+        MtpRequest rows = generation.absorb(requests.get(i), results.get(i), now);
+        if (rows != null) {
+          drafting.add(generation);
+          mtpRows.add(rows);
+        }
+      }
+      if (!mtpRows.isEmpty()) {
+        List<float[][]> logits = engine.mtp(mtpRows);
+        for (int i = 0; i < drafting.size(); i++) {
+          drafting.get(i).draftFrom(logits.get(i));
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.error("engine step failed; failing its {} requests", plan.size(), e);
+      for (Scheduler.Planned planned : plan) {
+        planned.generation().fail(e.getMessage());
+      }
+    }
+    steps.incrementAndGet();
+    long now = clock.getAsLong();
+    for (Generation generation : scheduler.removeFinished()) {
+      generatedTokens.addAndGet(generation.generatedInThisRun());
+      drafted.addAndGet(generation.drafted());
+      accepted.addAndGet(generation.accepted());
+      generation.finish(now);
+    }
+  }
+}

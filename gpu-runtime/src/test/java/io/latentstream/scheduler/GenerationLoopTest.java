@@ -1,0 +1,208 @@
+package io.latentstream.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.latentstream.engine.Engine;
+import io.latentstream.sampling.SamplingParams;
+import io.latentstream.testing.SharedData;
+import io.latentstream.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The generation loop on the trained brown-mtp checkpoint, against its goldens and itself. */
+class GenerationLoopTest {
+  private static Engine engine;
+  private static Tokenizer tokenizer;
+  private static List<int[]> prompts;
+  private static List<int[]> greedy32;
+
+  @BeforeAll
+  static void load() throws Exception {
+    engine = Engine.load(SharedData.model("brown-mtp"));
+    tokenizer = Tokenizer.load(SharedData.model("brown-mtp"));
+    prompts = new ArrayList<>();
+    greedy32 = new ArrayList<>();
+    for (JsonNode prompt : SharedData.goldenJson("brown-mtp").get("prompts")) {
+      prompts.add(SharedData.ints(prompt.get("input_ids")));
+      greedy32.add(SharedData.ints(prompt.get("greedy_32")));
+    }
+  }
+
+  /** Collects what the loop hands out, per request. */
+  private static final class Recorder implements GenerationListener {
+    final Map<String, List<TokenEmission>> tokens = new HashMap<>();
+    final Map<String, GenerationOutcome> outcomes = new HashMap<>();
+
+    @Override
+    public void onToken(TokenEmission token) {
+      tokens.computeIfAbsent(token.requestId(), id -> new ArrayList<>()).add(token);
+    }
+
+    @Override
+    public void onFinished(GenerationOutcome outcome) {
+      outcomes.put(outcome.requestId(), outcome);
+    }
+
+    int[] ids(String requestId) {
+      return tokens.get(requestId).stream().mapToInt(TokenEmission::tokenId).toArray();
+    }
+
+    float[] logprobs(String requestId) {
+      List<TokenEmission> list = tokens.get(requestId);
+      float[] out = new float[list.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = list.get(i).logprob();
+      }
+      return out;
+    }
+  }
+
+  private static Recorder run(boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
+    Recorder recorder = new Recorder();
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, tok, new GenerationLoop.Settings(32, 256, mtp))) {
+      for (GenerationRequest request : requests) {
+        loop.submit(request, recorder);
+      }
+      loop.runUntilIdle();
+    }
+    return recorder;
+  }
+
+  private static List<GenerationRequest> greedyRequests(int maxNewTokens) {
+    List<GenerationRequest> requests = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      requests.add(
+          GenerationRequest.of("p" + i, prompts.get(i), SamplingParams.greedy(maxNewTokens)));
+    }
+    return requests;
+  }
+
+  /** Without a tokenizer the loop does not stop at EOS, as the goldens' argmax does not. */
+  @Test
+  void batchedGreedyGenerationEqualsTheGoldenWithAndWithoutMtp() {
+    for (boolean mtp : new boolean[] {false, true}) {
+      Recorder recorder = run(mtp, null, greedyRequests(32));
+      for (int i = 0; i < prompts.size(); i++) {
+        assertArrayEquals(greedy32.get(i), recorder.ids("p" + i), "prompt " + i + " mtp " + mtp);
+        assertEquals(FinishReason.LENGTH, recorder.outcomes.get("p" + i).finishReason());
+      }
+    }
+  }
+
+  /** Speculative decoding is lossless: 256 greedy tokens are identical with and without MTP. */
+  @Test
+  void mtpDraftingLeavesLongGreedyGenerationsUnchanged() {
+    Recorder plain = run(false, null, greedyRequests(256));
+    Recorder drafted = run(true, null, greedyRequests(256));
+    int accepted = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      assertArrayEquals(plain.ids("p" + i), drafted.ids("p" + i), "prompt " + i);
+      assertArrayEquals(plain.logprobs("p" + i), drafted.logprobs("p" + i), "prompt " + i);
+      GenerationOutcome outcome = drafted.outcomes.get("p" + i);
+      assertTrue(outcome.accepted() <= outcome.drafted());
+      accepted += outcome.accepted();
+      long fromDraft =
+          drafted.tokens.get("p" + i).stream().filter(TokenEmission::fromDraft).count();
+      assertEquals(outcome.accepted(), fromDraft);
+    }
+    assertTrue(accepted > 0, "MTP drafts were never accepted");
+  }
+
+  @Test
+  void generationStopsAtEndOfSentenceAndStreamsTheText() {
+    GenerationRequest jury =
+        GenerationRequest.of("jury", prompts.get(0), SamplingParams.greedy(32));
+    Recorder recorder = run(true, tokenizer, List.of(jury));
+    int eos = Arrays.stream(greedy32.get(0)).boxed().toList().indexOf(tokenizer.eosId());
+    assertTrue(eos > 0, "the golden continuation contains EOS");
+    assertArrayEquals(Arrays.copyOf(greedy32.get(0), eos + 1), recorder.ids("jury"));
+    assertEquals(FinishReason.STOP, recorder.outcomes.get("jury").finishReason());
+    StringBuilder text = new StringBuilder();
+    recorder.tokens.get("jury").forEach(token -> text.append(token.textDelta()));
+    assertEquals(tokenizer.decode(recorder.ids("jury"), true), text.toString());
+  }
+
+  @Test
+  void aStopStringEndsTheGenerationBeforeIt() {
+    SamplingParams params = new SamplingParams(0, 1, 0, 0, 32, List.of(" be"));
+    Recorder recorder =
+        run(
+            true,
+            tokenizer,
+            List.of(new GenerationRequest("s", prompts.get(0), 0, params, true, null)));
+    StringBuilder text = new StringBuilder();
+    recorder.tokens.get("s").forEach(token -> text.append(token.textDelta()));
+    String full = tokenizer.decode(greedy32.get(0), true);
+    assertEquals(full.substring(0, full.indexOf(" be")), text.toString());
+    assertEquals(FinishReason.STOP, recorder.outcomes.get("s").finishReason());
+  }
+
+  /** A request's sampled tokens do not depend on what shares its batch. */
+  @Test
+  void sampledTokensAreIndependentOfTheBatch() {
+    SamplingParams params = new SamplingParams(0.8, 0.95, 40, 1234, 40, List.of());
+    GenerationRequest alone = new GenerationRequest("x", prompts.get(1), 0, params, true, null);
+    Recorder single = run(true, null, List.of(alone));
+    List<GenerationRequest> crowd = new ArrayList<>(greedyRequests(24));
+    crowd.add(2, alone);
+    Recorder batched = run(true, null, crowd);
+    assertArrayEquals(single.ids("x"), batched.ids("x"));
+    assertArrayEquals(single.logprobs("x"), batched.logprobs("x"));
+  }
+
+  /** A resumed request continues exactly where an undisturbed run would have gone. */
+  @Test
+  void aResumedRequestContinuesTheUndisturbedRun() {
+    SamplingParams params = new SamplingParams(1.0, 1, 0, 99, 30, List.of());
+    int[] prompt = prompts.get(2);
+    Recorder whole =
+        run(true, null, List.of(new GenerationRequest("r", prompt, 0, params, true, null)));
+    int[] all = whole.ids("r");
+    int k = 11;
+    int[] context = Arrays.copyOf(prompt, prompt.length + k);
+    System.arraycopy(all, 0, context, prompt.length, k);
+    Recorder resumed =
+        run(true, null, List.of(new GenerationRequest("r", context, k, params, true, null)));
+    assertArrayEquals(Arrays.copyOfRange(all, k, all.length), resumed.ids("r"));
+    assertEquals(k, resumed.tokens.get("r").get(0).index());
+  }
+
+  /** A second turn on a session's cached sequence equals a fresh run over the whole history. */
+  @Test
+  void aSessionTurnReusesTheCacheAndEqualsAFreshRun() {
+    Recorder first =
+        run(
+            true,
+            null,
+            List.of(GenerationRequest.of("t1", prompts.get(0), SamplingParams.greedy(12))));
+    GenerationOutcome turn1 = first.outcomes.get("t1");
+    int[] history = concat(prompts.get(0), turn1.tokens());
+    int[] secondTurn = concat(history, tokenizer.encode(" Then the jury"));
+    Recorder cached =
+        run(
+            true,
+            null,
+            List.of(
+                new GenerationRequest(
+                    "t2", secondTurn, 0, SamplingParams.greedy(12), true, turn1.sequence())));
+    Recorder fresh =
+        run(true, null, List.of(GenerationRequest.of("t2", secondTurn, SamplingParams.greedy(12))));
+    assertArrayEquals(fresh.ids("t2"), cached.ids("t2"));
+    assertEquals(history.length - 1, cached.outcomes.get("t2").cachedPromptTokens());
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] both = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
+  }
+}

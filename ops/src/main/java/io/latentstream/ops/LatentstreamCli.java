@@ -1,5 +1,8 @@
 package io.latentstream.ops;
 
+import io.latentstream.ops.local.BrokerCommand;
+import io.latentstream.ops.local.RegistryCommand;
+import io.latentstream.ops.local.TopicsCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
@@ -12,7 +15,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = LatentstreamCli.Version.class,
     description = "Event-driven LLM inference on Kafka for DeepSeek-V3-architecture models.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      BrokerCommand.class,
+      RegistryCommand.class,
+      TopicsCommand.class
+    })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -124,7 +124,7 @@ public final class LocalKafkaCluster implements AutoCloseable {
   public synchronized LocalKafkaCluster start() throws IOException, InterruptedException {
     long started = System.nanoTime();
     Files.createDirectories(config.dataDirectory());
-    String clusterId = Uuid.randomUuid().toString();
+    String clusterId = clusterId(config.dataDirectory());
     nodes.clear();
     for (int id = 0; id < config.nodes(); id++) {
       int brokerPort = config.firstBrokerPort() == 0 ? freePort() : config.firstBrokerPort() + id;
@@ -139,10 +139,15 @@ public final class LocalKafkaCluster implements AutoCloseable {
       hookInstalled = true;
     }
     try {
+      // Formatting is a JVM start per node: run them side by side.
+      List<Process> formats = new ArrayList<>();
       for (Node node : nodes) {
         Files.createDirectories(node.directory);
         writeProperties(node, voters);
-        format(node, clusterId);
+        formats.add(startFormat(node, clusterId));
+      }
+      for (Node node : nodes) {
+        awaitFormatted(node, formats.get(node.id));
       }
       for (Node node : nodes) {
         launch(node);
@@ -296,7 +301,7 @@ public final class LocalKafkaCluster implements AutoCloseable {
     }
   }
 
-  private void format(Node node, String clusterId) throws IOException, InterruptedException {
+  private Process startFormat(Node node, String clusterId) throws IOException {
     List<String> command =
         javaCommand(
             "kafka.tools.StorageTool",
@@ -306,12 +311,14 @@ public final class LocalKafkaCluster implements AutoCloseable {
             "--config",
             node.properties().toString(),
             "--ignore-formatted");
+    return new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(node.directory.resolve("format.log").toFile())
+        .start();
+  }
+
+  private void awaitFormatted(Node node, Process process) throws InterruptedException {
     Path output = node.directory.resolve("format.log");
-    Process process =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile())
-            .start();
     if (!process.waitFor(config.startTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
       process.destroyForcibly();
       throw new IllegalStateException("formatting node " + node.id + " timed out");
@@ -355,6 +362,20 @@ public final class LocalKafkaCluster implements AutoCloseable {
   }
 
   private void awaitRegistered(int expected, long deadline) throws InterruptedException {
+    // Wait for the listeners first: an admin client polling a closed port logs a warning a try.
+    for (Node node : nodes) {
+      while (!listening(node.brokerPort)) {
+        if (node.process == null || !node.process.isAlive()) {
+          throw new IllegalStateException(
+              "Kafka node " + node.id + " exited during start-up:\n" + tail(node.log()));
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              "Kafka did not start in " + config.startTimeout() + "; see " + node.log());
+        }
+        Thread.sleep(100);
+      }
+    }
     Map<String, Object> props =
         Map.of(
             AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers(),
@@ -384,6 +405,20 @@ public final class LocalKafkaCluster implements AutoCloseable {
         Thread.sleep(200);
       }
     }
+  }
+
+  /**
+   * The id the nodes are formatted with, kept beside them: a reused data directory must be started
+   * under the id its storage was formatted with.
+   */
+  private static String clusterId(Path dataDirectory) throws IOException {
+    Path file = dataDirectory.resolve("cluster.id");
+    if (Files.exists(file)) {
+      return Files.readString(file, StandardCharsets.UTF_8).trim();
+    }
+    String id = Uuid.randomUuid().toString();
+    Files.writeString(file, id + "\n", StandardCharsets.UTF_8);
+    return id;
   }
 
   private static long deadlineAfter(Duration timeout) {

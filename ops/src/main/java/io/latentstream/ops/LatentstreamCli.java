@@ -1,5 +1,8 @@
 package io.latentstream.ops;
 
+import io.latentstream.ops.local.BrokerCommand;
+import io.latentstream.ops.local.RegistryCommand;
+import io.latentstream.ops.local.TopicsCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
@@ -21,7 +24,10 @@ import picocli.CommandLine.Command;
       LogitsCommand.class,
       BenchEngineCommand.class,
       TokenizeCommand.class,
-      DetokenizeCommand.class
+      DetokenizeCommand.class,
+      BrokerCommand.class,
+      RegistryCommand.class,
+      TopicsCommand.class
     })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,11 @@
+package io.latentstream.registry;
+
+/**
+ * The registry could not be reached (or kept failing) for the whole configured retry time. Callers
+ * must treat this as transient: a record that meets it is retried or the task fails, never dropped.
+ */
+public final class RegistryUnavailableException extends RuntimeException {
+  public RegistryUnavailableException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,67 @@
+package io.latentstream.testing;
+
+import org.apache.kafka.common.test.KafkaClusterTestKit;
+import org.apache.kafka.common.test.TestKitNodes;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * One real single-node KRaft cluster (broker and controller in one in-process node) shared by every
+ * integration test class of the test JVM: starting one costs seconds on a 2-core machine, so it is
+ * started once, on first use, and closed when the test run ends. Classes isolate themselves by
+ * topic names, not by clusters.
+ */
+public final class SharedKafkaCluster implements BeforeAllCallback {
+  private static KafkaClusterTestKit cluster;
+
+  @Override
+  public void beforeAll(ExtensionContext context) throws Exception {
+    synchronized (SharedKafkaCluster.class) {
+      if (cluster == null) {
+        cluster = start();
+        KafkaClusterTestKit started = cluster;
+        context
+            .getRoot()
+            .getStore(ExtensionContext.Namespace.GLOBAL)
+            .put(
+                SharedKafkaCluster.class.getName(),
+                (ExtensionContext.Store.CloseableResource)
+                    () -> {
+                      synchronized (SharedKafkaCluster.class) {
+                        cluster = null;
+                      }
+                      started.close();
+                    });
+      }
+    }
+  }
+
+  /** The cluster's bootstrap servers; only valid inside a class extended with this extension. */
+  public static synchronized String bootstrapServers() {
+    if (cluster == null) {
+      throw new IllegalStateException(
+          "annotate the test class with @ExtendWith(SharedKafkaCluster.class)");
+    }
+    return cluster.bootstrapServers();
+  }
+
+  private static KafkaClusterTestKit start() throws Exception {
+    KafkaClusterTestKit kit =
+        new KafkaClusterTestKit.Builder(
+                new TestKitNodes.Builder()
+                    .setCombined(true)
+                    .setNumBrokerNodes(1)
+                    .setNumControllerNodes(1)
+                    .build())
+            // A single node cannot hold the default three replicas of the internal topics.
+            .setConfigProp("offsets.topic.replication.factor", "1")
+            .setConfigProp("transaction.state.log.replication.factor", "1")
+            .setConfigProp("transaction.state.log.min.isr", "1")
+            .setConfigProp("group.initial.rebalance.delay.ms", "0")
+            .build();
+    kit.format();
+    kit.startup();
+    kit.waitForReadyBrokers();
+    return kit;
+  }
+}

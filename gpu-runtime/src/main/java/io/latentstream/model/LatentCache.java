@@ -2,6 +2,7 @@ package io.latentstream.model;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
@@ -67,20 +68,23 @@ public final class LatentCache {
   }
 
   /**
-   * The tokens [from, to) of every layer as little-endian fp32, layer-major: [layer][token][value].
-   * Round-trips bitwise through {@link #importRange}.
+   * The tokens [from, to) as little-endian fp32, token-major: [token][layer][value]. Token-major so
+   * that exports of consecutive ranges concatenate into the export of their union: a session's
+   * cache is stored turn by turn. Round-trips bitwise through {@link #importRange}.
    */
   public byte[] exportRange(int from, int to) {
     if (from < 0 || to < from || to > length) {
       throw new IllegalArgumentException(
           "range [" + from + ", " + to + ") of a cache holding " + length);
     }
-    int n = (to - from) * latentDim;
-    ByteBuffer b = ByteBuffer.allocate(layers * n * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    for (int l = 0; l < layers; l++) {
-      b.asFloatBuffer().position(l * n).put(slabs[l], from * latentDim, n);
+    ByteBuffer bytes = ByteBuffer.allocate((to - from) * bytesPerToken());
+    FloatBuffer out = bytes.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    for (int token = from; token < to; token++) {
+      for (int l = 0; l < layers; l++) {
+        out.put(slabs[l], token * latentDim, latentDim);
+      }
     }
-    return b.array();
+    return bytes.array();
   }
 
   /**
@@ -88,7 +92,6 @@ public final class LatentCache {
    * exceed length (imports append or overwrite a suffix), and length becomes from + count.
    */
   public void importRange(int from, byte[] bytes) {
-    int perLayer = bytes.length / Float.BYTES / layers;
     if (from < 0 || from > length || bytes.length % bytesPerToken() != 0) {
       throw new IllegalArgumentException(
           "import of "
@@ -101,12 +104,13 @@ public final class LatentCache {
               + bytesPerToken()
               + " bytes per token)");
     }
-    int count = perLayer / latentDim;
+    int count = bytes.length / bytesPerToken();
     reserve(from + count);
-    var fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    for (int l = 0; l < layers; l++) {
-      fb.position(l * perLayer);
-      fb.get(slabs[l], from * latentDim, perLayer);
+    FloatBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    for (int token = from; token < from + count; token++) {
+      for (int l = 0; l < layers; l++) {
+        in.get(slabs[l], token * latentDim, latentDim);
+      }
     }
     length = from + count;
   }

@@ -109,6 +109,12 @@ class CacheAndBatchTest {
       assertArrayEquals(full[12 + i], rest[i], "position " + (12 + i));
     }
     assertEquals(12 * moved.cache().bytesPerToken(), seq.cache().exportRange(0, 12).length);
+    // Consecutive exports concatenate into the export of their union (sessions store turn by turn).
+    byte[] head = seq.cache().exportRange(0, 5);
+    byte[] tail = seq.cache().exportRange(5, 12);
+    byte[] joined = Arrays.copyOf(head, head.length + tail.length);
+    System.arraycopy(tail, 0, joined, head.length, tail.length);
+    assertArrayEquals(seq.cache().exportRange(0, 12), joined);
     assertThrows(IllegalArgumentException.class, () -> seq.truncate(13));
   }
 

@@ -37,6 +37,7 @@ final class Generation {
   private long firstTokenNanos;
   private FinishReason finishReason;
   private String failure;
+  private final StringBuilder text = new StringBuilder();
 
   /** What every generation of a loop shares: model limits and how to detokenize. */
   record Limits(int eosTokenId, int maxPositions, boolean mtpDrafting) {}
@@ -74,7 +75,7 @@ final class Generation {
   /** On a resume, brings the detokenizer and stop strings to where the interrupted run was. */
   private void replayGeneratedText() {
     for (int i = request.promptLength(); i < contextLength; i++) {
-      stopStrings.accept(detokenizer == null ? "" : detokenizer.next(context[i]));
+      text.append(stopStrings.accept(detokenizer == null ? "" : detokenizer.next(context[i])));
     }
   }
 
@@ -197,7 +198,7 @@ final class Generation {
     }
     context[contextLength++] = token;
     int index = nextIndex++;
-    String text = stopStrings.accept(detokenizer == null ? "" : detokenizer.next(token));
+    String delta = stopStrings.accept(detokenizer == null ? "" : detokenizer.next(token));
     if (stopStrings.stopped() || token == limits.eosTokenId()) {
       finishReason = FinishReason.STOP;
     } else if (nextIndex >= request.params().maxNewTokens()
@@ -206,15 +207,16 @@ final class Generation {
     }
     if (finishReason != null && !stopStrings.stopped()) {
       String tail = detokenizer == null ? "" : detokenizer.finish();
-      text += stopStrings.accept(tail);
-      text += stopStrings.stopped() ? "" : stopStrings.flush();
+      delta += stopStrings.accept(tail);
+      delta += stopStrings.stopped() ? "" : stopStrings.flush();
     }
+    text.append(delta);
     listener.onToken(
         new TokenEmission(
             request.requestId(),
             index,
             token,
-            text,
+            delta,
             TokenDistribution.logprob(logits, token),
             fromDraft,
             finishReason));
@@ -234,6 +236,7 @@ final class Generation {
             request.requestId(),
             finishReason,
             Arrays.copyOfRange(context, promptLength, contextLength),
+            text.toString(),
             promptLength,
             cachedPromptTokens,
             drafted,

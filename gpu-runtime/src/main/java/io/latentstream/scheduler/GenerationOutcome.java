@@ -6,6 +6,7 @@ import io.latentstream.engine.Sequence;
  * How a generation ended, with what a completion record reports.
  *
  * @param tokens every generated token, from index 0 (including those before a resume)
+ * @param text the generated text: the concatenation of every token's text delta
  * @param cachedPromptTokens prompt tokens whose cache came with the request instead of computed
  * @param sequence the finished sequence; its cache covers the prompt and the generated tokens but
  *     the last, so a session can keep it
@@ -15,6 +16,7 @@ public record GenerationOutcome(
     String requestId,
     FinishReason finishReason,
     int[] tokens,
+    String text,
     int promptTokens,
     int cachedPromptTokens,
     int drafted,

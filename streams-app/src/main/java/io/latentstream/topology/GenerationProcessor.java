@@ -1,0 +1,457 @@
+package io.latentstream.topology;
+
+import io.latentstream.engine.Sequence;
+import io.latentstream.registry.RecordDecodingException;
+import io.latentstream.scheduler.GenerationListener;
+import io.latentstream.scheduler.GenerationOutcome;
+import io.latentstream.scheduler.GenerationRequest;
+import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.FinishReason;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.Timings;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.Usage;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The stateful heart of the service, one instance per stream task (partition of {@code prompts}).
+ *
+ * <ul>
+ *   <li>{@link #process}: decodes and validates a prompt, refuses duplicates, records it in the
+ *       {@code in-flight} store (durable once consumed) and hands it to the instance's generation
+ *       loop, or queues it behind an earlier turn of the same session;
+ *   <li>a wall-clock punctuation forwards what the loop produced since the last one, from the
+ *       stream thread, so token events, store updates and the consumed offsets commit together;
+ *   <li>{@link #init} resumes every in-flight request after a restart or a failover from its last
+ *       forwarded token; random draws are addressed by token index, so the continuation is the
+ *       undisturbed one.
+ * </ul>
+ */
+final class GenerationProcessor implements Processor<String, byte[], String, SpecificRecord> {
+  private static final Logger LOG = LoggerFactory.getLogger(GenerationProcessor.class);
+
+  /** Evictions scan the stores: every few thousand punctuations is often enough. */
+  private static final int EVICT_EVERY = 3000;
+
+  private final ServedModel model;
+  private final Deserializer<PromptRequest> prompts;
+  private final TopologySettings settings;
+  private final PromptValidator validator;
+  private final Map<String, Active> active = new HashMap<>();
+  private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
+  private final GenerationListener listener =
+      new GenerationListener() {
+        @Override
+        public void onToken(TokenEmission token) {
+          outbox.add(token);
+        }
+
+        @Override
+        public void onFinished(GenerationOutcome outcome) {
+          outbox.add(outcome);
+        }
+      };
+  private ProcessorContext<String, SpecificRecord> context;
+  private KeyValueStore<String, byte[]> inFlight;
+  private KeyValueStore<String, Long> completed;
+  private SessionCacheStore sessions;
+  private long punctuations;
+
+  /** A request handed to the loop, with what its events need. */
+  private static final class Active {
+    InFlightRequest request;
+    final int historyLength;
+    final List<Integer> forwarded = new ArrayList<>();
+
+    Active(InFlightRequest request, int historyLength) {
+      this.request = request;
+      this.historyLength = historyLength;
+    }
+  }
+
+  GenerationProcessor(
+      ServedModel model, Deserializer<PromptRequest> prompts, TopologySettings settings) {
+    this.model = model;
+    this.prompts = prompts;
+    this.settings = settings;
+    this.validator =
+        new PromptValidator(
+            model.tokenizer(), model.engine().config().vocabSize(), settings.maxNewTokensLimit());
+  }
+
+  @Override
+  public void init(ProcessorContext<String, SpecificRecord> context) {
+    this.context = context;
+    this.inFlight = context.getStateStore(StoreNames.IN_FLIGHT);
+    this.completed = context.getStateStore(StoreNames.COMPLETED_REQUESTS);
+    this.sessions =
+        new SessionCacheStore(
+            context.getStateStore(StoreNames.SESSION_CACHE),
+            model.engine().newSequence().cache().bytesPerToken());
+    context.schedule(settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    resumeInFlight();
+  }
+
+  @Override
+  public void process(Record<String, byte[]> record) {
+    RecordMetadata source = context.recordMetadata().orElseThrow();
+    PromptRequest prompt;
+    try {
+      if (record.value() == null) {
+        throw new RecordDecodingException(
+            RecordDecodingException.Code.UNDECODABLE, "the record has no value", null, null);
+      }
+      prompt = prompts.deserialize(source.topic(), record.value());
+    } catch (RecordDecodingException e) {
+      if (e.code() == RecordDecodingException.Code.REGISTRY_UNAVAILABLE) {
+        throw e; // transient: the task fails and the record is consumed again, never dropped
+      }
+      reject(null, ErrorCode.valueOf(e.code().name()), e.getMessage(), record);
+      return;
+    }
+    try {
+      accept(prompt, source.offset(), record.timestamp());
+    } catch (PromptRejected e) {
+      reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
+    }
+  }
+
+  private void accept(PromptRequest prompt, long offset, long timestamp) throws PromptRejected {
+    String requestId = prompt.getRequestId();
+    SessionKey session =
+        prompt.getSessionId() == null || prompt.getTenant() == null || prompt.getTenant().isBlank()
+            ? null
+            : new SessionKey(prompt.getTenant(), prompt.getSessionId());
+    boolean continues =
+        session != null && (sessions.entry(session).isPresent() || sessionBusy(session));
+    Turn turn = validator.validate(prompt, continues);
+    if (completed.get(requestId) != null || inFlight.get(requestId) != null) {
+      throw new PromptRejected(
+          ErrorCode.DUPLICATE_REQUEST_ID,
+          "request " + requestId + " was already accepted; it is never generated twice");
+    }
+    int history =
+        session == null ? 0 : sessions.entry(session).map(e -> e.history().length).orElse(0);
+    checkContext(requestId, history + turn.tokens().length, turn.params().maxNewTokens());
+    InFlightRequest request =
+        new InFlightRequest(
+            requestId,
+            session,
+            prompt.getTenant(),
+            offset,
+            turn,
+            context.currentSystemTimeMs(),
+            new int[0]);
+    boolean waits = session != null && sessionBusy(session);
+    inFlight.put(requestId, request.toBytes());
+    if (!waits) {
+      start(request);
+    }
+  }
+
+  private void checkContext(String requestId, int contextTokens, int maxNewTokens)
+      throws PromptRejected {
+    int limit = model.engine().config().maxPositionEmbeddings();
+    if (contextTokens + maxNewTokens > limit) {
+      throw new PromptRejected(
+          ErrorCode.CONTEXT_OVERFLOW,
+          "request "
+              + requestId
+              + " needs "
+              + contextTokens
+              + " context tokens plus "
+              + maxNewTokens
+              + " new ones; the model's context is "
+              + limit);
+    }
+  }
+
+  /** Whether an earlier turn of the session is still generating or waiting. */
+  private boolean sessionBusy(SessionKey session) {
+    return active.values().stream().anyMatch(a -> session.equals(a.request.session()))
+        || nextWaitingTurn(session).isPresent();
+  }
+
+  /** The session's earliest accepted turn that has not started. */
+  private Optional<InFlightRequest> nextWaitingTurn(SessionKey session) {
+    return allInFlight().stream()
+        .filter(r -> session.equals(r.session()) && !active.containsKey(r.requestId()))
+        .min(Comparator.comparingLong(InFlightRequest::offset));
+  }
+
+  private List<InFlightRequest> allInFlight() {
+    List<InFlightRequest> all = new ArrayList<>();
+    try (KeyValueIterator<String, byte[]> it = inFlight.all()) {
+      while (it.hasNext()) {
+        all.add(InFlightRequest.fromBytes(it.next().value));
+      }
+    }
+    return all;
+  }
+
+  /** After a restart or failover: starts each session's first turn and every one-off request. */
+  private void resumeInFlight() {
+    List<InFlightRequest> pending = allInFlight();
+    pending.sort(Comparator.comparingLong(InFlightRequest::offset));
+    for (InFlightRequest request : pending) {
+      if (request.session() == null || !sessionBusy(request.session())) {
+        LOG.info(
+            "resuming request {} after {} forwarded tokens",
+            request.requestId(),
+            request.generated().length);
+        start(request);
+      }
+    }
+  }
+
+  /** Hands a request to the loop: the session's history and cache, the turn, the tokens so far. */
+  private void start(InFlightRequest request) {
+    SessionEntry entry =
+        request.session() == null ? null : sessions.entry(request.session()).orElse(null);
+    int[] history = entry == null ? new int[0] : entry.history();
+    int[] context = concat(concat(history, request.turn().tokens()), request.generated());
+    try {
+      checkContext(
+          request.requestId(),
+          history.length + request.turn().tokens().length,
+          request.turn().params().maxNewTokens());
+    } catch (PromptRejected e) {
+      inFlight.delete(request.requestId());
+      fail(request.requestId(), e.code(), e.getMessage());
+      return;
+    }
+    Sequence prefix = null;
+    if (entry != null && entry.cachedTokens() > 0) {
+      prefix = model.engine().newSequence();
+      prefix.cache().importRange(0, sessions.readCache(request.session(), entry));
+    }
+    Active started = new Active(request, history.length);
+    for (int token : request.generated()) {
+      started.forwarded.add(token);
+    }
+    active.put(request.requestId(), started);
+    model
+        .loop()
+        .submit(
+            new GenerationRequest(
+                request.requestId(),
+                context,
+                request.generated().length,
+                request.turn().params(),
+                request.turn().mtpDrafting(),
+                prefix),
+            listener);
+  }
+
+  /** Forwards what the loop produced: token events, then completions; records progress. */
+  private void punctuate(long now) {
+    Map<String, Active> progressed = new LinkedHashMap<>();
+    for (Object item; (item = outbox.poll()) != null; ) {
+      if (item instanceof TokenEmission token) {
+        Active request = active.get(token.requestId());
+        if (request != null) {
+          forwardToken(request, token, now);
+          progressed.put(token.requestId(), request);
+        }
+      } else if (item instanceof GenerationOutcome outcome
+          && active.containsKey(outcome.requestId())) {
+        progressed.remove(outcome.requestId());
+        complete(active.remove(outcome.requestId()), outcome, now);
+      }
+    }
+    for (Map.Entry<String, Active> entry : progressed.entrySet()) {
+      Active request = entry.getValue();
+      request.request =
+          request.request.withGenerated(
+              request.forwarded.stream().mapToInt(Integer::intValue).toArray());
+      inFlight.put(entry.getKey(), request.request.toBytes());
+    }
+    if (++punctuations % EVICT_EVERY == 0) {
+      evict(now);
+    }
+  }
+
+  private void forwardToken(Active request, TokenEmission token, long now) {
+    request.forwarded.add(token.tokenId());
+    InFlightRequest r = request.request;
+    TokenEvent event =
+        TokenEvent.newBuilder()
+            .setRequestId(r.requestId())
+            .setSessionId(r.session() == null ? null : r.session().session())
+            .setIndex(token.index())
+            .setTokenId(token.tokenId())
+            .setTextDelta(token.textDelta())
+            .setLogprob(token.logprob())
+            .setFromMtpDraft(token.fromDraft())
+            .setFinishReason(
+                token.finishReason() == null
+                    ? null
+                    : FinishReason.valueOf(token.finishReason().name()))
+            .setModelId(model.modelId())
+            .setWeightsDigest(model.weightsDigest())
+            .setEngineVersion(model.engineVersion())
+            .setSeed(r.turn().params().seed())
+            .setProducedAt(Instant.ofEpochMilli(now))
+            .build();
+    context.forward(new Record<>(r.requestId(), event, now));
+  }
+
+  private void complete(Active request, GenerationOutcome outcome, long now) {
+    InFlightRequest r = request.request;
+    if (outcome.finishReason() == io.latentstream.scheduler.FinishReason.ERROR) {
+      fail(r.requestId(), ErrorCode.ENGINE_FAILURE, outcome.message());
+    } else if (r.session() != null) {
+      remember(r, request.historyLength, outcome, now);
+    }
+    Completion completion =
+        Completion.newBuilder()
+            .setRequestId(r.requestId())
+            .setSessionId(r.session() == null ? null : r.session().session())
+            .setText(outcome.text())
+            .setTokenIds(Arrays.stream(outcome.tokens()).boxed().toList())
+            .setFinishReason(FinishReason.valueOf(outcome.finishReason().name()))
+            .setUsage(
+                Usage.newBuilder()
+                    .setPromptTokens(request.historyLength + r.turn().tokens().length)
+                    .setCompletionTokens(outcome.tokens().length)
+                    .setCachedPromptTokens(outcome.cachedPromptTokens())
+                    .build())
+            .setTimings(
+                Timings.newBuilder()
+                    .setQueueMs(outcome.queueNanos() / 1_000_000)
+                    .setTimeToFirstTokenMs(outcome.firstTokenNanos() / 1_000_000)
+                    .setTotalMs(now - r.acceptedAtMs())
+                    .build())
+            .setMtpDraftedTokens(outcome.drafted())
+            .setMtpAcceptedTokens(outcome.accepted())
+            .setModelId(model.modelId())
+            .setWeightsDigest(model.weightsDigest())
+            .setEngineVersion(model.engineVersion())
+            .setSeed(r.turn().params().seed())
+            .build();
+    context.forward(new Record<>(r.requestId(), completion, now));
+    completed.put(r.requestId(), now);
+    inFlight.delete(r.requestId());
+    if (r.session() != null) {
+      nextWaitingTurn(r.session()).ifPresent(this::start);
+    }
+  }
+
+  /** Appends the turn and its reply to the session, with the latent cache computed for them. */
+  private void remember(InFlightRequest r, int historyLength, GenerationOutcome outcome, long now) {
+    int[] history =
+        concat(
+            concat(
+                sessions.entry(r.session()).map(SessionEntry::history).orElse(new int[0]),
+                r.turn().tokens()),
+            outcome.tokens());
+    Integer eos = model.tokenizer() == null ? null : model.tokenizer().eosId();
+    if (r.turn().chat() && eos != null && history[history.length - 1] != eos) {
+      history =
+          concat(history, new int[] {eos}); // a chat reply ends with EOS, as the template writes
+    }
+    int cachedBefore = sessions.entry(r.session()).map(SessionEntry::cachedTokens).orElse(0);
+    int cached = Math.min(outcome.sequence().length(), history.length);
+    byte[] appended = outcome.sequence().cache().exportRange(cachedBefore, cached);
+    sessions.append(r.session(), history, cached, appended, now);
+  }
+
+  /** Refuses a consumed record: the error names it and carries its original bytes. */
+  private void reject(
+      String requestId, ErrorCode code, String message, Record<String, byte[]> record) {
+    RecordMetadata source = context.recordMetadata().orElseThrow();
+    LOG.info(
+        "refused {}-{}@{}: {} {}",
+        source.topic(),
+        source.partition(),
+        source.offset(),
+        code,
+        message);
+    context.forward(
+        new Record<>(
+            requestId,
+            error(requestId, code, message)
+                .setSourceTopic(source.topic())
+                .setSourcePartition(source.partition())
+                .setSourceOffset(source.offset())
+                .setOriginalKey(
+                    record.key() == null
+                        ? null
+                        : ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
+                .setOriginalValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
+                .build(),
+            record.timestamp()));
+  }
+
+  /** Reports a request that failed after it was accepted (its prompt was valid). */
+  private void fail(String requestId, ErrorCode code, String message) {
+    long now = context.currentSystemTimeMs();
+    context.forward(new Record<>(requestId, error(requestId, code, message).build(), now));
+  }
+
+  private GenerationError.Builder error(String requestId, ErrorCode code, String message) {
+    return GenerationError.newBuilder()
+        .setRequestId(requestId)
+        .setCode(code)
+        .setMessage(message == null ? code.name() : message)
+        .setOccurredAt(Instant.ofEpochMilli(context.currentSystemTimeMs()));
+  }
+
+  private void evict(long now) {
+    int sessionsEvicted =
+        sessions.evict(now, settings.sessionTtl().toMillis(), settings.sessionCacheMaxBytes());
+    List<String> expired = new ArrayList<>();
+    try (KeyValueIterator<String, Long> it = completed.all()) {
+      while (it.hasNext()) {
+        KeyValue<String, Long> next = it.next();
+        if (now - next.value > settings.requestIdRetention().toMillis()) {
+          expired.add(next.key);
+        }
+      }
+    }
+    expired.forEach(completed::delete);
+    if (sessionsEvicted > 0 || !expired.isEmpty()) {
+      LOG.info("evicted {} sessions and {} completed request ids", sessionsEvicted, expired.size());
+    }
+  }
+
+  @Override
+  public void close() {
+    // The partition moves to another instance, which resumes these requests from the changelog.
+    active.keySet().forEach(model.loop()::cancel);
+    active.clear();
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] both = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
+  }
+}

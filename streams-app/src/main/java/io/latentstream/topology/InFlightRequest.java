@@ -1,0 +1,140 @@
+package io.latentstream.topology;
+
+import io.latentstream.sampling.SamplingParams;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An accepted request that has not completed, as the {@code in-flight} store keeps it: durable from
+ * the moment its prompt is consumed, with the tokens already forwarded, so that after a restart or
+ * a failover the request continues from its last committed token.
+ *
+ * @param offset the prompt's offset in its partition: session turns start in this order
+ * @param turn the turn's own tokens, appended to the session's history when it starts
+ * @param generated the tokens forwarded so far, in order from index 0
+ */
+record InFlightRequest(
+    String requestId,
+    SessionKey session,
+    String tenant,
+    long offset,
+    Turn turn,
+    long acceptedAtMs,
+    int[] generated) {
+  private static final byte FORMAT_VERSION = 1;
+
+  InFlightRequest withGenerated(int[] tokens) {
+    return new InFlightRequest(requestId, session, tenant, offset, turn, acceptedAtMs, tokens);
+  }
+
+  byte[] toBytes() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeByte(FORMAT_VERSION);
+      writeString(out, requestId);
+      writeString(out, tenant);
+      writeString(out, session == null ? null : session.session());
+      out.writeLong(offset);
+      writeInts(out, turn.tokens());
+      out.writeBoolean(turn.chat());
+      out.writeBoolean(turn.mtpDrafting());
+      SamplingParams params = turn.params();
+      out.writeDouble(params.temperature());
+      out.writeDouble(params.topP());
+      out.writeInt(params.topK());
+      out.writeLong(params.seed());
+      out.writeInt(params.maxNewTokens());
+      out.writeInt(params.stopStrings().size());
+      for (String stop : params.stopStrings()) {
+        writeString(out, stop);
+      }
+      out.writeLong(acceptedAtMs);
+      writeInts(out, generated);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  static InFlightRequest fromBytes(byte[] bytes) {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+      byte version = in.readByte();
+      if (version != FORMAT_VERSION) {
+        throw new IllegalStateException("unknown in-flight request format " + version);
+      }
+      String requestId = readString(in);
+      String tenant = readString(in);
+      String sessionId = readString(in);
+      long offset = in.readLong();
+      int[] tokens = readInts(in);
+      boolean chat = in.readBoolean();
+      boolean mtp = in.readBoolean();
+      double temperature = in.readDouble();
+      double topP = in.readDouble();
+      int topK = in.readInt();
+      long seed = in.readLong();
+      int maxNewTokens = in.readInt();
+      List<String> stops = new ArrayList<>();
+      for (int i = in.readInt(); i > 0; i--) {
+        stops.add(readString(in));
+      }
+      long acceptedAtMs = in.readLong();
+      int[] generated = readInts(in);
+      SamplingParams params =
+          new SamplingParams(temperature, topP, topK, seed, maxNewTokens, stops);
+      return new InFlightRequest(
+          requestId,
+          sessionId == null ? null : new SessionKey(tenant, sessionId),
+          tenant,
+          offset,
+          new Turn(tokens, params, mtp, chat),
+          acceptedAtMs,
+          generated);
+    } catch (IOException e) {
+      throw new UncheckedIOException("corrupt in-flight request", e);
+    }
+  }
+
+  private static void writeString(DataOutputStream out, String value) throws IOException {
+    if (value == null) {
+      out.writeInt(-1);
+      return;
+    }
+    byte[] utf8 = value.getBytes(StandardCharsets.UTF_8);
+    out.writeInt(utf8.length);
+    out.write(utf8);
+  }
+
+  private static String readString(DataInputStream in) throws IOException {
+    int length = in.readInt();
+    return length < 0 ? null : new String(in.readNBytes(length), StandardCharsets.UTF_8);
+  }
+
+  private static void writeInts(DataOutputStream out, int[] values) throws IOException {
+    out.writeInt(values.length);
+    for (int value : values) {
+      out.writeInt(value);
+    }
+  }
+
+  private static int[] readInts(DataInputStream in) throws IOException {
+    int[] values = new int[in.readInt()];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = in.readInt();
+    }
+    return values;
+  }
+
+  @Override
+  public String toString() {
+    return "InFlightRequest[" + requestId + ", generated " + Arrays.toString(generated) + "]";
+  }
+}

@@ -1,0 +1,92 @@
+package io.latentstream.topology;
+
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.TokenEvent;
+import java.util.Set;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorSupplier;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The whole topology, top-down:
+ *
+ * <pre>
+ *   prompts (raw bytes, so undecodable records keep their bytes)
+ *     -> generate [in-flight, session-cache, completed-requests]
+ *          -> tokens             TokenEvent, one per generated token
+ *          -> completions        Completion, one per finished request
+ *          -> generation-errors  GenerationError, one per refused record or failed request
+ * </pre>
+ */
+public final class LatentstreamTopology {
+  private LatentstreamTopology() {}
+
+  public static void build(
+      StreamsBuilder builder, Topics topics, ServedModel model, TopologySettings settings) {
+    KStream<String, SpecificRecord> outputs =
+        builder.stream(topics.prompts().name(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .process(generate(topics, model, settings), Named.as("generate"));
+    outputs
+        .split(Named.as("route-"))
+        .branch(
+            (key, value) -> value instanceof TokenEvent,
+            Branched.withConsumer(
+                tokens ->
+                    tokens
+                        .mapValues(value -> (TokenEvent) value)
+                        .to(topics.tokens().name(), topics.tokens().produced()),
+                "tokens"))
+        .branch(
+            (key, value) -> value instanceof Completion,
+            Branched.withConsumer(
+                completions ->
+                    completions
+                        .mapValues(value -> (Completion) value)
+                        .to(topics.completions().name(), topics.completions().produced()),
+                "completions"))
+        .defaultBranch(
+            Branched.withConsumer(
+                errors ->
+                    errors
+                        .mapValues(value -> (GenerationError) value)
+                        .to(topics.generationErrors().name(), topics.generationErrors().produced()),
+                "errors"));
+  }
+
+  private static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(
+      Topics topics, ServedModel model, TopologySettings settings) {
+    return new ProcessorSupplier<>() {
+      @Override
+      public Processor<String, byte[], String, SpecificRecord> get() {
+        return new GenerationProcessor(
+            model, topics.prompts().valueSerde().deserializer(), settings);
+      }
+
+      @Override
+      public Set<StoreBuilder<?>> stores() {
+        return Set.of(
+            Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(StoreNames.IN_FLIGHT),
+                Serdes.String(),
+                Serdes.ByteArray()),
+            Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(StoreNames.SESSION_CACHE),
+                Serdes.String(),
+                Serdes.ByteArray()),
+            Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(StoreNames.COMPLETED_REQUESTS),
+                Serdes.String(),
+                Serdes.Long()));
+      }
+    };
+  }
+}

@@ -1,0 +1,351 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.engine.Engine;
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationListener;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.scheduler.GenerationOutcome;
+import io.latentstream.scheduler.GenerationRequest;
+import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenIdsInput;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import io.latentstream.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The whole pipeline on a real KRaft broker with the embedded registry and the brown-mtp model:
+ * prompts in, token events, completions and errors out, exactly once.
+ */
+@ExtendWith(SharedKafkaCluster.class)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class GenerationPipelineTest {
+  private static final Path MODEL = SharedModels.model("brown-mtp");
+  private static EmbeddedSchemaRegistry registry;
+  private static Topics topics;
+  private static ServedModel model;
+  private static KafkaStreams streams;
+  private static Engine referenceEngine;
+
+  @BeforeAll
+  static void start() throws Exception {
+    registry =
+        new EmbeddedSchemaRegistry(
+                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
+                    .withSchemasTopic("_schemas-pipeline-test"))
+            .start();
+    SchemaRegistryClient client =
+        new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+    topics = Topics.create("pipeline-test.", client);
+    try (Admin admin =
+        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
+      admin
+          .createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    }
+    model = ServedModel.load(MODEL, "brown-mtp", GenerationLoop.Settings.defaults());
+    referenceEngine = Engine.load(MODEL);
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "pipeline-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("pipeline").toString());
+    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
+    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    streams = new KafkaStreams(builder.build(), config);
+    streams.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (streams != null) {
+      streams.close(Duration.ofSeconds(30));
+    }
+    if (model != null) {
+      model.close();
+    }
+    if (registry != null) {
+      registry.stop();
+    }
+  }
+
+  private static PromptRequest.Builder prompt(String requestId, String sessionId, Object input) {
+    return PromptRequest.newBuilder()
+        .setRequestId(requestId)
+        .setSessionId(sessionId)
+        .setTenant("acme")
+        .setInput(input)
+        .setSampling(SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(24).build())
+        .setCreatedAt(Instant.now());
+  }
+
+  private static TextInput text(String text) {
+    return TextInput.newBuilder().setText(text).build();
+  }
+
+  private static void publish(PromptRequest... prompts) {
+    try (KafkaProducer<String, PromptRequest> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer())) {
+      for (PromptRequest prompt : prompts) {
+        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
+        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt));
+      }
+    }
+  }
+
+  private static void publishRaw(String key, byte[] value) {
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(topics.prompts().name(), key, value));
+    }
+  }
+
+  /** Reads a topic as read_committed until {@code done} holds for what was read. */
+  private static <V> List<V> readUntil(
+      Topics.Topic<String, V> topic, Predicate<List<V>> done, Predicate<V> relevant) {
+    Map<String, Object> config = new HashMap<>();
+    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    config.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime());
+    Deserializer<V> values = topic.valueSerde().deserializer();
+    List<V> read = new ArrayList<>();
+    try (KafkaConsumer<String, V> consumer =
+        new KafkaConsumer<>(config, new StringDeserializer(), values)) {
+      consumer.subscribe(List.of(topic.name()));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (!done.test(read)) {
+        assertTrue(System.nanoTime() < deadline, "timed out reading " + topic.name() + ": " + read);
+        for (ConsumerRecord<String, V> record : consumer.poll(Duration.ofMillis(200))) {
+          if (relevant.test(record.value())) {
+            read.add(record.value());
+          }
+        }
+      }
+    }
+    return read;
+  }
+
+  private static Completion completionOf(String requestId) {
+    return readUntil(
+            topics.completions(), list -> !list.isEmpty(), c -> c.getRequestId().equals(requestId))
+        .get(0);
+  }
+
+  /** The engine alone, on its own loop, for the expected output. */
+  private static int[] engineAlone(int[] context, int maxNewTokens) throws Exception {
+    int[][] out = new int[1][];
+    try (GenerationLoop loop =
+        new GenerationLoop(
+            referenceEngine, Tokenizer.load(MODEL), GenerationLoop.Settings.defaults())) {
+      loop.submit(
+          GenerationRequest.of(
+              "expected", context, io.latentstream.sampling.SamplingParams.greedy(maxNewTokens)),
+          new GenerationListener() {
+            @Override
+            public void onToken(TokenEmission token) {}
+
+            @Override
+            public void onFinished(GenerationOutcome outcome) {
+              out[0] = outcome.tokens();
+            }
+          });
+      loop.runUntilIdle();
+    }
+    return out[0];
+  }
+
+  @Test
+  void greedyGenerationThroughKafkaEqualsTheEngineAlone() throws Exception {
+    publish(prompt("jury-1", null, text("The jury said")).build());
+    Completion completion = completionOf("jury-1");
+    int[] expected = engineAlone(model.tokenizer().encode("The jury said", true), 24);
+    assertArrayEquals(
+        expected, completion.getTokenIds().stream().mapToInt(Integer::intValue).toArray());
+    assertEquals(model.tokenizer().decode(expected, true), completion.getText());
+    assertEquals(model.weightsDigest(), completion.getWeightsDigest());
+
+    List<TokenEvent> events =
+        readUntil(
+            topics.tokens(),
+            list -> list.size() >= expected.length,
+            event -> event.getRequestId().equals("jury-1"));
+    StringBuilder streamed = new StringBuilder();
+    for (int i = 0; i < events.size(); i++) {
+      assertEquals(i, events.get(i).getIndex(), "indices 0..n-1 exactly once, in order");
+      assertEquals(expected[i], events.get(i).getTokenId());
+      streamed.append(events.get(i).getTextDelta());
+    }
+    assertEquals(completion.getText(), streamed.toString());
+    assertNotNull(events.get(events.size() - 1).getFinishReason());
+  }
+
+  @Test
+  void aSecondTurnReusesTheSessionCacheAndEqualsAFreshRunOnTheHistory() throws Exception {
+    publish(prompt("turn-1", "session-a", text("The jury said")).build());
+    Completion first = completionOf("turn-1");
+    publish(prompt("turn-2", "session-a", text(" The court")).build());
+    Completion second = completionOf("turn-2");
+
+    int[] history =
+        concat(
+            concat(
+                model.tokenizer().encode("The jury said", true),
+                first.getTokenIds().stream().mapToInt(Integer::intValue).toArray()),
+            model.tokenizer().encode(" The court", false));
+    assertArrayEquals(
+        engineAlone(history, 24),
+        second.getTokenIds().stream().mapToInt(Integer::intValue).toArray());
+    assertEquals(history.length, second.getUsage().getPromptTokens());
+    // The first turn's prompt and reply are cached, but for the reply's last token, which only
+    // enters the cache when the second turn feeds it.
+    int firstTurn =
+        model.tokenizer().encode("The jury said", true).length + first.getTokenIds().size();
+    assertEquals(firstTurn - 1, second.getUsage().getCachedPromptTokens());
+  }
+
+  @Test
+  void everyBadInputLandsInGenerationErrorsWhileValidPromptsComplete() {
+    Map<String, ErrorCode> expected = new HashMap<>();
+    publishRaw("garbage", new byte[] {0, 0, 0, 0, 1, 42, 42});
+    publishRaw("wrong-magic", new byte[] {7, 0, 0, 0, 1, 2, 3});
+    publishRaw("unknown-id", new byte[] {0, 0x7f, 0x7f, 0x7f, 0x7f, 2, 3});
+    publish(prompt("", null, text("no id")).build());
+    expected.put("", ErrorCode.MISSING_REQUEST_ID);
+    publish(prompt("valid-1", null, text("It was")).build());
+    publish(prompt("empty", null, text("")).build());
+    expected.put("empty", ErrorCode.EMPTY_INPUT);
+    publish(withSampling(prompt("zero-new", null, text("x")), 1.0, 1.0, 0).build());
+    expected.put("zero-new", ErrorCode.INVALID_MAX_NEW_TOKENS);
+    publish(withSampling(prompt("too-many-new", null, text("x")), 1.0, 1.0, 100_000).build());
+    expected.put("too-many-new", ErrorCode.INVALID_MAX_NEW_TOKENS);
+    publish(withSampling(prompt("cold", null, text("x")), -1.0, 1.0, 8).build());
+    expected.put("cold", ErrorCode.INVALID_TEMPERATURE);
+    publish(withSampling(prompt("nan", null, text("x")), Double.NaN, 1.0, 8).build());
+    expected.put("nan", ErrorCode.INVALID_TEMPERATURE);
+    publish(withSampling(prompt("top-p", null, text("x")), 1.0, 1.5, 8).build());
+    expected.put("top-p", ErrorCode.INVALID_TOP_P);
+    publish(
+        prompt("vocab", null, TokenIdsInput.newBuilder().setTokenIds(List.of(0, 9_999_999)).build())
+            .build());
+    expected.put("vocab", ErrorCode.TOKEN_ID_OUT_OF_VOCAB);
+    int[] longPrompt = new int[1500];
+    publish(
+        withSampling(
+                prompt(
+                    "overflow",
+                    null,
+                    TokenIdsInput.newBuilder()
+                        .setTokenIds(Arrays.stream(longPrompt).boxed().toList())
+                        .build()),
+                0.0,
+                1.0,
+                1000)
+            .build());
+    expected.put("overflow", ErrorCode.CONTEXT_OVERFLOW);
+    publish(prompt("valid-2", null, text("It was")).build());
+    publish(prompt("valid-2", null, text("It was")).build());
+
+    List<GenerationError> errors =
+        readUntil(
+            topics.generationErrors(),
+            list -> list.size() >= expected.size() + 4,
+            error ->
+                error.getRequestId() == null
+                    || expected.containsKey(error.getRequestId())
+                    || error.getRequestId().equals("valid-2"));
+    Map<ErrorCode, Integer> undecodable = new HashMap<>();
+    for (GenerationError error : errors) {
+      if (error.getRequestId() == null) {
+        undecodable.merge(error.getCode(), 1, Integer::sum);
+        assertNotNull(error.getOriginalValue(), "the original bytes travel with the error");
+      } else if (error.getRequestId().equals("valid-2")) {
+        assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, error.getCode());
+      } else {
+        assertEquals(expected.get(error.getRequestId()), error.getCode(), error.getMessage());
+      }
+    }
+    assertEquals(
+        Map.of(
+            ErrorCode.UNDECODABLE,
+            1,
+            ErrorCode.WRONG_MAGIC_BYTE,
+            1,
+            ErrorCode.UNKNOWN_SCHEMA_ID,
+            1),
+        undecodable);
+    assertEquals("valid-1", completionOf("valid-1").getRequestId());
+    assertEquals("valid-2", completionOf("valid-2").getRequestId());
+  }
+
+  private static PromptRequest.Builder withSampling(
+      PromptRequest.Builder prompt, double temperature, double topP, int maxNewTokens) {
+    return prompt.setSampling(
+        SamplingParams.newBuilder()
+            .setTemperature(temperature)
+            .setTopP(topP)
+            .setMaxNewTokens(maxNewTokens)
+            .build());
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] both = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
+  }
+}

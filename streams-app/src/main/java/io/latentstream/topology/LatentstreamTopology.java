@@ -30,7 +30,8 @@ import org.apache.kafka.streams.state.Stores;
 public final class LatentstreamTopology {
   private LatentstreamTopology() {}
 
-  public static void build(
+  /** Adds the topology to {@code builder}; returns the stream of everything it produces. */
+  public static KStream<String, SpecificRecord> build(
       StreamsBuilder builder, Topics topics, ServedModel model, TopologySettings settings) {
     KStream<String, SpecificRecord> outputs =
         builder.stream(topics.prompts().name(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
@@ -60,6 +61,7 @@ public final class LatentstreamTopology {
                         .mapValues(value -> (GenerationError) value)
                         .to(topics.generationErrors().name(), topics.generationErrors().produced()),
                 "errors"));
+    return outputs;
   }
 
   private static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(

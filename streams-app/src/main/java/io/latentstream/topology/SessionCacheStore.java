@@ -8,6 +8,7 @@ import java.util.Optional;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
  * Sessions' token histories and MLA latent caches in a Kafka Streams key-value store (RocksDB with
@@ -42,6 +43,12 @@ public final class SessionCacheStore {
   }
 
   public Optional<SessionEntry> entry(SessionKey key) {
+    return entry(store, key);
+  }
+
+  /** A session's entry from any view of the store, e.g. an interactive query's read-only one. */
+  public static Optional<SessionEntry> entry(
+      ReadOnlyKeyValueStore<String, byte[]> store, SessionKey key) {
     byte[] bytes = store.get(key.storeKey());
     return bytes == null ? Optional.empty() : Optional.of(SessionEntry.fromBytes(bytes));
   }

@@ -36,6 +36,28 @@ public final class SharedKafkaCluster implements BeforeAllCallback {
     }
   }
 
+  /**
+   * Starts the shared cluster if needed, for code that runs before JUnit extensions do (a Micronaut
+   * test's property provider); it is then closed when the test JVM exits.
+   */
+  public static synchronized String ensureStarted() throws Exception {
+    if (cluster == null) {
+      KafkaClusterTestKit started = start();
+      cluster = started;
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      started.close();
+                    } catch (Exception e) {
+                      // the JVM is exiting; nothing is left to clean up after
+                    }
+                  }));
+    }
+    return cluster.bootstrapServers();
+  }
+
   /** The cluster's bootstrap servers; only valid inside a class extended with this extension. */
   public static synchronized String bootstrapServers() {
     if (cluster == null) {

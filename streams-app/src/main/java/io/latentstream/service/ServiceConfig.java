@@ -1,0 +1,41 @@
+package io.latentstream.service;
+
+import io.micronaut.context.annotation.ConfigurationProperties;
+import java.time.Duration;
+
+/**
+ * The service's own settings ({@code latentstream.*} in application.yml; every key can be set from
+ * the environment, e.g. {@code LATENTSTREAM_MODEL_PATH}). Kafka's own settings live under {@code
+ * kafka.*}, the Streams ones under {@code kafka.streams.default.*}.
+ *
+ * @param modelPath the checkpoint directory (config.json, safetensors, tokenizer files)
+ * @param modelId the name events carry; defaults to the directory's name
+ * @param backend {@code cpu}, or {@code cuda} where a GPU backend is built in
+ * @param topicPrefix prefix of every topic name, to share a cluster between deployments
+ * @param schemaRegistryUrl comma-separated registry URLs
+ * @param schemaRegistryBasicAuth {@code user:password} for the registry, or empty
+ * @param maxRunning most sequences per engine step
+ * @param maxStepTokens most tokens per engine step (prefill chunks are cut to fit)
+ * @param mtpDrafting whether to draft tokens with Multi-Token Prediction (when the model has it)
+ * @param maxNewTokensLimit the largest max_new_tokens a prompt may ask for
+ * @param emitInterval how often generated tokens are forwarded to Kafka
+ * @param sessionTtl sessions unused this long are evicted
+ * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much
+ * @param requestIdRetention how long completed request ids are kept to refuse duplicates
+ */
+@ConfigurationProperties("latentstream")
+public record ServiceConfig(
+    String modelPath,
+    String modelId,
+    String backend,
+    String topicPrefix,
+    String schemaRegistryUrl,
+    String schemaRegistryBasicAuth,
+    int maxRunning,
+    int maxStepTokens,
+    boolean mtpDrafting,
+    int maxNewTokensLimit,
+    Duration emitInterval,
+    Duration sessionTtl,
+    long sessionCacheMaxBytes,
+    Duration requestIdRetention) {}

@@ -1,0 +1,75 @@
+package io.latentstream.service;
+
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.topology.LatentstreamTopology;
+import io.latentstream.topology.ServedModel;
+import io.latentstream.topology.Topics;
+import io.latentstream.topology.TopologySettings;
+import io.micronaut.configuration.kafka.streams.ConfiguredStreamBuilder;
+import io.micronaut.context.annotation.Bean;
+import io.micronaut.context.annotation.Factory;
+import jakarta.inject.Singleton;
+import java.nio.file.Path;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.kstream.KStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Wires the service: the served model, the registry client, the topics and the topology. */
+@Factory
+public class ServiceFactory {
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceFactory.class);
+
+  @Singleton
+  @Bean(preDestroy = "close")
+  ServedModel servedModel(ServiceConfig config) {
+    if (!"cpu".equals(config.backend())) {
+      LOG.warn(
+          "backend '{}' is not available in this build; serving on the CPU backend",
+          config.backend());
+    }
+    Path dir = Path.of(config.modelPath());
+    String modelId =
+        config.modelId() == null || config.modelId().isBlank()
+            ? dir.toAbsolutePath().normalize().getFileName().toString()
+            : config.modelId();
+    return ServedModel.load(
+        dir,
+        modelId,
+        new GenerationLoop.Settings(
+            config.maxRunning(), config.maxStepTokens(), config.mtpDrafting()));
+  }
+
+  @Singleton
+  @Bean(preDestroy = "close")
+  SchemaRegistryClient schemaRegistryClient(ServiceConfig config) {
+    RegistryClientConfig registry = RegistryClientConfig.of(config.schemaRegistryUrl());
+    if (config.schemaRegistryBasicAuth() != null && !config.schemaRegistryBasicAuth().isBlank()) {
+      registry = registry.withBasicAuth(config.schemaRegistryBasicAuth());
+    }
+    return new SchemaRegistryClient(registry);
+  }
+
+  @Singleton
+  Topics topics(ServiceConfig config, SchemaRegistryClient registry) {
+    return Topics.create(config.topicPrefix(), registry);
+  }
+
+  /** The topology on Micronaut's default stream ({@code kafka.streams.default.*}). */
+  @Singleton
+  KStream<String, SpecificRecord> latentstream(
+      ConfiguredStreamBuilder builder, Topics topics, ServedModel model, ServiceConfig config) {
+    return LatentstreamTopology.build(
+        builder,
+        topics,
+        model,
+        new TopologySettings(
+            config.maxNewTokensLimit(),
+            config.emitInterval(),
+            config.sessionTtl(),
+            config.sessionCacheMaxBytes(),
+            config.requestIdRetention()));
+  }
+}

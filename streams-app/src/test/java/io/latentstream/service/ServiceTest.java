@@ -1,0 +1,173 @@
+package io.latentstream.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import io.latentstream.topology.Topics;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.client.HttpClient;
+import io.micronaut.http.client.annotation.Client;
+import io.micronaut.http.client.exceptions.HttpClientResponseException;
+import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import io.micronaut.test.support.TestPropertyProvider;
+import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The Micronaut service as deployed: configuration from application.yml, the topology on
+ * Micronaut's default stream, health, and the interactive query of sessions, on a real broker and
+ * registry.
+ */
+@MicronautTest
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class ServiceTest implements TestPropertyProvider {
+  private static final String PREFIX = "service-test.";
+  private EmbeddedSchemaRegistry registry;
+  private Topics topics;
+
+  @Inject
+  @Client("/")
+  HttpClient http;
+
+  @Override
+  public Map<String, String> getProperties() {
+    try {
+      String bootstrap = SharedKafkaCluster.ensureStarted();
+      registry =
+          new EmbeddedSchemaRegistry(
+                  EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-service-test"))
+              .start();
+      topics =
+          Topics.create(
+              PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
+      try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
+      }
+      return Map.of(
+          "kafka.bootstrap.servers",
+          bootstrap,
+          "kafka.streams.default.application.id",
+          "service-test",
+          "kafka.streams.default.state.dir",
+          Files.createTempDirectory("service").toString(),
+          "kafka.streams.default.replication.factor",
+          "1",
+          "latentstream.model-path",
+          SharedModels.model("brown-mtp").toString(),
+          "latentstream.topic-prefix",
+          PREFIX,
+          "latentstream.schema-registry-url",
+          registry.url().toString());
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot start the test's broker and registry", e);
+    }
+  }
+
+  @AfterAll
+  void stopRegistry() {
+    registry.stop();
+  }
+
+  @Test
+  void servesPromptsReportsHealthAndAnswersSessionQueries() throws Exception {
+    awaitHealthy();
+    PromptRequest prompt =
+        PromptRequest.newBuilder()
+            .setRequestId("service-1")
+            .setSessionId("chat-7")
+            .setTenant("acme")
+            .setInput(TextInput.newBuilder().setText("The jury said").build())
+            .setSampling(SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(8).build())
+            .setCreatedAt(Instant.now())
+            .build();
+    try (KafkaProducer<String, PromptRequest> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.ensureStarted()),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer())) {
+      producer.send(new ProducerRecord<>(topics.prompts().name(), "chat-7", prompt)).get();
+    }
+    Completion completion = awaitCompletion("service-1");
+    assertEquals("brown-mtp", completion.getModelId());
+
+    Map<?, ?> session = http.toBlocking().retrieve("/sessions/acme/chat-7", Map.class);
+    int promptAndReply = 4 + completion.getTokenIds().size();
+    assertEquals(promptAndReply, session.get("historyTokens"));
+    assertEquals(promptAndReply - 1, session.get("cachedTokens"));
+    HttpClientResponseException otherTenant =
+        assertThrows(
+            HttpClientResponseException.class,
+            () -> http.toBlocking().retrieve("/sessions/globex/chat-7", Map.class));
+    assertEquals(HttpStatus.NOT_FOUND, otherTenant.getStatus());
+  }
+
+  private void awaitHealthy() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (true) {
+      try {
+        HttpResponse<Map> health = http.toBlocking().exchange("/health", Map.class);
+        if (health.code() == 200 && "UP".equals(health.body().get("status"))) {
+          return;
+        }
+      } catch (HttpClientResponseException e) {
+        // 503 while Kafka Streams is starting or rebalancing
+      }
+      assertTrue(System.nanoTime() < deadline, "the service never became healthy");
+      Thread.sleep(250);
+    }
+  }
+
+  private Completion awaitCompletion(String requestId) throws Exception {
+    try (KafkaConsumer<String, Completion> consumer =
+        new KafkaConsumer<>(
+            Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.ensureStarted(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.GROUP_ID_CONFIG, "service-test-reader"),
+            new StringDeserializer(),
+            topics.completions().valueSerde().deserializer())) {
+      consumer.subscribe(List.of(topics.completions().name()));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (System.nanoTime() < deadline) {
+        for (ConsumerRecord<String, Completion> record : consumer.poll(Duration.ofMillis(200))) {
+          if (record.value().getRequestId().equals(requestId)) {
+            return record.value();
+          }
+        }
+      }
+    }
+    throw new AssertionError("no completion for " + requestId);
+  }
+}

@@ -48,7 +48,7 @@ public final class Engine {
     ModelConfig config = ModelConfig.load(dir);
     try (Checkpoint ck = Checkpoint.open(dir, progress)) {
       ck.setBlockSize(config.fp8BlockSize());
-      return new Engine(Transformer.load(ck, config), kernels);
+      return new Engine(Transformer.load(ck, config, kernels), kernels);
     }
   }
 

@@ -47,7 +47,7 @@ public final class MLA {
       Linear wqB,
       Linear wkvA,
       RMSNorm kvNorm,
-      Linear wkvB,
+      float[] wkvB,
       Linear wo) {
     this.nHeads = c.numAttentionHeads();
     this.qLoraRank = c.qLoraRank();
@@ -67,7 +67,7 @@ public final class MLA {
     this.wo = wo;
     // kv_b_proj rows per head: qk_nope_head_dim rows of W^UK, then v_head_dim rows of W^UV.
     int per = qkNopeHeadDim + vHeadDim;
-    float[] b = wkvB.w();
+    float[] b = wkvB;
     wkvBk = new float[nHeads * kvLoraRank * qkNopeHeadDim];
     wkvBv = new float[nHeads * vHeadDim * kvLoraRank];
     for (int h = 0; h < nHeads; h++) {

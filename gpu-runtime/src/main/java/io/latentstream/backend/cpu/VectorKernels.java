@@ -1,10 +1,13 @@
 package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
+import io.latentstream.backend.Matrix;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,42 +41,150 @@ public final class VectorKernels implements Kernels {
     this(Runtime.getRuntime().availableProcessors());
   }
 
+  /**
+   * Weights packed for {@link #matmul}: blocks of BLOCK output rows, each stored column by column
+   * ([block][col][BLOCK]), rows past the end zero-padded. A block's columns are then one contiguous
+   * stream, and each output lane accumulates its own sum: no horizontal reduction.
+   *
+   * <p>Weights that are exactly bf16 (every bf16 checkpoint) are kept as bf16, halving the bytes
+   * streamed per token (decoding is memory-bound): {@code bf16[block][col][L]} ints, each holding
+   * row j's bits in its low half and row j+L's in its high half, widened by one shift or one mask.
+   * Others (dequantized fp8) stay fp32 in {@code f32}. Widening is exact, so both give the same
+   * numbers as fp32 weights.
+   */
+  record Packed(float[] f32, int[] bf16, int rows, int cols) implements Matrix {}
+
+  private static final int BLOCK = 2 * L;
+  private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+
   @Override
-  public void matmul(
-      float[] w, int wOff, int rows, int cols, float[] x, int xOff, int n, float[] y, int yOff) {
-    long work = (long) rows * cols * n;
-    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
+  public Matrix pack(float[] w, int rows, int cols) {
+    int blocks = (rows + BLOCK - 1) / BLOCK;
+    boolean bf16 = true;
+    for (float v : w) {
+      bf16 &= (Float.floatToRawIntBits(v) & 0xffff) == 0;
+    }
+    float[] f = bf16 ? null : new float[blocks * cols * BLOCK];
+    int[] h = bf16 ? new int[blocks * cols * L] : null;
+    for (int r = 0; r < rows; r++) {
+      int b = r / BLOCK;
+      int j = r % BLOCK;
+      for (int c = 0; c < cols; c++) {
+        int bits = Float.floatToRawIntBits(w[r * cols + c]);
+        if (bf16) {
+          int at = (b * cols + c) * L + j % L;
+          h[at] |= j < L ? bits >>> 16 : bits & 0xffff0000;
+        } else {
+          f[(b * cols + c) * BLOCK + j] = w[r * cols + c];
+        }
+      }
+    }
+    return new Packed(f, h, rows, cols);
+  }
+
+  /** Rows [0, L) of a block's column o (in units of columns). */
+  private static FloatVector low(Packed w, int col) {
+    return w.bf16() != null
+        ? IntVector.fromArray(I, w.bf16(), col * L)
+            .lanewise(VectorOperators.LSHL, 16)
+            .reinterpretAsFloats()
+        : FloatVector.fromArray(S, w.f32(), col * BLOCK);
+  }
+
+  /** Rows [L, BLOCK) of a block's column. */
+  private static FloatVector high(Packed w, int col) {
+    return w.bf16() != null
+        ? IntVector.fromArray(I, w.bf16(), col * L)
+            .lanewise(VectorOperators.AND, 0xffff0000)
+            .reinterpretAsFloats()
+        : FloatVector.fromArray(S, w.f32(), col * BLOCK + L);
+  }
+
+  /**
+   * Outer-product form: for each column i, each output lane does acc = fma(w[r,i], x[t,i], acc), i
+   * ascending. Blocking four activation rows together or not runs exactly that per lane, so a row's
+   * outputs never depend on n or on the thread split.
+   */
+  @Override
+  public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
+    Packed w = (Packed) m;
+    int blocks = (w.rows() + BLOCK - 1) / BLOCK;
+    long work = (long) w.rows() * w.cols() * n;
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, blocks);
     splitRun(
         chunks,
         c -> {
-          int r0 = (int) ((long) rows * c / chunks);
-          int r1 = (int) ((long) rows * (c + 1) / chunks);
-          matmulRows(w, wOff, r0, r1, cols, x, xOff, n, y, yOff, rows);
+          int b0 = (int) ((long) blocks * c / chunks);
+          int b1 = (int) ((long) blocks * (c + 1) / chunks);
+          for (int b = b0; b < b1; b++) {
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+              block4(w, b, x, xOff + t * w.cols(), y, yOff + t * w.rows());
+            }
+            for (; t < n; t++) {
+              block1(w, b, x, xOff + t * w.cols(), y, yOff + t * w.rows());
+            }
+          }
         });
   }
 
-  private void matmulRows(
-      float[] w,
-      int wOff,
-      int r0,
-      int r1,
-      int cols,
-      float[] x,
-      int xOff,
-      int n,
-      float[] y,
-      int yOff,
-      int rows) {
-    // Four activation rows per pass reuse each loaded weight vector; dot4 does exactly the
-    // arithmetic of four dot calls, so grouping never changes a result.
-    for (int r = r0; r < r1; r++) {
-      int wr = wOff + r * cols;
-      int t = 0;
-      for (; t + 4 <= n; t += 4) {
-        dot4(w, wr, x, xOff + t * cols, cols, y, yOff + t * rows + r, rows);
-      }
-      for (; t < n; t++) {
-        y[yOff + t * rows + r] = dot(w, wr, x, xOff + t * cols, cols);
+  private static void block1(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    FloatVector a0 = FloatVector.zero(S);
+    FloatVector a1 = a0;
+    for (int i = 0; i < cols; i++) {
+      FloatVector xi = FloatVector.broadcast(S, x[xOff + i]);
+      a0 = low(w, base + i).fma(xi, a0);
+      a1 = high(w, base + i).fma(xi, a1);
+    }
+    store(w, b, a0, a1, y, yOff);
+  }
+
+  private static void block4(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    FloatVector a00 = FloatVector.zero(S);
+    FloatVector a01 = a00;
+    FloatVector a10 = a00;
+    FloatVector a11 = a00;
+    FloatVector a20 = a00;
+    FloatVector a21 = a00;
+    FloatVector a30 = a00;
+    FloatVector a31 = a00;
+    for (int i = 0; i < cols; i++) {
+      FloatVector w0 = low(w, base + i);
+      FloatVector w1 = high(w, base + i);
+      FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
+      FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
+      FloatVector x2 = FloatVector.broadcast(S, x[xOff + 2 * cols + i]);
+      FloatVector x3 = FloatVector.broadcast(S, x[xOff + 3 * cols + i]);
+      a00 = w0.fma(x0, a00);
+      a01 = w1.fma(x0, a01);
+      a10 = w0.fma(x1, a10);
+      a11 = w1.fma(x1, a11);
+      a20 = w0.fma(x2, a20);
+      a21 = w1.fma(x2, a21);
+      a30 = w0.fma(x3, a30);
+      a31 = w1.fma(x3, a31);
+    }
+    int rows = w.rows();
+    store(w, b, a00, a01, y, yOff);
+    store(w, b, a10, a11, y, yOff + rows);
+    store(w, b, a20, a21, y, yOff + 2 * rows);
+    store(w, b, a30, a31, y, yOff + 3 * rows);
+  }
+
+  /** Writes a block's outputs for one activation row, dropping the zero-padded rows. */
+  private static void store(Packed w, int b, FloatVector a0, FloatVector a1, float[] y, int yOff) {
+    int r0 = b * BLOCK;
+    int valid = Math.min(BLOCK, w.rows() - r0);
+    if (valid == BLOCK) {
+      a0.intoArray(y, yOff + r0);
+      a1.intoArray(y, yOff + r0 + L);
+    } else {
+      for (int j = 0; j < valid; j++) {
+        y[yOff + r0 + j] = j < L ? a0.lane(j) : a1.lane(j - L);
       }
     }
   }
@@ -91,39 +202,6 @@ public final class VectorKernels implements Kernels {
       s = Math.fma(a[aOff + i], b[bOff + i], s);
     }
     return s;
-  }
-
-  /** Four dots of one weight row against four activation rows (stride cols), results stride ys. */
-  private static void dot4(
-      float[] w, int wOff, float[] x, int xOff, int cols, float[] y, int yOff, int ys) {
-    FloatVector a0 = FloatVector.zero(S);
-    FloatVector a1 = a0;
-    FloatVector a2 = a0;
-    FloatVector a3 = a0;
-    int i = 0;
-    int bound = cols - cols % L;
-    for (; i < bound; i += L) {
-      FloatVector wv = FloatVector.fromArray(S, w, wOff + i);
-      a0 = wv.fma(FloatVector.fromArray(S, x, xOff + i), a0);
-      a1 = wv.fma(FloatVector.fromArray(S, x, xOff + cols + i), a1);
-      a2 = wv.fma(FloatVector.fromArray(S, x, xOff + 2 * cols + i), a2);
-      a3 = wv.fma(FloatVector.fromArray(S, x, xOff + 3 * cols + i), a3);
-    }
-    float s0 = sumLanes(a0);
-    float s1 = sumLanes(a1);
-    float s2 = sumLanes(a2);
-    float s3 = sumLanes(a3);
-    for (; i < cols; i++) {
-      float wi = w[wOff + i];
-      s0 = Math.fma(wi, x[xOff + i], s0);
-      s1 = Math.fma(wi, x[xOff + cols + i], s1);
-      s2 = Math.fma(wi, x[xOff + 2 * cols + i], s2);
-      s3 = Math.fma(wi, x[xOff + 3 * cols + i], s3);
-    }
-    y[yOff] = s0;
-    y[yOff + ys] = s1;
-    y[yOff + 2 * ys] = s2;
-    y[yOff + 3 * ys] = s3;
   }
 
   /** A fixed pairwise order over the 8 lanes. */

@@ -17,6 +17,12 @@ public interface Kernels {
    */
   void matmul(Matrix w, float[] x, int xOff, int n, float[] y, int yOff);
 
+  /**
+   * y[yOff+j] = sum_d a[aOff+d] * m[mOff + d*width + j] for j < width: a row vector times a
+   * row-major matrix [len, width], each output summed over d in ascending order.
+   */
+  void vecMat(float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff);
+
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

@@ -27,16 +27,18 @@ public final class MLA {
   private final Linear wkvA;
   private final RMSNorm kvNorm;
 
-  /** W^UK per head, transposed: [H, kv_lora_rank, qk_nope_head_dim] (q_nope to latent space). */
+  /** W^UK per head: [H, qk_nope_head_dim, kv_lora_rank] (q_nope^T W^UK is the absorbed query). */
   private final float[] wkvBk;
 
-  /** W^UV per head: [H, v_head_dim, kv_lora_rank]. */
-  private final float[] wkvBv;
+  /**
+   * W^UV per head, transposed: [H, kv_lora_rank, v_head_dim] (o_lat^T W^UV^T is the head output).
+   */
+  private final float[] wkvBvT;
+
+  /** Heads rounded up to the kernels' vector width, for the all-heads score product. */
+  private final int headsPadded;
 
   private final Linear wo;
-
-  /** Per-thread score buffer; it grows with the context. */
-  private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
 
   public MLA(
       ModelConfig c,
@@ -68,21 +70,23 @@ public final class MLA {
     // kv_b_proj rows per head: qk_nope_head_dim rows of W^UK, then v_head_dim rows of W^UV.
     int per = qkNopeHeadDim + vHeadDim;
     float[] b = wkvB;
-    wkvBk = new float[nHeads * kvLoraRank * qkNopeHeadDim];
-    wkvBv = new float[nHeads * vHeadDim * kvLoraRank];
+    wkvBk = new float[nHeads * qkNopeHeadDim * kvLoraRank];
+    wkvBvT = new float[nHeads * kvLoraRank * vHeadDim];
     for (int h = 0; h < nHeads; h++) {
-      for (int d = 0; d < qkNopeHeadDim; d++) {
-        for (int l = 0; l < kvLoraRank; l++) {
-          wkvBk[(h * kvLoraRank + l) * qkNopeHeadDim + d] = b[(h * per + d) * kvLoraRank + l];
-        }
-      }
       System.arraycopy(
           b,
-          (h * per + qkNopeHeadDim) * kvLoraRank,
-          wkvBv,
-          h * vHeadDim * kvLoraRank,
-          vHeadDim * kvLoraRank);
+          h * per * kvLoraRank,
+          wkvBk,
+          h * qkNopeHeadDim * kvLoraRank,
+          qkNopeHeadDim * kvLoraRank);
+      for (int d = 0; d < vHeadDim; d++) {
+        for (int l = 0; l < kvLoraRank; l++) {
+          wkvBvT[(h * kvLoraRank + l) * vHeadDim + d] =
+              b[(h * per + qkNopeHeadDim + d) * kvLoraRank + l];
+        }
+      }
     }
+    headsPadded = (nHeads + 7) / 8 * 8;
   }
 
   /**
@@ -113,49 +117,87 @@ public final class MLA {
         System.arraycopy(ws.kv, kvRow, slab, pos * latentDim, latentDim);
       }
     }
-    k.parallelFor(t * nHeads, rh -> attendHead(k, ws, b, layer, rh / nHeads, rh % nHeads));
+    k.parallelFor(t, row -> attendRow(k, ws, b, layer, row));
     wo.apply(k, ws.heads, 0, t, ws.out, 0);
   }
 
-  /** One (row, head): absorb the query, score the cache causally, mix latents, project to v. */
-  private void attendHead(Kernels k, Workspace ws, Batch b, int layer, int row, int h) {
+  /** Per-thread buffers that grow with the context: [latentDim, H'] queries, [len, H'] scores. */
+  private static final class Scratch {
+    float[] qT = new float[0];
+    float[] scores = new float[0];
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /**
+   * One row, all heads at once. Absorbed MLA is multi-query attention over the shared latent rows,
+   * so each cached row is read once for every head: scores = row^T Q^T with Q^T [latentDim, H'] (H'
+   * = heads padded), then per head a softmax, a probability-weighted sum of latents, and the
+   * projection through W^UV.
+   */
+  private void attendRow(Kernels k, Workspace ws, Batch b, int layer, int row) {
     int s = segmentOf(b, row);
     int pos = b.pos0()[s] + row - b.start()[s];
     float[] slab = b.caches()[s].slab(layer);
     int latentDim = kvLoraRank + qkRopeHeadDim;
-    int qOff = (row * nHeads + h) * qkHeadDim;
-    rope.rotate(ws.q, qOff + qkNopeHeadDim, ws.cos, ws.sin, row * (qkRopeHeadDim / 2));
-    int lat = (row * nHeads + h) * kvLoraRank;
-    for (int l = 0; l < kvLoraRank; l++) {
-      ws.qLat[lat + l] =
-          k.dot(wkvBk, (h * kvLoraRank + l) * qkNopeHeadDim, ws.q, qOff, qkNopeHeadDim);
+    int hp = headsPadded;
+    Scratch sc = SCRATCH.get();
+    if (sc.qT.length != latentDim * hp) {
+      sc.qT = new float[latentDim * hp];
     }
-    float[] scores = SCORES.get();
-    if (scores.length < pos + 1) {
-      scores = new float[Math.max(pos + 1, scores.length * 2)];
-      SCORES.set(scores);
+    if (sc.scores.length < (pos + 1) * hp) {
+      sc.scores = new float[Math.max((pos + 1) * hp, sc.scores.length * 2)];
     }
-    float max = Float.NEGATIVE_INFINITY;
+    float[] qT = sc.qT;
+    float[] scores = sc.scores;
+    for (int h = 0; h < nHeads; h++) {
+      int qOff = (row * nHeads + h) * qkHeadDim;
+      int lat = (row * nHeads + h) * kvLoraRank;
+      rope.rotate(ws.q, qOff + qkNopeHeadDim, ws.cos, ws.sin, row * (qkRopeHeadDim / 2));
+      k.vecMat(
+          ws.q,
+          qOff,
+          qkNopeHeadDim,
+          wkvBk,
+          h * qkNopeHeadDim * kvLoraRank,
+          kvLoraRank,
+          ws.qLat,
+          lat);
+      for (int l = 0; l < kvLoraRank; l++) {
+        qT[l * hp + h] = ws.qLat[lat + l];
+      }
+      for (int d = 0; d < qkRopeHeadDim; d++) {
+        qT[(kvLoraRank + d) * hp + h] = ws.q[qOff + qkNopeHeadDim + d];
+      }
+    }
     for (int p = 0; p <= pos; p++) {
-      float sc =
-          k.dot(ws.qLat, lat, slab, p * latentDim, kvLoraRank)
-              + k.dot(ws.q, qOff + qkNopeHeadDim, slab, p * latentDim + kvLoraRank, qkRopeHeadDim);
-      sc *= softmaxScale;
-      scores[p] = sc;
-      max = Math.max(max, sc);
+      k.vecMat(slab, p * latentDim, latentDim, qT, 0, hp, scores, p * hp);
     }
-    float sum = 0;
-    for (int p = 0; p <= pos; p++) {
-      scores[p] = (float) Math.exp(scores[p] - max);
-      sum += scores[p];
-    }
-    java.util.Arrays.fill(ws.oLat, lat, lat + kvLoraRank, 0f);
-    for (int p = 0; p <= pos; p++) {
-      k.axpy(scores[p] / sum, slab, p * latentDim, ws.oLat, lat, kvLoraRank);
-    }
-    int hv = (row * nHeads + h) * vHeadDim;
-    for (int d = 0; d < vHeadDim; d++) {
-      ws.heads[hv + d] = k.dot(wkvBv, (h * vHeadDim + d) * kvLoraRank, ws.oLat, lat, kvLoraRank);
+    for (int h = 0; h < nHeads; h++) {
+      float max = Float.NEGATIVE_INFINITY;
+      for (int p = 0; p <= pos; p++) {
+        max = Math.max(max, scores[p * hp + h] * softmaxScale);
+      }
+      float sum = 0;
+      for (int p = 0; p <= pos; p++) {
+        float e = (float) Math.exp(scores[p * hp + h] * softmaxScale - max);
+        scores[p * hp + h] = e;
+        sum += e;
+      }
+      int lat = (row * nHeads + h) * kvLoraRank;
+      java.util.Arrays.fill(ws.oLat, lat, lat + kvLoraRank, 0f);
+      for (int p = 0; p <= pos; p++) {
+        k.axpy(scores[p * hp + h] / sum, slab, p * latentDim, ws.oLat, lat, kvLoraRank);
+      }
+      k.vecMat(
+          ws.oLat,
+          lat,
+          kvLoraRank,
+          wkvBvT,
+          h * kvLoraRank * vHeadDim,
+          vHeadDim,
+          ws.heads,
+          (row * nHeads + h) * vHeadDim);
     }
   }
 

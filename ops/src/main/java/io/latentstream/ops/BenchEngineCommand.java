@@ -73,20 +73,24 @@ final class BenchEngineCommand extends EngineCommand {
     double[] bn = new double[reps];
     double[] pf = new double[reps];
     double[] cpu1 = new double[reps];
+    double[] cpuPf = new double[reps];
     for (int r = -warmup; r < reps; r++) {
       long c0 = processCpuNanos();
       double t1 = decodeSeconds(engine, prompt, 1);
       double c1 = (processCpuNanos() - c0) / 1e3 / newTokens;
       double tn = decodeSeconds(engine, prompt, batch);
+      long pc0 = processCpuNanos();
       long p0 = System.nanoTime();
       engine.step(
           List.of(new StepRequest(engine.newSequence(), longPrompt, StepRequest.Logits.LAST)));
       double tp = (System.nanoTime() - p0) / 1e9;
+      double cp = (processCpuNanos() - pc0) / 1e6;
       if (r >= 0) {
         b1[r] = newTokens / t1;
         bn[r] = (double) batch * newTokens / tn;
         pf[r] = tp * 1e3;
         cpu1[r] = c1;
+        cpuPf[r] = cp;
       }
     }
     var out = cli().getOut();
@@ -100,6 +104,7 @@ final class BenchEngineCommand extends EngineCommand {
         "decode batch 1: %.0f us of process CPU per token (contention-robust)%n", median(cpu1));
     out.printf("decode batch %d: %.0f tokens/s%n", batch, median(bn));
     out.printf("prefill %d tokens: %.1f ms%n", prefill, median(pf));
+    out.printf("prefill %d tokens: %.1f ms of process CPU%n", prefill, median(cpuPf));
     out.printf("peak heap %d MiB, peak RSS %s%n", peakHeapMiB(), peakRss());
     out.printf(
         "{\"decode_b1_tok_s\":%.0f,\"decode_b%d_tok_s\":%.0f,\"prefill_%d_ms\":%.1f,"

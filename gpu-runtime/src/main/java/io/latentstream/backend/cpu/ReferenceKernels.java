@@ -30,6 +30,18 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
+  public void vecMat(
+      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
+    for (int j = 0; j < width; j++) {
+      float s = 0;
+      for (int d = 0; d < len; d++) {
+        s += a[aOff + d] * m[mOff + d * width + j];
+      }
+      y[yOff + j] = s;
+    }
+  }
+
+  @Override
   public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
     float s = 0;
     for (int i = 0; i < len; i++) {

@@ -42,74 +42,80 @@ public final class VectorKernels implements Kernels {
   }
 
   /**
-   * Weights packed for {@link #matmul}: blocks of BLOCK output rows, each stored column by column
-   * ([block][col][BLOCK]), rows past the end zero-padded. A block's columns are then one contiguous
-   * stream, and each output lane accumulates its own sum: no horizontal reduction.
-   *
-   * <p>Weights that are exactly bf16 (every bf16 checkpoint) are kept as bf16, halving the bytes
-   * streamed per token (decoding is memory-bound): {@code bf16[block][col][L]} ints, each holding
-   * row j's bits in its low half and row j+L's in its high half, widened by one shift or one mask.
-   * Others (dequantized fp8) stay fp32 in {@code f32}. Widening is exact, so both give the same
-   * numbers as fp32 weights.
+   * bf16 weights packed for {@link #matmul}: blocks of BLOCK output rows stored column by column,
+   * {@code [block][col][L]} ints, each holding row j's bf16 bits in its low half and row j+L's in
+   * its high half (rows past the end zero). A block's columns are one contiguous stream, widened to
+   * fp32 exactly by one shift or one mask, and each output lane accumulates its own sum: no
+   * horizontal reduction, and half the bytes of fp32 (decoding is memory-bound).
    */
-  record Packed(float[] f32, int[] bf16, int rows, int cols) implements Matrix {}
+  record Packed(int[] bf16, int rows, int cols) implements Matrix {}
+
+  /** Weights not exactly representable in bf16 (dequantized fp8): row-major fp32, dot products. */
+  record RowMajor(float[] w, int rows, int cols) implements Matrix {}
 
   private static final int BLOCK = 2 * L;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
 
   @Override
   public Matrix pack(float[] w, int rows, int cols) {
-    int blocks = (rows + BLOCK - 1) / BLOCK;
-    boolean bf16 = true;
     for (float v : w) {
-      bf16 &= (Float.floatToRawIntBits(v) & 0xffff) == 0;
+      if ((Float.floatToRawIntBits(v) & 0xffff) != 0) {
+        return new RowMajor(w, rows, cols);
+      }
     }
-    float[] f = bf16 ? null : new float[blocks * cols * BLOCK];
-    int[] h = bf16 ? new int[blocks * cols * L] : null;
+    int blocks = (rows + BLOCK - 1) / BLOCK;
+    int[] h = new int[blocks * cols * L];
     for (int r = 0; r < rows; r++) {
       int b = r / BLOCK;
       int j = r % BLOCK;
       for (int c = 0; c < cols; c++) {
         int bits = Float.floatToRawIntBits(w[r * cols + c]);
-        if (bf16) {
-          int at = (b * cols + c) * L + j % L;
-          h[at] |= j < L ? bits >>> 16 : bits & 0xffff0000;
-        } else {
-          f[(b * cols + c) * BLOCK + j] = w[r * cols + c];
-        }
+        h[(b * cols + c) * L + j % L] |= j < L ? bits >>> 16 : bits & 0xffff0000;
       }
     }
-    return new Packed(f, h, rows, cols);
+    return new Packed(h, rows, cols);
   }
 
-  /** Rows [0, L) of a block's column o (in units of columns). */
-  private static FloatVector low(Packed w, int col) {
-    return w.bf16() != null
-        ? IntVector.fromArray(I, w.bf16(), col * L)
-            .lanewise(VectorOperators.LSHL, 16)
-            .reinterpretAsFloats()
-        : FloatVector.fromArray(S, w.f32(), col * BLOCK);
+  /** Rows [0, L) of a block's column (col counts columns across blocks). */
+  private static FloatVector low(int[] bf16, int col) {
+    return IntVector.fromArray(I, bf16, col * L)
+        .lanewise(VectorOperators.LSHL, 16)
+        .reinterpretAsFloats();
   }
 
   /** Rows [L, BLOCK) of a block's column. */
-  private static FloatVector high(Packed w, int col) {
-    return w.bf16() != null
-        ? IntVector.fromArray(I, w.bf16(), col * L)
-            .lanewise(VectorOperators.AND, 0xffff0000)
-            .reinterpretAsFloats()
-        : FloatVector.fromArray(S, w.f32(), col * BLOCK + L);
+  private static FloatVector high(int[] bf16, int col) {
+    return IntVector.fromArray(I, bf16, col * L)
+        .lanewise(VectorOperators.AND, 0xffff0000)
+        .reinterpretAsFloats();
   }
 
   /**
-   * Outer-product form: for each column i, each output lane does acc = fma(w[r,i], x[t,i], acc), i
-   * ascending. Blocking four activation rows together or not runs exactly that per lane, so a row's
-   * outputs never depend on n or on the thread split.
+   * Packed weights use the outer-product form: for each column i, each output lane does acc =
+   * fma(w[r,i], x[t,i], acc), i ascending. Blocking four activation rows together or not runs
+   * exactly that per lane, so a row's outputs never depend on n or on the thread split. Row-major
+   * weights take one {@link #dot} per output, likewise independent of n.
    */
   @Override
   public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
+    int rows = m.rows();
+    int cols = m.cols();
+    long work = (long) rows * cols * n;
+    if (m instanceof RowMajor w) {
+      int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
+      splitRun(
+          chunks,
+          c -> {
+            for (int r = rows * c / chunks, r1 = rows * (c + 1) / chunks; r < r1; r++) {
+              for (int t = 0; t < n; t++) {
+                y[yOff + t * rows + r] = dot(w.w(), r * cols, x, xOff + t * cols, cols);
+              }
+            }
+          });
+      return;
+    }
     Packed w = (Packed) m;
-    int blocks = (w.rows() + BLOCK - 1) / BLOCK;
-    long work = (long) w.rows() * w.cols() * n;
+    int blocks = (rows + BLOCK - 1) / BLOCK;
     int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, blocks);
     splitRun(
         chunks,
@@ -119,10 +125,10 @@ public final class VectorKernels implements Kernels {
           for (int b = b0; b < b1; b++) {
             int t = 0;
             for (; t + 4 <= n; t += 4) {
-              block4(w, b, x, xOff + t * w.cols(), y, yOff + t * w.rows());
+              block4(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
             for (; t < n; t++) {
-              block1(w, b, x, xOff + t * w.cols(), y, yOff + t * w.rows());
+              block1(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
           }
         });
@@ -131,12 +137,13 @@ public final class VectorKernels implements Kernels {
   private static void block1(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
     int cols = w.cols();
     int base = b * cols;
+    int[] p = w.bf16();
     FloatVector a0 = FloatVector.zero(S);
     FloatVector a1 = a0;
     for (int i = 0; i < cols; i++) {
       FloatVector xi = FloatVector.broadcast(S, x[xOff + i]);
-      a0 = low(w, base + i).fma(xi, a0);
-      a1 = high(w, base + i).fma(xi, a1);
+      a0 = low(p, base + i).fma(xi, a0);
+      a1 = high(p, base + i).fma(xi, a1);
     }
     store(w, b, a0, a1, y, yOff);
   }
@@ -144,6 +151,7 @@ public final class VectorKernels implements Kernels {
   private static void block4(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
     int cols = w.cols();
     int base = b * cols;
+    int[] p = w.bf16();
     FloatVector a00 = FloatVector.zero(S);
     FloatVector a01 = a00;
     FloatVector a10 = a00;
@@ -153,8 +161,8 @@ public final class VectorKernels implements Kernels {
     FloatVector a30 = a00;
     FloatVector a31 = a00;
     for (int i = 0; i < cols; i++) {
-      FloatVector w0 = low(w, base + i);
-      FloatVector w1 = high(w, base + i);
+      FloatVector w0 = low(p, base + i);
+      FloatVector w1 = high(p, base + i);
       FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
       FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
       FloatVector x2 = FloatVector.broadcast(S, x[xOff + 2 * cols + i]);
@@ -186,6 +194,50 @@ public final class VectorKernels implements Kernels {
       for (int j = 0; j < valid; j++) {
         y[yOff + r0 + j] = j < L ? a0.lane(j) : a1.lane(j - L);
       }
+    }
+  }
+
+  /**
+   * Up to four vectors of outputs per pass over d; each lane runs acc = fma(a[d], m[d, j], acc) for
+   * d ascending, whatever the pass, and the scalar tail does the same fma sequence.
+   */
+  @Override
+  public void vecMat(
+      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
+    int j = 0;
+    for (; j + 4 * L <= width; j += 4 * L) {
+      FloatVector c0 = FloatVector.zero(S);
+      FloatVector c1 = c0;
+      FloatVector c2 = c0;
+      FloatVector c3 = c0;
+      for (int d = 0; d < len; d++) {
+        FloatVector ad = FloatVector.broadcast(S, a[aOff + d]);
+        int o = mOff + d * width + j;
+        c0 = FloatVector.fromArray(S, m, o).fma(ad, c0);
+        c1 = FloatVector.fromArray(S, m, o + L).fma(ad, c1);
+        c2 = FloatVector.fromArray(S, m, o + 2 * L).fma(ad, c2);
+        c3 = FloatVector.fromArray(S, m, o + 3 * L).fma(ad, c3);
+      }
+      c0.intoArray(y, yOff + j);
+      c1.intoArray(y, yOff + j + L);
+      c2.intoArray(y, yOff + j + 2 * L);
+      c3.intoArray(y, yOff + j + 3 * L);
+    }
+    for (; j + L <= width; j += L) {
+      FloatVector c0 = FloatVector.zero(S);
+      for (int d = 0; d < len; d++) {
+        c0 =
+            FloatVector.fromArray(S, m, mOff + d * width + j)
+                .fma(FloatVector.broadcast(S, a[aOff + d]), c0);
+      }
+      c0.intoArray(y, yOff + j);
+    }
+    for (; j < width; j++) {
+      float c = 0;
+      for (int d = 0; d < len; d++) {
+        c = Math.fma(m[mOff + d * width + j], a[aOff + d], c);
+      }
+      y[yOff + j] = c;
     }
   }
 

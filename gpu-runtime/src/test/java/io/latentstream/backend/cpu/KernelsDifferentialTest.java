@@ -84,6 +84,26 @@ class KernelsDifferentialTest {
   }
 
   @Test
+  void vecMatAgreesForWidthsAcrossTheVectorPaths() {
+    for (int width : new int[] {1, 5, 8, 19, 32, 40, 77}) {
+      int len = 37;
+      float[] a = random(len + 2);
+      float[] m = random(len * width + 3);
+      float[] yr = new float[width + 1];
+      float[] yf = new float[width + 1];
+      ref.vecMat(a, 2, len, m, 3, width, yr, 1);
+      fast.vecMat(a, 2, len, m, 3, width, yf, 1);
+      for (int j = 0; j < width; j++) {
+        double mag = 0;
+        for (int d = 0; d < len; d++) {
+          mag += Math.abs(a[2 + d] * m[3 + d * width + j]);
+        }
+        assertEquals(yr[1 + j], yf[1 + j], 1e-5 * mag + 1e-30, "width " + width + " j " + j);
+      }
+    }
+  }
+
+  @Test
   void axpyAgreesUpToTheFusedRounding() {
     float[] x = random(45);
     float[] yr = random(45);

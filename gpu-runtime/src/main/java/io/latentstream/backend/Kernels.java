@@ -18,10 +18,30 @@ public interface Kernels {
   void matmul(Matrix w, float[] x, int xOff, int n, float[] y, int yOff);
 
   /**
-   * y[yOff+j] = sum_d a[aOff+d] * m[mOff + d*width + j] for j < width: a row vector times a
-   * row-major matrix [len, width], each output summed over d in ascending order.
+   * The small activation-by-activation products of attention, BLAS style with row strides: y[t, j]
+   * = sum_d a[t, d] * m[d, j] for t < n, j < width, d < len, where a[t, d] = a[aOff + t*aStride +
+   * d], m[d, j] = m[mOff + d*mStride + j], y[t, j] = y[yOff + t*yStride + j]. Each output is summed
+   * over d in ascending order, whatever n.
    */
-  void vecMat(float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff);
+  void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
+      int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
+      float[] y,
+      int yOff,
+      int yStride);
+
+  /** One row of {@link #gemm}: y[j] = sum_d a[d] * m[d, j], m row-major [len, width]. */
+  default void vecMat(
+      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
+    gemm(a, aOff, len, 1, len, m, mOff, width, width, y, yOff, width);
+  }
 
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);

@@ -125,6 +125,7 @@ public final class MLA {
   private static final class Scratch {
     float[] qT = new float[0];
     float[] scores = new float[0];
+    float[] probs = new float[0];
   }
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -148,8 +149,12 @@ public final class MLA {
     if (sc.scores.length < (pos + 1) * hp) {
       sc.scores = new float[Math.max((pos + 1) * hp, sc.scores.length * 2)];
     }
+    if (sc.probs.length < pos + 1) {
+      sc.probs = new float[Math.max(pos + 1, sc.probs.length * 2)];
+    }
     float[] qT = sc.qT;
     float[] scores = sc.scores;
+    float[] probs = sc.probs;
     for (int h = 0; h < nHeads; h++) {
       int qOff = (row * nHeads + h) * qkHeadDim;
       int lat = (row * nHeads + h) * kvLoraRank;
@@ -170,9 +175,7 @@ public final class MLA {
         qT[(kvLoraRank + d) * hp + h] = ws.q[qOff + qkNopeHeadDim + d];
       }
     }
-    for (int p = 0; p <= pos; p++) {
-      k.vecMat(slab, p * latentDim, latentDim, qT, 0, hp, scores, p * hp);
-    }
+    k.gemm(slab, 0, latentDim, pos + 1, latentDim, qT, 0, hp, hp, scores, 0, hp);
     for (int h = 0; h < nHeads; h++) {
       float max = Float.NEGATIVE_INFINITY;
       for (int p = 0; p <= pos; p++) {
@@ -181,14 +184,15 @@ public final class MLA {
       float sum = 0;
       for (int p = 0; p <= pos; p++) {
         float e = (float) Math.exp(scores[p * hp + h] * softmaxScale - max);
-        scores[p * hp + h] = e;
+        probs[p] = e;
         sum += e;
       }
-      int lat = (row * nHeads + h) * kvLoraRank;
-      java.util.Arrays.fill(ws.oLat, lat, lat + kvLoraRank, 0f);
       for (int p = 0; p <= pos; p++) {
-        k.axpy(scores[p * hp + h] / sum, slab, p * latentDim, ws.oLat, lat, kvLoraRank);
+        probs[p] /= sum;
       }
+      int lat = (row * nHeads + h) * kvLoraRank;
+      // o_lat = probs^T c_kv: the latent rows of the slab, stride latentDim, first kvLoraRank.
+      k.gemm(probs, 0, pos + 1, 1, pos + 1, slab, 0, latentDim, kvLoraRank, ws.oLat, lat, 0);
       k.vecMat(
           ws.oLat,
           lat,

@@ -30,14 +30,27 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
-  public void vecMat(
-      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
-    for (int j = 0; j < width; j++) {
-      float s = 0;
-      for (int d = 0; d < len; d++) {
-        s += a[aOff + d] * m[mOff + d * width + j];
+  public void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
+      int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
+      float[] y,
+      int yOff,
+      int yStride) {
+    for (int t = 0; t < n; t++) {
+      for (int j = 0; j < width; j++) {
+        float s = 0;
+        for (int d = 0; d < len; d++) {
+          s += a[aOff + t * aStride + d] * m[mOff + d * mStride + j];
+        }
+        y[yOff + t * yStride + j] = s;
       }
-      y[yOff + j] = s;
     }
   }
 

@@ -198,46 +198,88 @@ public final class VectorKernels implements Kernels {
   }
 
   /**
-   * Up to four vectors of outputs per pass over d; each lane runs acc = fma(a[d], m[d, j], acc) for
-   * d ascending, whatever the pass, and the scalar tail does the same fma sequence.
+   * Four independent FMA chains per pass hide the FMA latency: four rows of a by one vector of
+   * columns, or (fewer than four rows left) one row by four vectors of columns. Every lane runs acc
+   * = fma(m[d, j], a[t, d], acc) for d ascending in every path, the scalar tail included, so the
+   * grouping never changes a result.
    */
   @Override
-  public void vecMat(
-      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
-    int j = 0;
-    for (; j + 4 * L <= width; j += 4 * L) {
-      FloatVector c0 = FloatVector.zero(S);
-      FloatVector c1 = c0;
-      FloatVector c2 = c0;
-      FloatVector c3 = c0;
-      for (int d = 0; d < len; d++) {
-        FloatVector ad = FloatVector.broadcast(S, a[aOff + d]);
-        int o = mOff + d * width + j;
-        c0 = FloatVector.fromArray(S, m, o).fma(ad, c0);
-        c1 = FloatVector.fromArray(S, m, o + L).fma(ad, c1);
-        c2 = FloatVector.fromArray(S, m, o + 2 * L).fma(ad, c2);
-        c3 = FloatVector.fromArray(S, m, o + 3 * L).fma(ad, c3);
+  public void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
+      int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
+      float[] y,
+      int yOff,
+      int yStride) {
+    int vecWidth = width - width % L;
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+      int a0 = aOff + t * aStride;
+      for (int j = 0; j < vecWidth; j += L) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int d = 0; d < len; d++) {
+          FloatVector md = FloatVector.fromArray(S, m, mOff + d * mStride + j);
+          c0 = md.fma(FloatVector.broadcast(S, a[a0 + d]), c0);
+          c1 = md.fma(FloatVector.broadcast(S, a[a0 + aStride + d]), c1);
+          c2 = md.fma(FloatVector.broadcast(S, a[a0 + 2 * aStride + d]), c2);
+          c3 = md.fma(FloatVector.broadcast(S, a[a0 + 3 * aStride + d]), c3);
+        }
+        int yo = yOff + t * yStride + j;
+        c0.intoArray(y, yo);
+        c1.intoArray(y, yo + yStride);
+        c2.intoArray(y, yo + 2 * yStride);
+        c3.intoArray(y, yo + 3 * yStride);
       }
-      c0.intoArray(y, yOff + j);
-      c1.intoArray(y, yOff + j + L);
-      c2.intoArray(y, yOff + j + 2 * L);
-      c3.intoArray(y, yOff + j + 3 * L);
     }
-    for (; j + L <= width; j += L) {
-      FloatVector c0 = FloatVector.zero(S);
-      for (int d = 0; d < len; d++) {
-        c0 =
-            FloatVector.fromArray(S, m, mOff + d * width + j)
-                .fma(FloatVector.broadcast(S, a[aOff + d]), c0);
+    for (; t < n; t++) {
+      int at = aOff + t * aStride;
+      int yt = yOff + t * yStride;
+      int j = 0;
+      for (; j + 4 * L <= vecWidth; j += 4 * L) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int d = 0; d < len; d++) {
+          FloatVector ad = FloatVector.broadcast(S, a[at + d]);
+          int o = mOff + d * mStride + j;
+          c0 = FloatVector.fromArray(S, m, o).fma(ad, c0);
+          c1 = FloatVector.fromArray(S, m, o + L).fma(ad, c1);
+          c2 = FloatVector.fromArray(S, m, o + 2 * L).fma(ad, c2);
+          c3 = FloatVector.fromArray(S, m, o + 3 * L).fma(ad, c3);
+        }
+        c0.intoArray(y, yt + j);
+        c1.intoArray(y, yt + j + L);
+        c2.intoArray(y, yt + j + 2 * L);
+        c3.intoArray(y, yt + j + 3 * L);
       }
-      c0.intoArray(y, yOff + j);
+      for (; j < vecWidth; j += L) {
+        FloatVector c0 = FloatVector.zero(S);
+        for (int d = 0; d < len; d++) {
+          c0 =
+              FloatVector.fromArray(S, m, mOff + d * mStride + j)
+                  .fma(FloatVector.broadcast(S, a[at + d]), c0);
+        }
+        c0.intoArray(y, yt + j);
+      }
     }
-    for (; j < width; j++) {
-      float c = 0;
-      for (int d = 0; d < len; d++) {
-        c = Math.fma(m[mOff + d * width + j], a[aOff + d], c);
+    for (int tt = 0; tt < n; tt++) {
+      for (int j = vecWidth; j < width; j++) {
+        float c = 0;
+        for (int d = 0; d < len; d++) {
+          c = Math.fma(m[mOff + d * mStride + j], a[aOff + tt * aStride + d], c);
+        }
+        y[yOff + tt * yStride + j] = c;
       }
-      y[yOff + j] = c;
     }
   }
 

@@ -84,21 +84,32 @@ class KernelsDifferentialTest {
   }
 
   @Test
-  void vecMatAgreesForWidthsAcrossTheVectorPaths() {
-    for (int width : new int[] {1, 5, 8, 19, 32, 40, 77}) {
-      int len = 37;
-      float[] a = random(len + 2);
-      float[] m = random(len * width + 3);
-      float[] yr = new float[width + 1];
-      float[] yf = new float[width + 1];
-      ref.vecMat(a, 2, len, m, 3, width, yr, 1);
-      fast.vecMat(a, 2, len, m, 3, width, yf, 1);
-      for (int j = 0; j < width; j++) {
-        double mag = 0;
-        for (int d = 0; d < len; d++) {
-          mag += Math.abs(a[2 + d] * m[3 + d * width + j]);
+  void gemmAgreesAcrossRowBlocksWidthsAndStrides() {
+    for (int n : new int[] {1, 3, 4, 9}) {
+      for (int width : new int[] {1, 5, 8, 19, 32, 40, 77}) {
+        int len = 37;
+        int aStride = len + 3;
+        int mStride = width + 2;
+        int yStride = width + 1;
+        float[] a = random(2 + n * aStride);
+        float[] m = random(3 + len * mStride);
+        float[] yr = new float[1 + n * yStride];
+        float[] yf = new float[1 + n * yStride];
+        ref.gemm(a, 2, aStride, n, len, m, 3, mStride, width, yr, 1, yStride);
+        fast.gemm(a, 2, aStride, n, len, m, 3, mStride, width, yf, 1, yStride);
+        for (int t = 0; t < n; t++) {
+          float[] one = new float[width];
+          fast.gemm(a, 2 + t * aStride, aStride, 1, len, m, 3, mStride, width, one, 0, width);
+          for (int j = 0; j < width; j++) {
+            double mag = 0;
+            for (int d = 0; d < len; d++) {
+              mag += Math.abs(a[2 + t * aStride + d] * m[3 + d * mStride + j]);
+            }
+            float got = yf[1 + t * yStride + j];
+            assertEquals(yr[1 + t * yStride + j], got, 1e-5 * mag + 1e-30, n + "x" + width);
+            assertEquals(got, one[j], 0f, "row " + t + " alone must equal its row in the block");
+          }
         }
-        assertEquals(yr[1 + j], yf[1 + j], 1e-5 * mag + 1e-30, "width " + width + " j " + j);
       }
     }
   }

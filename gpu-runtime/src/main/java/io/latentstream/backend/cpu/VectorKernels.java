@@ -322,11 +322,12 @@ public final class VectorKernels implements Kernels {
   @Override
   public void parallelFor(int n, IntConsumer body) {
     int chunks = Math.min(threads, n);
+    // Strided, not contiguous: causal attention rows cost more the later they come, so
+    // interleaving balances a prefill across threads.
     splitRun(
         chunks,
         c -> {
-          int i1 = (int) ((long) n * (c + 1) / chunks);
-          for (int i = (int) ((long) n * c / chunks); i < i1; i++) {
+          for (int i = c; i < n; i += chunks) {
             body.accept(i);
           }
         });

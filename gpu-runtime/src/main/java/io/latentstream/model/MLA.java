@@ -117,7 +117,45 @@ public final class MLA {
         System.arraycopy(ws.kv, kvRow, slab, pos * latentDim, latentDim);
       }
     }
+    // Absorb W^UK into every row's queries, head by head (one [rows, nope] x [nope, kv_lora]
+    // product each), attend, then apply W^UV the same way.
+    int qStride = nHeads * qkHeadDim;
+    int latStride = nHeads * kvLoraRank;
+    int vStride = nHeads * vHeadDim;
+    int kvl = kvLoraRank;
+    k.parallelFor(
+        nHeads,
+        h ->
+            k.gemm(
+                ws.q,
+                h * qkHeadDim,
+                qStride,
+                t,
+                qkNopeHeadDim,
+                wkvBk,
+                h * qkNopeHeadDim * kvl,
+                kvl,
+                kvl,
+                ws.qLat,
+                h * kvl,
+                latStride));
     k.parallelFor(t, row -> attendRow(k, ws, b, layer, row));
+    k.parallelFor(
+        nHeads,
+        h ->
+            k.gemm(
+                ws.oLat,
+                h * kvl,
+                latStride,
+                t,
+                kvl,
+                wkvBvT,
+                h * kvl * vHeadDim,
+                vHeadDim,
+                vHeadDim,
+                ws.heads,
+                h * vHeadDim,
+                vStride));
     wo.apply(k, ws.heads, 0, t, ws.out, 0);
   }
 
@@ -133,8 +171,7 @@ public final class MLA {
   /**
    * One row, all heads at once. Absorbed MLA is multi-query attention over the shared latent rows,
    * so each cached row is read once for every head: scores = row^T Q^T with Q^T [latentDim, H'] (H'
-   * = heads padded), then per head a softmax, a probability-weighted sum of latents, and the
-   * projection through W^UV.
+   * = heads padded), then per head a softmax and the probability-weighted sum of latents.
    */
   private void attendRow(Kernels k, Workspace ws, Batch b, int layer, int row) {
     int s = segmentOf(b, row);
@@ -159,15 +196,6 @@ public final class MLA {
       int qOff = (row * nHeads + h) * qkHeadDim;
       int lat = (row * nHeads + h) * kvLoraRank;
       rope.rotate(ws.q, qOff + qkNopeHeadDim, ws.cos, ws.sin, row * (qkRopeHeadDim / 2));
-      k.vecMat(
-          ws.q,
-          qOff,
-          qkNopeHeadDim,
-          wkvBk,
-          h * qkNopeHeadDim * kvLoraRank,
-          kvLoraRank,
-          ws.qLat,
-          lat);
       for (int l = 0; l < kvLoraRank; l++) {
         qT[l * hp + h] = ws.qLat[lat + l];
       }
@@ -193,15 +221,6 @@ public final class MLA {
       int lat = (row * nHeads + h) * kvLoraRank;
       // o_lat = probs^T c_kv: the latent rows of the slab, stride latentDim, first kvLoraRank.
       k.gemm(probs, 0, pos + 1, 1, pos + 1, slab, 0, latentDim, kvLoraRank, ws.oLat, lat, 0);
-      k.vecMat(
-          ws.oLat,
-          lat,
-          kvLoraRank,
-          wkvBvT,
-          h * kvLoraRank * vHeadDim,
-          vHeadDim,
-          ws.heads,
-          (row * nHeads + h) * vHeadDim);
     }
   }
 

@@ -1,18 +1,47 @@
 package io.latentstream.backend;
 
+import java.util.function.IntConsumer;
+
 /**
- * The numeric kernels of the forward pass, over fp32 row-major arrays. Implementations must give
- * each output element a result that depends only on its own inputs (never on {@code n}, the number
- * of rows in the call, nor on how work is split across threads): the engine's batch invariance
- * rests on it.
+ * The numeric kernels of the forward pass, over fp32 arrays. Implementations must give each output
+ * element a result that depends only on its own inputs (never on {@code n}, the number of rows in
+ * the call, nor on how work is split across threads): the engine's batch invariance rests on it.
  */
 public interface Kernels {
+  /** Converts row-major weights [rows, cols] into this backend's layout (done once, at load). */
+  Matrix pack(float[] w, int rows, int cols);
+
   /**
    * y[yOff + t*rows + r] = dot(W[r, :], x[xOff + t*cols ...]) for r < rows, t < n: the linear layer
    * {@code x W^T} for n activation rows.
    */
-  void matmul(
-      float[] w, int wOff, int rows, int cols, float[] x, int xOff, int n, float[] y, int yOff);
+  void matmul(Matrix w, float[] x, int xOff, int n, float[] y, int yOff);
+
+  /**
+   * The small activation-by-activation products of attention, BLAS style with row strides: y[t, j]
+   * = sum_d a[t, d] * m[d, j] for t < n, j < width, d < len, where a[t, d] = a[aOff + t*aStride +
+   * d], m[d, j] = m[mOff + d*mStride + j], y[t, j] = y[yOff + t*yStride + j]. Each output is summed
+   * over d in ascending order, whatever n.
+   */
+  void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
+      int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
+      float[] y,
+      int yOff,
+      int yStride);
+
+  /** One row of {@link #gemm}: y[j] = sum_d a[d] * m[d, j], m row-major [len, width]. */
+  default void vecMat(
+      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
+    gemm(a, aOff, len, 1, len, m, mOff, width, width, y, yOff, width);
+  }
 
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);
@@ -21,5 +50,5 @@ public interface Kernels {
   void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int len);
 
   /** Runs body(i) for i in [0, n), possibly in parallel; each i must write disjoint outputs. */
-  void parallelFor(int n, java.util.function.IntConsumer body);
+  void parallelFor(int n, IntConsumer body);
 }

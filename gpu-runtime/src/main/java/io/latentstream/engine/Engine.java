@@ -48,7 +48,7 @@ public final class Engine {
     ModelConfig config = ModelConfig.load(dir);
     try (Checkpoint ck = Checkpoint.open(dir, progress)) {
       ck.setBlockSize(config.fp8BlockSize());
-      return new Engine(Transformer.load(ck, config), kernels);
+      return new Engine(Transformer.load(ck, config, kernels), kernels);
     }
   }
 
@@ -207,7 +207,8 @@ public final class Engine {
     if (n > 0) {
       model.head().apply(kernels, ws.xn(), row0 * config.hiddenSize(), n, flat, 0);
     }
-    return rows(flat, 0, n, vocab);
+    // Decoding asks for one row: hand it over without a copy.
+    return n == 1 ? new float[][] {flat} : rows(flat, 0, n, vocab);
   }
 
   private static float[][] rows(float[] flat, int row0, int n, int width) {

@@ -31,11 +31,14 @@ public final class Sequence {
     return mtpCache;
   }
 
-  /** Keeps the first n tokens of the main cache and at most n of the MTP cache. */
+  /**
+   * Keeps the first n tokens (speculative decoding rolls back rejected drafts). MTP entry j pairs
+   * hidden state j with token j+1, so only entries below n-1 stay valid.
+   */
   public void truncate(int n) {
     cache.truncate(n);
-    if (mtpCache != null && mtpCache.length() > n) {
-      mtpCache.truncate(n);
+    if (mtpCache != null && mtpCache.length() > Math.max(0, n - 1)) {
+      mtpCache.truncate(Math.max(0, n - 1));
     }
   }
 }

@@ -42,8 +42,18 @@ public final class Gate {
     float[] choice = new float[nExperts];
     float[] groupScore = new float[nGroup];
     boolean[] keep = new boolean[nGroup];
+    boolean[] taken = new boolean[nExperts];
     for (int t = 0; t < rows; t++) {
-      route(ws.scores, t * nExperts, choice, groupScore, keep, ws.chosen, ws.weights, t * topK);
+      route(
+          ws.scores,
+          t * nExperts,
+          choice,
+          groupScore,
+          keep,
+          taken,
+          ws.chosen,
+          ws.weights,
+          t * topK);
     }
   }
 
@@ -53,6 +63,7 @@ public final class Gate {
       float[] choice,
       float[] groupScore,
       boolean[] keep,
+      boolean[] taken,
       int[] chosen,
       float[] weights,
       int outOff) {
@@ -104,7 +115,7 @@ public final class Gate {
         }
       }
     }
-    boolean[] taken = new boolean[nExperts];
+    java.util.Arrays.fill(taken, false);
     float sum = 0;
     for (int i = 0; i < topK; i++) {
       int e = argmax(choice, taken);

@@ -1,18 +1,29 @@
 package io.latentstream.model;
 
 import io.latentstream.backend.Kernels;
+import io.latentstream.backend.Matrix;
 
-/** A bias-free linear layer y = x W^T, W stored row-major [out, in] in fp32. */
-public record Linear(float[] w, int out, int in) {
-  public Linear {
+/** A bias-free linear layer y = x W^T, W [out, in] in its backend's packed layout. */
+public record Linear(Matrix w) {
+  /** Packs row-major weights [out, in] for the kernels that will run the layer. */
+  public static Linear of(Kernels k, float[] w, int out, int in) {
     if (w.length != out * in) {
       throw new IllegalArgumentException(
           "weight holds " + w.length + " values, not " + out + "x" + in);
     }
+    return new Linear(k.pack(w, out, in));
+  }
+
+  public int out() {
+    return w.rows();
+  }
+
+  public int in() {
+    return w.cols();
   }
 
   /** Applies the layer to n rows of x (stride in) into y (stride out). */
   public void apply(Kernels k, float[] x, int xOff, int n, float[] y, int yOff) {
-    k.matmul(w, 0, out, in, x, xOff, n, y, yOff);
+    k.matmul(w, x, xOff, n, y, yOff);
   }
 }

@@ -27,16 +27,18 @@ public final class MLA {
   private final Linear wkvA;
   private final RMSNorm kvNorm;
 
-  /** W^UK per head, transposed: [H, kv_lora_rank, qk_nope_head_dim] (q_nope to latent space). */
+  /** W^UK per head: [H, qk_nope_head_dim, kv_lora_rank] (q_nope^T W^UK is the absorbed query). */
   private final float[] wkvBk;
 
-  /** W^UV per head: [H, v_head_dim, kv_lora_rank]. */
-  private final float[] wkvBv;
+  /**
+   * W^UV per head, transposed: [H, kv_lora_rank, v_head_dim] (o_lat^T W^UV^T is the head output).
+   */
+  private final float[] wkvBvT;
+
+  /** Heads rounded up to the kernels' vector width, for the all-heads score product. */
+  private final int headsPadded;
 
   private final Linear wo;
-
-  /** Per-thread score buffer; it grows with the context. */
-  private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
 
   public MLA(
       ModelConfig c,
@@ -47,7 +49,7 @@ public final class MLA {
       Linear wqB,
       Linear wkvA,
       RMSNorm kvNorm,
-      Linear wkvB,
+      float[] wkvB,
       Linear wo) {
     this.nHeads = c.numAttentionHeads();
     this.qLoraRank = c.qLoraRank();
@@ -67,22 +69,24 @@ public final class MLA {
     this.wo = wo;
     // kv_b_proj rows per head: qk_nope_head_dim rows of W^UK, then v_head_dim rows of W^UV.
     int per = qkNopeHeadDim + vHeadDim;
-    float[] b = wkvB.w();
-    wkvBk = new float[nHeads * kvLoraRank * qkNopeHeadDim];
-    wkvBv = new float[nHeads * vHeadDim * kvLoraRank];
+    float[] b = wkvB;
+    wkvBk = new float[nHeads * qkNopeHeadDim * kvLoraRank];
+    wkvBvT = new float[nHeads * kvLoraRank * vHeadDim];
     for (int h = 0; h < nHeads; h++) {
-      for (int d = 0; d < qkNopeHeadDim; d++) {
-        for (int l = 0; l < kvLoraRank; l++) {
-          wkvBk[(h * kvLoraRank + l) * qkNopeHeadDim + d] = b[(h * per + d) * kvLoraRank + l];
-        }
-      }
       System.arraycopy(
           b,
-          (h * per + qkNopeHeadDim) * kvLoraRank,
-          wkvBv,
-          h * vHeadDim * kvLoraRank,
-          vHeadDim * kvLoraRank);
+          h * per * kvLoraRank,
+          wkvBk,
+          h * qkNopeHeadDim * kvLoraRank,
+          qkNopeHeadDim * kvLoraRank);
+      for (int d = 0; d < vHeadDim; d++) {
+        for (int l = 0; l < kvLoraRank; l++) {
+          wkvBvT[(h * kvLoraRank + l) * vHeadDim + d] =
+              b[(h * per + qkNopeHeadDim + d) * kvLoraRank + l];
+        }
+      }
     }
+    headsPadded = (nHeads + 7) / 8 * 8;
   }
 
   /**
@@ -113,49 +117,110 @@ public final class MLA {
         System.arraycopy(ws.kv, kvRow, slab, pos * latentDim, latentDim);
       }
     }
-    k.parallelFor(t * nHeads, rh -> attendHead(k, ws, b, layer, rh / nHeads, rh % nHeads));
+    // Absorb W^UK into every row's queries, head by head (one [rows, nope] x [nope, kv_lora]
+    // product each), attend, then apply W^UV the same way.
+    int qStride = nHeads * qkHeadDim;
+    int latStride = nHeads * kvLoraRank;
+    int vStride = nHeads * vHeadDim;
+    int kvl = kvLoraRank;
+    k.parallelFor(
+        nHeads,
+        h ->
+            k.gemm(
+                ws.q,
+                h * qkHeadDim,
+                qStride,
+                t,
+                qkNopeHeadDim,
+                wkvBk,
+                h * qkNopeHeadDim * kvl,
+                kvl,
+                kvl,
+                ws.qLat,
+                h * kvl,
+                latStride));
+    k.parallelFor(t, row -> attendRow(k, ws, b, layer, row));
+    k.parallelFor(
+        nHeads,
+        h ->
+            k.gemm(
+                ws.oLat,
+                h * kvl,
+                latStride,
+                t,
+                kvl,
+                wkvBvT,
+                h * kvl * vHeadDim,
+                vHeadDim,
+                vHeadDim,
+                ws.heads,
+                h * vHeadDim,
+                vStride));
     wo.apply(k, ws.heads, 0, t, ws.out, 0);
   }
 
-  /** One (row, head): absorb the query, score the cache causally, mix latents, project to v. */
-  private void attendHead(Kernels k, Workspace ws, Batch b, int layer, int row, int h) {
+  /** Per-thread buffers that grow with the context: [latentDim, H'] queries, [len, H'] scores. */
+  private static final class Scratch {
+    float[] qT = new float[0];
+    float[] scores = new float[0];
+    float[] probs = new float[0];
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /**
+   * One row, all heads at once. Absorbed MLA is multi-query attention over the shared latent rows,
+   * so each cached row is read once for every head: scores = row^T Q^T with Q^T [latentDim, H'] (H'
+   * = heads padded), then per head a softmax and the probability-weighted sum of latents.
+   */
+  private void attendRow(Kernels k, Workspace ws, Batch b, int layer, int row) {
     int s = segmentOf(b, row);
     int pos = b.pos0()[s] + row - b.start()[s];
     float[] slab = b.caches()[s].slab(layer);
     int latentDim = kvLoraRank + qkRopeHeadDim;
-    int qOff = (row * nHeads + h) * qkHeadDim;
-    rope.rotate(ws.q, qOff + qkNopeHeadDim, ws.cos, ws.sin, row * (qkRopeHeadDim / 2));
-    int lat = (row * nHeads + h) * kvLoraRank;
-    for (int l = 0; l < kvLoraRank; l++) {
-      ws.qLat[lat + l] =
-          k.dot(wkvBk, (h * kvLoraRank + l) * qkNopeHeadDim, ws.q, qOff, qkNopeHeadDim);
+    int hp = headsPadded;
+    Scratch sc = SCRATCH.get();
+    if (sc.qT.length != latentDim * hp) {
+      sc.qT = new float[latentDim * hp];
     }
-    float[] scores = SCORES.get();
-    if (scores.length < pos + 1) {
-      scores = new float[Math.max(pos + 1, scores.length * 2)];
-      SCORES.set(scores);
+    if (sc.scores.length < (pos + 1) * hp) {
+      sc.scores = new float[Math.max((pos + 1) * hp, sc.scores.length * 2)];
     }
-    float max = Float.NEGATIVE_INFINITY;
-    for (int p = 0; p <= pos; p++) {
-      float sc =
-          k.dot(ws.qLat, lat, slab, p * latentDim, kvLoraRank)
-              + k.dot(ws.q, qOff + qkNopeHeadDim, slab, p * latentDim + kvLoraRank, qkRopeHeadDim);
-      sc *= softmaxScale;
-      scores[p] = sc;
-      max = Math.max(max, sc);
+    if (sc.probs.length < pos + 1) {
+      sc.probs = new float[Math.max(pos + 1, sc.probs.length * 2)];
     }
-    float sum = 0;
-    for (int p = 0; p <= pos; p++) {
-      scores[p] = (float) Math.exp(scores[p] - max);
-      sum += scores[p];
+    float[] qT = sc.qT;
+    float[] scores = sc.scores;
+    float[] probs = sc.probs;
+    for (int h = 0; h < nHeads; h++) {
+      int qOff = (row * nHeads + h) * qkHeadDim;
+      int lat = (row * nHeads + h) * kvLoraRank;
+      rope.rotate(ws.q, qOff + qkNopeHeadDim, ws.cos, ws.sin, row * (qkRopeHeadDim / 2));
+      for (int l = 0; l < kvLoraRank; l++) {
+        qT[l * hp + h] = ws.qLat[lat + l];
+      }
+      for (int d = 0; d < qkRopeHeadDim; d++) {
+        qT[(kvLoraRank + d) * hp + h] = ws.q[qOff + qkNopeHeadDim + d];
+      }
     }
-    java.util.Arrays.fill(ws.oLat, lat, lat + kvLoraRank, 0f);
-    for (int p = 0; p <= pos; p++) {
-      k.axpy(scores[p] / sum, slab, p * latentDim, ws.oLat, lat, kvLoraRank);
-    }
-    int hv = (row * nHeads + h) * vHeadDim;
-    for (int d = 0; d < vHeadDim; d++) {
-      ws.heads[hv + d] = k.dot(wkvBv, (h * vHeadDim + d) * kvLoraRank, ws.oLat, lat, kvLoraRank);
+    k.gemm(slab, 0, latentDim, pos + 1, latentDim, qT, 0, hp, hp, scores, 0, hp);
+    for (int h = 0; h < nHeads; h++) {
+      float max = Float.NEGATIVE_INFINITY;
+      for (int p = 0; p <= pos; p++) {
+        max = Math.max(max, scores[p * hp + h] * softmaxScale);
+      }
+      float sum = 0;
+      for (int p = 0; p <= pos; p++) {
+        float e = (float) Math.exp(scores[p * hp + h] * softmaxScale - max);
+        probs[p] = e;
+        sum += e;
+      }
+      for (int p = 0; p <= pos; p++) {
+        probs[p] /= sum;
+      }
+      int lat = (row * nHeads + h) * kvLoraRank;
+      // o_lat = probs^T c_kv: the latent rows of the slab, stride latentDim, first kvLoraRank.
+      k.gemm(probs, 0, pos + 1, 1, pos + 1, slab, 0, latentDim, kvLoraRank, ws.oLat, lat, 0);
     }
   }
 

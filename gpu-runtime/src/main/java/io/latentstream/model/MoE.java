@@ -41,14 +41,15 @@ public final class MoE implements FeedForward {
       active += start[e + 1] > 0 ? 1 : 0;
       start[e + 1] += start[e];
     }
-    int[] activeIds = new int[active];
+    int[] activeIds = ws.activeExperts;
     for (int e = 0, a = 0; e < experts.length; e++) {
       if (start[e + 1] > start[e]) {
         activeIds[a++] = e;
       }
     }
     // Counting sort of (row, k) slots by expert; slotOf maps each slot to its grouped position.
-    int[] cursor = Arrays.copyOf(start, experts.length);
+    int[] cursor = ws.expertCursor;
+    System.arraycopy(start, 0, cursor, 0, experts.length);
     for (int i = 0; i < slots; i++) {
       int dst = cursor[ws.chosen[i]]++;
       ws.slotOf[i] = dst;
@@ -71,7 +72,7 @@ public final class MoE implements FeedForward {
               ws.expertOut,
               s0 * dim);
         });
-    int[] order = new int[topK];
+    int[] order = ws.expertOrder;
     for (int t = 0; t < rows; t++) {
       sortByExpert(ws.chosen, t * topK, order);
       Arrays.fill(ws.out, t * dim, (t + 1) * dim, 0f);

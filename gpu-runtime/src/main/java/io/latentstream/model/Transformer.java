@@ -71,20 +71,20 @@ public final class Transformer {
     }
   }
 
-  /** Reads every weight the config calls for, checking each shape against it. */
-  public static Transformer load(Checkpoint ck, ModelConfig c) throws IOException {
+  /** Reads every weight the config calls for, checking shapes, packed for the kernels k. */
+  public static Transformer load(Checkpoint ck, ModelConfig c, Kernels k) throws IOException {
     int dim = c.hiddenSize();
     float[] embed = ck.read(TensorName.EMBED.in(), c.vocabSize(), dim);
     Rope rope = new Rope(c);
     Block[] layers = new Block[c.numHiddenLayers()];
     for (int l = 0; l < layers.length; l++) {
-      layers[l] = block(ck, c, rope, l);
+      layers[l] = block(ck, k, c, rope, l);
     }
     RMSNorm norm = norm(ck, c, TensorName.NORM.in(), dim);
     Linear head =
         c.tieWordEmbeddings()
-            ? new Linear(embed, c.vocabSize(), dim)
-            : linear(ck, TensorName.HEAD.in(), c.vocabSize(), dim);
+            ? Linear.of(k, embed, c.vocabSize(), dim)
+            : linear(ck, k, TensorName.HEAD.in(), c.vocabSize(), dim);
     MTP mtp = null;
     if (c.numNextnPredictLayers() > 0) {
       int l = c.numHiddenLayers();
@@ -92,14 +92,15 @@ public final class Transformer {
           new MTP(
               norm(ck, c, TensorName.MTP_ENORM.in(l), dim),
               norm(ck, c, TensorName.MTP_HNORM.in(l), dim),
-              linear(ck, TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim),
-              block(ck, c, rope, l),
+              linear(ck, k, TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim),
+              block(ck, k, c, rope, l),
               norm(ck, c, TensorName.MTP_HEAD_NORM.in(l), dim));
     }
     return new Transformer(c, embed, layers, norm, head, mtp);
   }
 
-  private static Block block(Checkpoint ck, ModelConfig c, Rope rope, int l) throws IOException {
+  private static Block block(Checkpoint ck, Kernels k, ModelConfig c, Rope rope, int l)
+      throws IOException {
     int dim = c.hiddenSize();
     int h = c.numAttentionHeads();
     int qOut = h * c.qkHeadDim();
@@ -108,15 +109,14 @@ public final class Transformer {
         new MLA(
             c,
             rope,
-            qLora ? null : linear(ck, TensorName.WQ.in(l), qOut, dim),
-            qLora ? linear(ck, TensorName.WQ_A.in(l), c.qLoraRank(), dim) : null,
+            qLora ? null : linear(ck, k, TensorName.WQ.in(l), qOut, dim),
+            qLora ? linear(ck, k, TensorName.WQ_A.in(l), c.qLoraRank(), dim) : null,
             qLora ? norm(ck, c, TensorName.Q_NORM.in(l), c.qLoraRank()) : null,
-            qLora ? linear(ck, TensorName.WQ_B.in(l), qOut, c.qLoraRank()) : null,
-            linear(ck, TensorName.WKV_A.in(l), c.latentDim(), dim),
+            qLora ? linear(ck, k, TensorName.WQ_B.in(l), qOut, c.qLoraRank()) : null,
+            linear(ck, k, TensorName.WKV_A.in(l), c.latentDim(), dim),
             norm(ck, c, TensorName.KV_NORM.in(l), c.kvLoraRank()),
-            linear(
-                ck, TensorName.WKV_B.in(l), h * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
-            linear(ck, TensorName.WO.in(l), dim, h * c.vHeadDim()));
+            ck.read(TensorName.WKV_B.in(l), h * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
+            linear(ck, k, TensorName.WO.in(l), dim, h * c.vHeadDim()));
     FeedForward ffn;
     if (c.isMoeLayer(l)) {
       int inter = c.moeIntermediateSize();
@@ -124,30 +124,30 @@ public final class Transformer {
       for (int e = 0; e < experts.length; e++) {
         experts[e] =
             new MLP(
-                linear(ck, TensorName.EXPERT_W1.in(l, e), inter, dim),
-                linear(ck, TensorName.EXPERT_W3.in(l, e), inter, dim),
-                linear(ck, TensorName.EXPERT_W2.in(l, e), dim, inter));
+                linear(ck, k, TensorName.EXPERT_W1.in(l, e), inter, dim),
+                linear(ck, k, TensorName.EXPERT_W3.in(l, e), inter, dim),
+                linear(ck, k, TensorName.EXPERT_W2.in(l, e), dim, inter));
       }
       int sharedInter = inter * c.nSharedExperts();
       MLP shared =
           c.nSharedExperts() == 0
               ? null
               : new MLP(
-                  linear(ck, TensorName.SHARED_W1.in(l), sharedInter, dim),
-                  linear(ck, TensorName.SHARED_W3.in(l), sharedInter, dim),
-                  linear(ck, TensorName.SHARED_W2.in(l), dim, sharedInter));
+                  linear(ck, k, TensorName.SHARED_W1.in(l), sharedInter, dim),
+                  linear(ck, k, TensorName.SHARED_W3.in(l), sharedInter, dim),
+                  linear(ck, k, TensorName.SHARED_W2.in(l), dim, sharedInter));
       String biasName = TensorName.GATE_BIAS.in(l);
       boolean needsBias = c.topkMethod() == ModelConfig.TopkMethod.NOAUX_TC;
       float[] bias = needsBias ? ck.read(biasName, c.nRoutedExperts()) : null;
-      Gate gate = new Gate(c, linear(ck, TensorName.GATE.in(l), c.nRoutedExperts(), dim), bias);
+      Gate gate = new Gate(c, linear(ck, k, TensorName.GATE.in(l), c.nRoutedExperts(), dim), bias);
       ffn = new MoE(c, gate, experts, shared);
     } else {
       int inter = c.intermediateSize();
       ffn =
           new MLP(
-              linear(ck, TensorName.MLP_W1.in(l), inter, dim),
-              linear(ck, TensorName.MLP_W3.in(l), inter, dim),
-              linear(ck, TensorName.MLP_W2.in(l), dim, inter));
+              linear(ck, k, TensorName.MLP_W1.in(l), inter, dim),
+              linear(ck, k, TensorName.MLP_W3.in(l), inter, dim),
+              linear(ck, k, TensorName.MLP_W2.in(l), dim, inter));
     }
     return new Block(
         l,
@@ -157,8 +157,9 @@ public final class Transformer {
         ffn);
   }
 
-  private static Linear linear(Checkpoint ck, String name, int out, int in) throws IOException {
-    return new Linear(ck.read(name, out, in), out, in);
+  private static Linear linear(Checkpoint ck, Kernels k, String name, int out, int in)
+      throws IOException {
+    return Linear.of(k, ck.read(name, out, in), out, in);
   }
 
   private static RMSNorm norm(Checkpoint ck, ModelConfig c, String name, int dim)

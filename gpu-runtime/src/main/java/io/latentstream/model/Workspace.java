@@ -54,9 +54,16 @@ public final class Workspace {
   float[] expertG;
   float[] expertU;
   float[] expertOut;
-  int[] slotRow;
   int[] slotOf;
   int[] expertStart;
+
+  /** [n_routed_experts] the experts with rows this step, a fill cursor per expert. */
+  int[] activeExperts;
+
+  int[] expertCursor;
+
+  /** [top_k] a row's slots in ascending expert order. */
+  int[] expertOrder;
 
   /** [T, 2 * dim] MTP concat(enorm(embed), hnorm(h)). */
   float[] concat;
@@ -110,9 +117,11 @@ public final class Workspace {
     expertG = new float[t * k * Math.max(1, c.moeIntermediateSize())];
     expertU = new float[t * k * Math.max(1, c.moeIntermediateSize())];
     expertOut = new float[t * k * dim];
-    slotRow = new int[t * k];
     slotOf = new int[t * k];
     expertStart = new int[c.nRoutedExperts() + 1];
+    activeExperts = new int[c.nRoutedExperts()];
+    expertCursor = new int[c.nRoutedExperts()];
+    expertOrder = new int[k];
     concat = new float[t * 2 * dim];
     capacity = t;
   }

@@ -142,6 +142,9 @@ class CacheAndBatchTest {
       assertArrayEquals(all[j], row[0], "MTP row " + j);
     }
     assertEquals(11, one.mtpCache().length());
+    one.cache().importRange(0, seq.cache().exportRange(0, 12));
+    one.truncate(8);
+    assertEquals(7, one.mtpCache().length(), "MTP entry 7 used token 8, which was rolled back");
   }
 
   @Test

@@ -124,6 +124,24 @@ class CheckpointErrorsTest {
   }
 
   @Test
+  void loadingReportsProgressUpToEveryByte() throws IOException {
+    model();
+    java.util.List<long[]> calls = new java.util.ArrayList<>();
+    Engine.load(
+        dir,
+        new io.latentstream.backend.cpu.ReferenceKernels(),
+        (tensor, read, total) -> calls.add(new long[] {read, total}));
+    long total = Files.size(dir.resolve("model.safetensors"));
+    assertTrue(calls.size() > 10, "one report per tensor");
+    for (int i = 1; i < calls.size(); i++) {
+      assertTrue(calls.get(i)[0] > calls.get(i - 1)[0], "progress only grows");
+    }
+    long[] last = calls.get(calls.size() - 1);
+    assertEquals(last[1], last[0], "every tensor of the synthetic checkpoint is read");
+    assertTrue(last[1] < total && last[1] > total * 9 / 10, "total counts tensor data only");
+  }
+
+  @Test
   void missingDirectoryIsAClearError() {
     IOException e = assertThrows(IOException.class, () -> Engine.load(dir.resolve("nope")));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());

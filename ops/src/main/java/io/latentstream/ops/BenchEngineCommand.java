@@ -1,9 +1,11 @@
 package io.latentstream.ops;
 
+import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
+import io.latentstream.weights.Checkpoint;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -57,26 +59,38 @@ final class BenchEngineCommand extends EngineCommand {
   @Option(names = "--reps", defaultValue = "7")
   int reps;
 
+  @Option(names = "--threads", description = "Kernel threads (default: one per core).")
+  Integer threads;
+
   @Override
   void run() throws Exception {
-    Engine engine = Engine.load(model);
+    int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    Engine engine = Engine.load(model, new VectorKernels(nThreads), Checkpoint.Progress.NONE);
     int[] prompt =
         Arrays.stream(promptIds.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
     int[] longPrompt = new Random(42).ints(prefill, 2, engine.config().vocabSize()).toArray();
     double[] b1 = new double[reps];
     double[] bn = new double[reps];
     double[] pf = new double[reps];
+    double[] cpu1 = new double[reps];
+    double[] cpuPf = new double[reps];
     for (int r = -warmup; r < reps; r++) {
+      long c0 = processCpuNanos();
       double t1 = decodeSeconds(engine, prompt, 1);
+      double c1 = (processCpuNanos() - c0) / 1e3 / newTokens;
       double tn = decodeSeconds(engine, prompt, batch);
+      long pc0 = processCpuNanos();
       long p0 = System.nanoTime();
       engine.step(
           List.of(new StepRequest(engine.newSequence(), longPrompt, StepRequest.Logits.LAST)));
       double tp = (System.nanoTime() - p0) / 1e9;
+      double cp = (processCpuNanos() - pc0) / 1e6;
       if (r >= 0) {
         b1[r] = newTokens / t1;
         bn[r] = (double) batch * newTokens / tn;
         pf[r] = tp * 1e3;
+        cpu1[r] = c1;
+        cpuPf[r] = cp;
       }
     }
     var out = cli().getOut();
@@ -86,8 +100,10 @@ final class BenchEngineCommand extends EngineCommand {
     out.printf(
         "decode batch 1: %.0f tokens/s (%d greedy tokens after %d prompt ids)%n",
         median(b1), newTokens, prompt.length);
+    out.printf("decode batch 1: %.0f us of main-thread CPU per token%n", median(cpu1));
     out.printf("decode batch %d: %.0f tokens/s%n", batch, median(bn));
     out.printf("prefill %d tokens: %.1f ms%n", prefill, median(pf));
+    out.printf("prefill %d tokens: %.1f ms of main-thread CPU%n", prefill, median(cpuPf));
     out.printf("peak heap %d MiB, peak RSS %s%n", peakHeapMiB(), peakRss());
     out.printf(
         "{\"decode_b1_tok_s\":%.0f,\"decode_b%d_tok_s\":%.0f,\"prefill_%d_ms\":%.1f,"
@@ -114,6 +130,14 @@ final class BenchEngineCommand extends EngineCommand {
       res = engine.step(step);
     }
     return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /**
+   * CPU time of the calling thread (ns resolution): with --threads 1 all the engine's work, and
+   * robust to other processes competing for the cores, unlike wall time.
+   */
+  private static long processCpuNanos() {
+    return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
   }
 
   private static double median(double[] v) {

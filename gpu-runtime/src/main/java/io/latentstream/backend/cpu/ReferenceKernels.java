@@ -1,6 +1,7 @@
 package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
+import io.latentstream.backend.Matrix;
 import java.util.function.IntConsumer;
 
 /**
@@ -8,12 +9,47 @@ import java.util.function.IntConsumer;
  * these.
  */
 public final class ReferenceKernels implements Kernels {
+  /** Row-major weights, as stored in the checkpoint. */
+  record RowMajor(float[] w, int rows, int cols) implements Matrix {}
+
   @Override
-  public void matmul(
-      float[] w, int wOff, int rows, int cols, float[] x, int xOff, int n, float[] y, int yOff) {
+  public Matrix pack(float[] w, int rows, int cols) {
+    return new RowMajor(w, rows, cols);
+  }
+
+  @Override
+  public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
+    RowMajor w = (RowMajor) m;
+    int rows = w.rows();
+    int cols = w.cols();
     for (int t = 0; t < n; t++) {
       for (int r = 0; r < rows; r++) {
-        y[yOff + t * rows + r] = dot(w, wOff + r * cols, x, xOff + t * cols, cols);
+        y[yOff + t * rows + r] = dot(w.w(), r * cols, x, xOff + t * cols, cols);
+      }
+    }
+  }
+
+  @Override
+  public void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
+      int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
+      float[] y,
+      int yOff,
+      int yStride) {
+    for (int t = 0; t < n; t++) {
+      for (int j = 0; j < width; j++) {
+        float s = 0;
+        for (int d = 0; d < len; d++) {
+          s += a[aOff + t * aStride + d] * m[mOff + d * mStride + j];
+        }
+        y[yOff + t * yStride + j] = s;
       }
     }
   }

@@ -1,10 +1,13 @@
 package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
+import io.latentstream.backend.Matrix;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,42 +41,244 @@ public final class VectorKernels implements Kernels {
     this(Runtime.getRuntime().availableProcessors());
   }
 
+  /**
+   * bf16 weights packed for {@link #matmul}: blocks of BLOCK output rows stored column by column,
+   * {@code [block][col][L]} ints, each holding row j's bf16 bits in its low half and row j+L's in
+   * its high half (rows past the end zero). A block's columns are one contiguous stream, widened to
+   * fp32 exactly by one shift or one mask, and each output lane accumulates its own sum: no
+   * horizontal reduction, and half the bytes of fp32 (decoding is memory-bound).
+   */
+  record Packed(int[] bf16, int rows, int cols) implements Matrix {}
+
+  /** Weights not exactly representable in bf16 (dequantized fp8): row-major fp32, dot products. */
+  record RowMajor(float[] w, int rows, int cols) implements Matrix {}
+
+  private static final int BLOCK = 2 * L;
+  private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+
   @Override
-  public void matmul(
-      float[] w, int wOff, int rows, int cols, float[] x, int xOff, int n, float[] y, int yOff) {
+  public Matrix pack(float[] w, int rows, int cols) {
+    for (float v : w) {
+      if ((Float.floatToRawIntBits(v) & 0xffff) != 0) {
+        return new RowMajor(w, rows, cols);
+      }
+    }
+    int blocks = (rows + BLOCK - 1) / BLOCK;
+    int[] h = new int[blocks * cols * L];
+    for (int r = 0; r < rows; r++) {
+      int b = r / BLOCK;
+      int j = r % BLOCK;
+      for (int c = 0; c < cols; c++) {
+        int bits = Float.floatToRawIntBits(w[r * cols + c]);
+        h[(b * cols + c) * L + j % L] |= j < L ? bits >>> 16 : bits & 0xffff0000;
+      }
+    }
+    return new Packed(h, rows, cols);
+  }
+
+  /** Rows [0, L) of a block's column (col counts columns across blocks). */
+  private static FloatVector low(int[] bf16, int col) {
+    return IntVector.fromArray(I, bf16, col * L)
+        .lanewise(VectorOperators.LSHL, 16)
+        .reinterpretAsFloats();
+  }
+
+  /** Rows [L, BLOCK) of a block's column. */
+  private static FloatVector high(int[] bf16, int col) {
+    return IntVector.fromArray(I, bf16, col * L)
+        .lanewise(VectorOperators.AND, 0xffff0000)
+        .reinterpretAsFloats();
+  }
+
+  /**
+   * Packed weights use the outer-product form: for each column i, each output lane does acc =
+   * fma(w[r,i], x[t,i], acc), i ascending. Blocking four activation rows together or not runs
+   * exactly that per lane, so a row's outputs never depend on n or on the thread split. Row-major
+   * weights take one {@link #dot} per output, likewise independent of n.
+   */
+  @Override
+  public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
+    int rows = m.rows();
+    int cols = m.cols();
     long work = (long) rows * cols * n;
-    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
+    if (m instanceof RowMajor w) {
+      int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
+      splitRun(
+          chunks,
+          c -> {
+            for (int r = rows * c / chunks, r1 = rows * (c + 1) / chunks; r < r1; r++) {
+              for (int t = 0; t < n; t++) {
+                y[yOff + t * rows + r] = dot(w.w(), r * cols, x, xOff + t * cols, cols);
+              }
+            }
+          });
+      return;
+    }
+    Packed w = (Packed) m;
+    int blocks = (rows + BLOCK - 1) / BLOCK;
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, blocks);
     splitRun(
         chunks,
         c -> {
-          int r0 = (int) ((long) rows * c / chunks);
-          int r1 = (int) ((long) rows * (c + 1) / chunks);
-          matmulRows(w, wOff, r0, r1, cols, x, xOff, n, y, yOff, rows);
+          int b0 = (int) ((long) blocks * c / chunks);
+          int b1 = (int) ((long) blocks * (c + 1) / chunks);
+          for (int b = b0; b < b1; b++) {
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+              block4(w, b, x, xOff + t * cols, y, yOff + t * rows);
+            }
+            for (; t < n; t++) {
+              block1(w, b, x, xOff + t * cols, y, yOff + t * rows);
+            }
+          }
         });
   }
 
-  private void matmulRows(
-      float[] w,
-      int wOff,
-      int r0,
-      int r1,
-      int cols,
-      float[] x,
-      int xOff,
+  private static void block1(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    int[] p = w.bf16();
+    FloatVector a0 = FloatVector.zero(S);
+    FloatVector a1 = a0;
+    for (int i = 0; i < cols; i++) {
+      FloatVector xi = FloatVector.broadcast(S, x[xOff + i]);
+      a0 = low(p, base + i).fma(xi, a0);
+      a1 = high(p, base + i).fma(xi, a1);
+    }
+    store(w, b, a0, a1, y, yOff);
+  }
+
+  private static void block4(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    int[] p = w.bf16();
+    FloatVector a00 = FloatVector.zero(S);
+    FloatVector a01 = a00;
+    FloatVector a10 = a00;
+    FloatVector a11 = a00;
+    FloatVector a20 = a00;
+    FloatVector a21 = a00;
+    FloatVector a30 = a00;
+    FloatVector a31 = a00;
+    for (int i = 0; i < cols; i++) {
+      FloatVector w0 = low(p, base + i);
+      FloatVector w1 = high(p, base + i);
+      FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
+      FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
+      FloatVector x2 = FloatVector.broadcast(S, x[xOff + 2 * cols + i]);
+      FloatVector x3 = FloatVector.broadcast(S, x[xOff + 3 * cols + i]);
+      a00 = w0.fma(x0, a00);
+      a01 = w1.fma(x0, a01);
+      a10 = w0.fma(x1, a10);
+      a11 = w1.fma(x1, a11);
+      a20 = w0.fma(x2, a20);
+      a21 = w1.fma(x2, a21);
+      a30 = w0.fma(x3, a30);
+      a31 = w1.fma(x3, a31);
+    }
+    int rows = w.rows();
+    store(w, b, a00, a01, y, yOff);
+    store(w, b, a10, a11, y, yOff + rows);
+    store(w, b, a20, a21, y, yOff + 2 * rows);
+    store(w, b, a30, a31, y, yOff + 3 * rows);
+  }
+
+  /** Writes a block's outputs for one activation row, dropping the zero-padded rows. */
+  private static void store(Packed w, int b, FloatVector a0, FloatVector a1, float[] y, int yOff) {
+    int r0 = b * BLOCK;
+    int valid = Math.min(BLOCK, w.rows() - r0);
+    if (valid == BLOCK) {
+      a0.intoArray(y, yOff + r0);
+      a1.intoArray(y, yOff + r0 + L);
+    } else {
+      for (int j = 0; j < valid; j++) {
+        y[yOff + r0 + j] = j < L ? a0.lane(j) : a1.lane(j - L);
+      }
+    }
+  }
+
+  /**
+   * Four independent FMA chains per pass hide the FMA latency: four rows of a by one vector of
+   * columns, or (fewer than four rows left) one row by four vectors of columns. Every lane runs acc
+   * = fma(m[d, j], a[t, d], acc) for d ascending in every path, the scalar tail included, so the
+   * grouping never changes a result.
+   */
+  @Override
+  public void gemm(
+      float[] a,
+      int aOff,
+      int aStride,
       int n,
+      int len,
+      float[] m,
+      int mOff,
+      int mStride,
+      int width,
       float[] y,
       int yOff,
-      int rows) {
-    // Four activation rows per pass reuse each loaded weight vector; dot4 does exactly the
-    // arithmetic of four dot calls, so grouping never changes a result.
-    for (int r = r0; r < r1; r++) {
-      int wr = wOff + r * cols;
-      int t = 0;
-      for (; t + 4 <= n; t += 4) {
-        dot4(w, wr, x, xOff + t * cols, cols, y, yOff + t * rows + r, rows);
+      int yStride) {
+    int vecWidth = width - width % L;
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+      int a0 = aOff + t * aStride;
+      for (int j = 0; j < vecWidth; j += L) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int d = 0; d < len; d++) {
+          FloatVector md = FloatVector.fromArray(S, m, mOff + d * mStride + j);
+          c0 = md.fma(FloatVector.broadcast(S, a[a0 + d]), c0);
+          c1 = md.fma(FloatVector.broadcast(S, a[a0 + aStride + d]), c1);
+          c2 = md.fma(FloatVector.broadcast(S, a[a0 + 2 * aStride + d]), c2);
+          c3 = md.fma(FloatVector.broadcast(S, a[a0 + 3 * aStride + d]), c3);
+        }
+        int yo = yOff + t * yStride + j;
+        c0.intoArray(y, yo);
+        c1.intoArray(y, yo + yStride);
+        c2.intoArray(y, yo + 2 * yStride);
+        c3.intoArray(y, yo + 3 * yStride);
       }
-      for (; t < n; t++) {
-        y[yOff + t * rows + r] = dot(w, wr, x, xOff + t * cols, cols);
+    }
+    for (; t < n; t++) {
+      int at = aOff + t * aStride;
+      int yt = yOff + t * yStride;
+      int j = 0;
+      for (; j + 4 * L <= vecWidth; j += 4 * L) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int d = 0; d < len; d++) {
+          FloatVector ad = FloatVector.broadcast(S, a[at + d]);
+          int o = mOff + d * mStride + j;
+          c0 = FloatVector.fromArray(S, m, o).fma(ad, c0);
+          c1 = FloatVector.fromArray(S, m, o + L).fma(ad, c1);
+          c2 = FloatVector.fromArray(S, m, o + 2 * L).fma(ad, c2);
+          c3 = FloatVector.fromArray(S, m, o + 3 * L).fma(ad, c3);
+        }
+        c0.intoArray(y, yt + j);
+        c1.intoArray(y, yt + j + L);
+        c2.intoArray(y, yt + j + 2 * L);
+        c3.intoArray(y, yt + j + 3 * L);
+      }
+      for (; j < vecWidth; j += L) {
+        FloatVector c0 = FloatVector.zero(S);
+        for (int d = 0; d < len; d++) {
+          c0 =
+              FloatVector.fromArray(S, m, mOff + d * mStride + j)
+                  .fma(FloatVector.broadcast(S, a[at + d]), c0);
+        }
+        c0.intoArray(y, yt + j);
+      }
+    }
+    for (int tt = 0; tt < n; tt++) {
+      for (int j = vecWidth; j < width; j++) {
+        float c = 0;
+        for (int d = 0; d < len; d++) {
+          c = Math.fma(m[mOff + d * mStride + j], a[aOff + tt * aStride + d], c);
+        }
+        y[yOff + tt * yStride + j] = c;
       }
     }
   }
@@ -91,39 +296,6 @@ public final class VectorKernels implements Kernels {
       s = Math.fma(a[aOff + i], b[bOff + i], s);
     }
     return s;
-  }
-
-  /** Four dots of one weight row against four activation rows (stride cols), results stride ys. */
-  private static void dot4(
-      float[] w, int wOff, float[] x, int xOff, int cols, float[] y, int yOff, int ys) {
-    FloatVector a0 = FloatVector.zero(S);
-    FloatVector a1 = a0;
-    FloatVector a2 = a0;
-    FloatVector a3 = a0;
-    int i = 0;
-    int bound = cols - cols % L;
-    for (; i < bound; i += L) {
-      FloatVector wv = FloatVector.fromArray(S, w, wOff + i);
-      a0 = wv.fma(FloatVector.fromArray(S, x, xOff + i), a0);
-      a1 = wv.fma(FloatVector.fromArray(S, x, xOff + cols + i), a1);
-      a2 = wv.fma(FloatVector.fromArray(S, x, xOff + 2 * cols + i), a2);
-      a3 = wv.fma(FloatVector.fromArray(S, x, xOff + 3 * cols + i), a3);
-    }
-    float s0 = sumLanes(a0);
-    float s1 = sumLanes(a1);
-    float s2 = sumLanes(a2);
-    float s3 = sumLanes(a3);
-    for (; i < cols; i++) {
-      float wi = w[wOff + i];
-      s0 = Math.fma(wi, x[xOff + i], s0);
-      s1 = Math.fma(wi, x[xOff + cols + i], s1);
-      s2 = Math.fma(wi, x[xOff + 2 * cols + i], s2);
-      s3 = Math.fma(wi, x[xOff + 3 * cols + i], s3);
-    }
-    y[yOff] = s0;
-    y[yOff + ys] = s1;
-    y[yOff + 2 * ys] = s2;
-    y[yOff + 3 * ys] = s3;
   }
 
   /** A fixed pairwise order over the 8 lanes. */
@@ -150,11 +322,12 @@ public final class VectorKernels implements Kernels {
   @Override
   public void parallelFor(int n, IntConsumer body) {
     int chunks = Math.min(threads, n);
+    // Strided, not contiguous: causal attention rows cost more the later they come, so
+    // interleaving balances a prefill across threads.
     splitRun(
         chunks,
         c -> {
-          int i1 = (int) ((long) n * (c + 1) / chunks);
-          for (int i = (int) ((long) n * c / chunks); i < i1; i++) {
+          for (int i = c; i < n; i += chunks) {
             body.accept(i);
           }
         });

@@ -24,24 +24,38 @@ class KernelsDifferentialTest {
     return v;
   }
 
+  /** bf16-exact weights take the packed-bf16 path, others the fp32 path: test both. */
+  private static float[] toBf16(float[] w) {
+    float[] r = new float[w.length];
+    for (int i = 0; i < w.length; i++) {
+      r[i] = Float.intBitsToFloat(Float.floatToRawIntBits(w[i]) & 0xffff0000);
+    }
+    return r;
+  }
+
   @Test
-  void matmulAgreesForOddShapesAndRowCounts() {
+  void matmulAgreesForOddShapesAndRowCountsInBothLayouts() {
+    matmulAgrees(false);
+    matmulAgrees(true);
+  }
+
+  private void matmulAgrees(boolean bf16) {
     int[][] shapes = {{1, 1, 1}, {3, 7, 5}, {17, 33, 4}, {64, 256, 9}, {300, 130, 2}, {512, 96, 1}};
     for (int[] s : shapes) {
       int rows = s[0];
       int cols = s[1];
       int n = s[2];
-      float[] w = random(rows * cols + 3);
+      float[] w = bf16 ? toBf16(random(rows * cols)) : random(rows * cols);
       float[] x = random(n * cols + 5);
       float[] yr = new float[n * rows + 2];
       float[] yf = new float[n * rows + 2];
-      ref.matmul(w, 3, rows, cols, x, 5, n, yr, 2);
-      fast.matmul(w, 3, rows, cols, x, 5, n, yf, 2);
+      ref.matmul(ref.pack(w, rows, cols), x, 5, n, yr, 2);
+      fast.matmul(fast.pack(w, rows, cols), x, 5, n, yf, 2);
       for (int t = 0; t < n; t++) {
         for (int r = 0; r < rows; r++) {
           double mag = 0;
           for (int i = 0; i < cols; i++) {
-            mag += Math.abs(w[3 + r * cols + i] * x[5 + t * cols + i]);
+            mag += Math.abs(w[r * cols + i] * x[5 + t * cols + i]);
           }
           assertEquals(
               yr[2 + t * rows + r],
@@ -57,14 +71,46 @@ class KernelsDifferentialTest {
   void matmulOfOneRowIsBitwiseTheSameInsideAnyBatch() {
     int rows = 200;
     int cols = 77;
-    float[] w = random(rows * cols);
+    float[] w = toBf16(random(rows * cols));
     float[] x = random(11 * cols);
     float[] all = new float[11 * rows];
-    fast.matmul(w, 0, rows, cols, x, 0, 11, all, 0);
+    var packed = fast.pack(w, rows, cols);
+    fast.matmul(packed, x, 0, 11, all, 0);
     for (int t = 0; t < 11; t++) {
       float[] one = new float[rows];
-      fast.matmul(w, 0, rows, cols, x, t * cols, 1, one, 0);
+      fast.matmul(packed, x, t * cols, 1, one, 0);
       assertArrayEquals(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows), one);
+    }
+  }
+
+  @Test
+  void gemmAgreesAcrossRowBlocksWidthsAndStrides() {
+    for (int n : new int[] {1, 3, 4, 9}) {
+      for (int width : new int[] {1, 5, 8, 19, 32, 40, 77}) {
+        int len = 37;
+        int aStride = len + 3;
+        int mStride = width + 2;
+        int yStride = width + 1;
+        float[] a = random(2 + n * aStride);
+        float[] m = random(3 + len * mStride);
+        float[] yr = new float[1 + n * yStride];
+        float[] yf = new float[1 + n * yStride];
+        ref.gemm(a, 2, aStride, n, len, m, 3, mStride, width, yr, 1, yStride);
+        fast.gemm(a, 2, aStride, n, len, m, 3, mStride, width, yf, 1, yStride);
+        for (int t = 0; t < n; t++) {
+          float[] one = new float[width];
+          fast.gemm(a, 2 + t * aStride, aStride, 1, len, m, 3, mStride, width, one, 0, width);
+          for (int j = 0; j < width; j++) {
+            double mag = 0;
+            for (int d = 0; d < len; d++) {
+              mag += Math.abs(a[2 + t * aStride + d] * m[3 + d * mStride + j]);
+            }
+            float got = yf[1 + t * yStride + j];
+            assertEquals(yr[1 + t * yStride + j], got, 1e-5 * mag + 1e-30, n + "x" + width);
+            assertEquals(got, one[j], 0f, "row " + t + " alone must equal its row in the block");
+          }
+        }
+      }
     }
   }
 

@@ -1,8 +1,12 @@
 package io.latentstream.ops;
 
 import io.latentstream.ops.local.BrokerCommand;
+import io.latentstream.ops.local.DemoCommand;
 import io.latentstream.ops.local.RegistryCommand;
 import io.latentstream.ops.local.TopicsCommand;
+import io.latentstream.ops.local.UpCommand;
+import io.latentstream.ops.pipeline.PublishCommand;
+import io.latentstream.ops.pipeline.TailCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
@@ -27,7 +31,11 @@ import picocli.CommandLine.Command;
       DetokenizeCommand.class,
       BrokerCommand.class,
       RegistryCommand.class,
-      TopicsCommand.class
+      TopicsCommand.class,
+      UpCommand.class,
+      DemoCommand.class,
+      PublishCommand.class,
+      TailCommand.class
     })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

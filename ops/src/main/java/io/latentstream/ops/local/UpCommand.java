@@ -1,0 +1,78 @@
+package io.latentstream.ops.local;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code latentstream up}: broker, registry and service with the demo model, until Ctrl-C. */
+@Command(
+    name = "up",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Starts a local deployment until Ctrl-C: a KRaft broker, the embedded schema registry",
+      "and the latentstream service serving --model. State stays in --data-dir."
+    })
+public final class UpCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(
+      names = "--model",
+      defaultValue = "models/brown-mtp",
+      description = "Checkpoint directory (default ${DEFAULT-VALUE}).")
+  Path model;
+
+  @Option(
+      names = "--data-dir",
+      defaultValue = "var/local",
+      description = "Broker data and service state (default ${DEFAULT-VALUE}).")
+  Path dataDirectory;
+
+  @Option(
+      names = "--http-port",
+      defaultValue = "8080",
+      description = "Service HTTP port (default ${DEFAULT-VALUE}).")
+  int httpPort;
+
+  @Option(
+      names = "--registry-port",
+      defaultValue = "8081",
+      description = "Registry port (default ${DEFAULT-VALUE}).")
+  int registryPort;
+
+  @Option(
+      names = "--partitions",
+      defaultValue = "2",
+      description = "Partitions of each topic (default ${DEFAULT-VALUE}).")
+  int partitions;
+
+  @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of the topic names.")
+  String topicPrefix;
+
+  @Override
+  public Integer call() throws Exception {
+    LocalStack stack =
+        LocalStack.start(
+            new LocalStack.Settings(
+                dataDirectory, model, httpPort, registryPort, partitions, topicPrefix));
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stack.close();
+                  stopped.countDown();
+                },
+                "latentstream-down"));
+    var out = spec.commandLine().getOut();
+    out.println("bootstrap servers:   " + stack.bootstrapServers());
+    out.println("schema registry url: " + stack.registryUrl());
+    out.println("service:             " + stack.serviceUrl() + " (health: /health)");
+    out.println("Ctrl-C stops everything.");
+    out.flush();
+    stopped.await();
+    return 0;
+  }
+}

@@ -1,5 +1,6 @@
 package io.latentstream.registry;
 
+import io.latentstream.schemas.ErrorCode;
 import org.apache.kafka.common.errors.SerializationException;
 
 /**
@@ -36,6 +37,11 @@ public final class RecordDecodingException extends SerializationException {
 
   public Code code() {
     return code;
+  }
+
+  /** The code to publish in a {@code GenerationError}. */
+  public ErrorCode errorCode() {
+    return ErrorCode.valueOf(code.name());
   }
 
   /** The bytes as consumed (not copied: do not modify). */

@@ -3,6 +3,7 @@ package io.latentstream.registry;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import javax.net.ssl.SSLContext;
 
 /**
  * Settings of the {@link EmbeddedSchemaRegistry}.
@@ -17,6 +18,8 @@ import java.util.Optional;
  * @param kafkaTimeout the most a start-up step or a write to the schemas topic may take
  * @param basicAuthUserInfo {@code user:password} that every request must present with HTTP basic
  *     auth; empty serves without authentication
+ * @param tls serve HTTPS with this context (its key manager holds the server certificate); empty
+ *     serves plain HTTP
  */
 public record EmbeddedRegistryConfig(
     String bootstrapServers,
@@ -26,7 +29,8 @@ public record EmbeddedRegistryConfig(
     CompatibilityLevel defaultCompatibility,
     Map<String, Object> kafkaClientProperties,
     Duration kafkaTimeout,
-    Optional<String> basicAuthUserInfo) {
+    Optional<String> basicAuthUserInfo,
+    Optional<SSLContext> tls) {
 
   public static final String DEFAULT_SCHEMAS_TOPIC = "_schemas";
 
@@ -34,7 +38,7 @@ public record EmbeddedRegistryConfig(
     kafkaClientProperties = Map.copyOf(kafkaClientProperties);
   }
 
-  /** Loopback, a free port, {@code _schemas}, BACKWARD, 30 s Kafka timeout, no auth. */
+  /** Loopback, a free port, {@code _schemas}, BACKWARD, 30 s Kafka timeout, plain HTTP, no auth. */
   public static EmbeddedRegistryConfig of(String bootstrapServers) {
     return new EmbeddedRegistryConfig(
         bootstrapServers,
@@ -44,6 +48,7 @@ public record EmbeddedRegistryConfig(
         CompatibilityLevel.BACKWARD,
         Map.of(),
         Duration.ofSeconds(30),
+        Optional.empty(),
         Optional.empty());
   }
 
@@ -56,7 +61,8 @@ public record EmbeddedRegistryConfig(
         defaultCompatibility,
         kafkaClientProperties,
         kafkaTimeout,
-        basicAuthUserInfo);
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withHost(String newHost) {
@@ -68,7 +74,8 @@ public record EmbeddedRegistryConfig(
         defaultCompatibility,
         kafkaClientProperties,
         kafkaTimeout,
-        basicAuthUserInfo);
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withSchemasTopic(String topic) {
@@ -80,7 +87,8 @@ public record EmbeddedRegistryConfig(
         defaultCompatibility,
         kafkaClientProperties,
         kafkaTimeout,
-        basicAuthUserInfo);
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withDefaultCompatibility(CompatibilityLevel level) {
@@ -92,7 +100,8 @@ public record EmbeddedRegistryConfig(
         level,
         kafkaClientProperties,
         kafkaTimeout,
-        basicAuthUserInfo);
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withKafkaClientProperties(Map<String, Object> properties) {
@@ -104,7 +113,8 @@ public record EmbeddedRegistryConfig(
         defaultCompatibility,
         properties,
         kafkaTimeout,
-        basicAuthUserInfo);
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withBasicAuth(String userInfo) {
@@ -116,7 +126,21 @@ public record EmbeddedRegistryConfig(
         defaultCompatibility,
         kafkaClientProperties,
         kafkaTimeout,
-        Optional.of(userInfo));
+        Optional.of(userInfo),
+        tls);
+  }
+
+  public EmbeddedRegistryConfig withTls(SSLContext context) {
+    return new EmbeddedRegistryConfig(
+        bootstrapServers,
+        host,
+        port,
+        schemasTopic,
+        defaultCompatibility,
+        kafkaClientProperties,
+        kafkaTimeout,
+        basicAuthUserInfo,
+        Optional.of(context));
   }
 
   /** Never prints the credentials. */
@@ -134,6 +158,8 @@ public record EmbeddedRegistryConfig(
         + defaultCompatibility
         + ", basicAuth="
         + basicAuthUserInfo.isPresent()
+        + ", tls="
+        + tls.isPresent()
         + "]";
   }
 }

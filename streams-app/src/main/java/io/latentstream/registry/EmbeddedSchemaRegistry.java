@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.BasicAuthenticator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -91,7 +93,14 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
       state = replayed;
       running = true;
     }
-    server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 50);
+    InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+    if (config.tls().isPresent()) {
+      HttpsServer https = HttpsServer.create(address, 50);
+      https.setHttpsConfigurator(new HttpsConfigurator(config.tls().get()));
+      server = https;
+    } else {
+      server = HttpServer.create(address, 50);
+    }
     if (config.basicAuthUserInfo().isPresent()) {
       String[] userAndPassword = config.basicAuthUserInfo().get().split(":", 2);
       server
@@ -130,7 +139,8 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
   /** The base URL to give clients, e.g. {@code http://127.0.0.1:41234}. */
   public URI url() {
     InetSocketAddress address = server.getAddress();
-    return URI.create("http://" + address.getHostString() + ":" + address.getPort());
+    String scheme = config.tls().isPresent() ? "https" : "http";
+    return URI.create(scheme + "://" + address.getHostString() + ":" + address.getPort());
   }
 
   /**

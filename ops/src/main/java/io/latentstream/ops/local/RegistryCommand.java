@@ -68,7 +68,8 @@ public final class RegistryCommand implements Callable<Integer> {
                 compatibility,
                 kafka.clientProperties(),
                 Duration.ofSeconds(30),
-                Optional.ofNullable(System.getenv(BASIC_AUTH_ENV))));
+                Optional.ofNullable(System.getenv(BASIC_AUTH_ENV)),
+                Optional.empty()));
     registry.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

@@ -1,11 +1,15 @@
 package io.latentstream.registry;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.TokenEvent;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Instant;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serde;
 import org.junit.jupiter.api.AfterEach;
@@ -65,6 +69,20 @@ class InMemoryRegistryTest {
                     .deserializer()
                     .deserialize("tokens", new byte[] {0, 0, 0, 0, 42, 1}));
     assertEquals(ErrorCode.UNKNOWN_SCHEMA_ID, e.errorCode());
+
+    GenerationError error =
+        e.toGenerationError("prompts", 3, 17L, "key".getBytes(), Instant.ofEpochMilli(9));
+    assertEquals(ErrorCode.UNKNOWN_SCHEMA_ID, error.getCode());
+    assertEquals("prompts", error.getSourceTopic());
+    assertEquals(3, error.getSourcePartition());
+    assertEquals(17L, error.getSourceOffset());
+    assertEquals(ByteBuffer.wrap("key".getBytes()), error.getOriginalKey());
+    assertEquals(ByteBuffer.wrap(new byte[] {0, 0, 0, 0, 42, 1}), error.getOriginalValue());
+    assertNull(error.getRequestId());
+    // It travels as any other record: the errors topic's own serde accepts it.
+    Serde<GenerationError> errors = AvroSerdes.specific(GenerationError.class, client());
+    assertEquals(
+        error, errors.deserializer().deserialize("e", errors.serializer().serialize("e", error)));
   }
 
   @Test

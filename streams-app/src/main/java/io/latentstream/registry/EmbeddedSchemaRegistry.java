@@ -94,12 +94,17 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
       running = true;
     }
     InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
-    if (config.tls().isPresent()) {
-      HttpsServer https = HttpsServer.create(address, 50);
-      https.setHttpsConfigurator(new HttpsConfigurator(config.tls().get()));
-      server = https;
-    } else {
-      server = HttpServer.create(address, 50);
+    try {
+      if (config.tls().isPresent()) {
+        HttpsServer https = HttpsServer.create(address, 50);
+        https.setHttpsConfigurator(new HttpsConfigurator(config.tls().get()));
+        server = https;
+      } else {
+        server = HttpServer.create(address, 50);
+      }
+    } catch (IOException e) {
+      stop(); // closes the storage opened above
+      throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
     }
     if (config.basicAuthUserInfo().isPresent()) {
       String[] userAndPassword = config.basicAuthUserInfo().get().split(":", 2);

@@ -32,10 +32,13 @@ import org.slf4j.LoggerFactory;
  * applied after the broker acknowledged it, and {@link #start()} replays the topic, so ids and
  * subjects survive restarts. Ids are global: the same schema text has one id in every subject.
  *
- * <p>Concurrency: exactly one instance may write a given schemas topic at a time (like a Confluent
- * registry without leader election). It reads the topic only at start-up, so a second writer's
- * registrations would stay invisible to it and could reuse ids. Requests are served by a small
- * pool; state changes are serialized by one lock.
+ * <p>Concurrency: one instance writes a given schemas topic (like a Confluent registry without
+ * leader election). It reads the topic only at start-up, so two writers could hand out the same id;
+ * to prevent that, writes are Kafka transactions under one transactional id per topic, and starting
+ * a second instance fences the first: the old one keeps answering reads from what it knew, and
+ * answers writes with HTTP 500 (error code 50001), which clients retry against their other URLs.
+ * Run several instances only behind a failover list, not for load. Within an instance, requests are
+ * served by a small pool and state changes are serialized by one lock.
  *
  * <p>Endpoints: {@code POST /subjects/{s}/versions}, {@code POST /subjects/{s}}, {@code GET
  * /subjects}, {@code GET /subjects/{s}/versions}, {@code GET /subjects/{s}/versions/{v|latest}},

@@ -17,8 +17,11 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -27,15 +30,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The registry's log in a compacted, single-partition Kafka topic (one partition keeps a total
- * order of registrations), replicated as far as the cluster allows. Writes wait for all in-sync
- * replicas.
+ * order of registrations), replicated as far as the cluster allows. Each write is a transaction
+ * acknowledged by all in-sync replicas; the transactional id is the topic's, so starting a second
+ * registry on the same topic fences the first (its writes then fail) instead of letting two writers
+ * hand out the same ids.
  */
 final class KafkaSchemaStorage implements SchemaStorage {
   private static final Logger LOG = LoggerFactory.getLogger(KafkaSchemaStorage.class);
 
   private final EmbeddedRegistryConfig config;
   private final TopicPartition partition;
+  private static final String FENCED =
+      "another registry instance took over this schemas topic; this one no longer writes";
+
   private KafkaProducer<byte[], byte[]> producer;
+  private boolean fenced;
 
   KafkaSchemaStorage(EmbeddedRegistryConfig config) {
     this.config = config;
@@ -45,10 +54,13 @@ final class KafkaSchemaStorage implements SchemaStorage {
   @Override
   public List<SchemasTopicFormat.Entry> open() {
     ensureTopic();
-    List<SchemasTopicFormat.Entry> entries = replay();
     Map<String, Object> props = clientProperties();
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    // One transactional id per schemas topic: a newer registry instance fences the older one, so
+    // the topic never has two writers handing out the same ids.
+    props.put(
+        ProducerConfig.TRANSACTIONAL_ID_CONFIG, "latentstream-registry-" + config.schemasTopic());
     props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, config.kafkaTimeout().toMillis());
     props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) config.kafkaTimeout().toMillis());
     props.put(
@@ -57,24 +69,35 @@ final class KafkaSchemaStorage implements SchemaStorage {
     props.put(ProducerConfig.LINGER_MS_CONFIG, 0);
     props.put(ProducerConfig.CLIENT_ID_CONFIG, "latentstream-registry");
     producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
-    return entries;
+    // Fence first, then replay: whatever an older instance committed before the fence is read.
+    producer.initTransactions();
+    return replay();
   }
 
   @Override
   public void append(SchemasTopicFormat.Entry entry) {
+    if (fenced) {
+      throw new IllegalStateException(FENCED);
+    }
     try {
-      producer
-          .send(
-              new ProducerRecord<>(
-                  config.schemasTopic(),
-                  0,
-                  SchemasTopicFormat.key(entry),
-                  SchemasTopicFormat.value(entry)))
-          .get(config.kafkaTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while writing to " + config.schemasTopic(), e);
-    } catch (ExecutionException | TimeoutException e) {
+      producer.beginTransaction();
+      producer.send(
+          new ProducerRecord<>(
+              config.schemasTopic(),
+              0,
+              SchemasTopicFormat.key(entry),
+              SchemasTopicFormat.value(entry)));
+      producer.commitTransaction();
+    } catch (ProducerFencedException | InvalidProducerEpochException e) {
+      fenced = true;
+      LOG.error("{}: {}", FENCED, e.toString());
+      throw new IllegalStateException(FENCED, e);
+    } catch (KafkaException e) {
+      try {
+        producer.abortTransaction();
+      } catch (KafkaException abortFailed) {
+        e.addSuppressed(abortFailed);
+      }
       throw new IllegalStateException("cannot write to " + config.schemasTopic() + ": " + e, e);
     }
   }

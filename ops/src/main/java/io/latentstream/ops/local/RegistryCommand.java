@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
     description = {
       "Serves the embedded Schema Registry (Confluent REST subset) until Ctrl-C.",
       "Schemas live in a compacted Kafka topic, so a restart keeps ids and subjects.",
-      "Run one instance per schemas topic: it is the topic's only writer.",
+      "One instance writes a schemas topic: starting another fences the first one's writes.",
       "Set LATENTSTREAM_REGISTRY_BASIC_AUTH=user:password to require HTTP basic auth."
     })
 public final class RegistryCommand implements Callable<Integer> {

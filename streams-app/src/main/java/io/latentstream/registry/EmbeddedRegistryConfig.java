@@ -2,18 +2,24 @@ package io.latentstream.registry;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
+import javax.net.ssl.SSLContext;
 
 /**
  * Settings of the {@link EmbeddedSchemaRegistry}.
  *
  * @param bootstrapServers the Kafka cluster holding the schemas topic
- * @param host the address to listen on (loopback by default: the registry has no authentication)
+ * @param host the address to listen on (loopback by default)
  * @param port the port to listen on; 0 picks a free one
  * @param schemasTopic the compacted topic that stores every schema and config change
  * @param defaultCompatibility the global level, until a {@code PUT /config} changes it
  * @param kafkaClientProperties passed to the registry's producer, consumer and admin client
  *     (security settings)
  * @param kafkaTimeout the most a start-up step or a write to the schemas topic may take
+ * @param basicAuthUserInfo {@code user:password} that every request must present with HTTP basic
+ *     auth; empty serves without authentication
+ * @param tls serve HTTPS with this context (its key manager holds the server certificate); empty
+ *     serves plain HTTP
  */
 public record EmbeddedRegistryConfig(
     String bootstrapServers,
@@ -22,7 +28,9 @@ public record EmbeddedRegistryConfig(
     String schemasTopic,
     CompatibilityLevel defaultCompatibility,
     Map<String, Object> kafkaClientProperties,
-    Duration kafkaTimeout) {
+    Duration kafkaTimeout,
+    Optional<String> basicAuthUserInfo,
+    Optional<SSLContext> tls) {
 
   public static final String DEFAULT_SCHEMAS_TOPIC = "_schemas";
 
@@ -30,7 +38,7 @@ public record EmbeddedRegistryConfig(
     kafkaClientProperties = Map.copyOf(kafkaClientProperties);
   }
 
-  /** Loopback, a free port, {@code _schemas}, BACKWARD, 30 s Kafka timeout. */
+  /** Loopback, a free port, {@code _schemas}, BACKWARD, 30 s Kafka timeout, plain HTTP, no auth. */
   public static EmbeddedRegistryConfig of(String bootstrapServers) {
     return new EmbeddedRegistryConfig(
         bootstrapServers,
@@ -39,7 +47,9 @@ public record EmbeddedRegistryConfig(
         DEFAULT_SCHEMAS_TOPIC,
         CompatibilityLevel.BACKWARD,
         Map.of(),
-        Duration.ofSeconds(30));
+        Duration.ofSeconds(30),
+        Optional.empty(),
+        Optional.empty());
   }
 
   public EmbeddedRegistryConfig withPort(int newPort) {
@@ -50,7 +60,9 @@ public record EmbeddedRegistryConfig(
         schemasTopic,
         defaultCompatibility,
         kafkaClientProperties,
-        kafkaTimeout);
+        kafkaTimeout,
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withHost(String newHost) {
@@ -61,7 +73,9 @@ public record EmbeddedRegistryConfig(
         schemasTopic,
         defaultCompatibility,
         kafkaClientProperties,
-        kafkaTimeout);
+        kafkaTimeout,
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withSchemasTopic(String topic) {
@@ -72,11 +86,80 @@ public record EmbeddedRegistryConfig(
         topic,
         defaultCompatibility,
         kafkaClientProperties,
-        kafkaTimeout);
+        kafkaTimeout,
+        basicAuthUserInfo,
+        tls);
+  }
+
+  public EmbeddedRegistryConfig withDefaultCompatibility(CompatibilityLevel level) {
+    return new EmbeddedRegistryConfig(
+        bootstrapServers,
+        host,
+        port,
+        schemasTopic,
+        level,
+        kafkaClientProperties,
+        kafkaTimeout,
+        basicAuthUserInfo,
+        tls);
   }
 
   public EmbeddedRegistryConfig withKafkaClientProperties(Map<String, Object> properties) {
     return new EmbeddedRegistryConfig(
-        bootstrapServers, host, port, schemasTopic, defaultCompatibility, properties, kafkaTimeout);
+        bootstrapServers,
+        host,
+        port,
+        schemasTopic,
+        defaultCompatibility,
+        properties,
+        kafkaTimeout,
+        basicAuthUserInfo,
+        tls);
+  }
+
+  public EmbeddedRegistryConfig withBasicAuth(String userInfo) {
+    return new EmbeddedRegistryConfig(
+        bootstrapServers,
+        host,
+        port,
+        schemasTopic,
+        defaultCompatibility,
+        kafkaClientProperties,
+        kafkaTimeout,
+        Optional.of(userInfo),
+        tls);
+  }
+
+  public EmbeddedRegistryConfig withTls(SSLContext context) {
+    return new EmbeddedRegistryConfig(
+        bootstrapServers,
+        host,
+        port,
+        schemasTopic,
+        defaultCompatibility,
+        kafkaClientProperties,
+        kafkaTimeout,
+        basicAuthUserInfo,
+        Optional.of(context));
+  }
+
+  /** Never prints the credentials. */
+  @Override
+  public String toString() {
+    return "EmbeddedRegistryConfig[bootstrapServers="
+        + bootstrapServers
+        + ", listen="
+        + host
+        + ":"
+        + port
+        + ", schemasTopic="
+        + schemasTopic
+        + ", defaultCompatibility="
+        + defaultCompatibility
+        + ", basicAuth="
+        + basicAuthUserInfo.isPresent()
+        + ", tls="
+        + tls.isPresent()
+        + "]";
   }
 }

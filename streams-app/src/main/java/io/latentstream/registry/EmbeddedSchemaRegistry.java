@@ -4,41 +4,24 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.BasicAuthenticator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,10 +32,13 @@ import org.slf4j.LoggerFactory;
  * applied after the broker acknowledged it, and {@link #start()} replays the topic, so ids and
  * subjects survive restarts. Ids are global: the same schema text has one id in every subject.
  *
- * <p>Concurrency: exactly one instance may write a given schemas topic at a time (like a Confluent
- * registry without leader election). It reads the topic only at start-up, so a second writer's
- * registrations would stay invisible to it and could reuse ids. Requests are served by a small
- * pool; state changes are serialized by one lock.
+ * <p>Concurrency: one instance writes a given schemas topic (like a Confluent registry without
+ * leader election). It reads the topic only at start-up, so two writers could hand out the same id;
+ * to prevent that, writes are Kafka transactions under one transactional id per topic, and starting
+ * a second instance fences the first: the old one keeps answering reads from what it knew, and
+ * answers writes with HTTP 500 (error code 50001), which clients retry against their other URLs.
+ * Run several instances only behind a failover list, not for load. Within an instance, requests are
+ * served by a small pool and state changes are serialized by one lock.
  *
  * <p>Endpoints: {@code POST /subjects/{s}/versions}, {@code POST /subjects/{s}}, {@code GET
  * /subjects}, {@code GET /subjects/{s}/versions}, {@code GET /subjects/{s}/versions/{v|latest}},
@@ -67,41 +53,78 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
   private final EmbeddedRegistryConfig config;
   private final Object lock = new Object();
   private RegistryState state;
-  private KafkaProducer<byte[], byte[]> producer;
+  private final SchemaStorage storage;
+  private boolean running;
   private HttpServer server;
   private ExecutorService executor;
 
+  /** A registry storing into the Kafka topic {@code config.schemasTopic()}. */
   public EmbeddedSchemaRegistry(EmbeddedRegistryConfig config) {
+    this(config, new KafkaSchemaStorage(config));
+  }
+
+  private EmbeddedSchemaRegistry(EmbeddedRegistryConfig config, SchemaStorage storage) {
     this.config = config;
+    this.storage = storage;
   }
 
   /**
-   * Creates the schemas topic if needed, replays it, then starts serving HTTP.
+   * A registry that keeps its schemas in memory only (lost when the JVM ends), on a free loopback
+   * port: for unit tests that need real registry answers without a broker, such as {@code
+   * TopologyTestDriver} tests. The Kafka settings of the config are unused.
+   */
+  public static EmbeddedSchemaRegistry inMemory() {
+    return inMemory(EmbeddedRegistryConfig.of("unused:0"));
+  }
+
+  /** As {@link #inMemory()}, with the HTTP settings of {@code config} (host, port, auth). */
+  public static EmbeddedSchemaRegistry inMemory(EmbeddedRegistryConfig config) {
+    return new EmbeddedSchemaRegistry(config, SchemaStorage.inMemory());
+  }
+
+  /**
+   * Prepares the storage (creating the schemas topic if needed), replays it, then starts serving
+   * HTTP.
    *
    * @throws IllegalStateException when Kafka does not answer within the configured timeout
    */
   public EmbeddedSchemaRegistry start() throws IOException {
     long started = System.nanoTime();
-    ensureSchemasTopic();
-    RegistryState replayed = replay();
-    Map<String, Object> producerProps = new HashMap<>(config.kafkaClientProperties());
-    producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-    producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
-    producerProps.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    producerProps.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, config.kafkaTimeout().toMillis());
-    producerProps.put(
-        ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) config.kafkaTimeout().toMillis());
-    producerProps.put(
-        ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG,
-        (int) Math.min(config.kafkaTimeout().toMillis(), 30_000));
-    producerProps.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-    producerProps.put(ProducerConfig.CLIENT_ID_CONFIG, "latentstream-registry");
+    RegistryState replayed = new RegistryState(config.defaultCompatibility());
+    storage.open().forEach(replayed::apply);
     synchronized (lock) {
       state = replayed;
-      producer =
-          new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer());
+      running = true;
     }
-    server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 50);
+    InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+    try {
+      if (config.tls().isPresent()) {
+        HttpsServer https = HttpsServer.create(address, 50);
+        https.setHttpsConfigurator(new HttpsConfigurator(config.tls().get()));
+        server = https;
+      } else {
+        server = HttpServer.create(address, 50);
+      }
+    } catch (IOException e) {
+      stop(); // closes the storage opened above
+      throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+    }
+    if (config.basicAuthUserInfo().isPresent()) {
+      String[] userAndPassword = config.basicAuthUserInfo().get().split(":", 2);
+      server
+          .createContext("/", this::handle)
+          .setAuthenticator(
+              new BasicAuthenticator("latentstream-registry") {
+                @Override
+                public boolean checkCredentials(String user, String password) {
+                  return userAndPassword.length == 2
+                      && userAndPassword[0].equals(user)
+                      && userAndPassword[1].equals(password);
+                }
+              });
+    } else {
+      server.createContext("/", this::handle);
+    }
     executor =
         Executors.newFixedThreadPool(
             4,
@@ -111,12 +134,11 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
               return t;
             });
     server.setExecutor(executor);
-    server.createContext("/", this::handle);
     server.start();
     LOG.info(
-        "Schema registry serving {} from topic {} ({} subjects) after {} ms",
+        "Schema registry serving {} from {} ({} subjects) after {} ms",
         url(),
-        config.schemasTopic(),
+        storage.describe(),
         replayed.subjects().size(),
         (System.nanoTime() - started) / 1_000_000);
     return this;
@@ -125,20 +147,30 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
   /** The base URL to give clients, e.g. {@code http://127.0.0.1:41234}. */
   public URI url() {
     InetSocketAddress address = server.getAddress();
-    return URI.create("http://" + address.getHostString() + ":" + address.getPort());
+    String scheme = config.tls().isPresent() ? "https" : "http";
+    return URI.create(scheme + "://" + address.getHostString() + ":" + address.getPort());
   }
 
-  /** Stops serving (in-flight requests get a second to finish) and closes the producer. */
+  /**
+   * Stops serving and closes the storage. A request being handled finishes its storage write (under
+   * the lock) before the storage closes; its answer may be lost, and the client retries.
+   */
   public void stop() {
     if (server != null) {
-      server.stop(1);
-      executor.shutdownNow();
+      // stop(0): JDK 17's HttpServer waits the whole delay even when idle.
+      server.stop(0);
+      executor.shutdown();
+      try {
+        executor.awaitTermination(2, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       server = null;
     }
     synchronized (lock) {
-      if (producer != null) {
-        producer.close(Duration.ofSeconds(5));
-        producer = null;
+      if (running) {
+        running = false;
+        storage.close();
       }
     }
   }
@@ -148,95 +180,12 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
     stop();
   }
 
-  // ---- Kafka storage
-
-  private Map<String, Object> clientProps() {
-    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-    props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-    return props;
-  }
-
-  private void ensureSchemasTopic() {
-    try (Admin admin = Admin.create(clientProps())) {
-      long timeout = config.kafkaTimeout().toMillis();
-      int brokers = admin.describeCluster().nodes().get(timeout, TimeUnit.MILLISECONDS).size();
-      // One partition keeps a total order of registrations; replicate as far as the cluster allows.
-      short replication = (short) Math.min(3, Math.max(1, brokers));
-      NewTopic topic =
-          new NewTopic(config.schemasTopic(), 1, replication)
-              .configs(
-                  Map.of(
-                      TopicConfig.CLEANUP_POLICY_CONFIG,
-                      TopicConfig.CLEANUP_POLICY_COMPACT,
-                      TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
-                      String.valueOf(Math.min(2, (int) replication))));
-      try {
-        admin.createTopics(List.of(topic)).all().get(timeout, TimeUnit.MILLISECONDS);
-        LOG.info("Created schemas topic {} (replication {})", config.schemasTopic(), replication);
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof TopicExistsException)) {
-          throw new IllegalStateException("cannot create " + config.schemasTopic(), e.getCause());
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while creating " + config.schemasTopic(), e);
-    } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException(
-          "Kafka at " + config.bootstrapServers() + " did not answer in " + config.kafkaTimeout(),
-          e);
-    }
-  }
-
-  /** Reads the schemas topic from the beginning to its current end. */
-  private RegistryState replay() {
-    RegistryState replayed = new RegistryState(config.defaultCompatibility());
-    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-    props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    props.put(ConsumerConfig.CLIENT_ID_CONFIG, "latentstream-registry-replay");
-    TopicPartition partition = new TopicPartition(config.schemasTopic(), 0);
-    try (KafkaConsumer<byte[], byte[]> consumer =
-        new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      consumer.assign(List.of(partition));
-      consumer.seekToBeginning(List.of(partition));
-      long end = consumer.endOffsets(List.of(partition), config.kafkaTimeout()).get(partition);
-      long deadline = System.nanoTime() + config.kafkaTimeout().toNanos();
-      int records = 0;
-      while (consumer.position(partition, config.kafkaTimeout()) < end) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("replay of " + config.schemasTopic() + " timed out");
-        }
-        for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-          SchemasTopicFormat.parse(record.key(), record.value()).ifPresent(replayed::apply);
-          records++;
-        }
-      }
-      LOG.info("Replayed {} records of {}", records, config.schemasTopic());
-    }
-    return replayed;
-  }
-
-  /** Writes {@code entry} and applies it once the broker acknowledged it. Holds the lock. */
+  /** Appends {@code entry} to the storage and applies it once stored. Holds the lock. */
   private void persist(SchemasTopicFormat.Entry entry) {
     try {
-      producer
-          .send(
-              new ProducerRecord<>(
-                  config.schemasTopic(),
-                  0,
-                  SchemasTopicFormat.key(entry),
-                  SchemasTopicFormat.value(entry)))
-          .get(config.kafkaTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, "interrupted");
-    } catch (ExecutionException | TimeoutException e) {
-      throw new HttpError(
-          500,
-          RegistryException.INTERNAL_SERVER_ERROR,
-          "cannot write to " + config.schemasTopic() + ": " + e);
+      storage.append(entry);
+    } catch (IllegalStateException e) {
+      throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, e.getMessage());
     }
     state.apply(entry);
   }
@@ -298,7 +247,7 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
     int n = path.size();
     String first = n > 0 ? path.get(0) : "";
     synchronized (lock) {
-      if (state == null || producer == null) {
+      if (!running) {
         throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, "registry is stopped");
       }
       if (first.equals("subjects")) {

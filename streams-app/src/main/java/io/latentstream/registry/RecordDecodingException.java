@@ -1,5 +1,9 @@
 package io.latentstream.registry;
 
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
+import java.nio.ByteBuffer;
+import java.time.Instant;
 import org.apache.kafka.common.errors.SerializationException;
 
 /**
@@ -36,6 +40,29 @@ public final class RecordDecodingException extends SerializationException {
 
   public Code code() {
     return code;
+  }
+
+  /** The code to publish in a {@code GenerationError}. */
+  public ErrorCode errorCode() {
+    return ErrorCode.valueOf(code.name());
+  }
+
+  /**
+   * The {@code GenerationError} that reports this failure for the record at {@code topic}/{@code
+   * partition}/{@code offset}, carrying its original key and value bytes.
+   */
+  public GenerationError toGenerationError(
+      String topic, int partition, long offset, byte[] originalKey, Instant occurredAt) {
+    return GenerationError.newBuilder()
+        .setCode(errorCode())
+        .setMessage(getMessage())
+        .setSourceTopic(topic)
+        .setSourcePartition(partition)
+        .setSourceOffset(offset)
+        .setOriginalKey(originalKey == null ? null : ByteBuffer.wrap(originalKey))
+        .setOriginalValue(originalBytes == null ? null : ByteBuffer.wrap(originalBytes))
+        .setOccurredAt(occurredAt)
+        .build();
   }
 
   /** The bytes as consumed (not copied: do not modify). */

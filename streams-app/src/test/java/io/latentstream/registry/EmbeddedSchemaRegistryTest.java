@@ -194,6 +194,34 @@ class EmbeddedSchemaRegistryTest {
   }
 
   @Test
+  void aSecondInstanceOnTheSameTopicFencesTheFirstSoIdsStayUnique() throws IOException {
+    String topic = "_schemas-fencing-test";
+    try (EmbeddedSchemaRegistry first = startRegistry(topic, 0)) {
+      SchemaRegistryClient old =
+          new SchemaRegistryClient(
+              RegistryClientConfig.of(first.url().toString())
+                  .withRetries(
+                      Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(300)));
+      int tokenId = old.register("tokens-value", TokenEvent.getClassSchema());
+
+      try (EmbeddedSchemaRegistry second = startRegistry(topic, 0)) {
+        SchemaRegistryClient current = freshClient(second);
+        RegistryUnavailableException fenced =
+            assertThrows(
+                RegistryUnavailableException.class,
+                () -> old.register("completions-value", Completion.getClassSchema()));
+        assertEquals(500, ((RegistryException) fenced.getCause()).httpStatus());
+        // The fenced instance still answers reads from what it knew.
+        assertEquals(TokenEvent.getClassSchema(), freshClient(first).schemaById(tokenId));
+
+        int completionId = current.register("completions-value", Completion.getClassSchema());
+        assertNotEquals(tokenId, completionId);
+        assertEquals(List.of("completions-value", "tokens-value"), current.subjects());
+      }
+    }
+  }
+
+  @Test
   void theClientRetriesWhileTheRegistryIsDownAndSucceedsOnceItIsUp() throws Exception {
     int port;
     try (ServerSocket socket = new ServerSocket(0)) {

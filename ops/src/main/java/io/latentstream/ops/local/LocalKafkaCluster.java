@@ -23,10 +23,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A real Apache Kafka cluster on this machine: N KRaft nodes, each a child JVM running {@code
- * kafka.Kafka} from this process's classpath (Kafka from Maven Central, no Docker), each node
- * broker and controller at once, listening on loopback ports, with its data under its own
- * directory. Child processes, not in-process servers, so a test can kill one like a crashed machine
- * and the broker's threads never compete with the caller's heap.
+ * kafka.Kafka} (through {@link KafkaNodeMain}, which stops the node when this process dies) from
+ * this process's classpath (Kafka from Maven Central, no Docker), each node broker and controller
+ * at once, listening on loopback ports, with its data under its own directory. Child processes, not
+ * in-process servers, so a test can kill one like a crashed machine and the broker's threads never
+ * compete with the caller's heap.
  *
  * <p>Lifecycle: {@link #start()} formats each node's storage ({@code kafka.tools.StorageTool
  * format}, skipped when already formatted, so a data directory can be reused), launches the nodes
@@ -329,7 +330,7 @@ public final class LocalKafkaCluster implements AutoCloseable {
   }
 
   private void launch(Node node) throws IOException {
-    List<String> command = javaCommand("kafka.Kafka", node.properties().toString());
+    List<String> command = javaCommand(KafkaNodeMain.class.getName(), node.properties().toString());
     node.process =
         new ProcessBuilder(command)
             .redirectErrorStream(true)

@@ -4,6 +4,7 @@ import io.latentstream.registry.CompatibilityLevel;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -18,17 +19,21 @@ import picocli.CommandLine.Spec;
     description = {
       "Serves the embedded Schema Registry (Confluent REST subset) until Ctrl-C.",
       "Schemas live in a compacted Kafka topic, so a restart keeps ids and subjects.",
-      "Run one instance per schemas topic: it is the topic's only writer."
+      "One instance writes a schemas topic: starting another fences the first one's writes.",
+      "Set LATENTSTREAM_REGISTRY_BASIC_AUTH=user:password to require HTTP basic auth."
     })
 public final class RegistryCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  /** Credentials come from the environment, never from the command line (visible in ps). */
+  static final String BASIC_AUTH_ENV = "LATENTSTREAM_REGISTRY_BASIC_AUTH";
 
   @Mixin KafkaClientOptions kafka;
 
   @Option(
       names = "--host",
       defaultValue = "127.0.0.1",
-      description = "Address to listen on (default ${DEFAULT-VALUE}; the registry has no auth).")
+      description = "Address to listen on (default ${DEFAULT-VALUE}).")
   String host;
 
   @Option(
@@ -62,7 +67,9 @@ public final class RegistryCommand implements Callable<Integer> {
                 schemasTopic,
                 compatibility,
                 kafka.clientProperties(),
-                Duration.ofSeconds(30)));
+                Duration.ofSeconds(30),
+                Optional.ofNullable(System.getenv(BASIC_AUTH_ENV)),
+                Optional.empty()));
     registry.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

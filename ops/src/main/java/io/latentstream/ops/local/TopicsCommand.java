@@ -18,9 +18,10 @@ import picocli.CommandLine.Spec;
     name = "topics",
     mixinStandardHelpOptions = true,
     description = {
-      "Creates the latentstream topics (prompts, tokens, completions, generation-errors) under a",
-      "prefix; existing ones are left as they are. State-store changelogs (the session cache,",
-      "compacted) are created by Kafka Streams itself; the registry creates its _schemas topic."
+      "Creates the pipeline's topics under a prefix; existing ones are left as they are.",
+      "They are prompts, tokens, completions and generation-errors. State-store changelogs",
+      "(the session cache, compacted) are created by Kafka Streams itself; the registry",
+      "creates its _schemas topic."
     })
 public final class TopicsCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;

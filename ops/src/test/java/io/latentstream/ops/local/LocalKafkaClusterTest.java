@@ -91,6 +91,42 @@ class LocalKafkaClusterTest {
     }
   }
 
+  @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aBrokerDoesNotOutliveAKilledLatentstreamBrokerCommand() throws Exception {
+    Process cli =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.latentstream.ops.LatentstreamCli",
+                "broker",
+                "--data-dir",
+                dataDirectory.toString())
+            .redirectErrorStream(true)
+            .start();
+    try {
+      var lines =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(
+                  cli.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+      String line;
+      while ((line = lines.readLine()) != null && !line.startsWith("bootstrap servers:")) {
+        // start-up messages
+      }
+      assertTrue(line != null, "the broker command ended without printing its bootstrap servers");
+      ProcessHandle broker = cli.toHandle().children().findFirst().orElseThrow();
+      assertTrue(broker.isAlive());
+
+      cli.destroyForcibly(); // SIGKILL: no shutdown hook runs in the command's JVM
+      broker.onExit().get(60, TimeUnit.SECONDS);
+      assertFalse(broker.isAlive());
+    } finally {
+      cli.destroyForcibly();
+      cli.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+    }
+  }
+
   private static EmbeddedSchemaRegistry startRegistry(LocalKafkaCluster cluster)
       throws java.io.IOException {
     return new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(cluster.bootstrapServers()))

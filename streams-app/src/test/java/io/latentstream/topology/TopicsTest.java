@@ -1,0 +1,74 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.FinishReason;
+import io.latentstream.schemas.Timings;
+import io.latentstream.schemas.Usage;
+import java.io.IOException;
+import java.util.List;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.junit.jupiter.api.Test;
+
+class TopicsTest {
+  @Test
+  void namesCarryThePrefixAndSerdesRegisterUnderThePrefixedSubject() throws IOException {
+    try (EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.inMemory().start()) {
+      SchemaRegistryClient client =
+          new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+      Topics topics = Topics.create("team-a.", client);
+      assertEquals("team-a.prompts", topics.prompts().name());
+      assertEquals("team-a.tokens", topics.tokens().name());
+      assertEquals("team-a.completions", topics.completions().name());
+      assertEquals("team-a.generation-errors", topics.generationErrors().name());
+
+      topics.completions().valueSerde().serializer().serialize(topics.completions().name(), null);
+      assertEquals(List.of(), client.subjects(), "a tombstone registers nothing");
+      Completion completion =
+          Completion.newBuilder()
+              .setRequestId("r")
+              .setText("")
+              .setTokenIds(List.of())
+              .setFinishReason(FinishReason.LENGTH)
+              .setUsage(new Usage(1, 0, 0))
+              .setTimings(new Timings(0L, 0L, 0L))
+              .setModelId("m")
+              .setWeightsDigest("d")
+              .build();
+      topics
+          .completions()
+          .valueSerde()
+          .serializer()
+          .serialize(topics.completions().name(), completion);
+      assertEquals(List.of("team-a.completions-value"), client.subjects());
+    }
+  }
+
+  @Test
+  void newTopicsAreTheFourEventLogsUnderThePrefix() {
+    List<NewTopic> created = Topics.newTopics("", 6, (short) 3);
+    assertEquals(
+        List.of("prompts", "tokens", "completions", "generation-errors"),
+        created.stream().map(NewTopic::name).toList());
+    for (NewTopic topic : created) {
+      assertEquals(6, topic.numPartitions());
+      assertEquals(3, topic.replicationFactor());
+      assertEquals(
+          TopicConfig.CLEANUP_POLICY_DELETE,
+          topic.configs().get(TopicConfig.CLEANUP_POLICY_CONFIG));
+      assertEquals("2", topic.configs().get(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG));
+    }
+  }
+
+  @Test
+  void aPrefixThatKafkaWouldRefuseIsRefusedAtOnce() {
+    assertThrows(IllegalArgumentException.class, () -> Topics.name("team a/", Topics.PROMPTS));
+    assertEquals("x_1-y.tokens", Topics.name("x_1-y.", Topics.TOKENS));
+  }
+}

@@ -64,6 +64,7 @@ public final class LocalStack implements AutoCloseable {
       createTopics(kafka.bootstrapServers(), settings);
       ApplicationContext service =
           Micronaut.build(new String[0])
+              .banner(false)
               .mainClass(Application.class)
               .properties(
                   Map.of(

@@ -22,12 +22,18 @@ public final class Tokenizer {
   private final AddedTokens addedTokens;
   private final PreTokenizer preTokenizer;
   private final TokenizerConfig config;
+  private final int vocabSize;
 
   private Tokenizer(TokenizerJson.Components components, TokenizerConfig config) {
     this.model = components.model();
     this.addedTokens = components.addedTokens();
     this.preTokenizer = components.preTokenizer();
     this.config = config;
+    int size = model.vocabSize();
+    for (AddedToken t : addedTokens.all()) {
+      size = Math.max(size, t.id() + 1);
+    }
+    this.vocabSize = size;
   }
 
   /**
@@ -66,11 +72,7 @@ public final class Tokenizer {
 
   /** The number of ids with a token: the model's vocabulary and the added tokens. */
   public int vocabSize() {
-    int size = model.vocabSize();
-    for (AddedToken t : addedTokens.all()) {
-      size = Math.max(size, t.id() + 1);
-    }
-    return size;
+    return vocabSize;
   }
 
   /** The id of a token (added tokens first, as Hugging Face looks them up), or null. */
@@ -148,15 +150,24 @@ public final class Tokenizer {
 
   /**
    * Decodes ids to text. Ids without a token are dropped, as in the Rust implementation; bytes that
-   * do not form UTF-8 become U+FFFD.
+   * do not form UTF-8 become U+FFFD. As in Hugging Face's {@code decode}, the bytes of each run of
+   * model tokens are decoded together, and added tokens are copied as their text.
    */
   public String decode(int[] ids, boolean skipSpecialTokens) {
-    IncrementalDetokenizer detokenizer = newIncrementalDetokenizer(skipSpecialTokens);
     StringBuilder text = new StringBuilder(ids.length * 4);
+    ByteSink run = new ByteSink();
     for (int id : ids) {
-      text.append(detokenizer.next(id));
+      AddedToken added = addedTokens.byId(id);
+      if (added != null) {
+        if (!(skipSpecialTokens && added.special())) {
+          text.append(Utf8.decodeLossy(run.array(), run.length())).append(added.content());
+          run.clear();
+        }
+      } else if (model.idToToken(id) != null) {
+        ByteLevel.appendBytes(model.idToToken(id), run);
+      }
     }
-    return text.append(detokenizer.finish()).toString();
+    return text.append(Utf8.decodeLossy(run.array(), run.length())).toString();
   }
 
   /** A decoder for a stream of ids, one at a time. */
@@ -164,15 +175,12 @@ public final class Tokenizer {
     return new IncrementalDetokenizer(this, skipSpecialTokens);
   }
 
-  /**
-   * How one id decodes: the added token, if any, and else appends the model token's bytes.
-   *
-   * @return the added token's text, or null if the id was a model token (or has no token)
-   */
+  /** The added token of {@code id}, or null. */
   AddedToken addedToken(int id) {
     return addedTokens.byId(id);
   }
 
+  /** The model's (byte-level) token of {@code id}, or null. */
   String modelToken(int id) {
     return model.idToToken(id);
   }

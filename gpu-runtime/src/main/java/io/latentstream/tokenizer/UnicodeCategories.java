@@ -62,14 +62,17 @@ final class UnicodeCategories {
     }
   }
 
-  private static volatile String[] table;
+  /** The pinned table, as Java type codes per code point, and where it differs from Java's. */
+  private record Table(byte[] types, int[] differences) {}
+
+  private static volatile Table table;
   private static final Map<String, String> CLASSES = new ConcurrentHashMap<>();
 
   private UnicodeCategories() {}
 
   /** The two-letter category of {@code codePoint} in the pinned Unicode version. */
   static String categoryOf(int codePoint) {
-    return table()[codePoint];
+    return JAVA_TYPE_NAMES[table().types()[codePoint]];
   }
 
   /** The two-letter category Java 17 gives {@code codePoint}. */
@@ -93,30 +96,36 @@ final class UnicodeCategories {
   }
 
   private static String buildClass(String name) {
-    String[] pinned = table();
     StringBuilder added = new StringBuilder();
     StringBuilder removed = new StringBuilder();
     int[] addedBounds = {Integer.MAX_VALUE, -1};
     int[] removedBounds = {Integer.MAX_VALUE, -1};
+    int[] differences = table().differences();
+    // Consecutive code points with the same verdict form one range.
     int runStart = -1;
-    int runKind = 0; // +1 added, -1 removed, 0 same
-    for (int cp = 0; cp <= Character.MAX_CODE_POINT + 1; cp++) {
+    int runEnd = -2;
+    int runKind = 0;
+    for (int i = 0; i <= differences.length; i++) {
+      int cp = i < differences.length ? differences[i] : -1;
       int kind = 0;
-      if (cp <= Character.MAX_CODE_POINT) {
-        boolean inPinned = pinned[cp].startsWith(name);
+      if (cp >= 0) {
+        boolean inPinned = categoryOf(cp).startsWith(name);
         boolean inJava = javaCategoryOf(cp).startsWith(name);
         kind = inPinned == inJava ? 0 : inPinned ? 1 : -1;
       }
-      if (kind != runKind) {
-        if (runKind != 0) {
-          appendRange(runKind > 0 ? added : removed, runStart, cp - 1);
-          int[] bounds = runKind > 0 ? addedBounds : removedBounds;
-          bounds[0] = Math.min(bounds[0], runStart);
-          bounds[1] = Math.max(bounds[1], cp - 1);
-        }
-        runStart = cp;
-        runKind = kind;
+      if (kind != 0 && kind == runKind && cp == runEnd + 1) {
+        runEnd = cp;
+        continue;
       }
+      if (runKind != 0) {
+        appendRange(runKind > 0 ? added : removed, runStart, runEnd);
+        int[] bounds = runKind > 0 ? addedBounds : removedBounds;
+        bounds[0] = Math.min(bounds[0], runStart);
+        bounds[1] = Math.max(bounds[1], runEnd);
+      }
+      runStart = cp;
+      runEnd = cp;
+      runKind = kind;
     }
     // Java tests a union's members in turn: each list of ranges sits behind one bounding range,
     // so that most characters (ASCII, common scripts) are decided by two comparisons.
@@ -148,8 +157,8 @@ final class UnicodeCategories {
     }
   }
 
-  private static String[] table() {
-    String[] t = table;
+  private static Table table() {
+    Table t = table;
     if (t == null) {
       synchronized (UnicodeCategories.class) {
         if (table == null) {
@@ -161,9 +170,14 @@ final class UnicodeCategories {
     return t;
   }
 
-  private static String[] readTable() {
-    String[] categories = new String[Character.MAX_CODE_POINT + 1];
-    Arrays.fill(categories, "Cn");
+  private static Table readTable() {
+    byte[] types = new byte[Character.MAX_CODE_POINT + 1]; // 0 is Java's UNASSIGNED (Cn)
+    Map<String, Byte> typeOfName = new java.util.HashMap<>();
+    for (int type = 0; type < JAVA_TYPE_NAMES.length; type++) {
+      if (JAVA_TYPE_NAMES[type] != null) {
+        typeOfName.put(JAVA_TYPE_NAMES[type], (byte) type);
+      }
+    }
     try (InputStream in = UnicodeCategories.class.getResourceAsStream(TABLE)) {
       if (in == null) {
         throw new IllegalStateException("missing resource " + TABLE);
@@ -174,16 +188,26 @@ final class UnicodeCategories {
           continue;
         }
         String[] fields = line.split(" ");
-        String category = fields[2].intern();
+        Byte type = typeOfName.get(fields[2]);
+        if (type == null) {
+          throw new IllegalStateException("unknown category " + fields[2] + " in " + TABLE);
+        }
         Arrays.fill(
-            categories,
-            Integer.parseInt(fields[0], 16),
-            Integer.parseInt(fields[1], 16) + 1,
-            category);
+            types, Integer.parseInt(fields[0], 16), Integer.parseInt(fields[1], 16) + 1, type);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return categories;
+    int[] differences = new int[1024];
+    int count = 0;
+    for (int cp = 0; cp <= Character.MAX_CODE_POINT; cp++) {
+      if (types[cp] != Character.getType(cp)) {
+        if (count == differences.length) {
+          differences = Arrays.copyOf(differences, count * 2);
+        }
+        differences[count++] = cp;
+      }
+    }
+    return new Table(types, Arrays.copyOf(differences, count));
   }
 }

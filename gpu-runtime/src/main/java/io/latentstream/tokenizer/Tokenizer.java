@@ -108,6 +108,7 @@ public final class Tokenizer {
    * {@code tokenizer.encode(text)} does for DeepSeek-V3: BOS only).
    */
   public int[] encode(String text, boolean addSpecialTokens) {
+    text = replaceLoneSurrogates(text);
     IntList ids = new IntList(text.length() / 3 + 4);
     if (addSpecialTokens && config.addBosToken() && bosId() != null) {
       ids.add(bosId());
@@ -128,6 +129,34 @@ public final class Tokenizer {
       ids.add(eosId());
     }
     return ids.toArray();
+  }
+
+  /**
+   * A Java string may hold a lone surrogate, which is not Unicode and cannot reach the Rust
+   * reference; it becomes U+FFFD, as Rust's {@code String::from_utf16_lossy} would make it (Java's
+   * UTF-8 encoder would silently write '?').
+   */
+  static String replaceLoneSurrogates(String text) {
+    StringBuilder fixed = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (!Character.isSurrogate(c)) {
+        continue;
+      }
+      boolean paired =
+          Character.isHighSurrogate(c)
+              && i + 1 < text.length()
+              && Character.isLowSurrogate(text.charAt(i + 1));
+      if (paired) {
+        i++;
+        continue;
+      }
+      if (fixed == null) {
+        fixed = new StringBuilder(text);
+      }
+      fixed.setCharAt(i, Utf8.REPLACEMENT);
+    }
+    return fixed == null ? text : fixed.toString();
   }
 
   /** The chat template of {@code tokenizer_config.json}. */

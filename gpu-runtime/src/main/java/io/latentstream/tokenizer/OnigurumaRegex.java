@@ -56,15 +56,15 @@ final class OnigurumaRegex {
       char c = pattern.charAt(i);
       if (c == '\\' && i + 1 < pattern.length()) {
         char e = pattern.charAt(i + 1);
-        boolean inClass = classDepth > 0;
+        // Every replacement is a property or a (nested) class: valid inside a class and out.
         switch (e) {
-          case 's' -> out.append(inClass ? WHITE_SPACE : "[" + WHITE_SPACE + "]");
-          case 'S' -> out.append(inClass ? NOT_WHITE_SPACE : "[" + NOT_WHITE_SPACE + "]");
+          case 's' -> out.append(WHITE_SPACE);
+          case 'S' -> out.append(NOT_WHITE_SPACE);
           case 'd' -> out.append(UnicodeCategories.javaClass("Nd"));
           case 'D' -> out.append("[^").append(UnicodeCategories.javaClass("Nd")).append(']');
           case 'w' -> out.append('[').append(word()).append(']');
           case 'W' -> out.append("[^").append(word()).append(']');
-          case 'h' -> out.append(inClass ? HEX : "[" + HEX + "]");
+          case 'h' -> out.append("[" + HEX + "]");
           case 'H' -> out.append("[^" + HEX + "]");
           case 'p', 'P' -> {
             int close = pattern.indexOf('}', i);
@@ -97,12 +97,16 @@ final class OnigurumaRegex {
       if (c == '[') {
         classDepth++;
         out.append(c);
-        // A ']' or '^]' right after the opening bracket is literal in both dialects.
         if (i + 1 < pattern.length() && pattern.charAt(i + 1) == '^') {
           out.append('^');
           i++;
         }
         i++;
+        // A ']' right after the opening bracket is a literal in Oniguruma; Java wants it escaped.
+        if (i < pattern.length() && pattern.charAt(i) == ']') {
+          out.append("\\]");
+          i++;
+        }
         continue;
       }
       if (c == ']' && classDepth > 0) {

@@ -89,6 +89,12 @@ class OnigurumaRegexTest {
   }
 
   @Test
+  void aClosingBracketFirstInAClassIsLiteral() {
+    assertEquals(List.of("x", "]a]", "y"), split("[]a]+", "x]a]y"));
+    assertEquals(List.of("]", "ab", "]"), split("[^]]+", "]ab]"));
+  }
+
+  @Test
   void emptyMatchesSplitNothing() {
     assertEquals(List.of("abc"), split("x*", "abc"));
     assertEquals(List.of("a", "xx", "b"), split("x*", "axxb"));

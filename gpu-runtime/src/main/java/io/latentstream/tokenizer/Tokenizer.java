@@ -23,6 +23,7 @@ public final class Tokenizer {
   private final PreTokenizer preTokenizer;
   private final TokenizerConfig config;
   private final int vocabSize;
+  private volatile ChatTemplate chatTemplate;
 
   private Tokenizer(TokenizerJson.Components components, TokenizerConfig config) {
     this.model = components.model();
@@ -159,9 +160,18 @@ public final class Tokenizer {
     return fixed == null ? text : fixed.toString();
   }
 
-  /** The chat template of {@code tokenizer_config.json}. */
+  /**
+   * The chat template of {@code tokenizer_config.json}.
+   *
+   * @throws IllegalArgumentException if there is none, or not DeepSeek-V3's
+   */
   public ChatTemplate chatTemplate() {
-    return ChatTemplate.of(config);
+    ChatTemplate template = chatTemplate;
+    if (template == null) {
+      template = ChatTemplate.of(config);
+      chatTemplate = template;
+    }
+    return template;
   }
 
   /**

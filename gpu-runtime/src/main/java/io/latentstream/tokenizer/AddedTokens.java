@@ -21,20 +21,20 @@ public final class AddedTokens {
   private final List<AddedToken> tokens;
   private final Map<Integer, AddedToken> byId = new HashMap<>();
   private final Map<String, AddedToken> byContent = new HashMap<>();
-  private final Matcher rawMatcher;
-  private final Matcher normalizedMatcher;
+  private final Trie raw;
+  private final Trie normalized;
 
   AddedTokens(List<AddedToken> tokens) {
     this.tokens = List.copyOf(tokens);
-    List<AddedToken> raw = new ArrayList<>();
-    List<AddedToken> normalized = new ArrayList<>();
+    List<AddedToken> matchedRaw = new ArrayList<>();
+    List<AddedToken> matchedNormalized = new ArrayList<>();
     for (AddedToken t : tokens) {
       byId.put(t.id(), t);
       byContent.put(t.content(), t);
-      (t.normalized() ? normalized : raw).add(t);
+      (t.normalized() ? matchedNormalized : matchedRaw).add(t);
     }
-    rawMatcher = new Matcher(raw);
-    normalizedMatcher = new Matcher(normalized);
+    raw = new Trie(matchedRaw);
+    normalized = new Trie(matchedNormalized);
   }
 
   public List<AddedToken> all() {
@@ -58,8 +58,8 @@ public final class AddedTokens {
    */
   List<Segment> split(String text) {
     List<Segment> firstPass = new ArrayList<>();
-    rawMatcher.split(text, firstPass);
-    if (normalizedMatcher.isEmpty()) {
+    raw.split(text, firstPass);
+    if (normalized.isEmpty()) {
       return firstPass;
     }
     List<Segment> out = new ArrayList<>();
@@ -67,14 +67,14 @@ public final class AddedTokens {
       if (s.isToken()) {
         out.add(s);
       } else {
-        normalizedMatcher.split(s.text(), out);
+        normalized.split(s.text(), out);
       }
     }
     return out;
   }
 
-  /** Leftmost-longest matching of a set of token contents, through a trie. */
-  private static final class Matcher {
+  /** Leftmost-longest matching of a set of token contents. */
+  private static final class Trie {
     private static final class Node {
       final Map<Character, Node> children = new HashMap<>();
       AddedToken token;
@@ -84,7 +84,7 @@ public final class AddedTokens {
     private final boolean[] firstChars = new boolean[Character.MAX_VALUE + 1];
     private final boolean empty;
 
-    Matcher(List<AddedToken> tokens) {
+    Trie(List<AddedToken> tokens) {
       for (AddedToken t : tokens) {
         if (t.content().isEmpty()) {
           continue;

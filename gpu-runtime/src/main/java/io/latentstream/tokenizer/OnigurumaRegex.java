@@ -18,8 +18,9 @@ import java.util.regex.PatternSyntaxException;
  *   <li>{@code \d} = {@code \p{Nd}}; {@code \w} = letters, marks, numbers and Pc; {@code \h} is a
  *       hexadecimal digit (in Java it would be horizontal space);
  *   <li>{@code \p{L}}, {@code \p{N}}, {@code \p{P}}, {@code \p{S}}, {@code \p{M}} and the other
- *       general categories mean the same in both; other property names (scripts such as {@code
- *       Han}) become Java's {@code \p{IsHan}}; {@code \p{^X}} is {@code \P{X}};
+ *       general categories follow Oniguruma's Unicode version, not Java's (see {@link
+ *       UnicodeCategories}); other property names (scripts such as {@code Han}) become Java's
+ *       {@code \p{IsHan}}, in Java's Unicode version; {@code \p{^X}} is {@code \P{X}};
  *   <li>{@code ^} and {@code $} are line anchors in Ruby syntax, for {@code \n} only ({@code
  *       MULTILINE | UNIX_LINES}); Ruby's inline {@code (?m)} is Java's {@code (?s)};
  *   <li>case-insensitive groups fold Unicode case ({@code UNICODE_CASE}); Oniguruma's multi-
@@ -32,7 +33,6 @@ import java.util.regex.PatternSyntaxException;
 final class OnigurumaRegex {
   private static final String WHITE_SPACE = "\\p{IsWhite_Space}";
   private static final String NOT_WHITE_SPACE = "\\P{IsWhite_Space}";
-  private static final String WORD = "\\p{L}\\p{M}\\p{N}\\p{Pc}";
   private static final String HEX = "0-9a-fA-F";
 
   private OnigurumaRegex() {}
@@ -56,15 +56,15 @@ final class OnigurumaRegex {
       char c = pattern.charAt(i);
       if (c == '\\' && i + 1 < pattern.length()) {
         char e = pattern.charAt(i + 1);
-        boolean inClass = classDepth > 0;
+        // Every replacement is a property or a (nested) class: valid inside a class and out.
         switch (e) {
-          case 's' -> out.append(inClass ? WHITE_SPACE : "[" + WHITE_SPACE + "]");
-          case 'S' -> out.append(inClass ? NOT_WHITE_SPACE : "[" + NOT_WHITE_SPACE + "]");
-          case 'd' -> out.append("\\p{Nd}");
-          case 'D' -> out.append("\\P{Nd}");
-          case 'w' -> out.append(inClass ? WORD : "[" + WORD + "]");
-          case 'W' -> out.append("[^" + WORD + "]");
-          case 'h' -> out.append(inClass ? HEX : "[" + HEX + "]");
+          case 's' -> out.append(WHITE_SPACE);
+          case 'S' -> out.append(NOT_WHITE_SPACE);
+          case 'd' -> out.append(UnicodeCategories.javaClass("Nd"));
+          case 'D' -> out.append("[^").append(UnicodeCategories.javaClass("Nd")).append(']');
+          case 'w' -> out.append('[').append(word()).append(']');
+          case 'W' -> out.append("[^").append(word()).append(']');
+          case 'h' -> out.append("[" + HEX + "]");
           case 'H' -> out.append("[^" + HEX + "]");
           case 'p', 'P' -> {
             int close = pattern.indexOf('}', i);
@@ -77,7 +77,12 @@ final class OnigurumaRegex {
               negated = !negated;
               name = name.substring(1);
             }
-            out.append(negated ? "\\P{" : "\\p{").append(javaPropertyName(name)).append('}');
+            if (UnicodeCategories.isCategory(name)) {
+              String category = UnicodeCategories.javaClass(name);
+              out.append(negated ? "[^" + category + "]" : category);
+            } else {
+              out.append(negated ? "\\P{" : "\\p{").append(javaPropertyName(name)).append('}');
+            }
             i = close + 1;
             continue;
           }
@@ -92,12 +97,16 @@ final class OnigurumaRegex {
       if (c == '[') {
         classDepth++;
         out.append(c);
-        // A ']' or '^]' right after the opening bracket is literal in both dialects.
         if (i + 1 < pattern.length() && pattern.charAt(i + 1) == '^') {
           out.append('^');
           i++;
         }
         i++;
+        // A ']' right after the opening bracket is a literal in Oniguruma; Java wants it escaped.
+        if (i < pattern.length() && pattern.charAt(i) == ']') {
+          out.append("\\]");
+          i++;
+        }
         continue;
       }
       if (c == ']' && classDepth > 0) {
@@ -129,10 +138,16 @@ final class OnigurumaRegex {
     return i;
   }
 
+  /** Oniguruma's Unicode {@code \w}: Letter, Mark, Number, Connector_Punctuation. */
+  private static String word() {
+    return UnicodeCategories.javaClass("L")
+        + UnicodeCategories.javaClass("M")
+        + UnicodeCategories.javaClass("N")
+        + UnicodeCategories.javaClass("Pc");
+  }
+
+  /** Scripts and binary properties, which Java spells with an {@code Is} prefix. */
   private static String javaPropertyName(String name) {
-    if (name.length() <= 2 && Character.isUpperCase(name.charAt(0))) {
-      return name; // a general category: L, Lu, N, Nd, P, S, M, ...
-    }
     return name.startsWith("Is") || name.startsWith("In") ? name : "Is" + name;
   }
 }

@@ -22,12 +22,19 @@ public final class Tokenizer {
   private final AddedTokens addedTokens;
   private final PreTokenizer preTokenizer;
   private final TokenizerConfig config;
+  private final int vocabSize;
+  private volatile ChatTemplate chatTemplate;
 
   private Tokenizer(TokenizerJson.Components components, TokenizerConfig config) {
     this.model = components.model();
     this.addedTokens = components.addedTokens();
     this.preTokenizer = components.preTokenizer();
     this.config = config;
+    int size = model.vocabSize();
+    for (AddedToken t : addedTokens.all()) {
+      size = Math.max(size, t.id() + 1);
+    }
+    this.vocabSize = size;
   }
 
   /**
@@ -66,11 +73,7 @@ public final class Tokenizer {
 
   /** The number of ids with a token: the model's vocabulary and the added tokens. */
   public int vocabSize() {
-    int size = model.vocabSize();
-    for (AddedToken t : addedTokens.all()) {
-      size = Math.max(size, t.id() + 1);
-    }
-    return size;
+    return vocabSize;
   }
 
   /** The id of a token (added tokens first, as Hugging Face looks them up), or null. */
@@ -106,6 +109,7 @@ public final class Tokenizer {
    * {@code tokenizer.encode(text)} does for DeepSeek-V3: BOS only).
    */
   public int[] encode(String text, boolean addSpecialTokens) {
+    text = replaceLoneSurrogates(text);
     IntList ids = new IntList(text.length() / 3 + 4);
     if (addSpecialTokens && config.addBosToken() && bosId() != null) {
       ids.add(bosId());
@@ -128,9 +132,46 @@ public final class Tokenizer {
     return ids.toArray();
   }
 
-  /** The chat template of {@code tokenizer_config.json}. */
+  /**
+   * A Java string may hold a lone surrogate, which is not Unicode and cannot reach the Rust
+   * reference; it becomes U+FFFD, as Rust's {@code String::from_utf16_lossy} would make it (Java's
+   * UTF-8 encoder would silently write '?').
+   */
+  static String replaceLoneSurrogates(String text) {
+    StringBuilder fixed = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (!Character.isSurrogate(c)) {
+        continue;
+      }
+      boolean paired =
+          Character.isHighSurrogate(c)
+              && i + 1 < text.length()
+              && Character.isLowSurrogate(text.charAt(i + 1));
+      if (paired) {
+        i++;
+        continue;
+      }
+      if (fixed == null) {
+        fixed = new StringBuilder(text);
+      }
+      fixed.setCharAt(i, Utf8.REPLACEMENT);
+    }
+    return fixed == null ? text : fixed.toString();
+  }
+
+  /**
+   * The chat template of {@code tokenizer_config.json}.
+   *
+   * @throws IllegalArgumentException if there is none, or not DeepSeek-V3's
+   */
   public ChatTemplate chatTemplate() {
-    return ChatTemplate.of(config);
+    ChatTemplate template = chatTemplate;
+    if (template == null) {
+      template = ChatTemplate.of(config);
+      chatTemplate = template;
+    }
+    return template;
   }
 
   /**
@@ -148,15 +189,24 @@ public final class Tokenizer {
 
   /**
    * Decodes ids to text. Ids without a token are dropped, as in the Rust implementation; bytes that
-   * do not form UTF-8 become U+FFFD.
+   * do not form UTF-8 become U+FFFD. As in Hugging Face's {@code decode}, the bytes of each run of
+   * model tokens are decoded together, and added tokens are copied as their text.
    */
   public String decode(int[] ids, boolean skipSpecialTokens) {
-    IncrementalDetokenizer detokenizer = newIncrementalDetokenizer(skipSpecialTokens);
     StringBuilder text = new StringBuilder(ids.length * 4);
+    ByteSink run = new ByteSink();
     for (int id : ids) {
-      text.append(detokenizer.next(id));
+      AddedToken added = addedTokens.byId(id);
+      if (added != null) {
+        if (!(skipSpecialTokens && added.special())) {
+          text.append(Utf8.decodeLossy(run.array(), run.length())).append(added.content());
+          run.clear();
+        }
+      } else if (model.idToToken(id) != null) {
+        ByteLevel.appendBytes(model.idToToken(id), run);
+      }
     }
-    return text.append(detokenizer.finish()).toString();
+    return text.append(Utf8.decodeLossy(run.array(), run.length())).toString();
   }
 
   /** A decoder for a stream of ids, one at a time. */
@@ -164,15 +214,12 @@ public final class Tokenizer {
     return new IncrementalDetokenizer(this, skipSpecialTokens);
   }
 
-  /**
-   * How one id decodes: the added token, if any, and else appends the model token's bytes.
-   *
-   * @return the added token's text, or null if the id was a model token (or has no token)
-   */
+  /** The added token of {@code id}, or null. */
   AddedToken addedToken(int id) {
     return addedTokens.byId(id);
   }
 
+  /** The model's (byte-level) token of {@code id}, or null. */
   String modelToken(int id) {
     return model.idToToken(id);
   }

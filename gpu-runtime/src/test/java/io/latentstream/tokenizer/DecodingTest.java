@@ -1,5 +1,6 @@
 package io.latentstream.tokenizer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -122,6 +123,12 @@ class DecodingTest {
     System.arraycopy(hello, 0, withUnknown, 1, hello.length);
     withUnknown[withUnknown.length - 1] = -1;
     assertEquals("Hello", tokenizer.decode(withUnknown));
+  }
+
+  @Test
+  void loneSurrogatesEncodeAsReplacementCharacters() {
+    assertArrayEquals(tokenizer.encode("a\uFFFDb\uFFFD"), tokenizer.encode("a\uD800b\uDC00"));
+    assertArrayEquals(tokenizer.encode("😀"), tokenizer.encode("\uD83D\uDE00"), "pairs stay");
   }
 
   private static void assertWellFormed(String chunk, String source) {

@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The character types of translated patterns, over every code point, against their definitions in
- * Oniguruma's documentation (doc/RE), written here with {@link Character}'s categories.
+ * Oniguruma's documentation (doc/RE), written here with the general categories of the Unicode
+ * version the reference's Oniguruma uses.
  */
 class OnigurumaRegexTest {
   @Test
@@ -19,9 +20,9 @@ class OnigurumaRegexTest {
         cp ->
             (cp >= 0x09 && cp <= 0x0D)
                 || cp == 0x85
-                || Character.getType(cp) == Character.SPACE_SEPARATOR
-                || Character.getType(cp) == Character.LINE_SEPARATOR
-                || Character.getType(cp) == Character.PARAGRAPH_SEPARATOR;
+                || category(cp).equals("Zs")
+                || category(cp).equals("Zl")
+                || category(cp).equals("Zp");
     assertSameCodePoints("\\s", onig);
     assertSameCodePoints("[\\s]", onig);
     assertSameCodePoints("\\S", onig.negate());
@@ -30,19 +31,13 @@ class OnigurumaRegexTest {
 
   @Test
   void digitsAndWordCharactersAreUnicodeCategories() {
-    assertSameCodePoints("\\d", cp -> Character.getType(cp) == Character.DECIMAL_DIGIT_NUMBER);
+    assertSameCodePoints("\\d", cp -> category(cp).equals("Nd"));
     IntPredicate word =
-        cp -> {
-          int t = Character.getType(cp);
-          return Character.isLetter(cp)
-              || t == Character.NON_SPACING_MARK
-              || t == Character.ENCLOSING_MARK
-              || t == Character.COMBINING_SPACING_MARK
-              || t == Character.DECIMAL_DIGIT_NUMBER
-              || t == Character.LETTER_NUMBER
-              || t == Character.OTHER_NUMBER
-              || t == Character.CONNECTOR_PUNCTUATION;
-        };
+        cp ->
+            category(cp).startsWith("L")
+                || category(cp).startsWith("M")
+                || category(cp).startsWith("N")
+                || category(cp).equals("Pc");
     assertSameCodePoints("\\w", word);
     assertSameCodePoints("\\W", word.negate());
   }
@@ -56,9 +51,34 @@ class OnigurumaRegexTest {
 
   @Test
   void negatedPropertiesAndScripts() {
-    assertSameCodePoints("\\p{^L}", cp -> !Character.isLetter(cp));
+    assertSameCodePoints("\\p{^L}", cp -> !category(cp).startsWith("L"));
+    assertSameCodePoints(
+        "[^\\r\\n\\p{L}\\p{P}\\p{S}]",
+        cp -> cp != '\r' && cp != '\n' && !category(cp).matches("[LPS]."));
     assertSameCodePoints(
         "\\p{Han}", cp -> Character.UnicodeScript.of(cp) == Character.UnicodeScript.HAN);
+  }
+
+  @Test
+  void categoriesFollowUnicode14WhereJava17KnowsOnly13() {
+    // U+1FAE0 MELTING FACE (So) and U+1E290 TOTO LETTER PA (Lo) are new in Unicode 14.0.
+    assertEquals("Cn", UnicodeCategories.javaCategoryOf(0x1FAE0), "Java 17 does not know it");
+    assertSameCodePoints("\\p{S}", cp -> category(cp).startsWith("S"));
+    assertEquals(List.of("hello", " 🫠", "a"), split("\\p{L}+| ?\\p{S}+", "hello 🫠a"));
+    assertEquals(List.of("x", " \uD838\uDE90y"), split("[^\\p{L}]?\\p{L}+", "x \uD838\uDE90y"));
+  }
+
+  @Test
+  void thePinnedTableOnlyAddsWhatJava17LacksAndOneRecategorizedMark() {
+    List<String> differences = new ArrayList<>();
+    for (int cp = 0; cp <= Character.MAX_CODE_POINT; cp++) {
+      String java = UnicodeCategories.javaCategoryOf(cp);
+      if (!java.equals("Cn") && !java.equals(category(cp))) {
+        differences.add(String.format("U+%04X %s->%s", cp, java, category(cp)));
+      }
+    }
+    // Unicode 14.0 changed TAGALOG SIGN PAMUDPOD from Mn to Mc.
+    assertEquals(List.of("U+1734 Mn->Mc"), differences);
   }
 
   @Test
@@ -66,6 +86,12 @@ class OnigurumaRegexTest {
     // Java would try the low half of 😀 (category Cs, not So) and match it there.
     assertEquals(List.of("a", "😀", "b"), split("[^\\p{So}]", "a😀b"));
     assertEquals(List.of("😀"), split("[^\\p{So}]", "😀"));
+  }
+
+  @Test
+  void aClosingBracketFirstInAClassIsLiteral() {
+    assertEquals(List.of("x", "]a]", "y"), split("[]a]+", "x]a]y"));
+    assertEquals(List.of("]", "ab", "]"), split("[^]]+", "]ab]"));
   }
 
   @Test
@@ -85,6 +111,10 @@ class OnigurumaRegexTest {
                 new PreTokenizer.SplitStep(RegexSplit.regex("\\S+|\\s+(?!\\S)|\\s+"))));
     assertEquals(List.of("a", "  ", "1"), preTokenizer.preTokenize("a  1"));
     assertEquals(List.of("a", " ", " ", "b"), split("\\S+|\\s+(?!\\S)|\\s+", "a  b"));
+  }
+
+  private static String category(int cp) {
+    return UnicodeCategories.categoryOf(cp);
   }
 
   private static List<String> split(String pattern, String text) {

@@ -56,13 +56,15 @@ final class TokenizeCommand implements Callable<Integer> {
     return CliErrors.report(
         spec,
         () -> {
+          // The input first: a mistake there should not wait for the tokenizer to load.
+          List<String> texts = input.text != null ? null : readStrings(input.file);
           Tokenizer tokenizer = Tokenizer.load(tokenizerDirectory);
           Object result;
           if (input.text != null) {
             result = tokenizer.encode(input.text, addSpecialTokens);
           } else {
             List<int[]> encodings = new ArrayList<>();
-            for (String text : readStrings(input.file)) {
+            for (String text : texts) {
               encodings.add(tokenizer.encode(text, addSpecialTokens));
             }
             result = encodings;

@@ -1,5 +1,7 @@
 package io.latentstream.weights;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -10,12 +12,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.stream.Stream;
+import java.util.TreeSet;
 
 /**
- * A SHA-256 over everything that determines a checkpoint's outputs: {@code config.json} and every
- * safetensors file, by name and content, in name order. Token events carry it so that an audit
- * replay can refuse to compare generations made with different weights.
+ * A SHA-256 over everything that determines a checkpoint's outputs: {@code config.json} and the
+ * weight files, by name and content, in name order. Token events carry it so that an audit replay
+ * can refuse to compare generations made with different weights.
  */
 public final class WeightsDigest {
   private static final int BUFFER_BYTES = 1 << 20;
@@ -40,25 +42,29 @@ public final class WeightsDigest {
     return "sha256:" + HexFormat.of().formatHex(sha256.digest());
   }
 
+  /**
+   * config.json and the weight files: the shards the index names, or the single {@code
+   * model.safetensors}. Other safetensors beside them (goldens, adapters) do not belong to the
+   * checkpoint's weights.
+   */
   private static List<Path> filesOf(Path checkpointDir) {
-    try (Stream<Path> files = Files.list(checkpointDir)) {
-      List<Path> hashed =
-          files
-              .filter(Files::isRegularFile)
-              .filter(
-                  file -> {
-                    String name = file.getFileName().toString();
-                    return name.equals("config.json") || name.endsWith(".safetensors");
-                  })
-              .sorted()
-              .toList();
-      if (hashed.stream().noneMatch(file -> file.toString().endsWith(".safetensors"))) {
-        throw new IllegalArgumentException("no safetensors files in " + checkpointDir);
+    Path index = checkpointDir.resolve("model.safetensors.index.json");
+    TreeSet<String> names = new TreeSet<>();
+    try {
+      if (Files.exists(index)) {
+        JsonNode weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
+        weightMap.elements().forEachRemaining(shard -> names.add(shard.asText()));
+      } else if (Files.exists(checkpointDir.resolve("model.safetensors"))) {
+        names.add("model.safetensors");
       }
-      return hashed;
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot list checkpoint directory " + checkpointDir, e);
+      throw new UncheckedIOException("cannot read " + index, e);
     }
+    if (names.isEmpty()) {
+      throw new IllegalArgumentException("no safetensors weights in " + checkpointDir);
+    }
+    names.add("config.json");
+    return names.stream().map(checkpointDir::resolve).toList();
   }
 
   private static MessageDigest sha256() {

@@ -5,6 +5,7 @@ import io.latentstream.ops.local.DemoCommand;
 import io.latentstream.ops.local.RegistryCommand;
 import io.latentstream.ops.local.TopicsCommand;
 import io.latentstream.ops.local.UpCommand;
+import io.latentstream.ops.pipeline.BenchPipelineCommand;
 import io.latentstream.ops.pipeline.PublishCommand;
 import io.latentstream.ops.pipeline.TailCommand;
 import java.io.IOException;
@@ -35,7 +36,8 @@ import picocli.CommandLine.Command;
       UpCommand.class,
       DemoCommand.class,
       PublishCommand.class,
-      TailCommand.class
+      TailCommand.class,
+      BenchPipelineCommand.class
     })
 public final class LatentstreamCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

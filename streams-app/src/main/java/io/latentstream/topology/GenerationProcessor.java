@@ -70,7 +70,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       new GenerationListener() {
         @Override
         public void onToken(TokenEmission token) {
-          outbox.add(token);
+          outbox.add(new Emitted(token, System.currentTimeMillis()));
         }
 
         @Override
@@ -83,6 +83,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private KeyValueStore<String, Long> completed;
   private SessionCacheStore sessions;
   private long punctuations;
+
+  /** A token and when the engine emitted it (its event's produced_at). */
+  private record Emitted(TokenEmission token, long atMs) {}
 
   /** A request handed to the loop, with what its events need. */
   private static final class Active {
@@ -274,11 +277,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private void punctuate(long now) {
     Map<String, Active> progressed = new LinkedHashMap<>();
     for (Object item; (item = outbox.poll()) != null; ) {
-      if (item instanceof TokenEmission token) {
-        Active request = active.get(token.requestId());
+      if (item instanceof Emitted emitted) {
+        Active request = active.get(emitted.token().requestId());
         if (request != null) {
-          forwardToken(request, token, now);
-          progressed.put(token.requestId(), request);
+          forwardToken(request, emitted.token(), emitted.atMs(), now);
+          progressed.put(emitted.token().requestId(), request);
         }
       } else if (item instanceof GenerationOutcome outcome
           && active.containsKey(outcome.requestId())) {
@@ -298,7 +301,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     }
   }
 
-  private void forwardToken(Active request, TokenEmission token, long now) {
+  private void forwardToken(Active request, TokenEmission token, long emittedAtMs, long now) {
     request.forwarded.add(token.tokenId());
     InFlightRequest r = request.request;
     TokenEvent event =
@@ -318,7 +321,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             .setWeightsDigest(model.weightsDigest())
             .setEngineVersion(model.engineVersion())
             .setSeed(r.turn().params().seed())
-            .setProducedAt(Instant.ofEpochMilli(now))
+            .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
             .build();
     context.forward(new Record<>(r.requestId(), event, now));
   }

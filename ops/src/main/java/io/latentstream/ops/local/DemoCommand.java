@@ -63,7 +63,7 @@ public final class DemoCommand implements Callable<Integer> {
     out.flush();
     Path data = Files.createTempDirectory("latentstream-demo-");
     try (LocalStack stack =
-        LocalStack.start(new LocalStack.Settings(data, model, 0, 0, 2, "demo."))) {
+        LocalStack.start(new LocalStack.Settings(data, model, 0, 0, 0, 2, "demo."))) {
       Topics topics =
           Topics.create(
               stack.topicPrefix(),

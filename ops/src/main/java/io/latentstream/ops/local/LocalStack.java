@@ -27,12 +27,14 @@ public final class LocalStack implements AutoCloseable {
 
   /**
    * @param dataDirectory broker data, Streams state (a restart keeps topics and sessions)
+   * @param kafkaPort the broker's client port; 0 picks a free one
    * @param httpPort the service's HTTP port; 0 picks a free one
    * @param registryPort the registry's port; 0 picks a free one
    */
   public record Settings(
       Path dataDirectory,
       Path modelPath,
+      int kafkaPort,
       int httpPort,
       int registryPort,
       int partitions,

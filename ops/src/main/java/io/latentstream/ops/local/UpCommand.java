@@ -31,6 +31,12 @@ public final class UpCommand implements Callable<Integer> {
   Path dataDirectory;
 
   @Option(
+      names = "--kafka-port",
+      defaultValue = "9092",
+      description = "Broker client port (default ${DEFAULT-VALUE}).")
+  int kafkaPort;
+
+  @Option(
       names = "--http-port",
       defaultValue = "8080",
       description = "Service HTTP port (default ${DEFAULT-VALUE}).")
@@ -56,7 +62,7 @@ public final class UpCommand implements Callable<Integer> {
     LocalStack stack =
         LocalStack.start(
             new LocalStack.Settings(
-                dataDirectory, model, httpPort, registryPort, partitions, topicPrefix));
+                dataDirectory, model, kafkaPort, httpPort, registryPort, partitions, topicPrefix));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -1,0 +1,332 @@
+package io.latentstream.ops.pipeline;
+
+import io.latentstream.ops.local.LocalKafkaCluster;
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationListener;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.scheduler.GenerationOutcome;
+import io.latentstream.scheduler.GenerationRequest;
+import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.topology.LatentstreamTopology;
+import io.latentstream.topology.ServedModel;
+import io.latentstream.topology.Topics;
+import io.latentstream.topology.TopologySettings;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The pipeline benchmark: the same concurrent prompts through a real broker and against the
+ * engine's generation loop alone, in one run. Reports aggregate tokens/s of both and their ratio,
+ * and the latency of each token from the engine's emission to a read_committed consumer, under
+ * at-least-once and exactly-once.
+ */
+@Command(
+    name = "bench-pipeline",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Benchmarks concurrent prompts through Kafka against the engine alone (same prompts, one run):",
+      "tokens/s of both, and emission-to-consumer latency per token under both guarantees."
+    })
+public final class BenchPipelineCommand implements Callable<Integer> {
+  private static final List<String> TEXTS =
+      List.of(
+          "The jury said",
+          "It was a",
+          "The president of the",
+          "In the morning",
+          "She looked at",
+          "The committee",
+          "When he came",
+          "There is no");
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(
+      names = "--model",
+      defaultValue = "models/brown-mtp",
+      description = "Checkpoint (default ${DEFAULT-VALUE}).")
+  Path model;
+
+  @Option(
+      names = "--prompts",
+      defaultValue = "32",
+      description = "Concurrent prompts (default ${DEFAULT-VALUE}).")
+  int prompts;
+
+  @Option(
+      names = "--max-new-tokens",
+      defaultValue = "128",
+      description = "Tokens per prompt at most (default ${DEFAULT-VALUE}).")
+  int maxNewTokens;
+
+  @Option(
+      names = "--repeats",
+      defaultValue = "3",
+      description = "Runs of each mode; medians are reported (default ${DEFAULT-VALUE}).")
+  int repeats;
+
+  @Option(
+      names = "--partitions",
+      defaultValue = "2",
+      description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
+  int partitions;
+
+  /** One run's figures. */
+  private record Run(long tokens, double seconds, long[] latenciesMs) {
+    double tokensPerSecond() {
+      return tokens / seconds;
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Path data = Files.createTempDirectory("latentstream-bench-");
+    try (LocalKafkaCluster kafka =
+            new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, data.resolve("kafka"))).start();
+        EmbeddedSchemaRegistry registry =
+            new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(kafka.bootstrapServers()))
+                .start();
+        ServedModel served = ServedModel.load(model, "bench", GenerationLoop.Settings.defaults())) {
+      SchemaRegistryClient client =
+          new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+      out.printf(
+          "%d prompts x up to %d tokens, %d partitions, %d runs per mode (medians)%n",
+          prompts, maxNewTokens, partitions, repeats);
+      out.flush();
+      engineAlone(served); // warm-up: JIT and caches, not measured
+      List<Run> alone = new ArrayList<>();
+      List<Run> atLeastOnce = new ArrayList<>();
+      List<Run> exactlyOnce = new ArrayList<>();
+      for (int r = 0; r < repeats; r++) {
+        alone.add(engineAlone(served));
+        atLeastOnce.add(throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, r));
+        exactlyOnce.add(
+            throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, r));
+      }
+      double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
+      out.println();
+      out.println("mode              tokens/s  vs engine  latency p50 ms  p99 ms  tokens");
+      out.printf(
+          "engine alone      %8.0f  %8.2f   %14s  %6s  %6d%n",
+          base, 1.0, "-", "-", alone.get(0).tokens());
+      report(out, "at_least_once", atLeastOnce, base);
+      report(out, "exactly_once_v2", exactlyOnce, base);
+      out.flush();
+    }
+    return 0;
+  }
+
+  private void report(PrintWriter out, String mode, List<Run> runs, double base) {
+    double tps = median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray());
+    long[] latencies =
+        runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
+    out.printf(
+        "%-17s %8.0f  %8.2f   %14d  %6d  %6d%n",
+        mode,
+        tps,
+        tps / base,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        runs.get(0).tokens());
+  }
+
+  private List<int[]> promptIds(ServedModel served) {
+    List<int[]> ids = new ArrayList<>();
+    for (int i = 0; i < prompts; i++) {
+      ids.add(served.tokenizer().encode(TEXTS.get(i % TEXTS.size()), true));
+    }
+    return ids;
+  }
+
+  private io.latentstream.sampling.SamplingParams sampling(int i) {
+    return new io.latentstream.sampling.SamplingParams(0.8, 0.95, 0, i, maxNewTokens, List.of());
+  }
+
+  /** The same requests on the loop directly: the ceiling the pipeline is measured against. */
+  private Run engineAlone(ServedModel served) throws InterruptedException {
+    CountDownLatch done = new CountDownLatch(prompts);
+    AtomicLong tokens = new AtomicLong();
+    GenerationListener listener =
+        new GenerationListener() {
+          @Override
+          public void onToken(TokenEmission token) {
+            tokens.incrementAndGet();
+          }
+
+          @Override
+          public void onFinished(GenerationOutcome outcome) {
+            done.countDown();
+          }
+        };
+    List<int[]> ids = promptIds(served);
+    long start = System.nanoTime();
+    for (int i = 0; i < prompts; i++) {
+      served
+          .loop()
+          .submit(
+              new GenerationRequest("alone-" + i, ids.get(i), 0, sampling(i), true, null),
+              listener);
+    }
+    done.await();
+    return new Run(tokens.get(), (System.nanoTime() - start) / 1e9, new long[0]);
+  }
+
+  private Run throughKafka(
+      LocalKafkaCluster kafka,
+      SchemaRegistryClient client,
+      ServedModel served,
+      String guarantee,
+      Path data,
+      int run)
+      throws Exception {
+    String name = "bench-" + guarantee.replace('_', '-') + "-" + run;
+    Topics topics = Topics.create(name + ".", client);
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+      admin
+          .createTopics(Topics.newTopics(topics.prefix(), partitions, (short) 1))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    }
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, name);
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
+    config.put(StreamsConfig.STATE_DIR_CONFIG, data.resolve("streams").toString());
+    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
+    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
+        KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
+        KafkaProducer<String, PromptRequest> producer =
+            new KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 0),
+                new StringSerializer(),
+                topics.prompts().valueSerde().serializer())) {
+      streams.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (streams.state() != KafkaStreams.State.RUNNING) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("Kafka Streams did not start: " + streams.state());
+        }
+        Thread.sleep(50);
+      }
+      consumer.poll(Duration.ofMillis(100)); // joins the group before the first token
+      List<int[]> ids = promptIds(served);
+      long start = System.nanoTime();
+      for (int i = 0; i < prompts; i++) {
+        producer.send(new ProducerRecord<>(topics.prompts().name(), "r" + i, prompt("r" + i, i)));
+      }
+      producer.flush();
+      long tokens = 0;
+      int completed = 0;
+      List<Long> latencies = new ArrayList<>();
+      while (completed < prompts) {
+        if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(5)) {
+          throw new IllegalStateException(
+              "only " + completed + " of " + prompts + " prompts completed");
+        }
+        for (ConsumerRecord<String, SpecificRecord> record : consumer.poll(Duration.ofMillis(20))) {
+          long receivedMs = System.currentTimeMillis();
+          if (record.value() instanceof TokenEvent token) {
+            tokens++;
+            latencies.add(receivedMs - token.getProducedAt().toEpochMilli());
+          } else if (record.value() instanceof Completion) {
+            completed++;
+          }
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      streams.close(Duration.ofSeconds(30));
+      return new Run(tokens, seconds, latencies.stream().mapToLong(Long::longValue).toArray());
+    }
+  }
+
+  private PromptRequest prompt(String requestId, int i) {
+    return PromptRequest.newBuilder()
+        .setRequestId(requestId)
+        .setTenant("bench")
+        .setInput(TextInput.newBuilder().setText(TEXTS.get(i % TEXTS.size())).build())
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(0.8)
+                .setTopP(0.95)
+                .setSeed((long) i)
+                .setMaxNewTokens(maxNewTokens)
+                .build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  private static KafkaConsumer<String, SpecificRecord> outputs(
+      LocalKafkaCluster kafka, Topics topics) {
+    Deserializer<TokenEvent> tokens = topics.tokens().valueSerde().deserializer();
+    Deserializer<Completion> completions = topics.completions().valueSerde().deserializer();
+    KafkaConsumer<String, SpecificRecord> consumer =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                kafka.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG,
+                topics.prefix() + "reader",
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                "read_committed",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "earliest"),
+            new StringDeserializer(),
+            (topic, bytes) ->
+                topic.equals(topics.tokens().name())
+                    ? tokens.deserialize(topic, bytes)
+                    : completions.deserialize(topic, bytes));
+    consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
+    return consumer;
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    return sorted[sorted.length / 2];
+  }
+
+  private static long percentile(long[] sorted, double q) {
+    return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) (q * sorted.length))];
+  }
+}

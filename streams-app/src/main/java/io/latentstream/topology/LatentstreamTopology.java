@@ -75,11 +75,14 @@ public final class LatentstreamTopology {
 
       @Override
       public Set<StoreBuilder<?>> stores() {
+        // Caching folds a request's many progress updates between two commits into one changelog
+        // record per commit: what a failover restores is consistent with what was committed.
         return Set.of(
             Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(StoreNames.IN_FLIGHT),
-                Serdes.String(),
-                Serdes.ByteArray()),
+                    Stores.persistentKeyValueStore(StoreNames.IN_FLIGHT),
+                    Serdes.String(),
+                    Serdes.ByteArray())
+                .withCachingEnabled(),
             Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(StoreNames.SESSION_CACHE),
                 Serdes.String(),

@@ -39,6 +39,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -234,6 +235,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
     config.put(StreamsConfig.POLL_MS_CONFIG, 10);
     config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    // Streams lingers 100 ms by default to batch; a token stream wants each token sent now.
+    config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
     try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
         KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
         KafkaProducer<String, PromptRequest> producer =

@@ -1,0 +1,171 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenIdsInput;
+import io.latentstream.testing.SharedModels;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The generation processor under Kafka's TopologyTestDriver: real RocksDB stores, the real engine
+ * and registry protocol (in-memory registry storage), the wall clock driven by the test.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class GenerationProcessorTest {
+  private static EmbeddedSchemaRegistry registry;
+  private static ServedModel model;
+  private static Topics topics;
+  private TopologyTestDriver driver;
+  private TestInputTopic<String, PromptRequest> prompts;
+  private TestOutputTopic<String, TokenEvent> tokens;
+  private TestOutputTopic<String, Completion> completions;
+  private TestOutputTopic<String, GenerationError> errors;
+  private final List<Completion> completed = new ArrayList<>();
+  private final List<TokenEvent> forwarded = new ArrayList<>();
+
+  @BeforeAll
+  static void start() throws Exception {
+    registry = EmbeddedSchemaRegistry.inMemory().start();
+    topics =
+        Topics.create(
+            "unit.", new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
+    model =
+        ServedModel.load(
+            SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
+  }
+
+  @AfterAll
+  static void stop() {
+    model.close();
+    registry.stop();
+  }
+
+  @BeforeEach
+  void startDriver() throws Exception {
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("processor").toString());
+    driver = new TopologyTestDriver(builder.build(), config);
+    prompts =
+        driver.createInputTopic(
+            topics.prompts().name(),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer());
+    tokens =
+        driver.createOutputTopic(
+            topics.tokens().name(),
+            new StringDeserializer(),
+            topics.tokens().valueSerde().deserializer());
+    completions =
+        driver.createOutputTopic(
+            topics.completions().name(),
+            new StringDeserializer(),
+            topics.completions().valueSerde().deserializer());
+    errors =
+        driver.createOutputTopic(
+            topics.generationErrors().name(),
+            new StringDeserializer(),
+            topics.generationErrors().valueSerde().deserializer());
+  }
+
+  @AfterEach
+  void closeDriver() {
+    driver.close();
+  }
+
+  private static PromptRequest prompt(String requestId, String session, int maxNewTokens) {
+    return PromptRequest.newBuilder()
+        .setRequestId(requestId)
+        .setSessionId(session)
+        .setTenant("acme")
+        .setInput(TokenIdsInput.newBuilder().setTokenIds(List.of(0, 478, 4717, 557)).build())
+        .setSampling(
+            SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(maxNewTokens).build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  /** Advances the wall clock (each step a punctuation) until {@code done}, collecting outputs. */
+  private void punctuateUntil(BooleanSupplier done) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!done.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "the processor produced nothing in time");
+      Thread.sleep(5);
+      driver.advanceWallClockTime(Duration.ofMillis(10));
+      forwarded.addAll(tokens.readValuesToList());
+      completed.addAll(completions.readValuesToList());
+    }
+  }
+
+  @Test
+  void aPromptYieldsItsTokensInOrderThenItsCompletion() throws Exception {
+    prompts.pipeInput("a", prompt("a", null, 6));
+    punctuateUntil(() -> !completed.isEmpty());
+    assertEquals(6, completed.get(0).getTokenIds().size());
+    assertEquals(6, forwarded.size());
+    for (int i = 0; i < forwarded.size(); i++) {
+      assertEquals(i, forwarded.get(i).getIndex());
+      assertEquals(completed.get(0).getTokenIds().get(i), forwarded.get(i).getTokenId());
+    }
+  }
+
+  @Test
+  void aDuplicateRequestIdIsRefusedAndGeneratedOnce() throws Exception {
+    prompts.pipeInput("d", prompt("d", null, 4));
+    prompts.pipeInput("d", prompt("d", null, 4));
+    punctuateUntil(() -> !completed.isEmpty());
+    prompts.pipeInput("d", prompt("d", null, 4)); // after completion too
+    List<GenerationError> refused = errors.readValuesToList();
+    assertEquals(2, refused.size());
+    refused.forEach(error -> assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, error.getCode()));
+    int[] rounds = {0};
+    punctuateUntil(() -> ++rounds[0] > 50); // time for a second generation, were there one
+    assertEquals(1, completed.size());
+  }
+
+  @Test
+  void turnsOfOneSessionRunInOrderAndTheSecondContinuesTheFirst() throws Exception {
+    prompts.pipeInput("s", prompt("turn-1", "s", 5));
+    prompts.pipeInput("s", prompt("turn-2", "s", 5)); // queued behind turn 1
+    punctuateUntil(() -> completed.size() == 2);
+    assertEquals("turn-1", completed.get(0).getRequestId());
+    assertEquals("turn-2", completed.get(1).getRequestId());
+    // turn 2's prompt is turn 1's prompt and reply plus its own four tokens
+    assertEquals(4 + 5 + 4, completed.get(1).getUsage().getPromptTokens());
+    assertEquals(4 + 5 - 1, completed.get(1).getUsage().getCachedPromptTokens());
+  }
+}

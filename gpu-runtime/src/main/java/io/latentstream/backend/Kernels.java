@@ -49,6 +49,9 @@ public interface Kernels {
   /** y[yOff+i] += alpha * x[xOff+i]. */
   void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int len);
 
-  /** Runs body(i) for i in [0, n), possibly in parallel; each i must write disjoint outputs. */
-  void parallelFor(int n, IntConsumer body);
+  /**
+   * Runs body(i) for i in [0, n), in parallel when {@code work} (multiply-adds in all, an estimate)
+   * pays for a thread handoff; each i must write disjoint outputs.
+   */
+  void parallelFor(int n, long work, IntConsumer body);
 }

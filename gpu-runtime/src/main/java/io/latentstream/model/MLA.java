@@ -123,8 +123,10 @@ public final class MLA {
     int latStride = nHeads * kvLoraRank;
     int vStride = nHeads * vHeadDim;
     int kvl = kvLoraRank;
+    long headWork = (long) t * kvl * Math.max(qkNopeHeadDim, vHeadDim) * nHeads;
     k.parallelFor(
         nHeads,
+        headWork,
         h ->
             k.gemm(
                 ws.q,
@@ -139,9 +141,14 @@ public final class MLA {
                 ws.qLat,
                 h * kvl,
                 latStride));
-    k.parallelFor(t, row -> attendRow(k, ws, b, layer, row));
+    long attnWork = 0;
+    for (int s = 0; s < b.segments(); s++) {
+      attnWork += (long) b.count()[s] * (b.pos0()[s] + b.count()[s]) * (latentDim + kvl) * nHeads;
+    }
+    k.parallelFor(t, attnWork, row -> attendRow(k, ws, b, layer, row));
     k.parallelFor(
         nHeads,
+        headWork,
         h ->
             k.gemm(
                 ws.oLat,

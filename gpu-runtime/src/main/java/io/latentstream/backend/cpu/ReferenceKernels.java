@@ -71,7 +71,7 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
-  public void parallelFor(int n, IntConsumer body) {
+  public void parallelFor(int n, long work, IntConsumer body) {
     for (int i = 0; i < n; i++) {
       body.accept(i);
     }

@@ -320,8 +320,8 @@ public final class VectorKernels implements Kernels {
   }
 
   @Override
-  public void parallelFor(int n, IntConsumer body) {
-    int chunks = Math.min(threads, n);
+  public void parallelFor(int n, long work, IntConsumer body) {
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, n);
     // Strided, not contiguous: causal attention rows cost more the later they come, so
     // interleaving balances a prefill across threads.
     splitRun(

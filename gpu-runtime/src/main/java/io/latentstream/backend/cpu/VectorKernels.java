@@ -21,8 +21,11 @@ public final class VectorKernels implements Kernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
   private static final int L = S.length();
 
-  /** Below this many multiply-adds a thread handoff (microseconds) costs more than it saves. */
-  private static final long PARALLEL_WORK = 1L << 16;
+  /**
+   * Below this many multiply-adds (~10 us on one core) waking a parked worker, which takes
+   * microseconds, costs more than it saves.
+   */
+  private static final long PARALLEL_WORK = 1L << 17;
 
   /** Set while a thread runs a chunk: nested calls then stay on it instead of re-forking. */
   private static final ThreadLocal<boolean[]> IN_CHUNK =

@@ -43,6 +43,13 @@ public interface Kernels {
     gemm(a, aOff, len, 1, len, m, mOff, width, width, y, yOff, width);
   }
 
+  /**
+   * x[off+i] = e^(x[off+i] - shift) for arguments &lt;= 0 (a softmax's shifted scores): within a
+   * few ulps of {@link Math#exp} down to e^-87, and below that some value under 2e-38, which no
+   * softmax can tell from the exact one.
+   */
+  void exp(float[] x, int off, int len, float shift);
+
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

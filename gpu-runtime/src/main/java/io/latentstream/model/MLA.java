@@ -214,13 +214,13 @@ public final class MLA {
     for (int h = 0; h < nHeads; h++) {
       float max = Float.NEGATIVE_INFINITY;
       for (int p = 0; p <= pos; p++) {
-        max = Math.max(max, scores[p * hp + h] * softmaxScale);
+        probs[p] = scores[p * hp + h] * softmaxScale;
+        max = Math.max(max, probs[p]);
       }
+      k.exp(probs, 0, pos + 1, max);
       float sum = 0;
       for (int p = 0; p <= pos; p++) {
-        float e = (float) Math.exp(scores[p * hp + h] * softmaxScale - max);
-        probs[p] = e;
-        sum += e;
+        sum += probs[p];
       }
       for (int p = 0; p <= pos; p++) {
         probs[p] /= sum;

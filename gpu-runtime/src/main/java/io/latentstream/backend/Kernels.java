@@ -37,12 +37,6 @@ public interface Kernels {
       int yOff,
       int yStride);
 
-  /** One row of {@link #gemm}: y[j] = sum_d a[d] * m[d, j], m row-major [len, width]. */
-  default void vecMat(
-      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
-    gemm(a, aOff, len, 1, len, m, mOff, width, width, y, yOff, width);
-  }
-
   /**
    * x[off+i] = e^(x[off+i] - shift) for arguments &lt;= 0 (a softmax's shifted scores): within a
    * few ulps of {@link Math#exp} down to e^-87, and below that some value under 2e-38, which no

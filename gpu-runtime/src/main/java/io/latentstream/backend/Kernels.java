@@ -37,11 +37,12 @@ public interface Kernels {
       int yOff,
       int yStride);
 
-  /** One row of {@link #gemm}: y[j] = sum_d a[d] * m[d, j], m row-major [len, width]. */
-  default void vecMat(
-      float[] a, int aOff, int len, float[] m, int mOff, int width, float[] y, int yOff) {
-    gemm(a, aOff, len, 1, len, m, mOff, width, width, y, yOff, width);
-  }
+  /**
+   * x[off+i] = e^(x[off+i] - shift) for arguments &lt;= 0 (a softmax's shifted scores): within a
+   * few ulps of {@link Math#exp} down to e^-87, and below that some value under 2e-38, which no
+   * softmax can tell from the exact one.
+   */
+  void exp(float[] x, int off, int len, float shift);
 
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);
@@ -49,6 +50,9 @@ public interface Kernels {
   /** y[yOff+i] += alpha * x[xOff+i]. */
   void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int len);
 
-  /** Runs body(i) for i in [0, n), possibly in parallel; each i must write disjoint outputs. */
-  void parallelFor(int n, IntConsumer body);
+  /**
+   * Runs body(i) for i in [0, n), in parallel when {@code work} (multiply-adds in all, an estimate)
+   * pays for a thread handoff; each i must write disjoint outputs.
+   */
+  void parallelFor(int n, long work, IntConsumer body);
 }

@@ -138,6 +138,10 @@ public final class Engine {
       int row0 = b.start()[i];
       model.embed(r.nextTokens(), r.nextTokens().length, concat, row0 * 2 * dim, 2 * dim);
       for (int j = 0; j < r.hidden().length; j++) {
+        if (r.hidden()[j].length != dim) {
+          throw new IllegalArgumentException(
+              "MTP hidden state of " + r.hidden()[j].length + " values, the model has " + dim);
+        }
         System.arraycopy(r.hidden()[j], 0, concat, (row0 + j) * 2 * dim + dim, dim);
       }
     }

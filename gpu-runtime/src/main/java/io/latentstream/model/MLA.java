@@ -123,8 +123,10 @@ public final class MLA {
     int latStride = nHeads * kvLoraRank;
     int vStride = nHeads * vHeadDim;
     int kvl = kvLoraRank;
+    long headWork = (long) t * kvl * Math.max(qkNopeHeadDim, vHeadDim) * nHeads;
     k.parallelFor(
         nHeads,
+        headWork,
         h ->
             k.gemm(
                 ws.q,
@@ -139,9 +141,14 @@ public final class MLA {
                 ws.qLat,
                 h * kvl,
                 latStride));
-    k.parallelFor(t, row -> attendRow(k, ws, b, layer, row));
+    long attnWork = 0;
+    for (int s = 0; s < b.segments(); s++) {
+      attnWork += (long) b.count()[s] * (b.pos0()[s] + b.count()[s]) * (latentDim + kvl) * nHeads;
+    }
+    k.parallelFor(t, attnWork, row -> attendRow(k, ws, b, layer, row));
     k.parallelFor(
         nHeads,
+        headWork,
         h ->
             k.gemm(
                 ws.oLat,
@@ -207,13 +214,13 @@ public final class MLA {
     for (int h = 0; h < nHeads; h++) {
       float max = Float.NEGATIVE_INFINITY;
       for (int p = 0; p <= pos; p++) {
-        max = Math.max(max, scores[p * hp + h] * softmaxScale);
+        probs[p] = scores[p * hp + h] * softmaxScale;
+        max = Math.max(max, probs[p]);
       }
+      k.exp(probs, 0, pos + 1, max);
       float sum = 0;
       for (int p = 0; p <= pos; p++) {
-        float e = (float) Math.exp(scores[p * hp + h] * softmaxScale - max);
-        probs[p] = e;
-        sum += e;
+        sum += probs[p];
       }
       for (int p = 0; p <= pos; p++) {
         probs[p] /= sum;

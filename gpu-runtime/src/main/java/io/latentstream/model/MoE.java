@@ -58,6 +58,7 @@ public final class MoE implements FeedForward {
     int inter = experts[0].inter();
     k.parallelFor(
         active,
+        3L * slots * dim * inter,
         a -> {
           int e = activeIds[a];
           int s0 = start[e];

@@ -41,7 +41,12 @@ public final class SafetensorsFile implements AutoCloseable {
    * Opens and validates a file; every error names the file (and the tensor where one is at fault).
    */
   public static SafetensorsFile open(Path path) throws IOException {
-    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(path, StandardOpenOption.READ);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new WeightsException(path + ": missing file");
+    }
     try {
       long size = ch.size();
       if (size < 8) {

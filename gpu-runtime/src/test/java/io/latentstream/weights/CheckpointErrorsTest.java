@@ -142,6 +142,15 @@ class CheckpointErrorsTest {
   }
 
   @Test
+  void missingShardNamesTheFile() throws IOException {
+    SyntheticCheckpoint.write(dir, SyntheticCheckpoint.baseConfig(), 2, true);
+    Files.delete(dir.resolve("model-00002-of-00002.safetensors"));
+    IOException e = loadFails();
+    assertTrue(
+        e.getMessage().contains("model-00002-of-00002.safetensors: missing file"), e.getMessage());
+  }
+
+  @Test
   void missingDirectoryIsAClearError() {
     IOException e = assertThrows(IOException.class, () -> Engine.load(dir.resolve("nope")));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());

@@ -55,6 +55,13 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
+  public void exp(float[] x, int off, int len, float shift) {
+    for (int i = off; i < off + len; i++) {
+      x[i] = (float) Math.exp(x[i] - shift);
+    }
+  }
+
+  @Override
   public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
     float s = 0;
     for (int i = 0; i < len; i++) {
@@ -71,7 +78,7 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
-  public void parallelFor(int n, IntConsumer body) {
+  public void parallelFor(int n, long work, IntConsumer body) {
     for (int i = 0; i < n; i++) {
       body.accept(i);
     }

@@ -21,8 +21,11 @@ public final class VectorKernels implements Kernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
   private static final int L = S.length();
 
-  /** Below this many multiply-adds a thread handoff (microseconds) costs more than it saves. */
-  private static final long PARALLEL_WORK = 1L << 16;
+  /**
+   * Below this many multiply-adds (~10 us on one core) waking a parked worker, which takes
+   * microseconds, costs more than it saves.
+   */
+  private static final long PARALLEL_WORK = 1L << 17;
 
   /** Set while a thread runs a chunk: nested calls then stay on it instead of re-forking. */
   private static final ThreadLocal<boolean[]> IN_CHUNK =
@@ -283,6 +286,76 @@ public final class VectorKernels implements Kernels {
     }
   }
 
+  /** Arguments below this flush to e^-87 (still a normal float) instead of underflowing. */
+  private static final float EXP_MIN = -87f;
+
+  private static final float LOG2E = 1.44269504f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+
+  /** Adding 1.5 * 2^23 rounds a float to an integer in its low mantissa bits. */
+  private static final float ROUND = 12582912f;
+
+  /**
+   * Cephes' expf: e^x = 2^n e^r with n = round(x log2 e), r = x - n ln 2 (in two parts), e^r by a
+   * degree-6 polynomial, 2^n built in the exponent bits. Only lanewise arithmetic, so the
+   * interpreter and the JIT agree bitwise; one vector path for the whole array would need masks, so
+   * the tail runs the same steps on one-element arithmetic.
+   */
+  @Override
+  public void exp(float[] x, int off, int len, float shift) {
+    int i = off;
+    int end = off + len;
+    FloatVector log2e = FloatVector.broadcast(S, LOG2E);
+    FloatVector round = FloatVector.broadcast(S, ROUND);
+    FloatVector ln2Hi = FloatVector.broadcast(S, -LN2_HI);
+    FloatVector ln2Lo = FloatVector.broadcast(S, -LN2_LO);
+    FloatVector c6 = FloatVector.broadcast(S, 1.9875691500e-4f);
+    FloatVector c5 = FloatVector.broadcast(S, 1.3981999507e-3f);
+    FloatVector c4 = FloatVector.broadcast(S, 8.3334519073e-3f);
+    FloatVector c3 = FloatVector.broadcast(S, 4.1665795894e-2f);
+    FloatVector c2 = FloatVector.broadcast(S, 1.6666665459e-1f);
+    FloatVector c1 = FloatVector.broadcast(S, 5.0000001201e-1f);
+    for (; i + L <= end; i += L) {
+      FloatVector v = FloatVector.fromArray(S, x, i).sub(shift).max(EXP_MIN);
+      FloatVector t = v.fma(log2e, round);
+      FloatVector n = t.sub(ROUND);
+      FloatVector r = n.fma(ln2Hi, v);
+      r = n.fma(ln2Lo, r);
+      FloatVector p = r.fma(c6, c5);
+      p = p.fma(r, c4);
+      p = p.fma(r, c3);
+      p = p.fma(r, c2);
+      p = p.fma(r, c1);
+      p = p.mul(r).fma(r, r).add(1f);
+      IntVector bits =
+          t.reinterpretAsInts()
+              .sub(Float.floatToRawIntBits(ROUND) - 127)
+              .lanewise(VectorOperators.LSHL, 23);
+      p.mul(bits.reinterpretAsFloats()).intoArray(x, i);
+    }
+    for (; i < end; i++) {
+      x[i] = expScalar(x[i] - shift);
+    }
+  }
+
+  /** The vector steps above on one float. */
+  private static float expScalar(float a) {
+    float v = Math.max(a, EXP_MIN);
+    float t = Math.fma(v, LOG2E, ROUND);
+    float n = t - ROUND;
+    float r = Math.fma(n, -LN2_HI, v);
+    r = Math.fma(n, -LN2_LO, r);
+    float p = Math.fma(r, 1.9875691500e-4f, 1.3981999507e-3f);
+    p = Math.fma(p, r, 8.3334519073e-3f);
+    p = Math.fma(p, r, 4.1665795894e-2f);
+    p = Math.fma(p, r, 1.6666665459e-1f);
+    p = Math.fma(p, r, 5.0000001201e-1f);
+    p = Math.fma(p * r, r, r) + 1f;
+    int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(ROUND) - 127)) << 23;
+    return p * Float.intBitsToFloat(bits);
+  }
+
   @Override
   public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
     FloatVector acc = FloatVector.zero(S);
@@ -320,8 +393,8 @@ public final class VectorKernels implements Kernels {
   }
 
   @Override
-  public void parallelFor(int n, IntConsumer body) {
-    int chunks = Math.min(threads, n);
+  public void parallelFor(int n, long work, IntConsumer body) {
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, n);
     // Strided, not contiguous: causal attention rows cost more the later they come, so
     // interleaving balances a prefill across threads.
     splitRun(

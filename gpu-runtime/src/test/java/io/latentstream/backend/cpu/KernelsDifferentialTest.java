@@ -2,6 +2,7 @@ package io.latentstream.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -112,6 +113,29 @@ class KernelsDifferentialTest {
         }
       }
     }
+  }
+
+  @Test
+  void expAgreesWithMathExpOverTheSoftmaxRange() {
+    int n = 4003;
+    float[] x = new float[n + 2];
+    for (int i = 0; i < n; i++) {
+      // Shifted softmax scores: 0 down to -100, plus the exact edges.
+      x[2 + i] = 3f - 100f * i / (n - 1);
+    }
+    float[] yr = x.clone();
+    float[] yf = x.clone();
+    ref.exp(yr, 2, n, 3f);
+    fast.exp(yf, 2, n, 3f);
+    for (int i = 2; i < n + 2; i++) {
+      if (x[i] - 3f >= -87f) {
+        // Cephes expf is within about 1 ulp of the rounded exact value: allow 4.
+        assertEquals(yr[i], yf[i], 4 * Math.ulp(yr[i]), "exp(" + (x[i] - 3f) + ")");
+      } else {
+        assertTrue(yf[i] >= 0 && yf[i] < 2e-38f, "exp(" + (x[i] - 3f) + ") = " + yf[i]);
+      }
+    }
+    assertEquals(1f, yf[2], 0f, "exp(0) is exactly 1");
   }
 
   @Test

@@ -62,10 +62,35 @@ final class BenchEngineCommand extends EngineCommand {
   @Option(names = "--threads", description = "Kernel threads (default: one per core).")
   Integer threads;
 
+  @Option(
+      names = "--mtp",
+      description =
+          "Instead: greedy generation at batch 1 with and without MTP drafting, in one run, on"
+              + " the golden-style prompts (--mtp-prompts).")
+  boolean mtp;
+
+  @Option(
+      names = "--mtp-prompts",
+      split = ";",
+      defaultValue = "0,478,4717,557;0,478,678,945;0,344,484,307;0,1452,18,1204;0,2521,591,265",
+      description = "Prompts of the MTP run, as id lists separated by ';'.")
+  List<String> mtpPrompts;
+
   @Override
   void run() throws Exception {
     int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     Engine engine = Engine.load(model, new VectorKernels(nThreads), Checkpoint.Progress.NONE);
+    if (mtp) {
+      if (!engine.hasMtp()) {
+        throw new IllegalArgumentException(model + " has no MTP module");
+      }
+      List<int[]> prompts =
+          mtpPrompts.stream()
+              .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
+              .toList();
+      new MtpBenchmark(engine, prompts, newTokens).run(cli().getOut(), warmup, reps);
+      return;
+    }
     int[] prompt =
         Arrays.stream(promptIds.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
     int[] longPrompt = new Random(42).ints(prefill, 2, engine.config().vocabSize()).toArray();

@@ -65,7 +65,11 @@ public final class TokenDistribution {
     return best;
   }
 
-  /** log softmax(logits)[token]: the model's own log-probability of a token, at temperature 1. */
+  /**
+   * log softmax(logits)[token]: the model's own log-probability of a token, at temperature 1.
+   * Scalar on purpose: the Vector API's EXP gives other bits interpreted than compiled, which broke
+   * the batch-invariance test; Math.exp is the same in both.
+   */
   public static float logprob(float[] logits, int token) {
     double max = Double.NEGATIVE_INFINITY;
     for (float logit : logits) {

@@ -130,6 +130,10 @@ public final class VectorKernels implements Kernels {
             for (; t + 4 <= n; t += 4) {
               block4(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
+            // Two rows (an MTP verify step) share one pass over the weights as well.
+            for (; t + 2 <= n; t += 2) {
+              block2(w, b, x, xOff + t * cols, y, yOff + t * rows);
+            }
             for (; t < n; t++) {
               block1(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
@@ -149,6 +153,28 @@ public final class VectorKernels implements Kernels {
       a1 = high(p, base + i).fma(xi, a1);
     }
     store(w, b, a0, a1, y, yOff);
+  }
+
+  private static void block2(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    int[] p = w.bf16();
+    FloatVector a00 = FloatVector.zero(S);
+    FloatVector a01 = a00;
+    FloatVector a10 = a00;
+    FloatVector a11 = a00;
+    for (int i = 0; i < cols; i++) {
+      FloatVector w0 = low(p, base + i);
+      FloatVector w1 = high(p, base + i);
+      FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
+      FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
+      a00 = w0.fma(x0, a00);
+      a01 = w1.fma(x0, a01);
+      a10 = w0.fma(x1, a10);
+      a11 = w1.fma(x1, a11);
+    }
+    store(w, b, a00, a01, y, yOff);
+    store(w, b, a10, a11, y, yOff + w.rows());
   }
 
   private static void block4(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {

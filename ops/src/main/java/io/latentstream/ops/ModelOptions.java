@@ -15,10 +15,7 @@ final class ModelOptions {
       description = "Checkpoint directory (config.json + safetensors).")
   Path model;
 
-  @Option(
-      names = "--prompt-ids",
-      required = true,
-      description = "Prompt token ids, comma-separated, e.g. 0,412,7.")
+  @Option(names = "--prompt-ids", description = "Prompt token ids, comma-separated, e.g. 0,412,7.")
   String promptIds;
 
   /** The config, read first so that bad input fails before the weights are loaded. */
@@ -31,6 +28,9 @@ final class ModelOptions {
 
   /** The prompt ids, each checked against the vocabulary. */
   int[] ids(ModelConfig config) {
+    if (promptIds == null) {
+      throw new IllegalArgumentException("--prompt-ids is required");
+    }
     String[] parts = promptIds.trim().split("\\s*,\\s*");
     int[] ids = new int[parts.length];
     for (int i = 0; i < parts.length; i++) {

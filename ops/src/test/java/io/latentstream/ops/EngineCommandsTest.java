@@ -61,6 +61,29 @@ class EngineCommandsTest {
     assertEquals(p.get("greedy_32"), json.get("tokens"));
   }
 
+  /** Text in: BOS is added, EOS ends the generation, and the text of the tokens is printed. */
+  @Test
+  void generateFromTextStopsAtEndOfSentence() throws Exception {
+    JsonNode p =
+        new ObjectMapper()
+            .readTree(shared().resolve("brown-mtp/golden.json").toFile())
+            .get("prompts")
+            .get(0);
+    Result r = run("generate", "--model", BROWN, "--prompt", p.get("text").asText());
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode json = new ObjectMapper().readTree(r.out());
+    JsonNode tokens = json.get("tokens");
+    int eos = 0;
+    while (p.get("greedy_32").get(eos).asInt() != 1) {
+      eos++;
+    }
+    assertEquals(eos + 1, tokens.size(), r.out());
+    for (int i = 0; i <= eos; i++) {
+      assertEquals(p.get("greedy_32").get(i), tokens.get(i));
+    }
+    assertTrue(p.get("greedy_text").asText().startsWith(json.get("text").asText()), r.out());
+  }
+
   @Test
   void logitsWritesOneF32TensorOfEveryPosition(@TempDir Path dir) throws Exception {
     Path out = dir.resolve("l.safetensors");

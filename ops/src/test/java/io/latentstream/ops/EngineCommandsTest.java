@@ -1,23 +1,20 @@
 package io.latentstream.ops;
 
+import static io.latentstream.ops.LatentstreamCliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentstream.ops.LatentstreamCliTestSupport.Result;
 import io.latentstream.weights.SafetensorsFile;
 import io.latentstream.weights.TensorInfo;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** generate and logits through picocli, on the shared brown-mtp checkpoint and its goldens. */
 class EngineCommandsTest {
-  private record Result(int exitCode, String out, String err) {}
-
   private static Path shared() {
     String dir = System.getProperty("latentstream.shared");
     if (dir == null) {
@@ -27,16 +24,6 @@ class EngineCommandsTest {
   }
 
   private static final String BROWN = shared().resolve("brown-mtp").toString();
-
-  private static Result run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = LatentstreamCli.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    int code = cli.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
 
   @Test
   void generatePrintsTheGoldenGreedyContinuationAsOneJsonObject() throws Exception {

@@ -1,26 +1,13 @@
 package io.latentstream.ops;
 
+import static io.latentstream.ops.LatentstreamCliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import io.latentstream.ops.LatentstreamCliTestSupport.Result;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 class LatentstreamCliTest {
-  private record Result(int exitCode, String out, String err) {}
-
-  private static Result run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = LatentstreamCli.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    int code = cli.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
-
   @Test
   void helpListsTheToolAndExitsZero() {
     Result result = run("--help");

@@ -19,7 +19,9 @@ import io.latentstream.topology.LatentstreamTopology;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import io.latentstream.topology.TopologySettings;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -108,10 +110,38 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
   int partitions;
 
-  /** One run's figures. */
-  private record Run(long tokens, double seconds, long[] latenciesMs) {
+  /**
+   * One run's figures, with the CPU time this JVM (engine, topology, clients) and the broker
+   * process spent on it.
+   */
+  private record Run(
+      long tokens,
+      double seconds,
+      long[] latenciesMs,
+      double serviceCpuSeconds,
+      double brokerCpuSeconds) {
     double tokensPerSecond() {
       return tokens / seconds;
+    }
+  }
+
+  /** CPU seconds of this JVM and of the broker process so far. */
+  private record Cpu(double service, double broker) {
+    static Cpu now(LocalKafkaCluster kafka) {
+      var os =
+          (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+      return new Cpu(os.getProcessCpuTime() / 1e9, brokerCpuSeconds(kafka.pid(0)));
+    }
+  }
+
+  /** utime + stime of a Linux process, from /proc/PID/stat (clock ticks of 1/100 s). */
+  private static double brokerCpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN; // not Linux: the CPU columns stay empty
     }
   }
 
@@ -131,22 +161,34 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           "%d prompts x up to %d tokens, %d partitions, %d runs per mode (medians)%n",
           prompts, maxNewTokens, partitions, repeats);
       out.flush();
-      engineAlone(served); // warm-up: JIT and caches, not measured
+      // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths, which
+      // otherwise burn seconds of CPU in the compiler threads during the first measured runs.
+      engineAlone(kafka, served);
+      throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, -1);
+      throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, -1);
       List<Run> alone = new ArrayList<>();
       List<Run> atLeastOnce = new ArrayList<>();
       List<Run> exactlyOnce = new ArrayList<>();
       for (int r = 0; r < repeats; r++) {
-        alone.add(engineAlone(served));
+        alone.add(engineAlone(kafka, served));
         atLeastOnce.add(throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, r));
         exactlyOnce.add(
             throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, r));
       }
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
-      out.println("mode              tokens/s  vs engine  latency p50 ms  p99 ms  tokens");
+      out.println(
+          "mode              tokens/s  vs engine  latency p50 ms  p99 ms  tokens"
+              + "  service CPU us/token  broker CPU us/token");
       out.printf(
-          "engine alone      %8.0f  %8.2f   %14s  %6s  %6d%n",
-          base, 1.0, "-", "-", alone.get(0).tokens());
+          "engine alone      %8.0f  %8.2f   %14s  %6s  %6d  %20.0f  %19.0f%n",
+          base,
+          1.0,
+          "-",
+          "-",
+          alone.get(0).tokens(),
+          cpuPerToken(alone, Run::serviceCpuSeconds),
+          cpuPerToken(alone, Run::brokerCpuSeconds));
       report(out, "at_least_once", atLeastOnce, base);
       report(out, "exactly_once_v2", exactlyOnce, base);
       out.flush();
@@ -159,13 +201,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     long[] latencies =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
     out.printf(
-        "%-17s %8.0f  %8.2f   %14d  %6d  %6d%n",
+        "%-17s %8.0f  %8.2f   %14d  %6d  %6d  %20.0f  %19.0f%n",
         mode,
         tps,
         tps / base,
         percentile(latencies, 0.50),
         percentile(latencies, 0.99),
-        runs.get(0).tokens());
+        runs.get(0).tokens(),
+        cpuPerToken(runs, Run::serviceCpuSeconds),
+        cpuPerToken(runs, Run::brokerCpuSeconds));
   }
 
   private List<int[]> promptIds(ServedModel served) {
@@ -181,7 +225,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   }
 
   /** The same requests on the loop directly: the ceiling the pipeline is measured against. */
-  private Run engineAlone(ServedModel served) throws InterruptedException {
+  private Run engineAlone(LocalKafkaCluster kafka, ServedModel served) throws InterruptedException {
     CountDownLatch done = new CountDownLatch(prompts);
     AtomicLong tokens = new AtomicLong();
     GenerationListener listener =
@@ -197,6 +241,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           }
         };
     List<int[]> ids = promptIds(served);
+    Cpu before = Cpu.now(kafka);
     long start = System.nanoTime();
     for (int i = 0; i < prompts; i++) {
       served
@@ -206,7 +251,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
               listener);
     }
     done.await();
-    return new Run(tokens.get(), (System.nanoTime() - start) / 1e9, new long[0]);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Cpu after = Cpu.now(kafka);
+    return new Run(
+        tokens.get(),
+        seconds,
+        new long[0],
+        after.service() - before.service(),
+        after.broker() - before.broker());
   }
 
   private Run throughKafka(
@@ -217,7 +269,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       Path data,
       int run)
       throws Exception {
-    String name = "bench-" + guarantee.replace('_', '-') + "-" + run;
+    String name = "bench-" + guarantee.replace('_', '-') + "-" + (run < 0 ? "warmup" : run);
     Topics topics = Topics.create(name + ".", client);
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
       admin
@@ -253,7 +305,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         Thread.sleep(50);
       }
       consumer.poll(Duration.ofMillis(100)); // joins the group before the first token
-      List<int[]> ids = promptIds(served);
+      Cpu before = Cpu.now(kafka);
       long start = System.nanoTime();
       for (int i = 0; i < prompts; i++) {
         producer.send(new ProducerRecord<>(topics.prompts().name(), "r" + i, prompt("r" + i, i)));
@@ -278,8 +330,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         }
       }
       double seconds = (System.nanoTime() - start) / 1e9;
+      Cpu after = Cpu.now(kafka);
       streams.close(Duration.ofSeconds(30));
-      return new Run(tokens, seconds, latencies.stream().mapToLong(Long::longValue).toArray());
+      return new Run(
+          tokens,
+          seconds,
+          latencies.stream().mapToLong(Long::longValue).toArray(),
+          after.service() - before.service(),
+          after.broker() - before.broker());
     }
   }
 
@@ -321,6 +379,12 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                     : completions.deserialize(topic, bytes));
     consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
     return consumer;
+  }
+
+  /** Median over runs of a CPU figure per generated token, in microseconds. */
+  private static double cpuPerToken(List<Run> runs, java.util.function.ToDoubleFunction<Run> cpu) {
+    return median(
+        runs.stream().mapToDouble(run -> cpu.applyAsDouble(run) * 1e6 / run.tokens()).toArray());
   }
 
   private static double median(double[] values) {

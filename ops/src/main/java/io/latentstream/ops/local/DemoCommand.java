@@ -42,6 +42,7 @@ import picocli.CommandLine.Spec;
     name = "demo",
     mixinStandardHelpOptions = true,
     description = {
+      "Shows the whole pipeline: prompts in, tokens streaming out, then shuts down.",
       "Starts broker, registry and service, publishes a few prompts (one a two-turn session),",
       "shows the tokens arriving live and shuts everything down."
     })

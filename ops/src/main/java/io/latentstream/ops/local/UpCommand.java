@@ -12,8 +12,9 @@ import picocli.CommandLine.Spec;
     name = "up",
     mixinStandardHelpOptions = true,
     description = {
-      "Starts a local deployment until Ctrl-C: a KRaft broker, the embedded schema registry",
-      "and the latentstream service serving --model. State stays in --data-dir."
+      "Runs a local deployment (broker, schema registry, service) until Ctrl-C.",
+      "A KRaft broker as a child JVM, the embedded schema registry and the latentstream service",
+      "serving --model. State stays in --data-dir."
     })
 public final class UpCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;

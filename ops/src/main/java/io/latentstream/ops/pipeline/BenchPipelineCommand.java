@@ -63,8 +63,9 @@ import picocli.CommandLine.Spec;
     name = "bench-pipeline",
     mixinStandardHelpOptions = true,
     description = {
-      "Benchmarks concurrent prompts through Kafka against the engine alone (same prompts, one run):",
-      "tokens/s of both, and emission-to-consumer latency per token under both guarantees."
+      "Benchmarks prompts through Kafka against the engine alone, in one run.",
+      "The same concurrent prompts both ways: tokens/s of both, emission-to-consumer latency per",
+      "token under both guarantees, and CPU per token of the service and the broker."
     })
 public final class BenchPipelineCommand implements Callable<Integer> {
   private static final List<String> TEXTS =

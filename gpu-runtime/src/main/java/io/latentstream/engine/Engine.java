@@ -3,6 +3,7 @@ package io.latentstream.engine;
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.model.Batch;
+import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.LatentCache;
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.Trace;
@@ -72,6 +73,11 @@ public final class Engine {
 
   public ModelConfig config() {
     return config;
+  }
+
+  /** Routed token counts per expert of every MoE layer (for metrics; counting is always on). */
+  public ExpertLoad expertLoad() {
+    return model.expertLoad();
   }
 
   public boolean hasMtp() {

@@ -14,6 +14,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Continuous batching over an {@link Engine}: requests join and leave between steps, each step runs
@@ -242,6 +243,11 @@ public final class GenerationLoop implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.error("engine step failed; failing its {} requests", plan.size(), e);
       for (Scheduler.Planned planned : plan) {
+        // The MDC key the service's log pattern prints, so the line names the request.
+        try (MDC.MDCCloseable logContext =
+            MDC.putCloseable("requestId", planned.generation().requestId())) {
+          LOG.warn("failed with its engine step: {}", e.getMessage());
+        }
         planned.generation().fail(e.getMessage());
       }
     }

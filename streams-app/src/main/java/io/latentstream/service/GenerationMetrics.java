@@ -140,6 +140,21 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
     loop.observe(this);
   }
 
+  /** Tokens generated since start. */
+  public double tokensGenerated() {
+    return tokens.count();
+  }
+
+  /** Time to first token of every finished request. */
+  public Timer firstToken() {
+    return firstToken;
+  }
+
+  /** Time between consecutive tokens of a request. */
+  public Timer interToken() {
+    return interToken;
+  }
+
   private Timer phase(String phase, String what) {
     return Timer.builder("latentstream.engine.step")
         .tag("phase", phase)

@@ -38,10 +38,13 @@ function drawChart(svg, lines, fixedMax) {
     const offset = HISTORY - l.values.length;
     let points = [];
     const flush = () => {
-      if (points.length > 0) {
+      if (points.length === 1) {
+        const [x, y] = points[0].split(",");
+        el("circle", { cx: x, cy: y, r: 2.2, fill: l.color }, svg);
+      } else if (points.length > 1) {
         el("polyline", { points: points.join(" "), stroke: l.color }, svg);
-        points = [];
       }
+      points = [];
     };
     l.values.forEach((v, i) => {
       if (v == null) return flush();

@@ -6,6 +6,7 @@ import io.latentstream.model.Batch;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.LatentCache;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.model.Phase;
 import io.latentstream.model.Trace;
 import io.latentstream.model.Transformer;
 import io.latentstream.model.Workspace;
@@ -78,6 +79,11 @@ public final class Engine {
   /** Routed token counts per expert of every MoE layer (for metrics; counting is always on). */
   public ExpertLoad expertLoad() {
     return model.expertLoad();
+  }
+
+  /** Nanoseconds spent in a phase of the forward passes since load (for metrics). */
+  public long phaseNanos(Phase phase) {
+    return ws.phases.nanos(phase);
   }
 
   public boolean hasMtp() {
@@ -215,7 +221,9 @@ public final class Engine {
     int vocab = config.vocabSize();
     float[] flat = new float[n * vocab];
     if (n > 0) {
+      long started = System.nanoTime();
       model.head().apply(kernels, ws.xn(), row0 * config.hiddenSize(), n, flat, 0);
+      ws.phases.add(Phase.HEAD, System.nanoTime() - started);
     }
     // Decoding asks for one row: hand it over without a copy.
     return n == 1 ? new float[][] {flat} : rows(flat, 0, n, vocab);

@@ -1,6 +1,7 @@
 package io.latentstream.service;
 
 import io.latentstream.model.ExpertLoad;
+import io.latentstream.model.Phase;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.TokenEmission;
@@ -124,6 +125,15 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
             .tag("kind", "request_id")
             .description("evicted sessions and expired completed request ids")
             .register(registry);
+    for (Phase phase : Phase.values()) {
+      FunctionCounter.builder(
+              "latentstream.engine.phase", model.engine(), engine -> engine.phaseNanos(phase) / 1e9)
+          .baseUnit("seconds")
+          .tag("phase", phase.name().toLowerCase())
+          .description(
+              "time in each part of the forward passes (MTP included): attention, ffn, head")
+          .register(registry);
+    }
     ExpertLoad load = model.engine().expertLoad();
     for (int i = 0; i < load.layerCount(); i++) {
       int layer = i;

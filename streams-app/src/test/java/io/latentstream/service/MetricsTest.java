@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.model.ExpertLoad;
+import io.latentstream.model.Phase;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
@@ -111,6 +112,10 @@ class MetricsTest implements TestPropertyProvider {
     ExpertLoad load = model.engine().expertLoad();
     long[] routedBefore = routedPerLayer(load);
     long stepsBefore = model.loop().stats().steps();
+    double phasesBefore = 0;
+    for (Phase phase : Phase.values()) {
+      phasesBefore += model.engine().phaseNanos(phase) / 1e9;
+    }
 
     publish(prompt("m-1", "The jury said", 12));
     Completion first = await(topics.completions().name(), completionReader(), "m-1");
@@ -172,6 +177,19 @@ class MetricsTest implements TestPropertyProvider {
           load.experts(), text.count("latentstream_expert_routed_tokens_total", layer), layer);
     }
     assertEquals(0, text.count("latentstream_expert_routed_tokens_total", "layer=\"0\""));
+
+    // The forward passes' time, split by phase, fits inside the steps' forward and draft time.
+    double phases = 0;
+    for (String phase : List.of("attention", "ffn", "head")) {
+      double seconds =
+          text.sum("latentstream_engine_phase_seconds_total", "phase=\"" + phase + "\"");
+      assertTrue(seconds > 0, phase);
+      phases += seconds;
+    }
+    double passes =
+        text.sum("latentstream_engine_step_seconds_sum", "phase=\"forward\"")
+            + text.sum("latentstream_engine_step_seconds_sum", "phase=\"draft\"");
+    assertTrue(phases - phasesBefore <= passes * 1.01 + 1e-3, phases + " > " + passes);
 
     // Kafka Streams' own metrics, through micronaut-kafka's binder.
     assertTrue(text.sum("kafka_streams_alive_stream_threads") >= 1, "Kafka Streams' metrics");

@@ -204,7 +204,9 @@ function connect() {
     pill.classList.add("live");
   };
   source.onerror = () => { pill.textContent = "reconnecting"; pill.classList.remove("live"); };
-  source.onmessage = (message) => onEvent(JSON.parse(message.data));
+  source.onmessage = (message) => {
+    if (message.data) onEvent(JSON.parse(message.data)); // keep-alives carry no data
+  };
 }
 
 connect();

@@ -96,8 +96,10 @@ public class ConsoleController {
   @Produces(MediaType.TEXT_EVENT_STREAM)
   Publisher<Event<?>> events() {
     Flux<Event<?>> events = broadcaster.events().map(e -> Event.of(e));
+    // The first comment goes out at once, so the response (and EventSource.onopen) starts even
+    // when nothing is generating.
     Flux<Event<?>> keepAlive =
-        Flux.interval(KEEP_ALIVE).map(i -> Event.of("").comment("keep-alive"));
+        Flux.interval(Duration.ZERO, KEEP_ALIVE).map(i -> Event.of("").comment("keep-alive"));
     return Flux.merge(events, keepAlive);
   }
 }

@@ -132,7 +132,7 @@ class ConsoleTest implements TestPropertyProvider {
     try (BufferedReader lines =
         new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
       for (String line; (line = lines.readLine()) != null; ) {
-        if (line.startsWith("data:")) {
+        if (line.startsWith("data:") && !line.substring(5).isBlank()) {
           JsonNode event = JSON.readTree(line.substring(5));
           if ("sse-1".equals(event.path("requestId").asText())) {
             events.add(event);
@@ -185,8 +185,15 @@ class ConsoleTest implements TestPropertyProvider {
       browser.await("document.getElementById('connection')?.textContent === 'live'", 20_000);
       browser.await("document.querySelectorAll('#heatmap rect.cell').length > 0", 20_000);
 
-      publish(prompt("page-1", "The jury said", 48));
       String item = "document.querySelector('li[data-request-id=\"page-1\"]')";
+      // Records how many tokens the request's text shows after each change of the list.
+      browser.evaluate(
+          "window.growth = []; new MutationObserver(() => { const li = "
+              + item
+              + "; if (li) growth.push(li.querySelectorAll('.text span').length); })"
+              + ".observe(document.getElementById('streams'), {childList: true, subtree: true});"
+              + " true");
+      publish(prompt("page-1", "The jury said", 48));
       browser.await(item + " !== null", 60_000);
       browser.await(item + ".dataset.finish !== undefined", 60_000);
       Completion completion = awaitCompletion("page-1");
@@ -198,6 +205,19 @@ class ConsoleTest implements TestPropertyProvider {
           browser.evaluate(item + ".querySelectorAll('.text span').length").asInt());
       assertEquals(
           completion.getFinishReason().name(), browser.evaluate(item + ".dataset.finish").asText());
+      // The text grew token by token as the events arrived, never jumping or shrinking.
+      JsonNode growth = browser.evaluate("growth");
+      List<Integer> shownCounts = new ArrayList<>();
+      for (JsonNode count : growth) {
+        if (shownCounts.isEmpty() || shownCounts.get(shownCounts.size() - 1) != count.asInt()) {
+          shownCounts.add(count.asInt());
+        }
+      }
+      for (int i = 1; i < shownCounts.size(); i++) {
+        assertEquals(shownCounts.get(i - 1) + 1, shownCounts.get(i), "growth " + shownCounts);
+      }
+      assertEquals(completion.getTokenIds().size(), shownCounts.get(shownCounts.size() - 1));
+      assertTrue(shownCounts.get(0) <= 1, "growth " + shownCounts);
 
       // More traffic for the charts, then the heatmap must equal the engine's counts.
       for (int i = 0; i < 3; i++) {

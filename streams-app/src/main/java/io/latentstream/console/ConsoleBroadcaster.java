@@ -3,6 +3,7 @@ package io.latentstream.console;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.topology.GenerationObserver;
+import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import reactor.core.publisher.Sinks;
  * without bound), and the events of the most recent requests are kept (bounded) so a page opened
  * mid-generation shows them.
  */
+@Requires(property = "latentstream.console-enabled", notEquals = "false")
 @Singleton
 public class ConsoleBroadcaster implements GenerationObserver {
   /** Events kept for pages that connect later (about a few dozen recent requests). */

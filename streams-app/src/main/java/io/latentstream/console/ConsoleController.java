@@ -4,6 +4,7 @@ import io.latentstream.model.ExpertLoad;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.service.GenerationMetrics;
 import io.latentstream.topology.ServedModel;
+import io.micronaut.context.annotation.Requires;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.annotation.Controller;
@@ -21,6 +22,7 @@ import reactor.core.publisher.Flux;
  * The web console's API: live generation events (server-sent events) and cumulative counters the
  * page turns into rates and charts. The page itself is a static resource under {@code /console/}.
  */
+@Requires(property = "latentstream.console-enabled", notEquals = "false")
 @Controller("/console")
 public class ConsoleController {
   /** A comment line now and then keeps idle connections open through proxies. */

@@ -3,8 +3,10 @@ package io.latentstream.engine;
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.model.Batch;
+import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.LatentCache;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.model.Phase;
 import io.latentstream.model.Trace;
 import io.latentstream.model.Transformer;
 import io.latentstream.model.Workspace;
@@ -72,6 +74,16 @@ public final class Engine {
 
   public ModelConfig config() {
     return config;
+  }
+
+  /** Routed token counts per expert of every MoE layer (for metrics; counting is always on). */
+  public ExpertLoad expertLoad() {
+    return model.expertLoad();
+  }
+
+  /** Nanoseconds spent in a phase of the forward passes since load (for metrics). */
+  public long phaseNanos(Phase phase) {
+    return ws.phases.nanos(phase);
   }
 
   public boolean hasMtp() {
@@ -209,7 +221,9 @@ public final class Engine {
     int vocab = config.vocabSize();
     float[] flat = new float[n * vocab];
     if (n > 0) {
+      long started = System.nanoTime();
       model.head().apply(kernels, ws.xn(), row0 * config.hiddenSize(), n, flat, 0);
+      ws.phases.add(Phase.HEAD, System.nanoTime() - started);
     }
     // Decoding asks for one row: hand it over without a copy.
     return n == 1 ? new float[][] {flat} : rows(flat, 0, n, vocab);

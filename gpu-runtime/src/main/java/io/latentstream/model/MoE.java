@@ -2,6 +2,7 @@ package io.latentstream.model;
 
 import io.latentstream.backend.Kernels;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * DeepSeekMoE (DeepSeek-V3 paper, eq. 12): fine-grained routed experts weighted by the {@link
@@ -16,12 +17,20 @@ public final class MoE implements FeedForward {
   private final MLP[] experts;
   private final MLP shared;
 
+  /** Token rows routed to each expert since load, read by {@link ExpertLoad}. */
+  private final AtomicLongArray routed;
+
   public MoE(ModelConfig c, Gate gate, MLP[] experts, MLP shared) {
     this.dim = c.hiddenSize();
     this.topK = c.numExpertsPerTok();
     this.gate = gate;
     this.experts = experts;
     this.shared = shared;
+    this.routed = new AtomicLongArray(experts.length);
+  }
+
+  AtomicLongArray routed() {
+    return routed;
   }
 
   @Override
@@ -38,7 +47,10 @@ public final class MoE implements FeedForward {
     }
     int active = 0;
     for (int e = 0; e < experts.length; e++) {
-      active += start[e + 1] > 0 ? 1 : 0;
+      if (start[e + 1] > 0) {
+        active++;
+        routed.getAndAdd(e, start[e + 1]);
+      }
       start[e + 1] += start[e];
     }
     int[] activeIds = ws.activeExperts;

@@ -4,6 +4,10 @@ import io.latentstream.backend.Kernels;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.TensorName;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The DeepSeek-V3 language model: embedding, decoder blocks, final norm, output head, and the
@@ -17,6 +21,7 @@ public final class Transformer {
   private final RMSNorm norm;
   private final Linear head;
   private final MTP mtp;
+  private final ExpertLoad expertLoad;
 
   private Transformer(
       ModelConfig config, float[] embed, Block[] layers, RMSNorm norm, Linear head, MTP mtp) {
@@ -26,6 +31,30 @@ public final class Transformer {
     this.norm = norm;
     this.head = head;
     this.mtp = mtp;
+    this.expertLoad = expertLoad(layers, mtp);
+  }
+
+  /** Routed token counts per expert of every MoE layer, the MTP block's last. */
+  public ExpertLoad expertLoad() {
+    return expertLoad;
+  }
+
+  private static ExpertLoad expertLoad(Block[] layers, MTP mtp) {
+    List<Block> blocks = new ArrayList<>(Arrays.asList(layers));
+    if (mtp != null) {
+      blocks.add(mtp.block());
+    }
+    List<MoE> moe = new ArrayList<>();
+    List<Integer> ids = new ArrayList<>();
+    for (Block block : blocks) {
+      if (block.ffn() instanceof MoE m) {
+        moe.add(m);
+        ids.add(block.layer());
+      }
+    }
+    return new ExpertLoad(
+        ids.stream().mapToInt(Integer::intValue).toArray(),
+        moe.stream().map(MoE::routed).toArray(AtomicLongArray[]::new));
   }
 
   public ModelConfig config() {

@@ -9,6 +9,9 @@ public final class Workspace {
   private final ModelConfig c;
   private int capacity;
 
+  /** Time per phase since load, added by {@link Block#forward} and the engine's head. */
+  public final PhaseTimes phases = new PhaseTimes();
+
   /** [T, dim] residual stream, normalized input, sublayer output. */
   float[] x;
 

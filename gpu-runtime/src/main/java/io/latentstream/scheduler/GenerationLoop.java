@@ -14,6 +14,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Continuous batching over an {@link Engine}: requests join and leave between steps, each step runs
@@ -38,6 +39,7 @@ public final class GenerationLoop implements AutoCloseable {
   private final AtomicLong generatedTokens = new AtomicLong();
   private final AtomicLong drafted = new AtomicLong();
   private final AtomicLong accepted = new AtomicLong();
+  private volatile StepObserver observer = step -> {};
   private volatile Thread thread;
   private volatile boolean stopping;
 
@@ -57,6 +59,25 @@ public final class GenerationLoop implements AutoCloseable {
       long steps, long generatedTokens, long drafted, long accepted, int running, int waiting) {}
 
   /**
+   * What one step did and how long its phases took, for metrics: the sequences and token rows of
+   * the forward pass, the rows drafted by MTP, and the nanoseconds spent in the forward pass, in
+   * the MTP pass, and in the whole step (planning, sampling and retiring included).
+   */
+  public record StepStats(
+      int sequences,
+      int tokens,
+      int draftRows,
+      long forwardNanos,
+      long draftNanos,
+      long totalNanos) {}
+
+  /** Called on the loop's thread after every step; implementations return quickly. */
+  @FunctionalInterface
+  public interface StepObserver {
+    void onStep(StepStats step);
+  }
+
+  /**
    * @param tokenizer detokenizes the emitted text and finds stop strings and EOS; null emits no
    *     text (ids only) and refuses stop strings
    */
@@ -71,6 +92,11 @@ public final class GenerationLoop implements AutoCloseable {
             settings.mtpDrafting() && engine.hasMtp());
     this.scheduler = new Scheduler(settings.maxRunning(), settings.maxStepTokens());
     this.clock = System::nanoTime;
+  }
+
+  /** Sets who is told about each step (one observer; replaces the previous one). */
+  public void observe(StepObserver observer) {
+    this.observer = observer == null ? step -> {} : observer;
   }
 
   /** Queues a request; its tokens and outcome go to {@code listener} on the loop's thread. */
@@ -182,13 +208,19 @@ public final class GenerationLoop implements AutoCloseable {
     List<Scheduler.Planned> plan = scheduler.plan();
     List<StepRequest> requests = new ArrayList<>(plan.size());
     long started = clock.getAsLong();
+    int tokens = 0;
+    int draftRows = 0;
+    long forwardNanos = 0;
+    long draftNanos = 0;
     for (Scheduler.Planned planned : plan) {
       planned.generation().markStarted(started);
       requests.add(planned.step());
+      tokens += planned.step().tokens().length;
     }
     try {
       List<StepResult> results = engine.step(requests);
       long now = clock.getAsLong();
+      forwardNanos = now - started;
       List<Generation> drafting = new ArrayList<>();
       List<MtpRequest> mtpRows = new ArrayList<>();
       for (int i = 0; i < plan.size(); i++) {
@@ -197,10 +229,13 @@ public final class GenerationLoop implements AutoCloseable {
         if (rows != null) {
           drafting.add(generation);
           mtpRows.add(rows);
+          draftRows += rows.nextTokens().length;
         }
       }
       if (!mtpRows.isEmpty()) {
+        long draftStarted = clock.getAsLong();
         List<float[][]> logits = engine.mtp(mtpRows);
+        draftNanos = clock.getAsLong() - draftStarted;
         for (int i = 0; i < drafting.size(); i++) {
           drafting.get(i).draftFrom(logits.get(i));
         }
@@ -208,6 +243,11 @@ public final class GenerationLoop implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.error("engine step failed; failing its {} requests", plan.size(), e);
       for (Scheduler.Planned planned : plan) {
+        // The MDC key the service's log pattern prints, so the line names the request.
+        try (MDC.MDCCloseable logContext =
+            MDC.putCloseable("requestId", planned.generation().requestId())) {
+          LOG.warn("failed with its engine step: {}", e.getMessage());
+        }
         planned.generation().fail(e.getMessage());
       }
     }
@@ -218,6 +258,18 @@ public final class GenerationLoop implements AutoCloseable {
       drafted.addAndGet(generation.drafted());
       accepted.addAndGet(generation.accepted());
       generation.finish(now);
+    }
+    try {
+      observer.onStep(
+          new StepStats(
+              plan.size(),
+              tokens,
+              draftRows,
+              forwardNanos,
+              draftNanos,
+              clock.getAsLong() - started));
+    } catch (RuntimeException e) {
+      LOG.warn("step observer failed", e);
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.latentstream.engine.Engine;
+import io.latentstream.model.ExpertLoad;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.testing.SharedData;
 import io.latentstream.tokenizer.Tokenizer;
@@ -198,6 +199,54 @@ class GenerationLoopTest {
         run(true, null, List.of(GenerationRequest.of("t2", secondTurn, SamplingParams.greedy(12))));
     assertArrayEquals(fresh.ids("t2"), cached.ids("t2"));
     assertEquals(history.length - 1, cached.outcomes.get("t2").cachedPromptTokens());
+  }
+
+  /**
+   * The step observer sees every forward row, and the routers count each row once per chosen
+   * expert: in every MoE layer the per-expert counts grow by exactly rows x experts per token.
+   */
+  @Test
+  void stepObserverAndExpertLoadCountEveryRoutedRow() {
+    ExpertLoad load = engine.expertLoad();
+    int layers = engine.config().numHiddenLayers();
+    int topK = engine.config().numExpertsPerTok();
+    long[] before = new long[load.layerCount()];
+    for (int i = 0; i < load.layerCount(); i++) {
+      for (int e = 0; e < load.experts(); e++) {
+        before[i] += load.routed(i, e);
+      }
+    }
+    List<GenerationLoop.StepStats> steps = new ArrayList<>();
+    Recorder recorder = new Recorder();
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, null, new GenerationLoop.Settings(32, 256, true))) {
+      loop.observe(steps::add);
+      for (GenerationRequest request : greedyRequests(12)) {
+        loop.submit(request, recorder);
+      }
+      loop.runUntilIdle();
+      assertEquals(loop.stats().steps(), steps.size());
+    }
+    long rows = steps.stream().mapToLong(GenerationLoop.StepStats::tokens).sum();
+    long draftRows = steps.stream().mapToLong(GenerationLoop.StepStats::draftRows).sum();
+    long prompted = prompts.stream().mapToLong(p -> p.length).sum();
+    assertTrue(rows >= prompted + 11L * prompts.size(), "rows " + rows);
+    assertTrue(draftRows > 0);
+    assertEquals(
+        engine.config().numHiddenLayers() - engine.config().firstKDenseReplace() + 1,
+        load.layerCount());
+    for (int i = 0; i < load.layerCount(); i++) {
+      long sum = -before[i];
+      for (int e = 0; e < load.experts(); e++) {
+        sum += load.routed(i, e);
+      }
+      long expected = (load.layer(i) == layers ? draftRows : rows) * topK;
+      assertEquals(expected, sum, "layer " + load.layer(i));
+    }
+    for (GenerationLoop.StepStats step : steps) {
+      assertTrue(
+          step.forwardNanos() > 0 && step.totalNanos() >= step.forwardNanos() + step.draftNanos());
+    }
   }
 
   private static int[] concat(int[] a, int[] b) {

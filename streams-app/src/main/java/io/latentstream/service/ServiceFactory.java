@@ -3,6 +3,7 @@ package io.latentstream.service;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.topology.GenerationObserver;
 import io.latentstream.topology.LatentstreamTopology;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
@@ -12,6 +13,7 @@ import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
 import jakarta.inject.Singleton;
 import java.nio.file.Path;
+import java.util.List;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.kstream.KStream;
 import org.slf4j.Logger;
@@ -60,7 +62,11 @@ public class ServiceFactory {
   /** The topology on Micronaut's default stream ({@code kafka.streams.default.*}). */
   @Singleton
   KStream<String, SpecificRecord> latentstream(
-      ConfiguredStreamBuilder builder, Topics topics, ServedModel model, ServiceConfig config) {
+      ConfiguredStreamBuilder builder,
+      Topics topics,
+      ServedModel model,
+      ServiceConfig config,
+      List<GenerationObserver> observers) {
     return LatentstreamTopology.build(
         builder,
         topics,
@@ -70,6 +76,7 @@ public class ServiceFactory {
             config.emitInterval(),
             config.sessionTtl(),
             config.sessionCacheMaxBytes(),
-            config.requestIdRetention()));
+            config.requestIdRetention()),
+        GenerationObserver.all(observers));
   }
 }

@@ -66,18 +66,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private final PromptValidator validator;
   private final Map<String, Active> active = new HashMap<>();
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
-  private final GenerationListener listener =
-      new GenerationListener() {
-        @Override
-        public void onToken(TokenEmission token) {
-          outbox.add(new Emitted(token, System.currentTimeMillis()));
-        }
-
-        @Override
-        public void onFinished(GenerationOutcome outcome) {
-          outbox.add(outcome);
-        }
-      };
+  private final GenerationObserver observer;
   private ProcessorContext<String, SpecificRecord> context;
   private KeyValueStore<String, byte[]> inFlight;
   private KeyValueStore<String, Long> completed;
@@ -86,6 +75,35 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** A token and when the engine emitted it (its event's produced_at). */
   private record Emitted(TokenEmission token, long atMs) {}
+
+  /**
+   * Hands one request's tokens and outcome from the loop's thread to the outbox, telling the
+   * observer with the time since the previous token.
+   */
+  private final class RequestListener implements GenerationListener {
+    private final String requestId;
+    private final String sessionId;
+    private long lastTokenNanos = -1;
+
+    RequestListener(String requestId, String sessionId) {
+      this.requestId = requestId;
+      this.sessionId = sessionId;
+    }
+
+    @Override
+    public void onToken(TokenEmission token) {
+      long now = System.nanoTime();
+      outbox.add(new Emitted(token, System.currentTimeMillis()));
+      observer.token(requestId, sessionId, token, lastTokenNanos < 0 ? -1 : now - lastTokenNanos);
+      lastTokenNanos = now;
+    }
+
+    @Override
+    public void onFinished(GenerationOutcome outcome) {
+      outbox.add(outcome);
+      observer.finished(requestId, sessionId, outcome);
+    }
+  }
 
   /** A request handed to the loop, with what its events need. */
   private static final class Active {
@@ -100,8 +118,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   }
 
   GenerationProcessor(
-      ServedModel model, Deserializer<PromptRequest> prompts, TopologySettings settings) {
+      ServedModel model,
+      Deserializer<PromptRequest> prompts,
+      TopologySettings settings,
+      GenerationObserver observer) {
     this.model = model;
+    this.observer = observer;
     this.prompts = prompts;
     this.settings = settings;
     this.validator =
@@ -139,10 +161,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       reject(null, ErrorCode.valueOf(e.code().name()), e.getMessage(), record);
       return;
     }
-    try {
+    try (RequestLogContext logContext =
+        RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
       accept(prompt, source.offset(), record.timestamp());
     } catch (PromptRejected e) {
-      reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
+      try (RequestLogContext logContext =
+          RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
+        reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
+      }
     }
   }
 
@@ -174,7 +200,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             new int[0]);
     boolean waits = session != null && sessionBusy(session);
     inFlight.put(requestId, request.toBytes());
-    if (!waits) {
+    if (waits) {
+      LOG.info("accepted; waits for the session's earlier turns");
+    } else {
       start(request);
     }
   }
@@ -225,17 +253,25 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
       if (request.session() == null || !sessionBusy(request.session())) {
-        LOG.info(
-            "resuming request {} after {} forwarded tokens",
-            request.requestId(),
-            request.generated().length);
-        start(request);
+        try (RequestLogContext logContext = RequestLogContext.of(request)) {
+          LOG.info(
+              "resuming request {} after {} forwarded tokens",
+              request.requestId(),
+              request.generated().length);
+          start(request);
+        }
       }
     }
   }
 
   /** Hands a request to the loop: the session's history and cache, the turn, the tokens so far. */
   private void start(InFlightRequest request) {
+    try (RequestLogContext logContext = RequestLogContext.of(request)) {
+      startLogged(request);
+    }
+  }
+
+  private void startLogged(InFlightRequest request) {
     SessionEntry entry =
         request.session() == null ? null : sessions.entry(request.session()).orElse(null);
     int[] history = entry == null ? new int[0] : entry.history();
@@ -253,8 +289,19 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     Sequence prefix = null;
     if (entry != null && entry.cachedTokens() > 0) {
       prefix = model.engine().newSequence();
-      prefix.cache().importRange(0, sessions.readCache(request.session(), entry));
+      byte[] cached = sessions.readCache(request.session(), entry);
+      prefix.cache().importRange(0, cached);
+      observer.sessionTurn(entry.cachedTokens(), cached.length);
+    } else if (request.session() != null) {
+      observer.sessionTurn(0, 0);
     }
+    String sessionId = request.session() == null ? null : request.session().session();
+    LOG.info(
+        "generating: {} context tokens, {} from the session cache, {} already forwarded",
+        context.length,
+        entry == null ? 0 : entry.cachedTokens(),
+        request.generated().length);
+    observer.started(request.requestId(), sessionId, context.length);
     Active started = new Active(request, history.length);
     for (int token : request.generated()) {
       started.forwarded.add(token);
@@ -270,7 +317,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
                 request.turn().params(),
                 request.turn().mtpDrafting(),
                 prefix),
-            listener);
+            new RequestListener(request.requestId(), sessionId));
   }
 
   /** Forwards what the loop produced: token events, then completions; records progress. */
@@ -286,7 +333,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       } else if (item instanceof GenerationOutcome outcome
           && active.containsKey(outcome.requestId())) {
         progressed.remove(outcome.requestId());
-        complete(active.remove(outcome.requestId()), outcome, now);
+        Active finished = active.remove(outcome.requestId());
+        try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
+          complete(finished, outcome, now);
+        }
       }
     }
     for (Map.Entry<String, Active> entry : progressed.entrySet()) {
@@ -328,6 +378,13 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   private void complete(Active request, GenerationOutcome outcome, long now) {
     InFlightRequest r = request.request;
+    LOG.info(
+        "finished ({}): {} tokens, first after {} ms, MTP accepted {} of {} drafts",
+        outcome.finishReason(),
+        outcome.tokens().length,
+        outcome.firstTokenNanos() / 1_000_000,
+        outcome.accepted(),
+        outcome.drafted());
     if (outcome.finishReason() == io.latentstream.scheduler.FinishReason.ERROR) {
       fail(r.requestId(), ErrorCode.ENGINE_FAILURE, outcome.message());
     } else if (r.session() != null) {
@@ -384,12 +441,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     int cached = Math.min(outcome.sequence().length(), history.length);
     byte[] appended = outcome.sequence().cache().exportRange(cachedBefore, cached);
     sessions.append(r.session(), history, cached, appended, now);
+    observer.sessionCacheWritten(appended.length);
   }
 
   /** Refuses a consumed record: the error names it and carries its original bytes. */
   private void reject(
       String requestId, ErrorCode code, String message, Record<String, byte[]> record) {
     RecordMetadata source = context.recordMetadata().orElseThrow();
+    observer.refused(code);
     LOG.info(
         "refused {}-{}@{}: {} {}",
         source.topic(),
@@ -415,6 +474,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Reports a request that failed after it was accepted (its prompt was valid). */
   private void fail(String requestId, ErrorCode code, String message) {
+    observer.failed(code);
+    LOG.warn("failed: {} {}", code, message);
     long now = context.currentSystemTimeMs();
     context.forward(new Record<>(requestId, error(requestId, code, message).build(), now));
   }
@@ -441,6 +502,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     }
     expired.forEach(completed::delete);
     if (sessionsEvicted > 0 || !expired.isEmpty()) {
+      observer.evicted(sessionsEvicted, expired.size());
       LOG.info("evicted {} sessions and {} completed request ids", sessionsEvicted, expired.size());
     }
   }

@@ -33,9 +33,19 @@ public final class LatentstreamTopology {
   /** Adds the topology to {@code builder}; returns the stream of everything it produces. */
   public static KStream<String, SpecificRecord> build(
       StreamsBuilder builder, Topics topics, ServedModel model, TopologySettings settings) {
+    return build(builder, topics, model, settings, GenerationObserver.NONE);
+  }
+
+  /** As {@link #build(StreamsBuilder, Topics, ServedModel, TopologySettings)}, observed. */
+  public static KStream<String, SpecificRecord> build(
+      StreamsBuilder builder,
+      Topics topics,
+      ServedModel model,
+      TopologySettings settings,
+      GenerationObserver observer) {
     KStream<String, SpecificRecord> outputs =
         builder.stream(topics.prompts().name(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
-            .process(generate(topics, model, settings), Named.as("generate"));
+            .process(generate(topics, model, settings, observer), Named.as("generate"));
     outputs
         .split(Named.as("route-"))
         .branch(
@@ -65,12 +75,12 @@ public final class LatentstreamTopology {
   }
 
   private static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(
-      Topics topics, ServedModel model, TopologySettings settings) {
+      Topics topics, ServedModel model, TopologySettings settings, GenerationObserver observer) {
     return new ProcessorSupplier<>() {
       @Override
       public Processor<String, byte[], String, SpecificRecord> get() {
         return new GenerationProcessor(
-            model, topics.prompts().valueSerde().deserializer(), settings);
+            model, topics.prompts().valueSerde().deserializer(), settings, observer);
       }
 
       @Override

@@ -1,8 +1,11 @@
 package io.latentstream.topology;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -36,6 +39,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The generation processor under Kafka's TopologyTestDriver: real RocksDB stores, the real engine
@@ -167,5 +172,39 @@ class GenerationProcessorTest {
     // turn 2's prompt is turn 1's prompt and reply plus its own four tokens
     assertEquals(4 + 5 + 4, completed.get(1).getUsage().getPromptTokens());
     assertEquals(4 + 5 - 1, completed.get(1).getUsage().getCachedPromptTokens());
+  }
+
+  /** Every line the processor logs about a request carries its request id and session id. */
+  @Test
+  void everyLogLineAboutARequestNamesItsRequestAndSession() throws Exception {
+    ch.qos.logback.classic.Logger logger =
+        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(GenerationProcessor.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try {
+      prompts.pipeInput("s", prompt("log-1", "chat-log", 3));
+      prompts.pipeInput("s", prompt("log-2", "chat-log", 3)); // waits for log-1
+      prompts.pipeInput("s", prompt("log-1", "chat-log", 3)); // refused: a duplicate
+      punctuateUntil(() -> completed.size() == 2);
+    } finally {
+      logger.detachAppender(lines);
+    }
+    List<ILoggingEvent> events = lines.list;
+    assertTrue(events.size() >= 6, "logged " + events.size() + " lines");
+    for (ILoggingEvent event : events) {
+      String requestId = event.getMDCPropertyMap().get("requestId");
+      assertTrue(
+          "log-1".equals(requestId) || "log-2".equals(requestId),
+          "no request id: " + event.getFormattedMessage());
+      assertEquals("chat-log", event.getMDCPropertyMap().get("sessionId"));
+    }
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    "log-2".equals(e.getMDCPropertyMap().get("requestId"))
+                        && e.getFormattedMessage().startsWith("finished")));
+    assertNull(MDC.get("requestId"), "the context is cleared after each request");
   }
 }

@@ -1,0 +1,101 @@
+package io.latentstream.topology;
+
+import io.latentstream.scheduler.GenerationOutcome;
+import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.schemas.ErrorCode;
+import java.util.List;
+
+/**
+ * What the generation processor tells metrics and the console about requests. Token and outcome
+ * calls come from the generation loop's thread, the others from stream threads: implementations are
+ * thread-safe and return quickly. Every method defaults to doing nothing.
+ */
+public interface GenerationObserver {
+  GenerationObserver NONE = new GenerationObserver() {};
+
+  /** A request was handed to the generation loop ({@code sessionId} null outside sessions). */
+  default void started(String requestId, String sessionId, int promptTokens) {}
+
+  /**
+   * The loop produced a token.
+   *
+   * @param sinceLastNanos nanoseconds since the request's previous token in this run, or -1 for its
+   *     first
+   */
+  default void token(
+      String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {}
+
+  /** The loop finished a request (any finish reason, errors included). */
+  default void finished(String requestId, String sessionId, GenerationOutcome outcome) {}
+
+  /**
+   * A session turn started: {@code cachedTokens} of its history came from the session cache ({@code
+   * bytes} of latents loaded), 0 when nothing was cached.
+   */
+  default void sessionTurn(int cachedTokens, long bytes) {}
+
+  /** A finished turn appended {@code bytes} of latents to its session's cache. */
+  default void sessionCacheWritten(long bytes) {}
+
+  /** A consumed record was refused before generation (invalid, duplicate, undecodable...). */
+  default void refused(ErrorCode code) {}
+
+  /** An accepted request failed. */
+  default void failed(ErrorCode code) {}
+
+  /** An eviction pass removed sessions (with their caches) and expired completed request ids. */
+  default void evicted(int sessions, int requestIds) {}
+
+  /** Tells each of {@code observers}, in order. */
+  static GenerationObserver all(List<? extends GenerationObserver> observers) {
+    if (observers.isEmpty()) {
+      return NONE;
+    }
+    if (observers.size() == 1) {
+      return observers.get(0);
+    }
+    List<GenerationObserver> list = List.copyOf(observers);
+    return new GenerationObserver() {
+      @Override
+      public void started(String requestId, String sessionId, int promptTokens) {
+        list.forEach(o -> o.started(requestId, sessionId, promptTokens));
+      }
+
+      @Override
+      public void token(
+          String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
+        list.forEach(o -> o.token(requestId, sessionId, token, sinceLastNanos));
+      }
+
+      @Override
+      public void finished(String requestId, String sessionId, GenerationOutcome outcome) {
+        list.forEach(o -> o.finished(requestId, sessionId, outcome));
+      }
+
+      @Override
+      public void sessionTurn(int cachedTokens, long bytes) {
+        list.forEach(o -> o.sessionTurn(cachedTokens, bytes));
+      }
+
+      @Override
+      public void sessionCacheWritten(long bytes) {
+        list.forEach(o -> o.sessionCacheWritten(bytes));
+      }
+
+      @Override
+      public void refused(ErrorCode code) {
+        list.forEach(o -> o.refused(code));
+      }
+
+      @Override
+      public void failed(ErrorCode code) {
+        list.forEach(o -> o.failed(code));
+      }
+
+      @Override
+      public void evicted(int sessions, int requestIds) {
+        list.forEach(o -> o.evicted(sessions, requestIds));
+      }
+    };
+  }
+}

@@ -1,0 +1,40 @@
+package io.latentstream.topology;
+
+import org.slf4j.MDC;
+
+/**
+ * Puts a request's id and session id into the logging context (MDC keys {@code requestId} and
+ * {@code sessionId}, printed by logback.xml) until closed, so every line about the request names
+ * it.
+ */
+final class RequestLogContext implements AutoCloseable {
+  static final String REQUEST_ID = "requestId";
+  static final String SESSION_ID = "sessionId";
+
+  private RequestLogContext(String requestId, String sessionId) {
+    put(REQUEST_ID, requestId);
+    put(SESSION_ID, sessionId);
+  }
+
+  static RequestLogContext of(String requestId, String sessionId) {
+    return new RequestLogContext(requestId, sessionId);
+  }
+
+  static RequestLogContext of(InFlightRequest request) {
+    return of(request.requestId(), request.session() == null ? null : request.session().session());
+  }
+
+  private static void put(String key, String value) {
+    if (value == null) {
+      MDC.remove(key);
+    } else {
+      MDC.put(key, value);
+    }
+  }
+
+  @Override
+  public void close() {
+    MDC.remove(REQUEST_ID);
+    MDC.remove(SESSION_ID);
+  }
+}

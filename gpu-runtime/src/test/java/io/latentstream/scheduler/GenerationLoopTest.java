@@ -117,6 +117,28 @@ class GenerationLoopTest {
     assertTrue(accepted > 0, "MTP drafts were never accepted");
   }
 
+  /**
+   * Sampled requests too: drafting changes how many steps a generation takes, never its tokens, so
+   * a request resumed without its draft (a failover) or replayed without MTP continues bitwise.
+   */
+  @Test
+  void mtpDraftingLeavesSampledGenerationsUnchanged() {
+    List<GenerationRequest> requests = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      SamplingParams params = new SamplingParams(0.7, 0.95, 0, 77 + i, 48, List.of());
+      requests.add(new GenerationRequest("s" + i, prompts.get(i), 0, params, true, null));
+    }
+    Recorder plain = run(false, null, requests);
+    Recorder drafted = run(true, null, requests);
+    int accepted = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      assertArrayEquals(plain.ids("s" + i), drafted.ids("s" + i), "prompt " + i);
+      assertArrayEquals(plain.logprobs("s" + i), drafted.logprobs("s" + i), "prompt " + i);
+      accepted += drafted.outcomes.get("s" + i).accepted();
+    }
+    assertTrue(accepted > 0, "MTP drafts were never accepted");
+  }
+
   @Test
   void generationStopsAtEndOfSentenceAndStreamsTheText() {
     GenerationRequest jury =

@@ -7,6 +7,7 @@ import io.latentstream.ops.local.TopicsCommand;
 import io.latentstream.ops.local.UpCommand;
 import io.latentstream.ops.pipeline.BenchPipelineCommand;
 import io.latentstream.ops.pipeline.PublishCommand;
+import io.latentstream.ops.pipeline.ReplayCommand;
 import io.latentstream.ops.pipeline.TailCommand;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,6 +38,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       PublishCommand.class,
       TailCommand.class,
+      ReplayCommand.class,
       BenchPipelineCommand.class
     })
 public final class LatentstreamCli implements Runnable {

@@ -195,8 +195,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return active.values().stream().anyMatch(a -> session.equals(a.request.session()))
-        || nextWaitingTurn(session).isPresent();
+    return sessionActive(session) || nextWaitingTurn(session).isPresent();
+  }
+
+  /** Whether a turn of the session is generating. */
+  private boolean sessionActive(SessionKey session) {
+    return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
   }
 
   /** The session's earliest accepted turn that has not started. */
@@ -221,7 +225,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      if (request.session() == null || !sessionBusy(request.session())) {
+      // Not sessionBusy: every waiting turn, this one included, is in the in-flight store.
+      if (request.session() == null || !sessionActive(request.session())) {
         LOG.info(
             "resuming request {} after {} forwarded tokens",
             request.requestId(),

@@ -3,6 +3,7 @@ package io.latentstream.ops;
 import io.latentstream.ops.local.BrokerCommand;
 import io.latentstream.ops.local.DemoCommand;
 import io.latentstream.ops.local.RegistryCommand;
+import io.latentstream.ops.local.ServeCommand;
 import io.latentstream.ops.local.TopicsCommand;
 import io.latentstream.ops.local.UpCommand;
 import io.latentstream.ops.pipeline.BenchPipelineCommand;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Command;
       RegistryCommand.class,
       TopicsCommand.class,
       UpCommand.class,
+      ServeCommand.class,
       DemoCommand.class,
       PublishCommand.class,
       TailCommand.class,

@@ -116,8 +116,7 @@ public final class ReplayCommand implements Callable<Integer> {
     }
     Topics topics = pipeline.topics();
     String id = modelId != null ? modelId : model.getFileName().toString();
-    try (ServedModel served =
-        ServedModel.load(model, id, new GenerationLoop.Settings(1, 1, false))) {
+    try (ServedModel served = ServedModel.load(model, id, GenerationLoop.Settings.defaults())) {
       Replay.Report report;
       try {
         report =

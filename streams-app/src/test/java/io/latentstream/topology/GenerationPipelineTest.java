@@ -259,6 +259,21 @@ class GenerationPipelineTest {
     assertEquals(firstTurn - 1, second.getUsage().getCachedPromptTokens());
   }
 
+  /** Another tenant's turn with the same session id starts afresh: no history, no cache. */
+  @Test
+  void aSessionIdOfAnotherTenantDoesNotContinueItsSession() throws Exception {
+    publish(prompt("acme-turn", "shared-id", text("The jury said")).build());
+    Completion acme = completionOf("acme-turn");
+    publish(prompt("rival-turn", "shared-id", text(" The court")).setTenant("rival").build());
+    Completion rival = completionOf("rival-turn");
+    int[] fresh = model.tokenizer().encode(" The court", true);
+    assertEquals(fresh.length, rival.getUsage().getPromptTokens(), "only its own prompt, with BOS");
+    assertEquals(0, rival.getUsage().getCachedPromptTokens());
+    assertArrayEquals(
+        engineAlone(fresh, 24), rival.getTokenIds().stream().mapToInt(Integer::intValue).toArray());
+    assertTrue(acme.getUsage().getPromptTokens() > 0);
+  }
+
   @Test
   void everyBadInputLandsInGenerationErrorsWhileValidPromptsComplete() {
     Map<String, ErrorCode> expected = new HashMap<>();

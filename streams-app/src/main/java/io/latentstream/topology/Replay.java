@@ -145,7 +145,18 @@ public final class Replay {
    */
   public Report verify(Range range, boolean allowDifferentDigest, String outputTopic) {
     Map<Integer, List<ConsumerRecord<String, byte[]>>> log = readPrompts(range);
-    Map<String, List<TokenEvent>> recorded = readTokens();
+    Set<String> replayed = new HashSet<>();
+    log.values()
+        .forEach(
+            records ->
+                records.forEach(
+                    r -> {
+                      PromptRequest prompt = decode(r);
+                      if (prompt != null) {
+                        replayed.add(prompt.getRequestId());
+                      }
+                    }));
+    Map<String, List<TokenEvent>> recorded = readTokens(replayed);
     Map<String, Accepted> accepted = new LinkedHashMap<>();
     int refused = 0;
     for (List<ConsumerRecord<String, byte[]>> partition : log.values()) {
@@ -376,14 +387,19 @@ public final class Replay {
     return log;
   }
 
-  /** Every committed token event, per request, in index order (duplicates kept, to be caught). */
-  private Map<String, List<TokenEvent>> readTokens() {
+  /**
+   * Every committed token event of {@code requests}, per request, in index order (duplicates kept,
+   * to be caught).
+   */
+  private Map<String, List<TokenEvent>> readTokens(Set<String> requests) {
     Map<String, List<TokenEvent>> byRequest = new HashMap<>();
     for (ConsumerRecord<String, byte[]> record :
         readAll(topics.tokens().name(), new ByteArrayDeserializer())) {
       TokenEvent event =
           topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
-      byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>()).add(event);
+      if (requests.contains(event.getRequestId())) {
+        byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>()).add(event);
+      }
     }
     byRequest.values().forEach(list -> list.sort(Comparator.comparingInt(TokenEvent::getIndex)));
     return byRequest;

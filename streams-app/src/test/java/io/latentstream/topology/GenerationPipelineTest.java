@@ -285,6 +285,8 @@ class GenerationPipelineTest {
     publish(prompt("valid-1", null, text("It was")).build());
     publish(prompt("empty", null, text("")).build());
     expected.put("empty", ErrorCode.EMPTY_INPUT);
+    publish(prompt("blank-session", "", text("x")).build()); // once failed the stream task
+    expected.put("blank-session", ErrorCode.INVALID_REQUEST);
     publish(withSampling(prompt("zero-new", null, text("x")), 1.0, 1.0, 0).build());
     expected.put("zero-new", ErrorCode.INVALID_MAX_NEW_TOKENS);
     publish(withSampling(prompt("too-many-new", null, text("x")), 1.0, 1.0, 100_000).build());

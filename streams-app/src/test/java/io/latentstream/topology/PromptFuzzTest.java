@@ -58,15 +58,16 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Hostile input on a real broker: random and mutated records (Avro bit flips, truncations, random
  * bytes, nonexistent schema ids, a wrong magic byte, no value, huge strings, chats of thousands of
- * messages, invalid UTF-8) interleaved with valid prompts. Every record is accounted for: a
- * generation error naming its source offset, or, when the mutation still decodes to a valid prompt,
- * its completion; the valid prompts complete and the service never fails.
+ * messages, invalid UTF-8, well-formed records with edge-case field values) interleaved with valid
+ * prompts. Every record is accounted for: a generation error naming its source offset, or, when the
+ * mutation still decodes to a valid prompt, its completion; the valid prompts complete and the
+ * service never fails.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class PromptFuzzTest {
   private static final long SEED = 8;
-  private static final int RECORDS = 120;
+  private static final int RECORDS = 200;
   private static EmbeddedSchemaRegistry registry;
   private static Topics topics;
   private static ServedModel model;
@@ -156,7 +157,7 @@ class PromptFuzzTest {
           value = serializer.serialize(name, prompt(id, text("The jury said")));
         } else {
           byte[] base = serializer.serialize(name, prompt("fuzz-" + i, text("It was")));
-          switch (random.nextInt(9)) {
+          switch (random.nextInt(10)) {
             case 0 -> {
               kind = "bit flips";
               value = base.clone();
@@ -209,6 +210,10 @@ class PromptFuzzTest {
                   serializer.serialize(
                       name,
                       prompt("fuzz-" + i, ChatInput.newBuilder().setMessages(messages).build()));
+            }
+            case 8 -> {
+              kind = "random fields";
+              value = serializer.serialize(name, randomFields(random, "fuzz-" + i));
             }
             default -> {
               kind = "invalid UTF-8";
@@ -280,6 +285,52 @@ class PromptFuzzTest {
     assertTrue(errors >= (RECORDS - valid.size()) * 3 / 4, "most hostile records are refused");
     assertEquals(KafkaStreams.State.RUNNING, streams.state());
     assertEquals(List.of(), failures);
+  }
+
+  /** A well-formed record whose every field is drawn from edge cases and random values. */
+  private static PromptRequest randomFields(Random random, String id) {
+    String[] strings = {"", " ", "\u0000", "\uffff", "\ud83d\ude00", "x".repeat(5000), "acme"};
+    double[] doubles = {0, -0.0, -1, 0.5, 1, 1.5, Double.NaN, Double.POSITIVE_INFINITY, 1e308};
+    int[] ints = {Integer.MIN_VALUE, -1, 0, 1, 7, 1024, 1025, Integer.MAX_VALUE};
+    Object input =
+        switch (random.nextInt(3)) {
+          case 0 -> text(strings[random.nextInt(strings.length)]);
+          case 1 ->
+              ChatInput.newBuilder()
+                  .setMessages(
+                      List.of(
+                          ChatMessage.newBuilder()
+                              .setRole(random.nextBoolean() ? "user" : strings[random.nextInt(7)])
+                              .setContent(strings[random.nextInt(strings.length)])
+                              .build()))
+                  .build();
+          default ->
+              io.latentstream.schemas.TokenIdsInput.newBuilder()
+                  .setTokenIds(
+                      List.of(ints[random.nextInt(ints.length)], ints[random.nextInt(ints.length)]))
+                  .build();
+        };
+    List<String> stop =
+        random.nextInt(3) == 0 ? List.of(strings[random.nextInt(strings.length)]) : List.of();
+    int maxNewTokens =
+        random.nextInt(4) == 0 ? ints[random.nextInt(ints.length)] : 1 + random.nextInt(8);
+    return PromptRequest.newBuilder()
+        .setRequestId(random.nextInt(8) == 0 ? "" : id)
+        .setSessionId(random.nextBoolean() ? null : strings[random.nextInt(strings.length)])
+        .setTenant(strings[random.nextInt(strings.length)])
+        .setInput(input)
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(doubles[random.nextInt(doubles.length)])
+                .setTopP(doubles[random.nextInt(doubles.length)])
+                .setTopK(ints[random.nextInt(ints.length)])
+                .setSeed(random.nextBoolean() ? null : random.nextLong())
+                .setMaxNewTokens(maxNewTokens)
+                .setStop(stop)
+                .build())
+        .setAllowMtpDrafting(random.nextBoolean())
+        .setCreatedAt(Instant.ofEpochMilli(random.nextLong() >>> 20))
+        .build();
   }
 
   private static String decodedId(Deserializer<PromptRequest> deserializer, byte[] value) {

@@ -166,16 +166,21 @@ final class Generation {
     }
   }
 
+  /**
+   * The drafter proposes one token, its argmax: a one-hot q. Speculative sampling then accepts it
+   * with probability p(x) and otherwise draws from norm(max(0, p - q)), which is p without x.
+   * Drawing the position's token from p with its own random draw and accepting the draft exactly
+   * when they agree does both at once, and makes the output bitwise the same with drafting on or
+   * off: a request resumed after a failover (which restarts without a draft) continues the
+   * undisturbed run, and a replay without MTP reproduces one with it.
+   */
   private void verifyDraft(float[][] logits) {
     int proposed = draft;
     draft = -1;
-    TokenDistribution target = TokenDistribution.of(logits[0], request.params());
-    Sampler.Choice choice =
-        Sampler.verify(
-            target, TokenDistribution.oneHot(proposed), proposed, request.params(), nextIndex);
-    if (!choice.acceptedDraft()) {
+    int token = choose(logits[0]);
+    if (token != proposed) {
       sequence.truncate(sequence.length() - 1); // the draft's row leaves no trace
-      emit(choice.token(), logits[0], false);
+      emit(token, logits[0], false);
       return;
     }
     accepted++;

@@ -118,6 +118,28 @@ class GenerationLoopTest {
     assertTrue(accepted > 0, "MTP drafts were never accepted");
   }
 
+  /**
+   * Sampled requests too: drafting changes how many steps a generation takes, never its tokens, so
+   * a request resumed without its draft (a failover) or replayed without MTP continues bitwise.
+   */
+  @Test
+  void mtpDraftingLeavesSampledGenerationsUnchanged() {
+    List<GenerationRequest> requests = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      SamplingParams params = new SamplingParams(0.7, 0.95, 0, 77 + i, 48, List.of());
+      requests.add(new GenerationRequest("s" + i, prompts.get(i), 0, params, true, null));
+    }
+    Recorder plain = run(false, null, requests);
+    Recorder drafted = run(true, null, requests);
+    int accepted = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      assertArrayEquals(plain.ids("s" + i), drafted.ids("s" + i), "prompt " + i);
+      assertArrayEquals(plain.logprobs("s" + i), drafted.logprobs("s" + i), "prompt " + i);
+      accepted += drafted.outcomes.get("s" + i).accepted();
+    }
+    assertTrue(accepted > 0, "MTP drafts were never accepted");
+  }
+
   @Test
   void generationStopsAtEndOfSentenceAndStreamsTheText() {
     GenerationRequest jury =
@@ -158,6 +180,65 @@ class GenerationLoopTest {
     Recorder batched = run(true, null, crowd);
     assertArrayEquals(single.ids("x"), batched.ids("x"));
     assertArrayEquals(single.logprobs("x"), batched.logprobs("x"));
+  }
+
+  /**
+   * Issue 8: a request's token ids and logprobs are bitwise the same generated alone and in steps
+   * of at most 1, 7 and 32 sequences shared with other traffic (prompts of other lengths, other
+   * sampling, requests joining and leaving, prefill chunks cut differently). Few tokens: the
+   * batching changes at every step, so a handful of steps exercises it.
+   */
+  @Test
+  void tokensAndLogprobsAreIndependentOfBatchSizeAndTraffic() {
+    int newTokens = 6;
+    List<GenerationRequest> probes = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      SamplingParams sampled = new SamplingParams(0.9, 0.95, 0, 500 + i, newTokens, List.of());
+      probes.add(new GenerationRequest("sampled" + i, prompts.get(i), 0, sampled, true, null));
+      probes.add(GenerationRequest.of("greedy" + i, prompts.get(i), SamplingParams.greedy(4)));
+    }
+    Map<String, Recorder> alone = new HashMap<>();
+    for (GenerationRequest probe : probes) {
+      alone.put(probe.requestId(), runIn(1, List.of(probe)));
+    }
+    for (int batch : new int[] {1, 7, 32}) {
+      List<GenerationRequest> mixed = new ArrayList<>();
+      int next = 0;
+      for (int j = 0; j < 40; j++) {
+        int[] base = prompts.get(j % prompts.size());
+        int[] prompt = concat(base, Arrays.copyOf(greedy32.get(j % prompts.size()), j % 23));
+        SamplingParams params =
+            j % 3 == 0
+                ? SamplingParams.greedy(1 + j % 9)
+                : new SamplingParams(1.0, 0.9, 20, j, 1 + j % 11, List.of());
+        mixed.add(new GenerationRequest("traffic" + j, prompt, 0, params, j % 2 == 0, null));
+        if (j % 5 == 2 && next < probes.size()) {
+          mixed.add(probes.get(next++)); // probes join while the traffic runs
+        }
+      }
+      mixed.addAll(probes.subList(next, probes.size()));
+      Recorder together = runIn(batch, mixed);
+      for (GenerationRequest probe : probes) {
+        String id = probe.requestId();
+        assertArrayEquals(alone.get(id).ids(id), together.ids(id), id + " in batches of " + batch);
+        assertArrayEquals(
+            alone.get(id).logprobs(id), together.logprobs(id), id + " in batches of " + batch);
+      }
+    }
+  }
+
+  /** Runs {@code requests} with at most {@code maxRunning} sequences per step. */
+  private static Recorder runIn(int maxRunning, List<GenerationRequest> requests) {
+    Recorder recorder = new Recorder();
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, null, new GenerationLoop.Settings(maxRunning, 64, true))) {
+      for (GenerationRequest request : requests) {
+        loop.submit(request, recorder);
+      }
+      loop.runUntilIdle();
+      assertEquals(requests.size(), recorder.outcomes.size());
+    }
+    return recorder;
   }
 
   /** A resumed request continues exactly where an undisturbed run would have gone. */

@@ -3,10 +3,12 @@ package io.latentstream.ops;
 import io.latentstream.ops.local.BrokerCommand;
 import io.latentstream.ops.local.DemoCommand;
 import io.latentstream.ops.local.RegistryCommand;
+import io.latentstream.ops.local.ServeCommand;
 import io.latentstream.ops.local.TopicsCommand;
 import io.latentstream.ops.local.UpCommand;
 import io.latentstream.ops.pipeline.BenchPipelineCommand;
 import io.latentstream.ops.pipeline.PublishCommand;
+import io.latentstream.ops.pipeline.ReplayCommand;
 import io.latentstream.ops.pipeline.TailCommand;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,9 +36,11 @@ import picocli.CommandLine.Command;
       RegistryCommand.class,
       TopicsCommand.class,
       UpCommand.class,
+      ServeCommand.class,
       DemoCommand.class,
       PublishCommand.class,
       TailCommand.class,
+      ReplayCommand.class,
       BenchPipelineCommand.class
     })
 public final class LatentstreamCli implements Runnable {

@@ -174,10 +174,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   private void accept(PromptRequest prompt, long offset, long timestamp) throws PromptRejected {
     String requestId = prompt.getRequestId();
-    SessionKey session =
-        prompt.getSessionId() == null || prompt.getTenant() == null || prompt.getTenant().isBlank()
-            ? null
-            : new SessionKey(prompt.getTenant(), prompt.getSessionId());
+    SessionKey session = SessionTurns.sessionOf(prompt);
     boolean continues =
         session != null && (sessions.entry(session).isPresent() || sessionBusy(session));
     Turn turn = validator.validate(prompt, continues);
@@ -226,8 +223,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return active.values().stream().anyMatch(a -> session.equals(a.request.session()))
-        || nextWaitingTurn(session).isPresent();
+    return sessionActive(session) || nextWaitingTurn(session).isPresent();
+  }
+
+  /** Whether a turn of the session is generating. */
+  private boolean sessionActive(SessionKey session) {
+    return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
   }
 
   /** The session's earliest accepted turn that has not started. */
@@ -252,7 +253,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      if (request.session() == null || !sessionBusy(request.session())) {
+      // Not sessionBusy: every waiting turn, this one included, is in the in-flight store.
+      if (request.session() == null || !sessionActive(request.session())) {
         try (RequestLogContext logContext = RequestLogContext.of(request)) {
           LOG.info(
               "resuming request {} after {} forwarded tokens",
@@ -275,7 +277,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     SessionEntry entry =
         request.session() == null ? null : sessions.entry(request.session()).orElse(null);
     int[] history = entry == null ? new int[0] : entry.history();
-    int[] context = concat(concat(history, request.turn().tokens()), request.generated());
+    int[] context = concat(SessionTurns.context(history, request.turn()), request.generated());
     try {
       checkContext(
           request.requestId(),
@@ -427,16 +429,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   /** Appends the turn and its reply to the session, with the latent cache computed for them. */
   private void remember(InFlightRequest r, int historyLength, GenerationOutcome outcome, long now) {
     int[] history =
-        concat(
-            concat(
-                sessions.entry(r.session()).map(SessionEntry::history).orElse(new int[0]),
-                r.turn().tokens()),
-            outcome.tokens());
-    Integer eos = model.tokenizer() == null ? null : model.tokenizer().eosId();
-    if (r.turn().chat() && eos != null && history[history.length - 1] != eos) {
-      history =
-          concat(history, new int[] {eos}); // a chat reply ends with EOS, as the template writes
-    }
+        SessionTurns.historyAfter(
+            sessions.entry(r.session()).map(SessionEntry::history).orElse(new int[0]),
+            r.turn(),
+            outcome.tokens(),
+            model.tokenizer() == null ? null : model.tokenizer().eosId());
     int cachedBefore = sessions.entry(r.session()).map(SessionEntry::cachedTokens).orElse(0);
     int cached = Math.min(outcome.sequence().length(), history.length);
     byte[] appended = outcome.sequence().cache().exportRange(cachedBefore, cached);
@@ -515,8 +512,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   }
 
   private static int[] concat(int[] a, int[] b) {
-    int[] both = Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, both, a.length, b.length);
-    return both;
+    return SessionTurns.concat(a, b);
   }
 }

@@ -259,6 +259,21 @@ class GenerationPipelineTest {
     assertEquals(firstTurn - 1, second.getUsage().getCachedPromptTokens());
   }
 
+  /** Another tenant's turn with the same session id starts afresh: no history, no cache. */
+  @Test
+  void aSessionIdOfAnotherTenantDoesNotContinueItsSession() throws Exception {
+    publish(prompt("acme-turn", "shared-id", text("The jury said")).build());
+    Completion acme = completionOf("acme-turn");
+    publish(prompt("rival-turn", "shared-id", text(" The court")).setTenant("rival").build());
+    Completion rival = completionOf("rival-turn");
+    int[] fresh = model.tokenizer().encode(" The court", true);
+    assertEquals(fresh.length, rival.getUsage().getPromptTokens(), "only its own prompt, with BOS");
+    assertEquals(0, rival.getUsage().getCachedPromptTokens());
+    assertArrayEquals(
+        engineAlone(fresh, 24), rival.getTokenIds().stream().mapToInt(Integer::intValue).toArray());
+    assertTrue(acme.getUsage().getPromptTokens() > 0);
+  }
+
   @Test
   void everyBadInputLandsInGenerationErrorsWhileValidPromptsComplete() {
     Map<String, ErrorCode> expected = new HashMap<>();
@@ -270,6 +285,8 @@ class GenerationPipelineTest {
     publish(prompt("valid-1", null, text("It was")).build());
     publish(prompt("empty", null, text("")).build());
     expected.put("empty", ErrorCode.EMPTY_INPUT);
+    publish(prompt("blank-session", "", text("x")).build()); // once failed the stream task
+    expected.put("blank-session", ErrorCode.INVALID_REQUEST);
     publish(withSampling(prompt("zero-new", null, text("x")), 1.0, 1.0, 0).build());
     expected.put("zero-new", ErrorCode.INVALID_MAX_NEW_TOKENS);
     publish(withSampling(prompt("too-many-new", null, text("x")), 1.0, 1.0, 100_000).build());

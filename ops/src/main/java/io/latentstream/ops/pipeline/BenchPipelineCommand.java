@@ -111,6 +111,20 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
   int partitions;
 
+  @Option(
+      names = "--sessions",
+      defaultValue = "0",
+      description =
+          "Load test instead: this many concurrent sessions of --turns turns each, all published at"
+              + " once, under exactly_once_v2 (default 0: off).")
+  int sessions;
+
+  @Option(
+      names = "--turns",
+      defaultValue = "2",
+      description = "Turns per session in the --sessions load test (default ${DEFAULT-VALUE}).")
+  int turns;
+
   /**
    * One run's figures, with the CPU time this JVM (engine, topology, clients) and the broker
    * process spent on it.
@@ -158,6 +172,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         ServedModel served = ServedModel.load(model, "bench", GenerationLoop.Settings.defaults())) {
       SchemaRegistryClient client =
           new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+      if (sessions > 0) {
+        return sessionsLoad(out, kafka, client, served, data);
+      }
       out.printf(
           "%d prompts x up to %d tokens, %d partitions, %d runs per mode (medians)%n",
           prompts, maxNewTokens, partitions, repeats);
@@ -339,6 +356,138 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           latencies.stream().mapToLong(Long::longValue).toArray(),
           after.service() - before.service(),
           after.broker() - before.broker());
+    }
+  }
+
+  /**
+   * The load test: {@code sessions} sessions of {@code turns} turns, all published at once (each
+   * session's turns queue behind each other in the service). Checks that nothing is dropped or
+   * repeated (every request's token indices 0..n-1 exactly once, one completion each) and reports
+   * throughput and the JVM's peak heap use (this process hosts the service).
+   */
+  private int sessionsLoad(
+      PrintWriter out,
+      LocalKafkaCluster kafka,
+      SchemaRegistryClient client,
+      ServedModel served,
+      Path data)
+      throws Exception {
+    String name = "bench-sessions-" + sessions;
+    Topics topics = Topics.create(name + ".", client);
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+      admin
+          .createTopics(Topics.newTopics(topics.prefix(), partitions, (short) 1))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    }
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, name);
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    config.put(StreamsConfig.STATE_DIR_CONFIG, data.resolve("streams").toString());
+    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
+    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+    int requests = sessions * turns;
+    java.lang.management.MemoryMXBean memory =
+        java.lang.management.ManagementFactory.getMemoryMXBean();
+    AtomicLong peakHeap = new AtomicLong();
+    Thread sampler =
+        new Thread(
+            () -> {
+              while (!Thread.currentThread().isInterrupted()) {
+                peakHeap.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
+                try {
+                  Thread.sleep(50);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            },
+            "heap-sampler");
+    sampler.setDaemon(true);
+    try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
+        KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
+        KafkaProducer<String, PromptRequest> producer =
+            new KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 5),
+                new StringSerializer(),
+                topics.prompts().valueSerde().serializer())) {
+      streams.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (streams.state() != KafkaStreams.State.RUNNING) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("Kafka Streams did not start: " + streams.state());
+        }
+        Thread.sleep(50);
+      }
+      consumer.poll(Duration.ofMillis(100));
+      sampler.start();
+      long start = System.nanoTime();
+      for (int t = 0; t < turns; t++) {
+        for (int s = 0; s < sessions; s++) {
+          String session = "session-" + s;
+          PromptRequest prompt =
+              PromptRequest.newBuilder(prompt(session + "-turn-" + t, s * turns + t))
+                  .setSessionId(session)
+                  .setInput(
+                      TextInput.newBuilder()
+                          .setText((t == 0 ? "" : " ") + TEXTS.get((s + t) % TEXTS.size()))
+                          .build())
+                  .build();
+          producer.send(new ProducerRecord<>(topics.prompts().name(), session, prompt));
+        }
+      }
+      producer.flush();
+      Map<String, Integer> nextIndex = new java.util.HashMap<>();
+      Map<String, Integer> completed = new java.util.HashMap<>();
+      long tokens = 0;
+      // A completion may arrive before the last token events (other partitions, same transaction).
+      while (completed.size() < requests
+          || completed.entrySet().stream()
+              .anyMatch(c -> !c.getValue().equals(nextIndex.get(c.getKey())))) {
+        if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(20)) {
+          throw new IllegalStateException(
+              "only " + completed.size() + " of " + requests + " turns completed");
+        }
+        for (ConsumerRecord<String, SpecificRecord> record : consumer.poll(Duration.ofMillis(20))) {
+          if (record.value() instanceof TokenEvent token) {
+            int expected = nextIndex.getOrDefault(token.getRequestId(), 0);
+            if (token.getIndex() != expected) {
+              throw new IllegalStateException(
+                  token.getRequestId() + ": token " + token.getIndex() + " after " + expected);
+            }
+            nextIndex.put(token.getRequestId(), expected + 1);
+            tokens++;
+          } else if (record.value() instanceof Completion completion) {
+            if (completed.put(completion.getRequestId(), completion.getTokenIds().size()) != null) {
+              throw new IllegalStateException("two completions of " + completion.getRequestId());
+            }
+          }
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      sampler.interrupt();
+      streams.close(Duration.ofSeconds(30));
+      out.printf(
+          "%d sessions x %d turns (%d requests, all published at once), up to %d tokens each,"
+              + " %d partitions, exactly_once_v2%n",
+          sessions, turns, requests, maxNewTokens, partitions);
+      out.printf(
+          "completed %d of %d, %d tokens (indices 0..n-1 exactly once), %.1f s, %.0f tokens/s,"
+              + " peak heap %d MiB (max %d MiB)%n",
+          completed.size(),
+          requests,
+          tokens,
+          seconds,
+          tokens / seconds,
+          peakHeap.get() >> 20,
+          memory.getHeapMemoryUsage().getMax() >> 20);
+      out.flush();
+      return 0;
     }
   }
 

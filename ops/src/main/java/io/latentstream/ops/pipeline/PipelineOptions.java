@@ -5,6 +5,7 @@ import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.Map;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,10 +26,16 @@ public final class PipelineOptions {
       description = "Prefix of the deployment's topic names (default none).")
   String topicPrefix;
 
-  /** The deployment's topics, with serdes speaking to its registry. */
-  public Topics topics() {
+  /**
+   * The deployment's topics, with serdes speaking to its registry. The registry client takes its
+   * security settings ({@code basic.auth.user.info}, {@code schema.registry.ssl.*}) from the same
+   * {@code --command-config} file as the Kafka clients, as Confluent's serializers do.
+   */
+  public Topics topics() throws IOException {
+    Map<String, Object> registry = new HashMap<>(kafka.clientProperties());
+    registry.put(RegistryClientConfig.URL, schemaRegistryUrl);
     return Topics.create(
-        topicPrefix, new SchemaRegistryClient(RegistryClientConfig.of(schemaRegistryUrl)));
+        topicPrefix, new SchemaRegistryClient(RegistryClientConfig.fromProperties(registry)));
   }
 
   /** Kafka client settings: bootstrap servers and the passed-through security settings. */

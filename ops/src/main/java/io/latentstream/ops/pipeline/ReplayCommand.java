@@ -1,0 +1,147 @@
+package io.latentstream.ops.pipeline;
+
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.topology.Replay;
+import io.latentstream.topology.ServedModel;
+import io.latentstream.topology.Topics;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code latentstream replay}: regenerates the prompts of the log with the model and compares them
+ * with the recorded token events. Exit code 0: every checked request identical; 1: a divergence
+ * (with {@code --verify}); 2: refused (another weights digest) or failed.
+ */
+@Command(
+    name = "replay",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Replays prompt events from the log, regenerates them with the model and compares the tokens"
+          + " with the recorded ones (read_committed). Sessions are replayed in order, each turn"
+          + " on the history the service gave it.",
+      "Exit code 0: identical; 1: a request diverges (with --verify); 2: refused or failed."
+    })
+public final class ReplayCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Mixin PipelineOptions pipeline;
+
+  static final class From {
+    @Option(
+        names = "--from-offset",
+        description = "Verify prompts from this offset on, in every partition of prompts.")
+    Long offset;
+
+    @Option(
+        names = "--from-time",
+        description =
+            "Verify prompts published at or after this time (ISO-8601, e.g. 2026-11-28T18:00:00Z).")
+    String time;
+  }
+
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  From from;
+
+  @Option(names = "--to-offset", description = "Last offset to replay (inclusive), per partition.")
+  Long toOffset;
+
+  @Option(names = "--to-time", description = "Replay prompts published up to this time (ISO-8601).")
+  String toTime;
+
+  @Option(
+      names = "--request",
+      description = "Verify only this request (its session's earlier turns give the history).")
+  String requestId;
+
+  @Option(names = "--verify", description = "Exit with code 1 when a request diverges.")
+  boolean verify;
+
+  @Option(
+      names = "--model",
+      defaultValue = "models/brown-mtp",
+      description = "Checkpoint directory of the served model (default ${DEFAULT-VALUE}).")
+  Path model;
+
+  @Option(
+      names = "--model-id",
+      description = "Model id for the written events (default: the directory's name).")
+  String modelId;
+
+  @Option(
+      names = "--allow-different-digest",
+      description = "Compare even when the recorded weights digest is not the model's.")
+  boolean allowDifferentDigest;
+
+  @Option(
+      names = "--output-topic",
+      description = "Write the regenerated token events to this topic (full name) for inspection.")
+  String outputTopic;
+
+  @Option(
+      names = "--max-new-tokens-limit",
+      defaultValue = "1024",
+      description =
+          "The service's max_new_tokens limit, so the same prompts are refused (default ${DEFAULT-VALUE}).")
+  int maxNewTokensLimit;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Replay.Range range;
+    try {
+      range =
+          new Replay.Range(
+              from.offset == null ? 0 : from.offset,
+              toOffset == null ? Long.MAX_VALUE : toOffset,
+              from.time == null ? null : Instant.parse(from.time),
+              toTime == null ? null : Instant.parse(toTime),
+              requestId);
+    } catch (DateTimeParseException e) {
+      err.println("latentstream replay: " + e.getMessage());
+      return 2;
+    }
+    if (!Files.isDirectory(model)) {
+      err.println("latentstream replay: model directory " + model + " does not exist");
+      return 2;
+    }
+    Topics topics = pipeline.topics();
+    String id = modelId != null ? modelId : model.getFileName().toString();
+    try (ServedModel served = ServedModel.load(model, id, GenerationLoop.Settings.defaults())) {
+      Replay.Report report;
+      try {
+        report =
+            new Replay(served, topics, pipeline.clientProperties(), maxNewTokensLimit)
+                .verify(range, allowDifferentDigest || !verify, outputTopic);
+      } catch (Replay.DigestMismatchException e) {
+        err.println("latentstream replay: refused: " + e.getMessage());
+        return 2;
+      }
+      out.printf(
+          "replayed %s with %s (%s): requests checked %d, identical %d, diverging %d;"
+              + " refused prompts %d%n",
+          topics.prompts().name(),
+          id,
+          served.weightsDigest(),
+          report.checked(),
+          report.identical(),
+          report.diverging().size(),
+          report.refused());
+      report.diverging().forEach(d -> out.println("  " + d));
+      if (outputTopic != null) {
+        out.println("regenerated token events written to " + outputTopic);
+      }
+      out.flush();
+      return verify && !report.ok() ? 1 : 0;
+    }
+  }
+}

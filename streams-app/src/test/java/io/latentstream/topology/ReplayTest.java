@@ -1,0 +1,296 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.schemas.ChatInput;
+import io.latentstream.schemas.ChatMessage;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Audit replay on a real broker: a run recorded through the topology (one-off greedy and sampled
+ * requests, one without a seed, a two-turn chat session, a refused prompt and a duplicate) replays
+ * identically; a tampered token is reported at its index; another weights digest is refused.
+ */
+@ExtendWith(SharedKafkaCluster.class)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class ReplayTest {
+  private static final Set<String> REQUESTS = Set.of("greedy", "sampled", "unseeded", "c1", "c2");
+  private static EmbeddedSchemaRegistry registry;
+  private static SchemaRegistryClient client;
+  private static Topics topics;
+  private static ServedModel model;
+  private static KafkaStreams streams;
+
+  @BeforeAll
+  static void recordARun() throws Exception {
+    registry =
+        new EmbeddedSchemaRegistry(
+                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
+                    .withSchemasTopic("_schemas-replay-test"))
+            .start();
+    client = new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+    topics = Topics.create("replay-test.", client);
+    createTopics("replay-test.");
+    model =
+        ServedModel.load(
+            SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "replay-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("replay").toString());
+    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
+    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    streams = new KafkaStreams(builder.build(), config);
+    streams.start();
+
+    try (KafkaProducer<String, PromptRequest> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer())) {
+      for (PromptRequest prompt :
+          List.of(
+              prompt("greedy", null, text("The jury said"), 0.0, 12L),
+              prompt("sampled", null, text("It was"), 0.9, 7L),
+              prompt("unseeded", null, text("The court"), 1.0, null),
+              prompt("c1", "chat-1", chat("Tell me about the jury"), 0.8, 3L),
+              prompt("c2", "chat-1", chat("And then?"), 0.0, null),
+              prompt("refused", null, text("x"), -1.0, null),
+              prompt("greedy", null, text("A duplicate id"), 0.0, null))) {
+        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
+        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt));
+      }
+    }
+    Set<String> done = new HashSet<>();
+    for (ConsumerRecord<String, Completion> record :
+        readUntil(topics.completions().name(), REQUESTS.size())) {
+      done.add(record.value().getRequestId());
+    }
+    assertEquals(REQUESTS, done);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (streams != null) {
+      streams.close(Duration.ofSeconds(30));
+    }
+    if (model != null) {
+      model.close();
+    }
+    if (registry != null) {
+      registry.stop();
+    }
+  }
+
+  @Test
+  void replayingTheRecordedRunReproducesEveryToken() throws Exception {
+    Replay.Report report =
+        replay(topics, model).verify(Replay.Range.all(), false, "replay-test.regenerated");
+    assertEquals(List.of(), report.diverging());
+    assertEquals(REQUESTS.size(), report.checked());
+    assertEquals(REQUESTS.size(), report.identical());
+    assertEquals(2, report.refused(), "the invalid prompt and the duplicate id");
+
+    int recordedTokens = readAllValues(topics.tokens().name()).size();
+    assertEquals(recordedTokens, readAllValues("replay-test.regenerated").size());
+
+    // One later turn alone: its history comes from the recorded first turn.
+    Replay.Report second =
+        replay(topics, model)
+            .verify(new Replay.Range(0, Long.MAX_VALUE, null, null, "c2"), false, null);
+    assertEquals(1, second.checked());
+    assertEquals(1, second.identical());
+  }
+
+  @Test
+  void aTamperedTokenIsReportedAtItsIndex() throws Exception {
+    Topics tampered = Topics.create("replay-tampered.", client);
+    createTopics("replay-tampered.");
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
+      for (ConsumerRecord<String, byte[]> record : readAllValues(topics.prompts().name())) {
+        producer.send(
+            new ProducerRecord<>(
+                tampered.prompts().name(), record.partition(), record.key(), record.value()));
+      }
+      for (ConsumerRecord<String, byte[]> record : readAllValues(topics.tokens().name())) {
+        TokenEvent event =
+            topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
+        if (event.getRequestId().equals("sampled") && event.getIndex() == 3) {
+          event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
+        }
+        producer.send(
+            new ProducerRecord<>(
+                tampered.tokens().name(),
+                record.key(),
+                tampered
+                    .tokens()
+                    .valueSerde()
+                    .serializer()
+                    .serialize(tampered.tokens().name(), event)));
+      }
+    }
+    Replay.Report report = replay(tampered, model).verify(Replay.Range.all(), false, null);
+    assertEquals(REQUESTS.size(), report.checked());
+    assertEquals(REQUESTS.size() - 1, report.identical());
+    assertEquals(1, report.diverging().size());
+    assertEquals("sampled", report.diverging().get(0).requestId());
+    assertEquals(3, report.diverging().get(0).index(), report.diverging().get(0).toString());
+  }
+
+  @Test
+  void anotherWeightsDigestIsRefusedUnlessAllowed() {
+    ServedModel other =
+        new ServedModel(
+            model.engine(),
+            model.tokenizer(),
+            model.loop(),
+            model.modelId(),
+            "sha256:0000",
+            model.engineVersion());
+    Replay.DigestMismatchException refused =
+        assertThrows(
+            Replay.DigestMismatchException.class,
+            () -> replay(topics, other).verify(Replay.Range.all(), false, null));
+    assertTrue(refused.getMessage().contains("sha256:0000"), refused.getMessage());
+    assertTrue(replay(topics, other).verify(Replay.Range.all(), true, null).ok());
+  }
+
+  private static Replay replay(Topics topics, ServedModel model) {
+    return new Replay(
+        model,
+        topics,
+        Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
+        TopologySettings.defaults().maxNewTokensLimit());
+  }
+
+  private static PromptRequest prompt(
+      String id, String session, Object input, double temperature, Long seed) {
+    return PromptRequest.newBuilder()
+        .setRequestId(id)
+        .setSessionId(session)
+        .setTenant("acme")
+        .setInput(input)
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(temperature)
+                .setSeed(seed)
+                .setMaxNewTokens(12)
+                .build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  private static TextInput text(String text) {
+    return TextInput.newBuilder().setText(text).build();
+  }
+
+  private static ChatInput chat(String user) {
+    return ChatInput.newBuilder()
+        .setMessages(List.of(ChatMessage.newBuilder().setRole("user").setContent(user).build()))
+        .build();
+  }
+
+  private static void createTopics(String prefix) throws Exception {
+    try (Admin admin =
+        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
+      admin.createTopics(Topics.newTopics(prefix, 2, (short) 1)).all().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static List<ConsumerRecord<String, Completion>> readUntil(String topic, int count) {
+    Map<String, Object> config = consumerConfig();
+    List<ConsumerRecord<String, Completion>> read = new ArrayList<>();
+    try (KafkaConsumer<String, Completion> consumer =
+        new KafkaConsumer<>(
+            config, new StringDeserializer(), topics.completions().valueSerde().deserializer())) {
+      consumer.subscribe(List.of(topic));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+      while (read.size() < count) {
+        assertTrue(System.nanoTime() < deadline, "timed out waiting for completions: " + read);
+        consumer.poll(Duration.ofMillis(200)).forEach(read::add);
+      }
+    }
+    return read;
+  }
+
+  /** Every committed record of a topic, as bytes. */
+  private static List<ConsumerRecord<String, byte[]>> readAllValues(String topic) {
+    List<ConsumerRecord<String, byte[]>> read = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(
+            consumerConfig(), new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions =
+          consumer.partitionsFor(topic).stream()
+              .map(p -> new TopicPartition(topic, p.partition()))
+              .toList();
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+        consumer.poll(Duration.ofMillis(200)).forEach(read::add);
+      }
+    }
+    return read;
+  }
+
+  private static Map<String, Object> consumerConfig() {
+    Map<String, Object> config = new HashMap<>();
+    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    config.put(ConsumerConfig.GROUP_ID_CONFIG, "replay-reader-" + System.nanoTime());
+    return config;
+  }
+}

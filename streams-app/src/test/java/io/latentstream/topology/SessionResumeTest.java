@@ -1,0 +1,221 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.schemas.ChatInput;
+import io.latentstream.schemas.ChatMessage;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * A session whose turns are in flight when its task moves (here: the instance stops and a new one
+ * with an empty state directory restores the stores from their changelogs) continues: the first
+ * waiting turn resumes, the later ones follow, every token index appears once.
+ */
+@ExtendWith(SharedKafkaCluster.class)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class SessionResumeTest {
+  private static final String PREFIX = "resume-test.";
+  private static final List<String> TURNS = List.of("t1", "t2", "t3");
+
+  @Test
+  void aSessionsInFlightTurnsResumeOnTheNextInstance() throws Exception {
+    EmbeddedSchemaRegistry registry =
+        new EmbeddedSchemaRegistry(
+                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
+                    .withSchemasTopic("_schemas-resume-test"))
+            .start();
+    try (ServedModel model =
+        ServedModel.load(
+            SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults())) {
+      Topics topics =
+          Topics.create(
+              PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
+      try (Admin admin =
+          Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
+        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
+      }
+      KafkaStreams first = start(topics, model);
+      try (KafkaProducer<String, PromptRequest> producer =
+          new KafkaProducer<>(
+              Map.of(
+                  ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+              new StringSerializer(),
+              topics.prompts().valueSerde().serializer())) {
+        for (String turn : TURNS) {
+          producer.send(new ProducerRecord<>(topics.prompts().name(), "s", prompt(turn)));
+        }
+      }
+      Observed seen = new Observed(topics);
+      seen.pollUntil(() -> seen.indices.containsKey("t1"), "the first token of t1");
+      first.close(Duration.ofSeconds(30));
+      Observed atClose = new Observed(topics);
+      atClose.pollUntil(() -> atClose.drained(), "the committed output");
+      assertTrue(
+          atClose.completions.size() < TURNS.size(),
+          "every turn completed before the restart; nothing was in flight");
+
+      KafkaStreams second = start(topics, model);
+      try {
+        seen.pollUntil(
+            () -> seen.completions.keySet().containsAll(TURNS), "every turn's completion");
+        seen.pollUntil(
+            () ->
+                TURNS.stream()
+                    .allMatch(
+                        t ->
+                            seen.indices.get(t).size()
+                                == seen.completions.get(t).getTokenIds().size()),
+            "every turn's tokens");
+        for (String turn : TURNS) {
+          List<Integer> indices = seen.indices.get(turn);
+          for (int i = 0; i < indices.size(); i++) {
+            assertEquals(i, indices.get(i), turn + ": indices 0..n-1 exactly once");
+          }
+        }
+      } finally {
+        second.close(Duration.ofSeconds(30));
+        seen.consumer.close();
+        atClose.consumer.close();
+      }
+    } finally {
+      registry.stop();
+    }
+  }
+
+  /** An instance with an empty state directory: its stores come from the changelogs. */
+  private static KafkaStreams start(Topics topics, ServedModel model) throws Exception {
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "resume-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("resume").toString());
+    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
+    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    // A closed instance stays in the group until its session times out: take over in seconds.
+    config.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
+    config.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1000);
+    KafkaStreams streams = new KafkaStreams(builder.build(), config);
+    streams.start();
+    return streams;
+  }
+
+  private static PromptRequest prompt(String id) {
+    return PromptRequest.newBuilder()
+        .setRequestId(id)
+        .setSessionId("s")
+        .setTenant("acme")
+        .setInput(
+            ChatInput.newBuilder()
+                .setMessages(
+                    List.of(
+                        ChatMessage.newBuilder()
+                            .setRole("user")
+                            .setContent("Tell me what the jury said, turn " + id)
+                            .build()))
+                .build())
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(0.9)
+                .setSeed(11L)
+                .setMaxNewTokens(64)
+                .build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  /** A read_committed reader of tokens and completions. */
+  private static final class Observed {
+    final Topics topics;
+    final KafkaConsumer<String, byte[]> consumer;
+    final Map<String, List<Integer>> indices = new HashMap<>();
+    final Map<String, Completion> completions = new HashMap<>();
+
+    Observed(Topics topics) {
+      this.topics = topics;
+      Map<String, Object> config = new HashMap<>();
+      config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+      config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+      config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      config.put(ConsumerConfig.GROUP_ID_CONFIG, "resume-reader-" + System.nanoTime());
+      consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+      consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
+    }
+
+    /** Whether the reader has caught up with the end of every assigned partition. */
+    boolean drained() {
+      var assigned = consumer.assignment();
+      if (assigned.size() < 2) {
+        return false;
+      }
+      var end = consumer.endOffsets(assigned);
+      return assigned.stream().allMatch(p -> consumer.position(p) >= end.get(p));
+    }
+
+    void pollUntil(java.util.function.BooleanSupplier done, String what) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (!done.getAsBoolean()) {
+        assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+          if (record.topic().equals(topics.tokens().name())) {
+            TokenEvent event =
+                topics
+                    .tokens()
+                    .valueSerde()
+                    .deserializer()
+                    .deserialize(record.topic(), record.value());
+            indices
+                .computeIfAbsent(event.getRequestId(), id -> new ArrayList<>())
+                .add(event.getIndex());
+          } else {
+            Completion completion =
+                topics
+                    .completions()
+                    .valueSerde()
+                    .deserializer()
+                    .deserialize(record.topic(), record.value());
+            completions.put(completion.getRequestId(), completion);
+          }
+        }
+      }
+    }
+  }
+}

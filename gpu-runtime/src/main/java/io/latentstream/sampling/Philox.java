@@ -46,21 +46,12 @@ public final class Philox {
   }
 
   /**
-   * A uniform double in [0, 1) from the top 24 bits of one Philox word: 24 bits keep the value
-   * exact in float arithmetic too, so the CUDA sampler draws the very same number.
+   * The uniform double in [0, 1) that chooses the token at {@code tokenIndex} of the generation
+   * keyed by {@code seed}: the top 24 bits of one Philox word. 24 bits keep the value exact in
+   * float arithmetic too, so a CUDA sampler can draw the very same number.
    */
-  public static double uniform(long seed, int tokenIndex, Draw purpose) {
-    int bits = word(seed, tokenIndex, purpose.ordinal(), 0, 0);
+  public static double uniform(long seed, int tokenIndex) {
+    int bits = word(seed, tokenIndex, 0, 0, 0);
     return (bits >>> 8) * 0x1.0p-24;
-  }
-
-  /** What a draw is for; each purpose has its own counter lane so draws never collide. */
-  public enum Draw {
-    /** Choosing the token at an index. */
-    TOKEN,
-    /** Accepting or rejecting a speculative draft at an index. */
-    ACCEPT_DRAFT,
-    /** Choosing the replacement token after a rejected draft. */
-    RESIDUAL
   }
 }

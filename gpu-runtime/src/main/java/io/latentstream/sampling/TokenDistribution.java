@@ -109,34 +109,6 @@ public final class TokenDistribution {
     return tokens[0];
   }
 
-  /**
-   * norm(max(0, this - draft)): where the speculative-sampling rule samples from after rejecting a
-   * draft (Leviathan et al. 2023, Chen et al. 2023), so the accepted tokens follow this
-   * distribution exactly.
-   */
-  public TokenDistribution residual(TokenDistribution draft) {
-    int[] ids = new int[tokens.length];
-    double[] probs = new double[tokens.length];
-    int kept = 0;
-    double mass = 0;
-    for (int i = 0; i < tokens.length; i++) {
-      double excess = probabilities[i] - draft.probability(tokens[i]);
-      if (excess > 0) {
-        ids[kept] = tokens[i];
-        probs[kept] = excess;
-        mass += excess;
-        kept++;
-      }
-    }
-    if (kept == 0) {
-      return this; // the draft covers this distribution: a rejection cannot happen
-    }
-    for (int i = 0; i < kept; i++) {
-      probs[i] /= mass;
-    }
-    return new TokenDistribution(Arrays.copyOf(ids, kept), Arrays.copyOf(probs, kept));
-  }
-
   private static double[] softmax(float[] logits, double temperature) {
     double max = Double.NEGATIVE_INFINITY;
     for (float logit : logits) {

@@ -33,6 +33,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Audit replay: reads the prompt events back from {@code prompts}, regenerates them with the model
@@ -48,6 +50,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * wave).
  */
 public final class Replay {
+  private static final Logger LOG = LoggerFactory.getLogger(Replay.class);
+
   /** Which prompts to verify. Offsets and times bound every partition of {@code prompts}. */
   public record Range(
       long fromOffset, long toOffset, Instant fromTime, Instant toTime, String requestId) {
@@ -156,7 +160,12 @@ public final class Replay {
                         replayed.add(prompt.getRequestId());
                       }
                     }));
+    LOG.info(
+        "read {} prompt records from {} partitions; reading their recorded tokens",
+        log.values().stream().mapToInt(List::size).sum(),
+        log.size());
     Map<String, List<TokenEvent>> recorded = readTokens(replayed);
+    LOG.info("recorded tokens of {} requests read; regenerating", recorded.size());
     Map<String, Accepted> accepted = new LinkedHashMap<>();
     int refused = 0;
     for (List<ConsumerRecord<String, byte[]>> partition : log.values()) {
@@ -204,6 +213,7 @@ public final class Replay {
     Set<String> seen = new HashSet<>(); // the task's in-flight and completed request ids
     Map<SessionKey, int[]> histories = new HashMap<>();
     int refused = 0;
+    int regenerated = 0;
     List<ConsumerRecord<String, byte[]>> waiting = new ArrayList<>(partition);
     while (!waiting.isEmpty()) {
       List<Accepted> wave = new ArrayList<>();
@@ -236,6 +246,9 @@ public final class Replay {
         }
       }
       regenerate(wave);
+      regenerated += wave.size();
+      LOG.info(
+          "regenerated {} requests of partition {}", regenerated, partition.get(0).partition());
       Integer eos = model.tokenizer() == null ? null : model.tokenizer().eosId();
       for (Accepted a : turns) { // one turn per session: the order between them is free
         if (a.reply == null) {

@@ -192,6 +192,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         atLeastOnce.add(throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, r));
         exactlyOnce.add(
             throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, r));
+        out.printf(
+            "run %d of %d: engine alone %.0f, at_least_once %.0f, exactly_once_v2 %.0f tokens/s%n",
+            r + 1,
+            repeats,
+            alone.get(r).tokensPerSecond(),
+            atLeastOnce.get(r).tokensPerSecond(),
+            exactlyOnce.get(r).tokensPerSecond());
+        out.flush();
       }
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();

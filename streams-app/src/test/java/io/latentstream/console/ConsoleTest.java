@@ -8,17 +8,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentstream.model.ExpertLoad;
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.testing.HeadlessChromium;
+import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
-import io.latentstream.testing.SharedModels;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import io.micronaut.runtime.server.EmbeddedServer;
@@ -41,7 +37,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -67,9 +62,8 @@ import org.junit.jupiter.api.Timeout;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ConsoleTest implements TestPropertyProvider {
-  private static final String PREFIX = "console-test.";
   private static final ObjectMapper JSON = new ObjectMapper();
-  private EmbeddedSchemaRegistry registry;
+  private ServiceUnderTest service;
   private Topics topics;
 
   @Inject EmbeddedServer server;
@@ -77,41 +71,14 @@ class ConsoleTest implements TestPropertyProvider {
 
   @Override
   public Map<String, String> getProperties() {
-    try {
-      String bootstrap = SharedKafkaCluster.ensureStarted();
-      registry =
-          new EmbeddedSchemaRegistry(
-                  EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-console-test"))
-              .start();
-      topics =
-          Topics.create(
-              PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-      try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
-        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
-      }
-      return Map.of(
-          "kafka.bootstrap.servers",
-          bootstrap,
-          "kafka.streams.default.application.id",
-          "console-test",
-          "kafka.streams.default.state.dir",
-          Files.createTempDirectory("console").toString(),
-          "kafka.streams.default.replication.factor",
-          "1",
-          "latentstream.model-path",
-          SharedModels.model("brown-mtp").toString(),
-          "latentstream.topic-prefix",
-          PREFIX,
-          "latentstream.schema-registry-url",
-          registry.url().toString());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot start the test's broker and registry", e);
-    }
+    service = ServiceUnderTest.start("console-test");
+    topics = service.topics();
+    return service.properties();
   }
 
   @AfterAll
   void stopRegistry() {
-    registry.stop();
+    service.close();
   }
 
   /** The event stream carries start, every token in order, then end; the stats agree. */

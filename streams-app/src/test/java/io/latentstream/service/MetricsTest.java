@@ -5,17 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.Phase;
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
-import io.latentstream.testing.SharedModels;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import io.micronaut.http.HttpResponse;
@@ -25,7 +21,6 @@ import io.micronaut.http.client.exceptions.HttpClientResponseException;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import io.micronaut.test.support.TestPropertyProvider;
 import jakarta.inject.Inject;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -33,7 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecordBase;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -57,8 +51,7 @@ import org.junit.jupiter.api.Timeout;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class MetricsTest implements TestPropertyProvider {
-  private static final String PREFIX = "metrics-test.";
-  private EmbeddedSchemaRegistry registry;
+  private ServiceUnderTest service;
   private Topics topics;
 
   @Inject
@@ -69,41 +62,14 @@ class MetricsTest implements TestPropertyProvider {
 
   @Override
   public Map<String, String> getProperties() {
-    try {
-      String bootstrap = SharedKafkaCluster.ensureStarted();
-      registry =
-          new EmbeddedSchemaRegistry(
-                  EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-metrics-test"))
-              .start();
-      topics =
-          Topics.create(
-              PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-      try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
-        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
-      }
-      return Map.of(
-          "kafka.bootstrap.servers",
-          bootstrap,
-          "kafka.streams.default.application.id",
-          "metrics-test",
-          "kafka.streams.default.state.dir",
-          Files.createTempDirectory("metrics").toString(),
-          "kafka.streams.default.replication.factor",
-          "1",
-          "latentstream.model-path",
-          SharedModels.model("brown-mtp").toString(),
-          "latentstream.topic-prefix",
-          PREFIX,
-          "latentstream.schema-registry-url",
-          registry.url().toString());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot start the test's broker and registry", e);
-    }
+    service = ServiceUnderTest.start("metrics-test");
+    topics = service.topics();
+    return service.properties();
   }
 
   @AfterAll
   void stopRegistry() {
-    registry.stop();
+    service.close();
   }
 
   @Test

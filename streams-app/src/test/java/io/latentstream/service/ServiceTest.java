@@ -4,16 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
-import io.latentstream.testing.SharedModels;
 import io.latentstream.topology.Topics;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -23,13 +19,11 @@ import io.micronaut.http.client.exceptions.HttpClientResponseException;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import io.micronaut.test.support.TestPropertyProvider;
 import jakarta.inject.Inject;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -52,8 +46,7 @@ import org.junit.jupiter.api.Timeout;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ServiceTest implements TestPropertyProvider {
-  private static final String PREFIX = "service-test.";
-  private EmbeddedSchemaRegistry registry;
+  private ServiceUnderTest service;
   private Topics topics;
 
   @Inject
@@ -62,41 +55,14 @@ class ServiceTest implements TestPropertyProvider {
 
   @Override
   public Map<String, String> getProperties() {
-    try {
-      String bootstrap = SharedKafkaCluster.ensureStarted();
-      registry =
-          new EmbeddedSchemaRegistry(
-                  EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-service-test"))
-              .start();
-      topics =
-          Topics.create(
-              PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-      try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
-        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
-      }
-      return Map.of(
-          "kafka.bootstrap.servers",
-          bootstrap,
-          "kafka.streams.default.application.id",
-          "service-test",
-          "kafka.streams.default.state.dir",
-          Files.createTempDirectory("service").toString(),
-          "kafka.streams.default.replication.factor",
-          "1",
-          "latentstream.model-path",
-          SharedModels.model("brown-mtp").toString(),
-          "latentstream.topic-prefix",
-          PREFIX,
-          "latentstream.schema-registry-url",
-          registry.url().toString());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot start the test's broker and registry", e);
-    }
+    service = ServiceUnderTest.start("service-test");
+    topics = service.topics();
+    return service.properties();
   }
 
   @AfterAll
   void stopRegistry() {
-    registry.stop();
+    service.close();
   }
 
   @Test

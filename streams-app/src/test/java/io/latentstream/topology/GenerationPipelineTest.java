@@ -93,14 +93,13 @@ class GenerationPipelineTest {
     referenceEngine = Engine.load(MODEL);
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
-    Properties config = new Properties();
-    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "pipeline-test");
-    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("pipeline").toString());
-    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
-    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    Properties config =
+        StreamsSettings.of(
+            "pipeline-test",
+            SharedKafkaCluster.bootstrapServers(),
+            StreamsConfig.EXACTLY_ONCE_V2,
+            Files.createTempDirectory("pipeline"),
+            1);
     streams = new KafkaStreams(builder.build(), config);
     streams.start();
   }

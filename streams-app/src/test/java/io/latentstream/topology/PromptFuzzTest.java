@@ -97,14 +97,13 @@ class PromptFuzzTest {
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
-    Properties config = new Properties();
-    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "fuzz-test");
-    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("fuzz").toString());
-    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
-    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    Properties config =
+        StreamsSettings.of(
+            "fuzz-test",
+            SharedKafkaCluster.bootstrapServers(),
+            StreamsConfig.EXACTLY_ONCE_V2,
+            Files.createTempDirectory("fuzz"),
+            1);
     streams = new KafkaStreams(builder.build(), config);
     streams.setUncaughtExceptionHandler(
         e -> {

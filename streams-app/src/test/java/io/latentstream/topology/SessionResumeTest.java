@@ -122,14 +122,13 @@ class SessionResumeTest {
   private static KafkaStreams start(Topics topics, ServedModel model) throws Exception {
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
-    Properties config = new Properties();
-    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "resume-test");
-    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("resume").toString());
-    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
-    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    Properties config =
+        StreamsSettings.of(
+            "resume-test",
+            SharedKafkaCluster.bootstrapServers(),
+            StreamsConfig.EXACTLY_ONCE_V2,
+            Files.createTempDirectory("resume"),
+            1);
     // A closed instance stays in the group until its session times out: take over in seconds.
     config.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
     config.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1000);

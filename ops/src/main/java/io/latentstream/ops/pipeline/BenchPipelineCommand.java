@@ -17,6 +17,7 @@ import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.topology.LatentstreamTopology;
 import io.latentstream.topology.ServedModel;
+import io.latentstream.topology.StreamsSettings;
 import io.latentstream.topology.Topics;
 import io.latentstream.topology.TopologySettings;
 import java.io.IOException;
@@ -41,7 +42,6 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -305,16 +305,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
-    Properties config = new Properties();
-    config.put(StreamsConfig.APPLICATION_ID_CONFIG, name);
-    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
-    config.put(StreamsConfig.STATE_DIR_CONFIG, data.resolve("streams").toString());
-    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
-    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
-    // Streams lingers 100 ms by default to batch; a token stream wants each token sent now.
-    config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+    Properties config =
+        StreamsSettings.of(name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1);
     try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
         KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
         KafkaProducer<String, PromptRequest> producer =
@@ -390,15 +382,13 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
-    Properties config = new Properties();
-    config.put(StreamsConfig.APPLICATION_ID_CONFIG, name);
-    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    config.put(StreamsConfig.STATE_DIR_CONFIG, data.resolve("streams").toString());
-    config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    config.put(StreamsConfig.POLL_MS_CONFIG, 10);
-    config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
-    config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+    Properties config =
+        StreamsSettings.of(
+            name,
+            kafka.bootstrapServers(),
+            StreamsConfig.EXACTLY_ONCE_V2,
+            data.resolve("streams"),
+            1);
     int requests = sessions * turns;
     java.lang.management.MemoryMXBean memory =
         java.lang.management.ManagementFactory.getMemoryMXBean();

@@ -91,11 +91,18 @@ public final class ServeCommand implements Callable<Integer> {
             .properties(config)
             .start();
     CountDownLatch stopped = new CountDownLatch(1);
+    EmbeddedServer server = service.getBean(EmbeddedServer.class);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
-                  service.close();
+                  // Micronaut's own shutdown hook stops the server, which stops the context. Stop
+                  // in that order here too: closing the context first takes the two locks in the
+                  // opposite order, and on SIGTERM the two hooks deadlocked.
+                  server.stop();
+                  if (service.isRunning()) {
+                    service.close();
+                  }
                   stopped.countDown();
                 },
                 "latentstream-serve-stop"));
@@ -113,8 +120,7 @@ public final class ServeCommand implements Callable<Integer> {
       Thread.sleep(50);
     }
     var out = spec.commandLine().getOut();
-    out.println(
-        "running " + applicationId + " on " + service.getBean(EmbeddedServer.class).getURL());
+    out.println("running " + applicationId + " on " + server.getURL());
     out.flush();
     stopped.await();
     return 0;

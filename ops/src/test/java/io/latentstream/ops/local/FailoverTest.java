@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport;
+import io.latentstream.ops.local.ServiceProcesses.Observed;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
@@ -15,13 +16,10 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
-import io.latentstream.schemas.TokenEvent;
 import io.latentstream.topology.Replay;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,19 +31,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -64,14 +53,12 @@ class FailoverTest {
   private static final Path MODEL = Path.of("../models/brown-mtp").toAbsolutePath().normalize();
   private static final String PREFIX = "fo.";
   private static final String APPLICATION_ID = "failover-test";
-  private static final Pattern RESUMED =
-      Pattern.compile("resuming request (\\S+) after (\\d+) forwarded tokens");
 
   @TempDir Path directory;
   private LocalKafkaCluster cluster;
   private EmbeddedSchemaRegistry registry;
   private Topics topics;
-  private final List<Process> services = new ArrayList<>();
+  private ServiceProcesses services;
   private final Map<String, Integer> promptPartition = new HashMap<>();
 
   @BeforeEach
@@ -88,12 +75,20 @@ class FailoverTest {
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrapServers()))) {
       admin.createTopics(Topics.newTopics(PREFIX, 4, (short) 1)).all().get(30, TimeUnit.SECONDS);
     }
+    services =
+        new ServiceProcesses(
+            directory,
+            cluster.bootstrapServers(),
+            registry.url().toString(),
+            topics,
+            MODEL,
+            APPLICATION_ID);
   }
 
   @AfterEach
   void stopEverything() throws Exception {
-    for (Process service : services) {
-      service.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    if (services != null) {
+      services.close();
     }
     if (registry != null) {
       registry.stop();
@@ -108,8 +103,8 @@ class FailoverTest {
   void aKilledInstancesRequestsContinueOnTheOtherExactlyOnce() throws Exception {
     Process a = startService("instance-a");
     Process b = startService("instance-b");
-    awaitRunning("instance-a", a);
-    awaitRunning("instance-b", b);
+    services.awaitRunning("instance-a");
+    services.awaitRunning("instance-b");
     Set<Integer> ofA = awaitAssignment("instance-a");
     Set<String> requests = publishPrompts();
     Set<String> requestsOfA = new HashSet<>();
@@ -129,10 +124,10 @@ class FailoverTest {
                     .anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)));
     a.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, in the middle of generations
     assertTrue(!a.isAlive());
-    observed.continueUntilComplete(Duration.ofSeconds(180));
+    observed.continueUntilComplete(requests, Duration.ofSeconds(180));
 
     assertExactlyOnceAndIdentical(requests, observed, false);
-    List<Integer> resumedAfter = resumed(log("instance-b"));
+    List<Integer> resumedAfter = ServiceProcesses.resumed(services.log("instance-b"));
     assertTrue(
         resumedAfter.stream().anyMatch(n -> n > 0),
         "instance-b resumed no request mid-generation: " + resumedAfter);
@@ -142,7 +137,7 @@ class FailoverTest {
   @Timeout(value = 300, unit = TimeUnit.SECONDS)
   void aBrokerRestartLosesAndRepeatsNoToken() throws Exception {
     Process a = startService("instance-a");
-    awaitRunning("instance-a", a);
+    services.awaitRunning("instance-a");
     Set<String> requests = publishPrompts();
     Observed observed =
         observe(
@@ -154,7 +149,7 @@ class FailoverTest {
     Thread.sleep(2_000);
     cluster.restart(0);
     observed = observe(requests, seen -> true);
-    observed.continueUntilComplete(Duration.ofSeconds(200));
+    observed.continueUntilComplete(requests, Duration.ofSeconds(200));
     assertTrue(a.isAlive(), "the service survives the broker's restart");
     assertExactlyOnceAndIdentical(requests, observed, true);
   }
@@ -256,65 +251,20 @@ class FailoverTest {
         .build();
   }
 
-  /** Starts {@code latentstream serve} as a child JVM; its output goes to {@code name.log}. */
+  /** Starts an instance with few requests at a time, quick to detect when killed. */
   private Process startService(String name) throws IOException {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(
-        List.of(
-            "--add-modules",
-            "jdk.incubator.vector",
-            "-Xmx768m",
-            "-Dorg.slf4j.simpleLogger.log.io.latentstream=info",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.latentstream.ops.LatentstreamCli",
-            "serve",
-            "--bootstrap-servers",
-            cluster.bootstrapServers(),
-            "--schema-registry-url",
-            registry.url().toString(),
-            "--topic-prefix",
-            PREFIX,
-            "--model",
-            MODEL.toString(),
-            "--application-id",
-            APPLICATION_ID,
-            "--state-dir",
-            directory.resolve(name).toString(),
-            "--http-port",
-            "0",
+    return services.start(
+        name,
+        List.of(),
+        Map.of(
             // Few requests at a time per instance, so that generations are under way at the kill.
-            "-p",
-            "latentstream.max-running=4",
-            "-p",
-            "kafka.streams.default.client.id=" + name,
-            "-p",
-            "kafka.streams.default.replication.factor=1",
+            "latentstream.max-running", "4",
+            "kafka.streams.default.replication.factor", "1",
             // Detect the killed instance in seconds rather than the default 45 s.
-            "-p",
-            "kafka.streams.default.consumer.session.timeout.ms=6000",
-            "-p",
-            "kafka.streams.default.consumer.heartbeat.interval.ms=1000",
+            "kafka.streams.default.consumer.session.timeout.ms", "6000",
+            "kafka.streams.default.consumer.heartbeat.interval.ms", "1000",
             // The killed instance's open transaction is aborted after this long.
-            "-p",
-            "kafka.streams.default.producer.transaction.timeout.ms=5000"));
-    Process process =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(directory.resolve(name + ".log").toFile())
-            .start();
-    services.add(process);
-    return process;
-  }
-
-  private void awaitRunning(String name, Process process) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!log(name).contains("running " + APPLICATION_ID)) {
-      assertTrue(process.isAlive(), name + " exited:\n" + log(name));
-      assertTrue(System.nanoTime() < deadline, name + " did not start:\n" + log(name));
-      Thread.sleep(200);
-    }
+            "kafka.streams.default.producer.transaction.timeout.ms", "5000"));
   }
 
   /** The partitions of prompts that {@code name} owns once both instances share the group. */
@@ -322,25 +272,10 @@ class FailoverTest {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrapServers()))) {
       while (true) {
-        var group =
-            admin
-                .describeConsumerGroups(List.of(APPLICATION_ID))
-                .all()
-                .get(10, TimeUnit.SECONDS)
-                .get(APPLICATION_ID);
-        Set<Integer> mine = new HashSet<>();
-        int assigned = 0;
-        for (MemberDescription member : group.members()) {
-          for (TopicPartition p : member.assignment().topicPartitions()) {
-            if (p.topic().equals(topics.prompts().name())) {
-              assigned++;
-              if (member.clientId().startsWith(name)) {
-                mine.add(p.partition());
-              }
-            }
-          }
-        }
-        if (group.members().size() == 2 && assigned == 4 && !mine.isEmpty() && mine.size() < 4) {
+        Map<String, Set<Integer>> owned = services.assignment(admin);
+        Set<Integer> mine = owned.getOrDefault(name, Set.of());
+        int assigned = owned.values().stream().mapToInt(Set::size).sum();
+        if (owned.size() == 2 && assigned == 4 && !mine.isEmpty() && mine.size() < 4) {
           return mine;
         }
         assertTrue(System.nanoTime() < deadline, "the instances did not share the partitions");
@@ -349,23 +284,9 @@ class FailoverTest {
     }
   }
 
-  private String log(String name) throws IOException {
-    Path file = directory.resolve(name + ".log");
-    return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
-  }
-
-  private static List<Integer> resumed(String log) {
-    List<Integer> after = new ArrayList<>();
-    Matcher m = RESUMED.matcher(log);
-    while (m.find()) {
-      after.add(Integer.parseInt(m.group(2)));
-    }
-    return after;
-  }
-
   /** Consumes tokens and completions read_committed until {@code until} holds; then returns. */
   private Observed observe(Set<String> requests, Predicate<Observed> until) throws Exception {
-    Observed observed = new Observed(requests);
+    Observed observed = new Observed(cluster.bootstrapServers(), topics);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (!until.test(observed)) {
       assertTrue(
@@ -375,77 +296,5 @@ class FailoverTest {
       observed.poll();
     }
     return observed;
-  }
-
-  /**
-   * What a read_committed consumer saw: every token event's index, per request, and completions.
-   */
-  private final class Observed implements AutoCloseable {
-    final Set<String> requests;
-    final Map<String, List<Integer>> indices = new HashMap<>();
-    final Map<String, Completion> completions = new HashMap<>();
-    final KafkaConsumer<String, byte[]> consumer;
-
-    Observed(Set<String> requests) {
-      this.requests = requests;
-      Map<String, Object> config = new HashMap<>();
-      config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-      config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-      config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-      config.put(ConsumerConfig.GROUP_ID_CONFIG, "observer-" + System.nanoTime());
-      consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
-      consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
-    }
-
-    int tokenCount(String id) {
-      return indices.getOrDefault(id, List.of()).size();
-    }
-
-    boolean completed(String id) {
-      return completions.containsKey(id);
-    }
-
-    void poll() {
-      for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
-        if (record.topic().equals(topics.tokens().name())) {
-          TokenEvent event =
-              topics
-                  .tokens()
-                  .valueSerde()
-                  .deserializer()
-                  .deserialize(record.topic(), record.value());
-          indices
-              .computeIfAbsent(event.getRequestId(), id -> new ArrayList<>())
-              .add(event.getIndex());
-        } else {
-          Completion completion =
-              topics
-                  .completions()
-                  .valueSerde()
-                  .deserializer()
-                  .deserialize(record.topic(), record.value());
-          completions.put(completion.getRequestId(), completion);
-        }
-      }
-    }
-
-    void continueUntilComplete(Duration timeout) {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      try {
-        while (!completions.keySet().containsAll(requests)) {
-          assertTrue(
-              System.nanoTime() < deadline,
-              "not every request completed: " + completions.keySet() + " of " + requests);
-          poll();
-        }
-      } finally {
-        close();
-      }
-    }
-
-    @Override
-    public void close() {
-      consumer.close(Duration.ofSeconds(5));
-    }
   }
 }

@@ -1,0 +1,223 @@
+package io.latentstream.ops.local;
+
+import io.latentstream.ops.local.ServiceProcesses.Observed;
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.topology.Topics;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Aggregate tokens/s of 1 and of 3 service instances ({@code latentstream serve} child JVMs, one
+ * engine thread each) over the same 3-broker cluster (child JVMs) and the same prompts: {@code
+ * prompts} with 6 partitions, replication 3, exactly_once_v2. Each run starts its instances on
+ * fresh topics and a fresh application id, waits until the group has assigned all 6 partitions,
+ * publishes the prompts once untimed (every instance warms up), then again (other request ids, same
+ * texts and seeds) and times from the first publish to the last completion read by a read_committed
+ * consumer. Runs alternate 1 and 3 instances; medians are printed.
+ *
+ * <p>Usage: {@code ops/bench-scaling [PROMPTS [MAX_NEW_TOKENS [REPEATS]]]} (default 48 64 3).
+ */
+public final class ScalingBenchmark {
+  private static final List<String> TEXTS =
+      List.of(
+          "The jury said",
+          "It was a",
+          "The president of the",
+          "In the morning",
+          "She looked at",
+          "The committee",
+          "When he came",
+          "There is no");
+
+  private ScalingBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    int prompts = args.length > 0 ? Integer.parseInt(args[0]) : 48;
+    int maxNewTokens = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+    int repeats = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+    Path model = Path.of("models/brown-mtp").toAbsolutePath();
+    Path data = Files.createTempDirectory("latentstream-bench-scaling-");
+    try (LocalKafkaCluster kafka =
+            new LocalKafkaCluster(LocalKafkaCluster.Config.of(3, data.resolve("kafka"))).start();
+        EmbeddedSchemaRegistry registry =
+            new EmbeddedSchemaRegistry(
+                    EmbeddedRegistryConfig.of(kafka.bootstrapServers()).withPort(0))
+                .start();
+        Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+      SchemaRegistryClient client =
+          new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+      Map<Integer, List<double[]>> runs = new HashMap<>();
+      int run = 0;
+      // Warm-up (not counted): the brokers' and the registry's first transactions and topics.
+      measure(kafka, registry, client, admin, data, model, 1, prompts, maxNewTokens, run++);
+      for (int r = 0; r < repeats; r++) {
+        for (int instances : new int[] {1, 3}) {
+          double[] result =
+              measure(
+                  kafka,
+                  registry,
+                  client,
+                  admin,
+                  data,
+                  model,
+                  instances,
+                  prompts,
+                  maxNewTokens,
+                  run++);
+          runs.computeIfAbsent(instances, i -> new ArrayList<>()).add(result);
+          System.out.printf(
+              "run %d: %d instance(s): %.0f tokens in %.2f s = %.0f tokens/s%n",
+              r + 1, instances, result[0], result[1], result[0] / result[1]);
+        }
+      }
+      System.out.printf(
+          "%n%d prompts x up to %d tokens, 6 partitions, 3 brokers, %d runs each (medians)%n",
+          prompts, maxNewTokens, repeats);
+      for (int instances : new int[] {1, 3}) {
+        double[] tps = runs.get(instances).stream().mapToDouble(x -> x[0] / x[1]).toArray();
+        double[] seconds = runs.get(instances).stream().mapToDouble(x -> x[1]).toArray();
+        System.out.printf(
+            "%d instance(s): %.0f tokens/s (runs %s), %.2f s%n",
+            instances, median(tps), Arrays.toString(round(tps)), median(seconds));
+      }
+    }
+  }
+
+  /** One run: {tokens, seconds}. */
+  private static double[] measure(
+      LocalKafkaCluster kafka,
+      EmbeddedSchemaRegistry registry,
+      SchemaRegistryClient client,
+      Admin admin,
+      Path data,
+      Path model,
+      int instances,
+      int prompts,
+      int maxNewTokens,
+      int run)
+      throws Exception {
+    String name = "bench-scaling-" + run;
+    Topics topics = Topics.create(name + ".", client);
+    admin
+        .createTopics(Topics.newTopics(topics.prefix(), 6, (short) 3))
+        .all()
+        .get(30, TimeUnit.SECONDS);
+    Path directory = Files.createDirectories(data.resolve(name));
+    try (ServiceProcesses services =
+            new ServiceProcesses(
+                directory,
+                kafka.bootstrapServers(),
+                registry.url().toString(),
+                topics,
+                model,
+                name);
+        KafkaProducer<String, PromptRequest> producer =
+            new KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 5),
+                new StringSerializer(),
+                topics.prompts().valueSerde().serializer())) {
+      // Closed by continueUntilComplete.
+      Observed observed = new Observed(kafka.bootstrapServers(), topics);
+      List<String> names = new ArrayList<>();
+      for (int i = 0; i < instances; i++) {
+        names.add("instance-" + i);
+        services.start("instance-" + i, List.of("-XX:ActiveProcessorCount=1"), Map.of());
+      }
+      for (String instance : names) {
+        services.awaitRunning(instance);
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (true) {
+        Map<String, Set<Integer>> owned = services.assignment(admin);
+        if (owned.size() == instances
+            && owned.values().stream().mapToInt(Set::size).sum() == 6
+            && owned.values().stream().noneMatch(Set::isEmpty)) {
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the group did not settle: " + owned);
+        }
+        Thread.sleep(200);
+      }
+      // Warm-up on the same instances (not timed): every instance JIT-compiles the engine and
+      // the clients' paths, which would otherwise be timed once per instance.
+      publish(producer, topics, "w", prompts, maxNewTokens);
+      Set<String> warmup = new HashSet<>();
+      for (int i = 0; i < prompts; i++) {
+        warmup.add("w" + i);
+      }
+      while (!observed.completions.keySet().containsAll(warmup)) {
+        observed.poll();
+      }
+      long start = System.nanoTime();
+      Set<String> ids = publish(producer, topics, "r", prompts, maxNewTokens);
+      observed.continueUntilComplete(ids, Duration.ofMinutes(5));
+      double seconds = (System.nanoTime() - start) / 1e9;
+      long tokens =
+          ids.stream().mapToLong(id -> observed.completions.get(id).getTokenIds().size()).sum();
+      return new double[] {tokens, seconds};
+    }
+  }
+
+  /** Publishes prompts {@code <prefix>0..} at once; returns their ids. */
+  private static Set<String> publish(
+      KafkaProducer<String, PromptRequest> producer,
+      Topics topics,
+      String prefix,
+      int prompts,
+      int maxNewTokens) {
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < prompts; i++) {
+      String id = prefix + i;
+      PromptRequest prompt =
+          PromptRequest.newBuilder()
+              .setRequestId(id)
+              .setTenant("bench")
+              .setInput(TextInput.newBuilder().setText(TEXTS.get(i % TEXTS.size())).build())
+              .setSampling(
+                  SamplingParams.newBuilder()
+                      .setTemperature(0.8)
+                      .setTopP(0.95)
+                      .setSeed((long) i)
+                      .setMaxNewTokens(maxNewTokens)
+                      .build())
+              .setCreatedAt(Instant.now())
+              .build();
+      producer.send(new ProducerRecord<>(topics.prompts().name(), id, prompt));
+      ids.add(id);
+    }
+    producer.flush();
+    return ids;
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+
+  private static long[] round(double[] values) {
+    return Arrays.stream(values).mapToLong(Math::round).toArray();
+  }
+}

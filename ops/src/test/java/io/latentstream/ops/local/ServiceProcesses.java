@@ -1,0 +1,298 @@
+package io.latentstream.ops.local;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.topology.Topics;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/**
+ * Test support: service instances of one deployment as child JVMs ({@code latentstream serve} on
+ * this test's classpath) against a local cluster and registry, each logging to {@code <name>.log}
+ * in a directory; what the consumer group assigns to them; and {@link Observed}, a read_committed
+ * reader of the deployment's outputs.
+ */
+final class ServiceProcesses implements AutoCloseable {
+  private static final Pattern RESUMED =
+      Pattern.compile("resuming request (\\S+) after (\\d+) forwarded tokens");
+
+  private final Path directory;
+  private final String bootstrapServers;
+  private final String registryUrl;
+  private final Topics topics;
+  private final Path model;
+  private final String applicationId;
+  private final Map<String, Process> processes = new LinkedHashMap<>();
+
+  ServiceProcesses(
+      Path directory,
+      String bootstrapServers,
+      String registryUrl,
+      Topics topics,
+      Path model,
+      String applicationId) {
+    this.directory = directory;
+    this.bootstrapServers = bootstrapServers;
+    this.registryUrl = registryUrl;
+    this.topics = topics;
+    this.model = model;
+    this.applicationId = applicationId;
+  }
+
+  /**
+   * Starts instance {@code name} ({@code kafka.streams.default.client.id=name}, its own state
+   * directory) with these JVM options and service properties ({@code -p key=value}).
+   */
+  Process start(String name, List<String> jvmOptions, Map<String, String> properties)
+      throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(List.of("--add-modules", "jdk.incubator.vector", "-Xmx768m"));
+    command.addAll(jvmOptions);
+    command.addAll(
+        List.of(
+            "-Dorg.slf4j.simpleLogger.log.io.latentstream=info",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.latentstream.ops.LatentstreamCli",
+            "serve",
+            "--bootstrap-servers",
+            bootstrapServers,
+            "--schema-registry-url",
+            registryUrl,
+            "--topic-prefix",
+            topics.prefix(),
+            "--model",
+            model.toString(),
+            "--application-id",
+            applicationId,
+            "--state-dir",
+            directory.resolve(name).toString(),
+            "--http-port",
+            "0",
+            "-p",
+            "kafka.streams.default.client.id=" + name));
+    properties.forEach((key, value) -> command.addAll(List.of("-p", key + "=" + value)));
+    Process process =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(directory.resolve(name + ".log").toFile())
+            .start();
+    processes.put(name, process);
+    return process;
+  }
+
+  /** Waits until instance {@code name} reports Kafka Streams running; fails if it exits. */
+  void awaitRunning(String name) throws Exception {
+    Process process = processes.get(name);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!isRunning(name)) {
+      assertTrue(process.isAlive(), name + " exited:\n" + log(name));
+      assertTrue(System.nanoTime() < deadline, name + " did not start:\n" + log(name));
+      Thread.sleep(200);
+    }
+  }
+
+  /** Whether instance {@code name} has printed that it runs. */
+  boolean isRunning(String name) throws IOException {
+    return log(name).contains("running " + applicationId + " on ");
+  }
+
+  /** Stops these instances gracefully (SIGTERM to each at once) and waits for them to exit. */
+  void stop(String... names) throws Exception {
+    for (String name : names) {
+      processes.get(name).destroy();
+    }
+    for (String name : names) {
+      assertTrue(
+          processes.get(name).waitFor(60, TimeUnit.SECONDS),
+          name + " did not stop on SIGTERM:\n" + log(name));
+    }
+  }
+
+  /** The output (stdout and stderr) of instance {@code name} so far. */
+  String log(String name) throws IOException {
+    Path file = directory.resolve(name + ".log");
+    return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+  }
+
+  /** How many generations instance {@code name} has started so far (its "generating:" lines). */
+  int generationsStarted(String name) throws IOException {
+    Matcher m = Pattern.compile("GenerationProcessor - generating: ").matcher(log(name));
+    int count = 0;
+    while (m.find()) {
+      count++;
+    }
+    return count;
+  }
+
+  /** How many tokens each "resuming request" line of the log says had been forwarded before. */
+  static List<Integer> resumed(String log) {
+    List<Integer> after = new ArrayList<>();
+    Matcher m = RESUMED.matcher(log);
+    while (m.find()) {
+      after.add(Integer.parseInt(m.group(2)));
+    }
+    return after;
+  }
+
+  /**
+   * The partitions of {@code prompts} each member of the group holds, by instance name (the client
+   * id's prefix up to {@code -StreamThread}); members without a name of ours are left out.
+   */
+  Map<String, Set<Integer>> assignment(Admin admin) throws Exception {
+    var group =
+        admin
+            .describeConsumerGroups(List.of(applicationId))
+            .all()
+            .get(10, TimeUnit.SECONDS)
+            .get(applicationId);
+    Map<String, Set<Integer>> owned = new HashMap<>();
+    for (MemberDescription member : group.members()) {
+      String name =
+          processes.keySet().stream()
+              .filter(n -> member.clientId().startsWith(n + "-"))
+              .findFirst()
+              .orElse(member.clientId());
+      Set<Integer> partitions = owned.computeIfAbsent(name, n -> new TreeSet<>());
+      for (TopicPartition p : member.assignment().topicPartitions()) {
+        if (p.topic().equals(topics.prompts().name())) {
+          partitions.add(p.partition());
+        }
+      }
+    }
+    return owned;
+  }
+
+  /**
+   * The value of counter {@code latentstream.session.turns{cache=hit}} of a running instance:
+   * session turns that loaded a cached prefix. Read from its Prometheus endpoint.
+   */
+  double sessionCacheHits(String name) throws Exception {
+    Matcher url = Pattern.compile("running \\S+ on (\\S+)").matcher(log(name));
+    assertTrue(url.find(), name + " has not printed its URL");
+    String text =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(url.group(1) + "/prometheus")).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    Matcher hits =
+        Pattern.compile(
+                "(?m)^latentstream_session_turns_total\\{[^}]*cache=\"hit\"[^}]*\\}\\s+(\\S+)$")
+            .matcher(text);
+    return hits.find() ? Double.parseDouble(hits.group(1)) : 0;
+  }
+
+  /** Kills every instance still running (SIGKILL). */
+  @Override
+  public void close() throws InterruptedException {
+    for (Process process : processes.values()) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * What a read_committed consumer of {@code tokens} and {@code completions} saw: every token
+   * event's index, per request, in order, and every completion, per request.
+   */
+  static final class Observed implements AutoCloseable {
+    final Map<String, List<Integer>> indices = new HashMap<>();
+    final Map<String, Completion> completions = new HashMap<>();
+    final Map<String, Integer> completionCounts = new HashMap<>();
+    private final Topics topics;
+    private final KafkaConsumer<String, byte[]> consumer;
+
+    Observed(String bootstrapServers, Topics topics) {
+      this.topics = topics;
+      Map<String, Object> config = new HashMap<>();
+      config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+      config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+      config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      config.put(ConsumerConfig.GROUP_ID_CONFIG, "observer-" + System.nanoTime());
+      consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+      consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
+    }
+
+    int tokenCount(String id) {
+      return indices.getOrDefault(id, List.of()).size();
+    }
+
+    boolean completed(String id) {
+      return completions.containsKey(id);
+    }
+
+    /** Reads what arrived within 100 ms. */
+    void poll() {
+      for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+        if (record.topic().equals(topics.tokens().name())) {
+          TokenEvent event =
+              topics
+                  .tokens()
+                  .valueSerde()
+                  .deserializer()
+                  .deserialize(record.topic(), record.value());
+          indices
+              .computeIfAbsent(event.getRequestId(), id -> new ArrayList<>())
+              .add(event.getIndex());
+        } else {
+          Completion completion =
+              topics
+                  .completions()
+                  .valueSerde()
+                  .deserializer()
+                  .deserialize(record.topic(), record.value());
+          completions.put(completion.getRequestId(), completion);
+          completionCounts.merge(completion.getRequestId(), 1, Integer::sum);
+        }
+      }
+    }
+
+    /** Polls until every one of {@code requests} has completed, then closes. */
+    void continueUntilComplete(Set<String> requests, Duration timeout) {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      try {
+        while (!completions.keySet().containsAll(requests)) {
+          assertTrue(
+              System.nanoTime() < deadline,
+              "not every request completed: " + completions.keySet() + " of " + requests);
+          poll();
+        }
+      } finally {
+        close();
+      }
+    }
+
+    @Override
+    public void close() {
+      consumer.close(Duration.ofSeconds(5));
+    }
+  }
+}

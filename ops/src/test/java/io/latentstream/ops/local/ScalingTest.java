@@ -172,7 +172,8 @@ class ScalingTest {
           (long) services.sessionCacheHits(instance),
           instance + " served its sessions' second turns from the cache they had on " + A);
     }
-    // Requests of the moved partitions that were under way on A continue there. (How many tokens
+    // Requests of the moved partitions that were under way on A continue on B or C. (How many
+    // tokens
     // they had forwarded varies: A's stream thread is in the rebalance, not forwarding, for a
     // while before it hands the partitions over.)
     List<Integer> resumedOnNew = new ArrayList<>(resumed(B));

@@ -173,9 +173,8 @@ class ScalingTest {
           instance + " served its sessions' second turns from the cache they had on " + A);
     }
     // Requests of the moved partitions that were under way on A continue on B or C. (How many
-    // tokens
-    // they had forwarded varies: A's stream thread is in the rebalance, not forwarding, for a
-    // while before it hands the partitions over.)
+    // tokens they had forwarded varies: A's stream thread is in the rebalance, not forwarding, for
+    // a while before it hands the partitions over.)
     List<Integer> resumedOnNew = new ArrayList<>(resumed(B));
     resumedOnNew.addAll(resumed(C));
     assertTrue(!resumedOnNew.isEmpty(), "the scale-out moved no request under way");

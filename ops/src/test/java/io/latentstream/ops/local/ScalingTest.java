@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -151,7 +150,7 @@ class ScalingTest {
     awaitAssignment(Map.of(A, PARTITIONS));
     loadOn = true;
     List<String> firstTurns = publishTurn(sessions, 1, "Tell me about the jury");
-    pumpUntil("first turns complete", () -> completedWithTokens(firstTurns));
+    pumpUntil("first turns complete", () -> observed.completedWithTokens(firstTurns));
 
     // Scale out to three while one-off requests are generating.
     pumpUntil("a request is generating", () -> generating(Set.of()) != null);
@@ -160,7 +159,7 @@ class ScalingTest {
     pumpUntil("three instances running", () -> services.isRunning(B) && services.isRunning(C));
     Map<String, Set<Integer>> three = awaitAssignment(Map.of(A, 2, B, 2, C, 2));
     List<String> secondTurns = publishTurn(sessions, 2, "And then what?");
-    pumpUntil("second turns complete", () -> completedWithTokens(secondTurns));
+    pumpUntil("second turns complete", () -> observed.completedWithTokens(secondTurns));
     assertEquals(three, services.assignment(admin), "no rebalance while the second turns ran");
     assertCached(secondTurns);
     for (String instance : List.of(B, C)) {
@@ -194,7 +193,7 @@ class ScalingTest {
     services.stop(B, C);
     awaitAssignment(Map.of(A, PARTITIONS));
     List<String> thirdTurns = publishTurn(sessions, 3, "Who was there?");
-    pumpUntil("third turns complete", () -> completedWithTokens(thirdTurns));
+    pumpUntil("third turns complete", () -> observed.completedWithTokens(thirdTurns));
     assertCached(thirdTurns);
     assertEquals(
         hitsOnA + sessions.size(),
@@ -205,7 +204,7 @@ class ScalingTest {
         A + " resumed no request mid-generation: the scale-in moved none, " + resumed(A));
 
     loadOn = false;
-    pumpUntil("every request completes", () -> completedWithTokens(requests));
+    pumpUntil("every request completes", () -> observed.completedWithTokens(requests));
     assertExactlyOnce();
   }
 
@@ -317,16 +316,6 @@ class ScalingTest {
         .filter(id -> !observed.completed(id))
         .findFirst()
         .orElse(null);
-  }
-
-  /** Whether these requests completed and every one of their token events has been read. */
-  private boolean completedWithTokens(Collection<String> ids) {
-    return ids.stream()
-        .allMatch(
-            id ->
-                observed.completed(id)
-                    && observed.tokenCount(id)
-                        >= observed.completions.get(id).getTokenIds().size());
   }
 
   /** How many tokens each request instance {@code name} resumed had forwarded before. */

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -275,19 +276,36 @@ final class ServiceProcesses implements AutoCloseable {
       }
     }
 
-    /** Polls until every one of {@code requests} has completed, then closes. */
+    /**
+     * Polls until every one of {@code requests} has completed and as many of its token events as
+     * its completion counts have been read, then closes. The tokens and completions topics are
+     * fetched independently, so a completion can be read before its request's last tokens; a token
+     * that never arrives fails the test at the deadline.
+     */
     void continueUntilComplete(Set<String> requests, Duration timeout) {
       long deadline = System.nanoTime() + timeout.toNanos();
       try {
-        while (!completions.keySet().containsAll(requests)) {
+        while (!completedWithTokens(requests)) {
           assertTrue(
               System.nanoTime() < deadline,
-              "not every request completed: " + completions.keySet() + " of " + requests);
+              "not every request completed with all its tokens: completions "
+                  + completions.keySet()
+                  + " of "
+                  + requests
+                  + ", token events "
+                  + indices);
           poll();
         }
       } finally {
         close();
       }
+    }
+
+    /** Whether these requests completed and every one of their token events has been read. */
+    boolean completedWithTokens(Collection<String> ids) {
+      return ids.stream()
+          .allMatch(
+              id -> completed(id) && tokenCount(id) >= completions.get(id).getTokenIds().size());
     }
 
     @Override

@@ -314,19 +314,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                 Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 0),
                 new StringSerializer(),
                 topics.prompts().valueSerde().serializer())) {
-      streams.start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (streams.state() != KafkaStreams.State.RUNNING) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("Kafka Streams did not start: " + streams.state());
-        }
-        Thread.sleep(50);
-      }
+      startAndAwaitRunning(streams);
       consumer.poll(Duration.ofMillis(100)); // joins the group before the first token
       Cpu before = Cpu.now(kafka);
       long start = System.nanoTime();
       for (int i = 0; i < prompts; i++) {
-        producer.send(new ProducerRecord<>(topics.prompts().name(), "r" + i, prompt("r" + i, i)));
+        producer.send(
+            new ProducerRecord<>(
+                topics.prompts().name(), "r" + i, prompt("r" + i, i, maxNewTokens)));
       }
       producer.flush();
       long tokens = 0;
@@ -414,14 +409,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                 Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 5),
                 new StringSerializer(),
                 topics.prompts().valueSerde().serializer())) {
-      streams.start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (streams.state() != KafkaStreams.State.RUNNING) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("Kafka Streams did not start: " + streams.state());
-        }
-        Thread.sleep(50);
-      }
+      startAndAwaitRunning(streams);
       consumer.poll(Duration.ofMillis(100));
       sampler.start();
       long start = System.nanoTime();
@@ -429,7 +417,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         for (int s = 0; s < sessions; s++) {
           String session = "session-" + s;
           PromptRequest prompt =
-              PromptRequest.newBuilder(prompt(session + "-turn-" + t, s * turns + t))
+              PromptRequest.newBuilder(prompt(session + "-turn-" + t, s * turns + t, maxNewTokens))
                   .setSessionId(session)
                   .setInput(
                       TextInput.newBuilder()
@@ -489,7 +477,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
   }
 
-  private PromptRequest prompt(String requestId, int i) {
+  /**
+   * The benchmarks' prompt {@code i}: one of a few Brown-corpus openings, sampled (temperature 0.8,
+   * top-p 0.95) with seed i, so every configuration generates the same tokens.
+   */
+  public static PromptRequest prompt(String requestId, int i, int maxNewTokens) {
     return PromptRequest.newBuilder()
         .setRequestId(requestId)
         .setTenant("bench")
@@ -503,6 +495,17 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                 .build())
         .setCreatedAt(Instant.now())
         .build();
+  }
+
+  private static void startAndAwaitRunning(KafkaStreams streams) throws InterruptedException {
+    streams.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (streams.state() != KafkaStreams.State.RUNNING) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("Kafka Streams did not start: " + streams.state());
+      }
+      Thread.sleep(50);
+    }
   }
 
   private static KafkaConsumer<String, SpecificRecord> outputs(

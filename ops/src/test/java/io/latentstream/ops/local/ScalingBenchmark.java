@@ -1,18 +1,16 @@
 package io.latentstream.ops.local;
 
 import io.latentstream.ops.local.ServiceProcesses.Observed;
+import io.latentstream.ops.pipeline.BenchPipelineCommand;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.PromptRequest;
-import io.latentstream.schemas.SamplingParams;
-import io.latentstream.schemas.TextInput;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -38,17 +36,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <p>Usage: {@code ops/bench-scaling [PROMPTS [MAX_NEW_TOKENS [REPEATS]]]} (default 48 64 3).
  */
 public final class ScalingBenchmark {
-  private static final List<String> TEXTS =
-      List.of(
-          "The jury said",
-          "It was a",
-          "The president of the",
-          "In the morning",
-          "She looked at",
-          "The committee",
-          "When he came",
-          "There is no");
-
   private ScalingBenchmark() {}
 
   public static void main(String[] args) throws Exception {
@@ -189,20 +176,7 @@ public final class ScalingBenchmark {
     Set<String> ids = new HashSet<>();
     for (int i = 0; i < prompts; i++) {
       String id = prefix + i;
-      PromptRequest prompt =
-          PromptRequest.newBuilder()
-              .setRequestId(id)
-              .setTenant("bench")
-              .setInput(TextInput.newBuilder().setText(TEXTS.get(i % TEXTS.size())).build())
-              .setSampling(
-                  SamplingParams.newBuilder()
-                      .setTemperature(0.8)
-                      .setTopP(0.95)
-                      .setSeed((long) i)
-                      .setMaxNewTokens(maxNewTokens)
-                      .build())
-              .setCreatedAt(Instant.now())
-              .build();
+      PromptRequest prompt = BenchPipelineCommand.prompt(id, i, maxNewTokens);
       producer.send(new ProducerRecord<>(topics.prompts().name(), id, prompt));
       ids.add(id);
     }

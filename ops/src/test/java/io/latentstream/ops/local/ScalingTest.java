@@ -171,12 +171,10 @@ class ScalingTest {
           (long) services.sessionCacheHits(instance),
           instance + " served its sessions' second turns from the cache they had on " + A);
     }
-    // Requests of the moved partitions that were under way on A continue on B or C. (How many
-    // tokens they had forwarded varies: A's stream thread is in the rebalance, not forwarding, for
-    // a while before it hands the partitions over.)
-    List<Integer> resumedOnNew = new ArrayList<>(resumed(B));
-    resumedOnNew.addAll(resumed(C));
-    assertTrue(!resumedOnNew.isEmpty(), "the scale-out moved no request under way");
+    // Whether a one-off request is still under way on a moved partition at scale-out depends on
+    // timing (CI saw them all finish first), so continuing a moved request is asserted below, at
+    // scale-in, where requests are started on the leaving instances on purpose; exactly-once for
+    // every request is asserted at the end.
 
     // Scale in to one while requests of the stopped instances' partitions are generating: two
     // fresh 64-token requests on each, just started (their logs say so; the consumer lags).

@@ -43,6 +43,7 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   private final Counter sessionLoadedBytes;
   private final Counter sessionWrittenBytes;
   private final Counter sessionsEvicted;
+  private final Counter sessionCachesDropped;
   private final Counter requestIdsExpired;
 
   GenerationMetrics(MeterRegistry registry, ServedModel model) {
@@ -118,12 +119,20 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
     sessionsEvicted =
         Counter.builder("latentstream.evictions")
             .tag("kind", "session")
-            .description("evicted sessions and expired completed request ids")
+            .description(
+                "evicted sessions, dropped session caches and expired completed request ids")
+            .register(registry);
+    sessionCachesDropped =
+        Counter.builder("latentstream.evictions")
+            .tag("kind", "session_cache")
+            .description(
+                "evicted sessions, dropped session caches and expired completed request ids")
             .register(registry);
     requestIdsExpired =
         Counter.builder("latentstream.evictions")
             .tag("kind", "request_id")
-            .description("evicted sessions and expired completed request ids")
+            .description(
+                "evicted sessions, dropped session caches and expired completed request ids")
             .register(registry);
     for (Phase phase : Phase.values()) {
       FunctionCounter.builder(
@@ -256,8 +265,9 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   }
 
   @Override
-  public void evicted(int sessions, int requestIds) {
+  public void evicted(int sessions, int caches, int requestIds) {
     sessionsEvicted.increment(sessions);
+    sessionCachesDropped.increment(caches);
     requestIdsExpired.increment(requestIds);
   }
 }

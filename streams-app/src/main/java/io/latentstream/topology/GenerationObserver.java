@@ -43,8 +43,11 @@ public interface GenerationObserver {
   /** An accepted request failed. */
   default void failed(ErrorCode code) {}
 
-  /** An eviction pass removed sessions (with their caches) and expired completed request ids. */
-  default void evicted(int sessions, int requestIds) {}
+  /**
+   * An eviction pass forgot expired sessions, dropped latent caches (keeping their sessions'
+   * histories) and expired completed request ids.
+   */
+  default void evicted(int sessions, int caches, int requestIds) {}
 
   /** Tells each of {@code observers}, in order. */
   static GenerationObserver all(List<? extends GenerationObserver> observers) {
@@ -93,8 +96,8 @@ public interface GenerationObserver {
       }
 
       @Override
-      public void evicted(int sessions, int requestIds) {
-        list.forEach(o -> o.evicted(sessions, requestIds));
+      public void evicted(int sessions, int caches, int requestIds) {
+        list.forEach(o -> o.evicted(sessions, caches, requestIds));
       }
     };
   }

@@ -57,9 +57,6 @@ import org.slf4j.LoggerFactory;
 final class GenerationProcessor implements Processor<String, byte[], String, SpecificRecord> {
   private static final Logger LOG = LoggerFactory.getLogger(GenerationProcessor.class);
 
-  /** Evictions scan the stores: every few thousand punctuations is often enough. */
-  private static final int EVICT_EVERY = 3000;
-
   private final ServedModel model;
   private final Deserializer<PromptRequest> prompts;
   private final TopologySettings settings;
@@ -71,7 +68,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private KeyValueStore<String, byte[]> inFlight;
   private KeyValueStore<String, Long> completed;
   private SessionCacheStore sessions;
-  private long punctuations;
 
   /** A token and when the engine emitted it (its event's produced_at). */
   private record Emitted(TokenEmission token, long atMs) {}
@@ -141,6 +137,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             context.getStateStore(StoreNames.SESSION_CACHE),
             model.engine().newSequence().cache().bytesPerToken());
     context.schedule(settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    context.schedule(settings.evictionInterval(), PunctuationType.WALL_CLOCK_TIME, this::evict);
     resumeInFlight();
   }
 
@@ -348,9 +345,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
               request.forwarded.stream().mapToInt(Integer::intValue).toArray());
       inFlight.put(entry.getKey(), request.request.toBytes());
     }
-    if (++punctuations % EVICT_EVERY == 0) {
-      evict(now);
-    }
   }
 
   private void forwardToken(Active request, TokenEmission token, long emittedAtMs, long now) {
@@ -486,7 +480,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   }
 
   private void evict(long now) {
-    int sessionsEvicted =
+    SessionCacheStore.Evicted evicted =
         sessions.evict(now, settings.sessionTtl().toMillis(), settings.sessionCacheMaxBytes());
     List<String> expired = new ArrayList<>();
     try (KeyValueIterator<String, Long> it = completed.all()) {
@@ -498,9 +492,13 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       }
     }
     expired.forEach(completed::delete);
-    if (sessionsEvicted > 0 || !expired.isEmpty()) {
-      observer.evicted(sessionsEvicted, expired.size());
-      LOG.info("evicted {} sessions and {} completed request ids", sessionsEvicted, expired.size());
+    if (evicted.sessions() > 0 || evicted.caches() > 0 || !expired.isEmpty()) {
+      observer.evicted(evicted.sessions(), evicted.caches(), expired.size());
+      LOG.info(
+          "forgot {} expired sessions, dropped {} session caches, expired {} request ids",
+          evicted.sessions(),
+          evicted.caches(),
+          expired.size());
     }
   }
 

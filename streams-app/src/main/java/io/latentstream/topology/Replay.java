@@ -6,7 +6,10 @@ import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.FinishReason;
+import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
 import java.time.Duration;
@@ -15,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,6 +50,14 @@ import org.slf4j.LoggerFactory;
  * regenerated only when the record is incomplete. Generation is batch-invariant and independent of
  * MTP drafting, so requests are regenerated together, a wave at a time (one turn per session per
  * wave).
+ *
+ * <p>Two of the service's decisions depend on wall-clock time, not on the log: a session idle for
+ * longer than its TTL is forgotten, and a request id is refused as a duplicate only while it is
+ * retained. Replay follows what the record shows of them: a turn whose recorded {@link Completion}
+ * counts only its own prompt tokens was generated as a new session, and a prompt reusing a request
+ * id was accepted again when the id has another recorded generation and no {@code
+ * DUPLICATE_REQUEST_ID} error names the prompt. (The size bound on session caches changes nothing
+ * that is generated: it drops caches, never histories.)
  */
 public final class Replay {
   private static final Logger LOG = LoggerFactory.getLogger(Replay.class);
@@ -83,8 +93,17 @@ public final class Replay {
    * The outcome of a replay.
    *
    * @param refused prompts of the range the service refused too (invalid, duplicate, overflow)
+   * @param restartedSessions turns the service generated as a new session, their session having
+   *     expired, as their recorded completions show
+   * @param reacceptedIds prompts whose request id the service accepted again after its retention
    */
-  public record Report(int checked, int identical, int refused, List<Divergence> diverging) {
+  public record Report(
+      int checked,
+      int identical,
+      int refused,
+      int restartedSessions,
+      int reacceptedIds,
+      List<Divergence> diverging) {
     public boolean ok() {
       return diverging.isEmpty();
     }
@@ -125,6 +144,7 @@ public final class Replay {
   /** A prompt of the log accepted for generation, in the order its task processed it. */
   private static final class Accepted {
     final String requestId;
+    final int generation; // 0, or n when the service accepted the id again for the n-th time
     final SessionKey session;
     final Turn turn;
     final boolean verified;
@@ -132,12 +152,56 @@ public final class Replay {
     List<TokenEmission> regenerated = new ArrayList<>();
     int[] reply;
 
-    Accepted(String requestId, SessionKey session, Turn turn, boolean verified) {
+    Accepted(String requestId, int generation, SessionKey session, Turn turn, boolean verified) {
       this.requestId = requestId;
+      this.generation = generation;
       this.session = session;
       this.turn = turn;
       this.verified = verified;
     }
+  }
+
+  /**
+   * What the log records of the prompts' requests: per request id, each generation's token events
+   * in index order and the completions, in log order; and the prompts refused as duplicates.
+   */
+  private record Recorded(
+      Map<String, List<List<TokenEvent>>> tokens,
+      Map<String, List<Completion>> completions,
+      Set<String> refusedDuplicates) {
+    /** Whether the service refused this prompt record as a duplicate request id. */
+    boolean refusedAsDuplicate(ConsumerRecord<String, byte[]> prompt) {
+      return refusedDuplicates.contains(
+          source(prompt.topic(), prompt.partition(), prompt.offset()));
+    }
+
+    static String source(String topic, int partition, long offset) {
+      return topic + "-" + partition + "@" + offset;
+    }
+
+    List<TokenEvent> tokens(Accepted a) {
+      List<List<TokenEvent>> generations = tokens.getOrDefault(a.requestId, List.of());
+      return a.generation < generations.size() ? generations.get(a.generation) : List.of();
+    }
+
+    int generations(String requestId) {
+      return tokens.getOrDefault(requestId, List.of()).size();
+    }
+
+    /** The prompt tokens the service counted for the request's n-th generation, or -1. */
+    int promptTokens(String requestId, int generation) {
+      List<Completion> recorded = completions.getOrDefault(requestId, List.of());
+      return generation < recorded.size()
+          ? recorded.get(generation).getUsage().getPromptTokens()
+          : -1;
+    }
+  }
+
+  /** What replaying one partition found besides the requests. */
+  private static final class PartitionCounts {
+    int refused;
+    int restartedSessions;
+    int reacceptedIds;
   }
 
   /**
@@ -164,17 +228,18 @@ public final class Replay {
         "read {} prompt records from {} partitions; reading their recorded tokens",
         log.values().stream().mapToInt(List::size).sum(),
         log.size());
-    Map<String, List<TokenEvent>> recorded = readTokens(replayed);
-    LOG.info("recorded tokens of {} requests read; regenerating", recorded.size());
-    Map<String, Accepted> accepted = new LinkedHashMap<>();
-    int refused = 0;
+    Recorded recorded =
+        new Recorded(readTokens(replayed), readCompletions(replayed), readRefusedDuplicates());
+    LOG.info("recorded tokens of {} requests read; regenerating", recorded.tokens().size());
+    List<Accepted> accepted = new ArrayList<>();
+    PartitionCounts counts = new PartitionCounts();
     for (List<ConsumerRecord<String, byte[]>> partition : log.values()) {
-      refused += replayPartition(partition, range, recorded, accepted);
+      replayPartition(partition, range, recorded, accepted, counts);
     }
-    List<Accepted> verified = accepted.values().stream().filter(a -> a.verified).toList();
+    List<Accepted> verified = accepted.stream().filter(a -> a.verified).toList();
     if (!allowDifferentDigest) {
       for (Accepted a : verified) {
-        for (TokenEvent event : recorded.getOrDefault(a.requestId, List.of())) {
+        for (TokenEvent event : recorded.tokens(a)) {
           if (!model.weightsDigest().equals(event.getWeightsDigest())) {
             throw new DigestMismatchException(
                 "request "
@@ -190,7 +255,7 @@ public final class Replay {
     }
     List<Divergence> diverging = new ArrayList<>();
     for (Accepted a : verified) {
-      Divergence d = compare(a, recorded.getOrDefault(a.requestId, List.of()));
+      Divergence d = compare(a, recorded.tokens(a));
       if (d != null) {
         diverging.add(d);
       }
@@ -198,21 +263,27 @@ public final class Replay {
     if (outputTopic != null) {
       write(outputTopic, verified);
     }
-    return new Report(verified.size(), verified.size() - diverging.size(), refused, diverging);
+    return new Report(
+        verified.size(),
+        verified.size() - diverging.size(),
+        counts.refused,
+        counts.restartedSessions,
+        counts.reacceptedIds,
+        diverging);
   }
 
   /**
    * Validates a partition's prompts in offset order and regenerates what is needed, a wave at a
-   * time; returns how many prompts of the range were refused.
+   * time, adding what it accepted to {@code all}.
    */
-  private int replayPartition(
+  private void replayPartition(
       List<ConsumerRecord<String, byte[]>> partition,
       Range range,
-      Map<String, List<TokenEvent>> recorded,
-      Map<String, Accepted> all) {
-    Set<String> seen = new HashSet<>(); // the task's in-flight and completed request ids
+      Recorded recorded,
+      List<Accepted> all,
+      PartitionCounts counts) {
+    Map<String, Integer> seen = new HashMap<>(); // accepted request ids: how many times
     Map<SessionKey, int[]> histories = new HashMap<>();
-    int refused = 0;
     int regenerated = 0;
     List<ConsumerRecord<String, byte[]>> waiting = new ArrayList<>(partition);
     while (!waiting.isEmpty()) {
@@ -228,13 +299,13 @@ public final class Replay {
           continue;
         }
         boolean inRange = range.verifies(record, prompt == null ? null : prompt.getRequestId());
-        Accepted a = accept(prompt, session, histories, seen, inRange);
+        Accepted a = accept(record, prompt, session, histories, seen, recorded, inRange, counts);
         if (a == null) {
-          refused += inRange ? 1 : 0;
+          counts.refused += inRange ? 1 : 0;
           continue;
         }
-        all.put(a.requestId, a);
-        List<TokenEvent> events = recorded.getOrDefault(a.requestId, List.of());
+        all.add(a);
+        List<TokenEvent> events = recorded.tokens(a);
         if (!a.verified && (session == null || complete(events))) {
           a.reply = events.stream().mapToInt(TokenEvent::getTokenId).toArray();
         } else {
@@ -261,37 +332,57 @@ public final class Replay {
       }
       waiting = later;
     }
-    return refused;
   }
 
   /** The service's acceptance rules; null when it refused the prompt. */
   private Accepted accept(
+      ConsumerRecord<String, byte[]> record,
       PromptRequest prompt,
       SessionKey session,
       Map<SessionKey, int[]> histories,
-      Set<String> seen,
-      boolean verified) {
+      Map<String, Integer> seen,
+      Recorded recorded,
+      boolean verified,
+      PartitionCounts counts) {
     if (prompt == null) {
       return null;
     }
+    String requestId = prompt.getRequestId();
     int[] history = session == null ? new int[0] : histories.getOrDefault(session, new int[0]);
     Turn turn;
     try {
       turn = validator.validate(prompt, session != null && histories.containsKey(session));
+      int generation = seen.getOrDefault(requestId, 0);
+      if (generation > 0
+          && (recorded.generations(requestId) <= generation
+              || recorded.refusedAsDuplicate(record))) {
+        return null; // a duplicate request id
+      }
+      if (history.length > 0) {
+        Turn fresh = validator.validate(prompt, false);
+        int counted = recorded.promptTokens(requestId, generation);
+        if (counted != history.length + turn.tokens().length && counted == fresh.tokens().length) {
+          LOG.info("session of {} had expired: replayed as a new session", requestId);
+          counts.restartedSessions++;
+          history = new int[0];
+          turn = fresh;
+        }
+      }
+      int limit = model.engine().config().maxPositionEmbeddings();
+      if (history.length + turn.tokens().length + turn.params().maxNewTokens() > limit) {
+        return null;
+      }
+      if (generation > 0) {
+        LOG.info("request id {} was accepted again after its retention", requestId);
+        counts.reacceptedIds++;
+      }
+      seen.put(requestId, generation + 1);
+      Accepted a = new Accepted(requestId, generation, session, turn, verified);
+      a.context = SessionTurns.context(history, turn);
+      return a;
     } catch (PromptRejected e) {
       return null;
     }
-    if (seen.contains(prompt.getRequestId())) {
-      return null; // a duplicate request id
-    }
-    int limit = model.engine().config().maxPositionEmbeddings();
-    if (history.length + turn.tokens().length + turn.params().maxNewTokens() > limit) {
-      return null;
-    }
-    seen.add(prompt.getRequestId());
-    Accepted a = new Accepted(prompt.getRequestId(), session, turn, verified);
-    a.context = SessionTurns.context(history, turn);
-    return a;
   }
 
   private PromptRequest decode(ConsumerRecord<String, byte[]> record) {
@@ -317,26 +408,26 @@ public final class Replay {
     if (wave.isEmpty()) {
       return;
     }
-    Map<String, Accepted> byId = new HashMap<>();
+    Map<String, Accepted> byKey = new HashMap<>();
     try (GenerationLoop loop =
         new GenerationLoop(model.engine(), model.tokenizer(), GenerationLoop.Settings.defaults())) {
       GenerationListener listener =
           new GenerationListener() {
             @Override
             public void onToken(TokenEmission token) {
-              byId.get(token.requestId()).regenerated.add(token);
+              byKey.get(token.requestId()).regenerated.add(token);
             }
 
             @Override
             public void onFinished(GenerationOutcome outcome) {
-              byId.get(outcome.requestId()).reply = outcome.tokens();
+              byKey.get(outcome.requestId()).reply = outcome.tokens();
             }
           };
       for (Accepted a : wave) {
-        byId.put(a.requestId, a);
+        String key = a.requestId + "#" + a.generation; // an id accepted again is generated twice
+        byKey.put(key, a);
         loop.submit(
-            new GenerationRequest(
-                a.requestId, a.context, 0, a.turn.params(), a.turn.mtpDrafting(), null),
+            new GenerationRequest(key, a.context, 0, a.turn.params(), a.turn.mtpDrafting(), null),
             listener);
       }
       loop.runUntilIdle();
@@ -401,20 +492,68 @@ public final class Replay {
   }
 
   /**
-   * Every committed token event of {@code requests}, per request, in index order (duplicates kept,
-   * to be caught).
+   * Every committed token event of {@code requests}, per request and generation, in index order
+   * (duplicates kept, to be caught). A request's events are in one partition, in the order they
+   * were produced: an index 0 after a finished generation starts the next one.
    */
-  private Map<String, List<TokenEvent>> readTokens(Set<String> requests) {
-    Map<String, List<TokenEvent>> byRequest = new HashMap<>();
+  private Map<String, List<List<TokenEvent>>> readTokens(Set<String> requests) {
+    Map<String, List<List<TokenEvent>>> byRequest = new HashMap<>();
     for (ConsumerRecord<String, byte[]> record :
         readAll(topics.tokens().name(), new ByteArrayDeserializer())) {
       TokenEvent event =
           topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
       if (requests.contains(event.getRequestId())) {
-        byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>()).add(event);
+        List<List<TokenEvent>> generations =
+            byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>());
+        if (generations.isEmpty()
+            || (event.getIndex() == 0 && complete(generations.get(generations.size() - 1)))) {
+          generations.add(new ArrayList<>());
+        }
+        generations.get(generations.size() - 1).add(event);
       }
     }
-    byRequest.values().forEach(list -> list.sort(Comparator.comparingInt(TokenEvent::getIndex)));
+    byRequest.values().stream()
+        .flatMap(List::stream)
+        .forEach(events -> events.sort(Comparator.comparingInt(TokenEvent::getIndex)));
+    return byRequest;
+  }
+
+  /** The prompt records (topic-partition@offset) the service refused as duplicate request ids. */
+  private Set<String> readRefusedDuplicates() {
+    Set<String> refused = new HashSet<>();
+    Deserializer<GenerationError> errors = topics.generationErrors().valueSerde().deserializer();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.generationErrors().name(), new ByteArrayDeserializer())) {
+      GenerationError error = errors.deserialize(record.topic(), record.value());
+      if (error.getCode() == ErrorCode.DUPLICATE_REQUEST_ID
+          && error.getSourceTopic() != null
+          && error.getSourcePartition() != null
+          && error.getSourceOffset() != null) {
+        refused.add(
+            Recorded.source(
+                error.getSourceTopic(), error.getSourcePartition(), error.getSourceOffset()));
+      }
+    }
+    return refused;
+  }
+
+  /** Every committed completion of {@code requests}, per request, in log order. */
+  private Map<String, List<Completion>> readCompletions(Set<String> requests) {
+    Map<String, List<Completion>> byRequest = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.completions().name(), new ByteArrayDeserializer())) {
+      Completion completion =
+          topics
+              .completions()
+              .valueSerde()
+              .deserializer()
+              .deserialize(record.topic(), record.value());
+      if (requests.contains(completion.getRequestId())) {
+        byRequest
+            .computeIfAbsent(completion.getRequestId(), id -> new ArrayList<>())
+            .add(completion);
+      }
+    }
     return byRequest;
   }
 

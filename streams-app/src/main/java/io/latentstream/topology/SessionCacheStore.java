@@ -120,17 +120,29 @@ public final class SessionCacheStore {
   }
 
   private void delete(String storeKey, SessionEntry entry) {
-    for (int chunk = 0; chunk < chunkCount(entry.cachedTokens()); chunk++) {
-      store.delete(SessionKey.chunkKey(storeKey, chunk));
-    }
+    deleteChunks(storeKey, entry);
     store.delete(storeKey);
   }
 
+  private void deleteChunks(String storeKey, SessionEntry entry) {
+    for (int chunk = 0; chunk < chunkCount(entry.cachedTokens()); chunk++) {
+      store.delete(SessionKey.chunkKey(storeKey, chunk));
+    }
+  }
+
+  /** What one eviction pass removed. */
+  public record Evicted(int sessions, int caches) {}
+
   /**
-   * Evicts sessions unused for {@code ttlMs}, then the least recently used ones until the caches
-   * take at most {@code maxBytes}. Returns how many sessions were evicted.
+   * Forgets sessions unused for {@code ttlMs}, then drops the latent caches of the least recently
+   * used ones until the caches take at most {@code maxBytes}.
+   *
+   * <p>Only the TTL forgets a conversation. The size bound drops a cache but keeps the session's
+   * token history, so its next turn recomputes the prefix and generates exactly what it would have
+   * generated from the cache: memory pressure never changes what a session produces, which keeps
+   * audit replays independent of it.
    */
-  public int evict(long nowMs, long ttlMs, long maxBytes) {
+  public Evicted evict(long nowMs, long ttlMs, long maxBytes) {
     record Candidate(String storeKey, SessionEntry entry) {}
     List<Candidate> sessions = new ArrayList<>();
     try (KeyValueIterator<String, byte[]> all = store.all()) {
@@ -143,17 +155,27 @@ public final class SessionCacheStore {
     }
     sessions.sort(Comparator.comparingLong(candidate -> candidate.entry().lastUsedMs()));
     long total = sessions.stream().mapToLong(candidate -> candidate.entry().cacheBytes()).sum();
-    int evicted = 0;
+    int forgotten = 0;
+    int dropped = 0;
     for (Candidate candidate : sessions) {
-      boolean expired = nowMs - candidate.entry().lastUsedMs() > ttlMs;
-      if (!expired && total <= maxBytes) {
-        break;
+      SessionEntry entry = candidate.entry();
+      if (nowMs - entry.lastUsedMs() > ttlMs) {
+        delete(candidate.storeKey(), entry);
+        total -= entry.cacheBytes();
+        forgotten++;
+      } else if (total > maxBytes && entry.cachedTokens() > 0) {
+        dropCache(candidate.storeKey(), entry);
+        total -= entry.cacheBytes();
+        dropped++;
       }
-      delete(candidate.storeKey(), candidate.entry());
-      total -= candidate.entry().cacheBytes();
-      evicted++;
     }
-    return evicted;
+    return new Evicted(forgotten, dropped);
+  }
+
+  /** Deletes a session's cache chunks and keeps its history, with no tokens cached. */
+  private void dropCache(String storeKey, SessionEntry entry) {
+    deleteChunks(storeKey, entry);
+    store.put(storeKey, new SessionEntry(entry.history(), 0, 0, entry.lastUsedMs()).toBytes());
   }
 
   private int chunkCount(int cachedTokens) {

@@ -19,6 +19,20 @@ public record TopologySettings(
     long sessionCacheMaxBytes,
     Duration requestIdRetention) {
 
+  /**
+   * How often the stores are scanned for expired sessions, caches over the bound and expired
+   * request ids: a tenth of the shorter lifetime, so an entry outlives it by at most 10%, but
+   * between 100 ms and one minute (a scan reads the whole store).
+   */
+  public Duration evictionInterval() {
+    Duration tenth =
+        (sessionTtl.compareTo(requestIdRetention) < 0 ? sessionTtl : requestIdRetention)
+            .dividedBy(10);
+    Duration min = Duration.ofMillis(100);
+    Duration max = Duration.ofMinutes(1);
+    return tenth.compareTo(min) < 0 ? min : tenth.compareTo(max) > 0 ? max : tenth;
+  }
+
   public static TopologySettings defaults() {
     return new TopologySettings(
         1024, Duration.ofMillis(10), Duration.ofHours(24), 1L << 30, Duration.ofDays(7));

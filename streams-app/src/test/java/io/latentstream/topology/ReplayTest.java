@@ -12,6 +12,7 @@ import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
@@ -23,7 +24,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -52,13 +52,23 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Audit replay on a real broker: a run recorded through the topology (one-off greedy and sampled
- * requests, one without a seed, a two-turn chat session, a refused prompt and a duplicate) replays
+ * requests, one without a seed, a two-turn chat session, a refused prompt and a duplicate, then a
+ * session turn after its session expired and a request id reused after its retention) replays
  * identically; a tampered token is reported at its index; another weights digest is refused.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class ReplayTest {
-  private static final Set<String> REQUESTS = Set.of("greedy", "sampled", "unseeded", "c1", "c2");
+  private static final Set<String> FIRST_WAVE = Set.of("greedy", "sampled", "unseeded", "c1", "c2");
+  private static final Set<String> REQUESTS =
+      Set.of("greedy", "sampled", "unseeded", "c1", "c2", "e1", "e2");
+
+  /** Short lifetimes, so that the run can outlive a session and a request id. */
+  private static final Duration LIFETIME = Duration.ofSeconds(3);
+
+  /** Every request, plus "greedy" a second time after its id expired. */
+  private static final int GENERATIONS = REQUESTS.size() + 1;
+
   private static EmbeddedSchemaRegistry registry;
   private static SchemaRegistryClient client;
   private static Topics topics;
@@ -79,7 +89,15 @@ class ReplayTest {
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
     StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    TopologySettings defaults = TopologySettings.defaults();
+    TopologySettings settings =
+        new TopologySettings(
+            defaults.maxNewTokensLimit(),
+            defaults.emitInterval(),
+            LIFETIME,
+            defaults.sessionCacheMaxBytes(),
+            LIFETIME);
+    LatentstreamTopology.build(builder, topics, model, settings);
     Properties config =
         StreamsSettings.of(
             "replay-test",
@@ -90,30 +108,51 @@ class ReplayTest {
     streams = new KafkaStreams(builder.build(), config);
     streams.start();
 
+    publish(
+        prompt("greedy", null, text("The jury said"), 0.0, 12L),
+        prompt("sampled", null, text("It was"), 0.9, 7L),
+        prompt("unseeded", null, text("The court"), 1.0, null),
+        prompt("c1", "chat-1", chat("Tell me about the jury"), 0.8, 3L),
+        prompt("c2", "chat-1", chat("And then?"), 0.0, null),
+        prompt("refused", null, text("x"), -1.0, null),
+        prompt("greedy", null, text("A duplicate id"), 0.0, null),
+        prompt("e1", "expiring", chat("Who said it?"), 0.7, 5L));
+    Map<String, Completion> done = new HashMap<>();
+    readUntil(topics.completions().name(), FIRST_WAVE.size() + 1)
+        .forEach(record -> done.put(record.value().getRequestId(), record.value()));
+    assertEquals(REQUESTS.size() - 1, done.size(), "all but e2: " + done.keySet());
+
+    // Outlive the session and the id "greedy" (and an eviction pass, a tenth of the lifetime).
+    Thread.sleep(LIFETIME.plus(LIFETIME.dividedBy(2)).toMillis());
+    publish(
+        prompt("e2", "expiring", chat("And who answered?"), 0.0, null),
+        prompt("greedy", null, text("The same id, later"), 0.6, 9L));
+    List<ConsumerRecord<String, Completion>> all =
+        readUntil(topics.completions().name(), GENERATIONS);
+    Completion e1 = done.get("e1");
+    Completion e2 =
+        all.stream()
+            .map(ConsumerRecord::value)
+            .filter(c -> c.getRequestId().equals("e2"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(
+        e2.getUsage().getPromptTokens()
+            < e1.getUsage().getPromptTokens() + e1.getUsage().getCompletionTokens(),
+        "e2 started a new session: " + e2.getUsage());
+  }
+
+  private static void publish(PromptRequest... prompts) {
     try (KafkaProducer<String, PromptRequest> producer =
         new KafkaProducer<>(
             Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
             new StringSerializer(),
             topics.prompts().valueSerde().serializer())) {
-      for (PromptRequest prompt :
-          List.of(
-              prompt("greedy", null, text("The jury said"), 0.0, 12L),
-              prompt("sampled", null, text("It was"), 0.9, 7L),
-              prompt("unseeded", null, text("The court"), 1.0, null),
-              prompt("c1", "chat-1", chat("Tell me about the jury"), 0.8, 3L),
-              prompt("c2", "chat-1", chat("And then?"), 0.0, null),
-              prompt("refused", null, text("x"), -1.0, null),
-              prompt("greedy", null, text("A duplicate id"), 0.0, null))) {
+      for (PromptRequest prompt : prompts) {
         String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
         producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt));
       }
     }
-    Set<String> done = new HashSet<>();
-    for (ConsumerRecord<String, Completion> record :
-        readUntil(topics.completions().name(), REQUESTS.size())) {
-      done.add(record.value().getRequestId());
-    }
-    assertEquals(REQUESTS, done);
   }
 
   @AfterAll
@@ -134,9 +173,11 @@ class ReplayTest {
     Replay.Report report =
         replay(topics, model).verify(Replay.Range.all(), false, "replay-test.regenerated");
     assertEquals(List.of(), report.diverging());
-    assertEquals(REQUESTS.size(), report.checked());
-    assertEquals(REQUESTS.size(), report.identical());
+    assertEquals(GENERATIONS, report.checked());
+    assertEquals(GENERATIONS, report.identical());
     assertEquals(2, report.refused(), "the invalid prompt and the duplicate id");
+    assertEquals(1, report.restartedSessions(), "e2's session had expired");
+    assertEquals(1, report.reacceptedIds(), "greedy's id had expired");
 
     int recordedTokens = readAllValues(topics.tokens().name()).size();
     assertEquals(recordedTokens, readAllValues("replay-test.regenerated").size());
@@ -163,6 +204,29 @@ class ReplayTest {
             new ProducerRecord<>(
                 tampered.prompts().name(), record.partition(), record.key(), record.value()));
       }
+      for (ConsumerRecord<String, byte[]> record : readAllValues(topics.completions().name())) {
+        producer.send(
+            new ProducerRecord<>(tampered.completions().name(), record.key(), record.value()));
+      }
+      for (ConsumerRecord<String, byte[]> record :
+          readAllValues(topics.generationErrors().name())) {
+        GenerationError error =
+            topics
+                .generationErrors()
+                .valueSerde()
+                .deserializer()
+                .deserialize(record.topic(), record.value());
+        error.setSourceTopic(tampered.prompts().name()); // the copy's prompts, same offsets
+        producer.send(
+            new ProducerRecord<>(
+                tampered.generationErrors().name(),
+                record.key(),
+                tampered
+                    .generationErrors()
+                    .valueSerde()
+                    .serializer()
+                    .serialize(tampered.generationErrors().name(), error)));
+      }
       for (ConsumerRecord<String, byte[]> record : readAllValues(topics.tokens().name())) {
         TokenEvent event =
             topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
@@ -181,8 +245,8 @@ class ReplayTest {
       }
     }
     Replay.Report report = replay(tampered, model).verify(Replay.Range.all(), false, null);
-    assertEquals(REQUESTS.size(), report.checked());
-    assertEquals(REQUESTS.size() - 1, report.identical());
+    assertEquals(GENERATIONS, report.checked());
+    assertEquals(GENERATIONS - 1, report.identical());
     assertEquals(1, report.diverging().size());
     assertEquals("sampled", report.diverging().get(0).requestId());
     assertEquals(3, report.diverging().get(0).index(), report.diverging().get(0).toString());

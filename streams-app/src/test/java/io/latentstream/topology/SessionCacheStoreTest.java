@@ -109,28 +109,45 @@ class SessionCacheStoreTest {
   }
 
   @Test
-  void evictionDropsExpiredThenLeastRecentlyUsedSessionsWithTheirChunks() {
+  void theTtlForgetsSessionsAndTheSizeBoundDropsOnlyTheLeastRecentlyUsedCaches() {
     SessionKey old = new SessionKey("t", "old");
     SessionKey middle = new SessionKey("t", "middle");
     SessionKey recent = new SessionKey("t", "recent");
+    int[] middleHistory = {11, 12, 13, 14, 15, 16};
     sessions.append(old, new int[5], 5, cacheOf(5, 5), 100);
-    sessions.append(middle, new int[5], 5, cacheOf(5, 6), 5_000);
+    sessions.append(middle, middleHistory, 5, cacheOf(5, 6), 5_000);
     sessions.append(recent, new int[5], 5, cacheOf(5, 7), 9_000);
 
-    // TTL 8 s at t = 10 s expires "old"; a budget of two sessions' bytes keeps the other two.
-    assertEquals(1, sessions.evict(10_000, 8_000, 2 * 5 * BYTES_PER_TOKEN));
+    // TTL 8 s at t = 10 s forgets "old"; a budget of two sessions' bytes keeps the other two.
+    assertEquals(
+        new SessionCacheStore.Evicted(1, 0),
+        sessions.evict(10_000, 8_000, 2 * 5 * BYTES_PER_TOKEN));
     assertFalse(sessions.entry(old).isPresent());
-    // A budget of one session's bytes then evicts "middle", the least recently used.
-    assertEquals(1, sessions.evict(10_000, 8_000, 5 * BYTES_PER_TOKEN));
-    assertFalse(sessions.entry(middle).isPresent());
-    assertTrue(sessions.entry(recent).isPresent());
-    int keys = 0;
+    // A budget of one session's bytes then drops the cache of "middle", the least recently used,
+    // and keeps its history so that its next turn recomputes the prefix.
+    assertEquals(
+        new SessionCacheStore.Evicted(0, 1), sessions.evict(10_000, 8_000, 5 * BYTES_PER_TOKEN));
+    SessionEntry uncached = sessions.entry(middle).orElseThrow();
+    assertArrayEquals(middleHistory, uncached.history());
+    assertEquals(0, uncached.cachedTokens());
+    assertEquals(0, uncached.cacheBytes());
+    assertEquals(5_000, uncached.lastUsedMs());
+    assertEquals(5, sessions.entry(recent).orElseThrow().cachedTokens());
+    int chunks = 0;
     try (KeyValueIterator<String, byte[]> all = rocks.all()) {
       while (all.hasNext()) {
-        assertTrue(all.next().key.startsWith(recent.storeKey()));
-        keys++;
+        String key = all.next().key;
+        if (SessionKey.isChunkKey(key)) {
+          assertTrue(key.startsWith(recent.storeKey()), key);
+          chunks++;
+        }
       }
     }
-    assertEquals(3, keys, "the recent session's entry and its two chunks");
+    assertEquals(2, chunks, "only the recent session's two chunks are left");
+    // The next turn of "middle" caches its whole history again.
+    int[] longer = {11, 12, 13, 14, 15, 16, 17};
+    sessions.append(middle, longer, 7, cacheOf(7, 8), 11_000);
+    assertArrayEquals(
+        cacheOf(7, 8), sessions.readCache(middle, sessions.entry(middle).orElseThrow()));
   }
 }

@@ -128,14 +128,17 @@ public final class ReplayCommand implements Callable<Integer> {
       }
       out.printf(
           "replayed %s with %s (%s): requests checked %d, identical %d, diverging %d;"
-              + " refused prompts %d%n",
+              + " refused prompts %d; turns after an expired session %d;"
+              + " request ids accepted again after their retention %d%n",
           topics.prompts().name(),
           id,
           served.weightsDigest(),
           report.checked(),
           report.identical(),
           report.diverging().size(),
-          report.refused());
+          report.refused(),
+          report.restartedSessions(),
+          report.reacceptedIds());
       report.diverging().forEach(d -> out.println("  " + d));
       if (outputTopic != null) {
         out.println("regenerated token events written to " + outputTopic);

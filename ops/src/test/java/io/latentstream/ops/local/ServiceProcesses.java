@@ -73,6 +73,19 @@ final class ServiceProcesses implements AutoCloseable {
    */
   Process start(String name, List<String> jvmOptions, Map<String, String> properties)
       throws IOException {
+    return start(name, jvmOptions, properties, Map.of());
+  }
+
+  /**
+   * As {@link #start(String, List, Map)}, with these variables added to the instance's environment
+   * (how a deployment hands it secrets and {@code MICRONAUT_CONFIG_FILES}).
+   */
+  Process start(
+      String name,
+      List<String> jvmOptions,
+      Map<String, String> properties,
+      Map<String, String> environment)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of("--add-modules", "jdk.incubator.vector", "-Xmx768m"));
@@ -101,11 +114,12 @@ final class ServiceProcesses implements AutoCloseable {
             "-p",
             "kafka.streams.default.client.id=" + name));
     properties.forEach((key, value) -> command.addAll(List.of("-p", key + "=" + value)));
-    Process process =
+    ProcessBuilder builder =
         new ProcessBuilder(command)
             .redirectErrorStream(true)
-            .redirectOutput(directory.resolve(name + ".log").toFile())
-            .start();
+            .redirectOutput(directory.resolve(name + ".log").toFile());
+    builder.environment().putAll(environment);
+    Process process = builder.start();
     processes.put(name, process);
     return process;
   }
@@ -232,8 +246,13 @@ final class ServiceProcesses implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
 
     Observed(String bootstrapServers, Topics topics) {
+      this(bootstrapServers, Map.of(), topics);
+    }
+
+    /** A reader with these client settings (security) besides the bootstrap servers. */
+    Observed(String bootstrapServers, Map<String, Object> clientProperties, Topics topics) {
       this.topics = topics;
-      Map<String, Object> config = new HashMap<>();
+      Map<String, Object> config = new HashMap<>(clientProperties);
       config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
       config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
       config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,6 +83,50 @@ class RegistryTlsTest {
   }
 
   @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aRegistryRequiringClientCertificatesServesTheClientWithItsKeyStore() throws Exception {
+    TestCertificates client = TestCertificates.create(directory, "client", PASSWORD);
+    try (EmbeddedSchemaRegistry registry =
+        EmbeddedSchemaRegistry.inMemory(
+                EmbeddedRegistryConfig.of("unused:0")
+                    .withTls(
+                        new EmbeddedRegistryConfig.Tls(
+                            certificates.serverContextTrusting(client), true)))
+            .start()) {
+      Map<String, Object> properties =
+          Map.of(
+              RegistryClientConfig.URL,
+              registry.url().toString(),
+              RegistryClientConfig.SSL_TRUSTSTORE_LOCATION,
+              certificates.trustStore().toString(),
+              RegistryClientConfig.SSL_TRUSTSTORE_PASSWORD,
+              PASSWORD,
+              RegistryClientConfig.SSL_KEYSTORE_LOCATION,
+              client.keyStore().toString(),
+              RegistryClientConfig.SSL_KEYSTORE_PASSWORD,
+              PASSWORD,
+              RegistryClientConfig.RETRY_TIMEOUT_MS,
+              "500");
+      SchemaRegistryClient withCertificate =
+          new SchemaRegistryClient(RegistryClientConfig.fromProperties(properties));
+      int id = withCertificate.register("tokens-value", TokenEvent.getClassSchema());
+      assertEquals(
+          Optional.of(id), withCertificate.lookup("tokens-value", TokenEvent.getClassSchema()));
+
+      // Trusting the registry is not enough: it refuses a client without a certificate.
+      Map<String, Object> anonymous = new java.util.HashMap<>(properties);
+      anonymous.remove(RegistryClientConfig.SSL_KEYSTORE_LOCATION);
+      RegistryUnavailableException refused =
+          assertThrows(
+              RegistryUnavailableException.class,
+              () ->
+                  new SchemaRegistryClient(RegistryClientConfig.fromProperties(anonymous))
+                      .subjects());
+      assertTrue(refused.getCause() instanceof java.io.IOException, String.valueOf(refused));
+    }
+  }
+
+  @Test
   void credentialsInAUrlBecomeBasicAuthAndLeaveTheUrl() {
     RegistryClientConfig config =
         RegistryClientConfig.of("https://svc:p%40ss@registry.example:8081/, https://b:8081");
@@ -90,7 +135,7 @@ class RegistryTlsTest {
             java.net.URI.create("https://registry.example:8081"),
             java.net.URI.create("https://b:8081")),
         config.urls());
-    assertEquals(java.util.Optional.of("svc:p@ss"), config.basicAuthUserInfo());
+    assertEquals(Optional.of("svc:p@ss"), config.basicAuthUserInfo());
     assertFalse(config.toString().contains("p@ss") || config.toString().contains("p%40ss"));
   }
 

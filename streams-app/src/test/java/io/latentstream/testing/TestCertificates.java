@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A self-signed certificate for {@code 127.0.0.1} and {@code localhost}, made at test time by the
@@ -75,15 +77,36 @@ public record TestCertificates(Path keyStore, Path trustStore, String password) 
 
   /** A server's TLS context presenting this certificate. */
   public SSLContext serverContext() throws IOException, GeneralSecurityException {
+    return context(null);
+  }
+
+  /**
+   * A server's TLS context presenting this certificate and trusting only {@code clients}'
+   * certificate, for mutual TLS.
+   */
+  public SSLContext serverContextTrusting(TestCertificates clients)
+      throws IOException, GeneralSecurityException {
+    TrustManagerFactory trust =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    trust.init(load(clients.trustStore(), clients.password()));
+    return context(trust.getTrustManagers());
+  }
+
+  private SSLContext context(TrustManager[] trust) throws IOException, GeneralSecurityException {
+    KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    keys.init(load(keyStore, password), password.toCharArray());
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(keys.getKeyManagers(), trust, null);
+    return context;
+  }
+
+  private static KeyStore load(Path file, String password)
+      throws IOException, GeneralSecurityException {
     KeyStore store = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(keyStore)) {
+    try (InputStream in = Files.newInputStream(file)) {
       store.load(in, password.toCharArray());
     }
-    KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    keys.init(store, password.toCharArray());
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(keys.getKeyManagers(), null, null);
-    return context;
+    return store;
   }
 
   private static void keytool(String... args) throws IOException, InterruptedException {

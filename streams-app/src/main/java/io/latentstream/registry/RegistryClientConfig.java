@@ -71,8 +71,16 @@ public record RegistryClientConfig(
       if (trimmed.isEmpty()) {
         continue;
       }
-      URI url =
-          URI.create(trimmed.endsWith("/") ? trimmed.substring(0, trimmed.length() - 1) : trimmed);
+      URI url;
+      try {
+        url =
+            URI.create(
+                trimmed.endsWith("/") ? trimmed.substring(0, trimmed.length() - 1) : trimmed);
+      } catch (IllegalArgumentException e) {
+        // URI's message quotes the whole text, credentials included: say where, not what.
+        throw new IllegalArgumentException(
+            "schema registry URL " + (urls.size() + 1) + " of " + URL + " is not a valid URI");
+      }
       if (url.getRawUserInfo() != null) {
         userInfo = Optional.of(url.getUserInfo());
         url =

@@ -137,6 +137,12 @@ class RegistryTlsTest {
         config.urls());
     assertEquals(Optional.of("svc:p@ss"), config.basicAuthUserInfo());
     assertFalse(config.toString().contains("p@ss") || config.toString().contains("p%40ss"));
+    IllegalArgumentException invalid =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> RegistryClientConfig.of("https://a:8081,https://svc:s3cret word@b:8081"));
+    assertEquals(
+        "schema registry URL 2 of schema.registry.url is not a valid URI", invalid.getMessage());
   }
 
   @Test

@@ -89,14 +89,11 @@ class SecureClusterTest {
 
   @AfterEach
   void stopEverything() throws Exception {
-    if (services != null) {
-      services.close();
-    }
-    if (registry != null) {
-      registry.stop();
-    }
-    if (cluster != null) {
-      cluster.stop();
+    // The service first, then what it uses.
+    for (AutoCloseable started : new AutoCloseable[] {services, registry, cluster}) {
+      if (started != null) {
+        started.close();
+      }
     }
   }
 
@@ -137,8 +134,8 @@ class SecureClusterTest {
                 RegistryClientConfig.of(registry.url().toString())
                     .withBasicAuth(registryUserInfo)));
 
-    // The operator's files: settings in YAML, secrets in the environment, as docker/README.md
-    // shows.
+    // The operator's files, as docker/README.md shows: settings in YAML, secrets in the
+    // environment or in files.
     Path securityFile = directory.resolve("kafka-security.yml");
     Files.writeString(
         securityFile,

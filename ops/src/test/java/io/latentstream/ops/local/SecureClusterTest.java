@@ -6,16 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.ops.LatentstreamCliTestSupport;
 import io.latentstream.ops.local.ServiceProcesses.Observed;
 import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
-import io.latentstream.schemas.PromptRequest;
-import io.latentstream.schemas.SamplingParams;
-import io.latentstream.schemas.TextInput;
 import io.latentstream.topology.Topics;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,11 +22,11 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -59,15 +58,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The service on a secured cluster, configured the way docker/README.md tells operators to: a KRaft
- * broker (child JVM) that authenticates with SASL/SCRAM-SHA-512 and authorizes with ACLs, the
- * embedded registry storing its schemas through its own SCRAM user and asking for HTTP basic auth,
- * and a service instance (child JVM) that gets its Kafka security settings from a YAML file named
- * by {@code MICRONAUT_CONFIG_FILES} and its secrets from an environment variable and a secret file
- * (also named there). The service holds exactly the ACLs listed in docker/README.md and generates;
- * a client without WRITE on {@code prompts} is refused; a wrong password does not authenticate; and
- * nothing the instance logs, Kafka clients' configuration dumps included, contains a secret. Also
- * the console's switch: the secured deployment turns it off with {@code
- * LATENTSTREAM_CONSOLE_ENABLED=false}.
+ * broker (child JVM) that authenticates with SASL/SCRAM-SHA-512 and authorizes with ACLs; the
+ * embedded registry ({@code latentstream registry}, child JVM) storing its schemas as its own SCRAM
+ * user from {@code --command-config} and asking for HTTP basic auth; a publisher ({@code
+ * latentstream publish --command-config}); and a service instance (child JVM) that gets its Kafka
+ * security settings from a YAML file named by {@code MICRONAUT_CONFIG_FILES} and its secrets from
+ * an environment variable and a secret file (also named there). The service holds exactly the ACLs
+ * listed in docker/README.md and generates; a client without WRITE on {@code prompts} is refused; a
+ * wrong password does not authenticate; and nothing the service or the registry logs, Kafka
+ * clients' configuration dumps included, contains a secret. Also the console's switch: the secured
+ * deployment turns it off with {@code LATENTSTREAM_CONSOLE_ENABLED=false}.
  */
 class SecureClusterTest {
   private static final Path MODEL = Path.of("../models/brown-mtp").toAbsolutePath().normalize();
@@ -79,21 +79,32 @@ class SecureClusterTest {
   private static final String AUDITOR = "auditor";
   private static final String AUDIT_OUTPUT = PREFIX + "replayed-tokens";
 
+  /**
+   * Kafka's clients print their whole configuration at INFO: the children log it, to check that it
+   * hides the secrets.
+   */
+  private static final String KAFKA_CLIENT_LOGS =
+      "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=info";
+
   /** Random, so that finding one in a log can only be a leak. */
   private final Map<String, String> passwords = new HashMap<>();
 
   @TempDir Path directory;
   private LocalKafkaCluster cluster;
-  private EmbeddedSchemaRegistry registry;
+  private Process registry;
   private ServiceProcesses services;
 
   @AfterEach
   void stopEverything() throws Exception {
     // The service first, then what it uses.
-    for (AutoCloseable started : new AutoCloseable[] {services, registry, cluster}) {
-      if (started != null) {
-        started.close();
-      }
+    if (services != null) {
+      services.close();
+    }
+    if (registry != null) {
+      registry.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    if (cluster != null) {
+      cluster.stop();
     }
   }
 
@@ -120,19 +131,28 @@ class SecureClusterTest {
       admin.createAcls(acls()).all().get(30, TimeUnit.SECONDS);
     }
 
+    // The registry as operators start it: Kafka settings from --command-config, its basic-auth
+    // secret from the environment.
     String registryUserInfo = REGISTRY + ":" + password("registry-http");
     registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(cluster.bootstrapServers())
-                    .withKafkaClientProperties(scram(REGISTRY))
-                    .withBasicAuth(registryUserInfo))
-            .start();
+        ServiceProcesses.command(
+            directory.resolve("registry.log"),
+            List.of(KAFKA_CLIENT_LOGS),
+            List.of(
+                "registry",
+                "--bootstrap-servers",
+                cluster.bootstrapServers(),
+                "--command-config",
+                propertiesFile("registry.properties", scram(REGISTRY)).toString(),
+                "--port",
+                "0"),
+            Map.of("LATENTSTREAM_REGISTRY_BASIC_AUTH", registryUserInfo));
+    String registryUrl = awaitRegistryUrl();
     Topics topics =
         Topics.create(
             PREFIX,
             new SchemaRegistryClient(
-                RegistryClientConfig.of(registry.url().toString())
-                    .withBasicAuth(registryUserInfo)));
+                RegistryClientConfig.of(registryUrl).withBasicAuth(registryUserInfo)));
 
     // The operator's files, as docker/README.md shows: settings in YAML, secrets in the
     // environment or in files.
@@ -155,17 +175,10 @@ class SecureClusterTest {
     Files.writeString(secretFile, "latentstream.schema-registry-basic-auth: " + registryUserInfo);
     services =
         new ServiceProcesses(
-            directory,
-            cluster.bootstrapServers(),
-            registry.url().toString(),
-            topics,
-            MODEL,
-            APPLICATION_ID);
+            directory, cluster.bootstrapServers(), registryUrl, topics, MODEL, APPLICATION_ID);
     services.start(
         "secure",
-        // Kafka's clients print their whole configuration at INFO: log it, to check it hides
-        // the secrets.
-        List.of("-Dorg.slf4j.simpleLogger.log.org.apache.kafka=info"),
+        List.of(KAFKA_CLIENT_LOGS),
         Map.of(),
         Map.of(
             "MICRONAUT_CONFIG_FILES",
@@ -178,21 +191,28 @@ class SecureClusterTest {
             "false"));
     services.awaitRunning("secure");
 
-    PromptRequest prompt =
-        PromptRequest.newBuilder()
-            .setRequestId("secure-1")
-            .setTenant("acme")
-            .setInput(TextInput.newBuilder().setText("The jury said").build())
-            .setSampling(SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(6).build())
-            .setCreatedAt(Instant.now())
-            .build();
-    try (KafkaProducer<String, PromptRequest> producer =
-        new KafkaProducer<>(
-            clientProperties(scram(PUBLISHER)),
-            new StringSerializer(),
-            topics.prompts().valueSerde().serializer())) {
-      producer.send(new ProducerRecord<>(topics.prompts().name(), "secure-1", prompt)).get();
-    }
+    // The publisher through the command line, its secrets (SASL and the registry's basic auth)
+    // in the --command-config file.
+    Map<String, Object> publisherConfig = new HashMap<>(scram(PUBLISHER));
+    publisherConfig.put(RegistryClientConfig.BASIC_AUTH_USER_INFO, registryUserInfo);
+    var published =
+        LatentstreamCliTestSupport.run(
+            "publish",
+            "--bootstrap-servers",
+            cluster.bootstrapServers(),
+            "--command-config",
+            propertiesFile("publisher.properties", publisherConfig).toString(),
+            "--schema-registry-url",
+            registryUrl,
+            "--topic-prefix",
+            PREFIX,
+            "--request-id",
+            "secure-1",
+            "--text",
+            "The jury said",
+            "--max-new-tokens",
+            "6");
+    assertEquals(0, published.exitCode(), published.err());
     Observed observed = new Observed(cluster.bootstrapServers(), scram(AUDITOR), topics);
     observed.continueUntilComplete(Set.of("secure-1"), Duration.ofSeconds(120));
     Completion completion = observed.completions.get("secure-1");
@@ -235,16 +255,49 @@ class SecureClusterTest {
     assertEquals(404, get(url.group(1) + "/console/api/stats").statusCode());
 
     services.stop("secure");
-    String log = services.log("secure");
+    registry.destroy();
+    assertTrue(registry.waitFor(30, TimeUnit.SECONDS), "the registry stops on SIGTERM");
+    String serviceLog = services.log("secure");
     assertTrue(
-        log.contains("sasl.jaas.config = [hidden]"),
-        "the captured output holds the Kafka clients' configuration dumps");
-    assertTrue(
-        log.contains("GenerationProcessor - finished"),
+        serviceLog.contains("GenerationProcessor - finished"),
         "the captured output holds the request's log lines");
-    passwords.forEach(
-        (user, secret) ->
-            assertFalse(log.contains(secret), "the log shows the password of " + user));
+    String registryLog = Files.readString(directory.resolve("registry.log"));
+    assertTrue(registryLog.contains("Registered " + PREFIX + "tokens-value"), registryLog);
+    for (String log : List.of(serviceLog, registryLog)) {
+      assertTrue(
+          log.contains("sasl.jaas.config = [hidden]"),
+          "the captured output holds the Kafka clients' configuration dumps");
+      passwords.forEach(
+          (user, secret) ->
+              assertFalse(log.contains(secret), "a log shows the password of " + user));
+    }
+  }
+
+  /** Waits for the registry to print its URL; fails if it exits first. */
+  private String awaitRegistryUrl() throws Exception {
+    Pattern url = Pattern.compile("schema registry url: (\\S+)");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      String log = Files.readString(directory.resolve("registry.log"));
+      Matcher printed = url.matcher(log);
+      if (printed.find()) {
+        return printed.group(1);
+      }
+      assertTrue(registry.isAlive(), "the registry exited:\n" + log);
+      assertTrue(System.nanoTime() < deadline, "the registry did not start:\n" + log);
+      Thread.sleep(200);
+    }
+  }
+
+  /** A client properties file, as {@code --command-config} takes. */
+  private Path propertiesFile(String name, Map<String, Object> settings) throws IOException {
+    Properties properties = new Properties();
+    properties.putAll(settings);
+    Path file = directory.resolve(name);
+    try (OutputStream out = Files.newOutputStream(file)) {
+      properties.store(out, null);
+    }
+    return file;
   }
 
   /**

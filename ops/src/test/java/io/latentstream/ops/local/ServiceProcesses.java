@@ -86,6 +86,39 @@ final class ServiceProcesses implements AutoCloseable {
       Map<String, String> properties,
       Map<String, String> environment)
       throws IOException {
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                "serve",
+                "--bootstrap-servers",
+                bootstrapServers,
+                "--schema-registry-url",
+                registryUrl,
+                "--topic-prefix",
+                topics.prefix(),
+                "--model",
+                model.toString(),
+                "--application-id",
+                applicationId,
+                "--state-dir",
+                directory.resolve(name).toString(),
+                "--http-port",
+                "0",
+                "-p",
+                "kafka.streams.default.client.id=" + name));
+    properties.forEach((key, value) -> arguments.addAll(List.of("-p", key + "=" + value)));
+    Process process = command(directory.resolve(name + ".log"), jvmOptions, arguments, environment);
+    processes.put(name, process);
+    return process;
+  }
+
+  /**
+   * Starts {@code latentstream <arguments>} in a child JVM on this test's classpath, with these
+   * variables added to its environment, its output (stdout and stderr) going to {@code log}.
+   */
+  static Process command(
+      Path log, List<String> jvmOptions, List<String> arguments, Map<String, String> environment)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of("--add-modules", "jdk.incubator.vector", "-Xmx768m"));
@@ -95,33 +128,12 @@ final class ServiceProcesses implements AutoCloseable {
             "-Dorg.slf4j.simpleLogger.log.io.latentstream=info",
             "-cp",
             System.getProperty("java.class.path"),
-            "io.latentstream.ops.LatentstreamCli",
-            "serve",
-            "--bootstrap-servers",
-            bootstrapServers,
-            "--schema-registry-url",
-            registryUrl,
-            "--topic-prefix",
-            topics.prefix(),
-            "--model",
-            model.toString(),
-            "--application-id",
-            applicationId,
-            "--state-dir",
-            directory.resolve(name).toString(),
-            "--http-port",
-            "0",
-            "-p",
-            "kafka.streams.default.client.id=" + name));
-    properties.forEach((key, value) -> command.addAll(List.of("-p", key + "=" + value)));
+            "io.latentstream.ops.LatentstreamCli"));
+    command.addAll(arguments);
     ProcessBuilder builder =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(directory.resolve(name + ".log").toFile());
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     builder.environment().putAll(environment);
-    Process process = builder.start();
-    processes.put(name, process);
-    return process;
+    return builder.start();
   }
 
   /** Waits until instance {@code name} reports Kafka Streams running; fails if it exits. */

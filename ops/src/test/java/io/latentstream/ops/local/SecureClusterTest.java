@@ -253,6 +253,12 @@ class SecureClusterTest {
     assertEquals(200, health.statusCode(), health.body());
     assertEquals(404, get(url.group(1) + "/console/index.html").statusCode());
     assertEquals(404, get(url.group(1) + "/console/api/stats").statusCode());
+    // Nor does HTTP hand out the configuration: the health details hold no secret, and the
+    // environment endpoint (every property) is not served.
+    passwords.forEach(
+        (user, secret) ->
+            assertFalse(health.body().contains(secret), "/health shows the password of " + user));
+    assertEquals(404, get(url.group(1) + "/env").statusCode());
 
     services.stop("secure");
     registry.destroy();

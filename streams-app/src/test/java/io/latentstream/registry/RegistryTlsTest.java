@@ -9,6 +9,7 @@ import io.latentstream.schemas.TokenEvent;
 import io.latentstream.testing.TestCertificates;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -65,15 +66,11 @@ class RegistryTlsTest {
       // Without the trust store the JVM's defaults refuse the self-made certificate: at once,
       // with the default two minutes of retries (the test's timeout bounds it), since no retry
       // makes a certificate trusted, and saying what to configure.
-      Map<String, Object> untrusting = new java.util.HashMap<>(properties);
-      untrusting.remove(RegistryClientConfig.SSL_TRUSTSTORE_LOCATION);
-      untrusting.remove(RegistryClientConfig.RETRY_TIMEOUT_MS);
       RegistryUnavailableException refused =
-          assertThrows(
-              RegistryUnavailableException.class,
-              () ->
-                  new SchemaRegistryClient(RegistryClientConfig.fromProperties(untrusting))
-                      .subjects());
+          refusedWithout(
+              properties,
+              RegistryClientConfig.SSL_TRUSTSTORE_LOCATION,
+              RegistryClientConfig.RETRY_TIMEOUT_MS);
       assertTrue(refused.getCause() instanceof javax.net.ssl.SSLException, String.valueOf(refused));
       assertTrue(
           refused.getMessage().contains("TLS certificate of " + registry.url() + " is not trusted")
@@ -114,14 +111,8 @@ class RegistryTlsTest {
           Optional.of(id), withCertificate.lookup("tokens-value", TokenEvent.getClassSchema()));
 
       // Trusting the registry is not enough: it refuses a client without a certificate.
-      Map<String, Object> anonymous = new java.util.HashMap<>(properties);
-      anonymous.remove(RegistryClientConfig.SSL_KEYSTORE_LOCATION);
       RegistryUnavailableException refused =
-          assertThrows(
-              RegistryUnavailableException.class,
-              () ->
-                  new SchemaRegistryClient(RegistryClientConfig.fromProperties(anonymous))
-                      .subjects());
+          refusedWithout(properties, RegistryClientConfig.SSL_KEYSTORE_LOCATION);
       assertTrue(refused.getCause() instanceof java.io.IOException, String.valueOf(refused));
     }
   }
@@ -157,5 +148,17 @@ class RegistryTlsTest {
         config.urls());
     assertEquals(Duration.ofMinutes(2), config.retryTimeout());
     assertTrue(config.basicAuthUserInfo().isEmpty());
+  }
+
+  /** How a call fails for a client configured with {@code properties} less {@code keys}. */
+  private static RegistryUnavailableException refusedWithout(
+      Map<String, Object> properties, String... keys) {
+    Map<String, Object> less = new HashMap<>(properties);
+    for (String key : keys) {
+      less.remove(key);
+    }
+    return assertThrows(
+        RegistryUnavailableException.class,
+        () -> new SchemaRegistryClient(RegistryClientConfig.fromProperties(less)).subjects());
   }
 }

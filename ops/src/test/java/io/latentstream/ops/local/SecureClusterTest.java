@@ -37,6 +37,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -118,13 +119,13 @@ class SecureClusterTest {
                     .withScram(new LocalKafkaCluster.Scram("admin", adminPassword)))
             .start();
     try (Admin admin = Admin.create(clientProperties(cluster.superUserClientProperties()))) {
-      List<UserScramCredentialUpsertion> users = new ArrayList<>();
+      List<UserScramCredentialAlteration> users = new ArrayList<>();
       for (String user : List.of(SERVICE, REGISTRY, PUBLISHER, AUDITOR)) {
         users.add(
             new UserScramCredentialUpsertion(
                 user, new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password(user)));
       }
-      admin.alterUserScramCredentials(new ArrayList<>(users)).all().get(30, TimeUnit.SECONDS);
+      admin.alterUserScramCredentials(users).all().get(30, TimeUnit.SECONDS);
       List<NewTopic> topics = new ArrayList<>(Topics.newTopics(PREFIX, 2, (short) 1));
       topics.add(new NewTopic(AUDIT_OUTPUT, 1, (short) 1));
       admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);

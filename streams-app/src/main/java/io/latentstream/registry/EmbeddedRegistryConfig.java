@@ -18,8 +18,9 @@ import javax.net.ssl.SSLContext;
  * @param kafkaTimeout the most a start-up step or a write to the schemas topic may take
  * @param basicAuthUserInfo {@code user:password} that every request must present with HTTP basic
  *     auth; empty serves without authentication
- * @param tls serve HTTPS with this context (its key manager holds the server certificate); empty
- *     serves plain HTTP
+ * @param tls serve HTTPS with this context (its key manager holds the server certificate),
+ *     requiring a client certificate its trust manager accepts when {@link
+ *     Tls#requireClientCertificate()}; empty serves plain HTTP
  */
 public record EmbeddedRegistryConfig(
     String bootstrapServers,
@@ -30,9 +31,12 @@ public record EmbeddedRegistryConfig(
     Map<String, Object> kafkaClientProperties,
     Duration kafkaTimeout,
     Optional<String> basicAuthUserInfo,
-    Optional<SSLContext> tls) {
+    Optional<EmbeddedRegistryConfig.Tls> tls) {
 
   public static final String DEFAULT_SCHEMAS_TOPIC = "_schemas";
+
+  /** HTTPS settings: the server's TLS context, and whether clients must present a certificate. */
+  public record Tls(SSLContext context, boolean requireClientCertificate) {}
 
   public EmbeddedRegistryConfig {
     kafkaClientProperties = Map.copyOf(kafkaClientProperties);
@@ -130,7 +134,13 @@ public record EmbeddedRegistryConfig(
         tls);
   }
 
+  /** Serves HTTPS with {@code context}; any client may connect. */
   public EmbeddedRegistryConfig withTls(SSLContext context) {
+    return withTls(new Tls(context, false));
+  }
+
+  /** Serves HTTPS, and with {@code tls.requireClientCertificate()} mutual TLS. */
+  public EmbeddedRegistryConfig withTls(Tls tls) {
     return new EmbeddedRegistryConfig(
         bootstrapServers,
         host,
@@ -140,7 +150,7 @@ public record EmbeddedRegistryConfig(
         kafkaClientProperties,
         kafkaTimeout,
         basicAuthUserInfo,
-        Optional.of(context));
+        Optional.of(tls));
   }
 
   /** Never prints the credentials. */

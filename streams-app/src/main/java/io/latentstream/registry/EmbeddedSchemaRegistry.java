@@ -8,6 +8,7 @@ import com.sun.net.httpserver.BasicAuthenticator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLParameters;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
 import org.slf4j.Logger;
@@ -100,7 +102,16 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
     try {
       if (config.tls().isPresent()) {
         HttpsServer https = HttpsServer.create(address, 50);
-        https.setHttpsConfigurator(new HttpsConfigurator(config.tls().get()));
+        EmbeddedRegistryConfig.Tls tls = config.tls().get();
+        https.setHttpsConfigurator(
+            new HttpsConfigurator(tls.context()) {
+              @Override
+              public void configure(HttpsParameters parameters) {
+                SSLParameters ssl = tls.context().getDefaultSSLParameters();
+                ssl.setNeedClientAuth(tls.requireClientCertificate());
+                parameters.setSSLParameters(ssl);
+              }
+            });
         server = https;
       } else {
         server = HttpServer.create(address, 50);

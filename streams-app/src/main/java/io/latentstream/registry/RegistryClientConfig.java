@@ -9,11 +9,12 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.time.Duration;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -58,18 +59,38 @@ public record RegistryClientConfig(
 
   /**
    * Defaults for one URL or a comma-separated list: 10 s per request, backoff 100 ms doubling to 5
-   * s, and 2 minutes of retrying in all.
+   * s, and 2 minutes of retrying in all. Credentials in a URL ({@code https://user:password@host},
+   * Confluent's {@code basic.auth.credentials.source=URL}) become the basic auth and leave the URL,
+   * which is logged and put in error messages.
    */
   public static RegistryClientConfig of(String commaSeparatedUrls) {
-    List<URI> urls =
-        Arrays.stream(commaSeparatedUrls.split(","))
-            .map(String::trim)
-            .filter(s -> !s.isEmpty())
-            .map(s -> URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s))
-            .toList();
+    List<URI> urls = new ArrayList<>();
+    Optional<String> userInfo = Optional.empty();
+    for (String text : commaSeparatedUrls.split(",")) {
+      String trimmed = text.trim();
+      if (trimmed.isEmpty()) {
+        continue;
+      }
+      URI url;
+      try {
+        url =
+            URI.create(
+                trimmed.endsWith("/") ? trimmed.substring(0, trimmed.length() - 1) : trimmed);
+      } catch (IllegalArgumentException e) {
+        // URI's message quotes the whole text, credentials included: say where, not what.
+        throw new IllegalArgumentException(
+            "schema registry URL " + (urls.size() + 1) + " of " + URL + " is not a valid URI");
+      }
+      if (url.getRawUserInfo() != null) {
+        userInfo = Optional.of(url.getUserInfo());
+        url =
+            URI.create(url.toString().replaceFirst(Pattern.quote(url.getRawUserInfo() + "@"), ""));
+      }
+      urls.add(url);
+    }
     return new RegistryClientConfig(
         urls,
-        Optional.empty(),
+        userInfo,
         Optional.empty(),
         Duration.ofSeconds(10),
         Duration.ofMillis(100),

@@ -236,6 +236,20 @@ public final class SchemaRegistryClient implements AutoCloseable {
         }
         lastFailure = error;
       } catch (IOException e) {
+        if (untrustedCertificate(e)) {
+          throw new RegistryUnavailableException(
+              method
+                  + " "
+                  + path
+                  + ": the TLS certificate of "
+                  + base
+                  + " is not trusted ("
+                  + e.getMessage()
+                  + "); give the client a trust store holding it or its CA ("
+                  + RegistryClientConfig.SSL_TRUSTSTORE_LOCATION
+                  + ")",
+              e);
+        }
         lastFailure = e;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -274,6 +288,16 @@ public final class SchemaRegistryClient implements AutoCloseable {
         backoff = config.retryBackoffMax();
       }
     }
+  }
+
+  /** Whether the TLS handshake failed on the server's certificate (untrusted, wrong host). */
+  private static boolean untrustedCertificate(IOException e) {
+    for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof java.security.cert.CertificateException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private HttpRequest request(URI base, String method, String path, JsonNode body)

@@ -1,6 +1,7 @@
 package io.latentstream.service;
 
 import io.micronaut.context.annotation.ConfigurationProperties;
+import io.micronaut.core.annotation.Nullable;
 import java.time.Duration;
 
 /**
@@ -14,6 +15,7 @@ import java.time.Duration;
  * @param topicPrefix prefix of every topic name, to share a cluster between deployments
  * @param schemaRegistryUrl comma-separated registry URLs
  * @param schemaRegistryBasicAuth {@code user:password} for the registry, or empty
+ * @param schemaRegistrySsl TLS to an https registry, beyond what the JVM trusts
  * @param maxRunning most sequences per engine step
  * @param maxStepTokens most tokens per engine step (prefill chunks are cut to fit)
  * @param mtpDrafting whether to draft tokens with Multi-Token Prediction (when the model has it)
@@ -31,6 +33,7 @@ public record ServiceConfig(
     String topicPrefix,
     String schemaRegistryUrl,
     String schemaRegistryBasicAuth,
+    RegistrySsl schemaRegistrySsl,
     int maxRunning,
     int maxStepTokens,
     boolean mtpDrafting,
@@ -38,4 +41,18 @@ public record ServiceConfig(
     Duration emitInterval,
     Duration sessionTtl,
     long sessionCacheMaxBytes,
-    Duration requestIdRetention) {}
+    Duration requestIdRetention) {
+
+  /**
+   * The registry client's trust store (the registry's certificate or its CA) and key store (a
+   * client certificate, for registries that require mutual TLS), JKS or PKCS12 files; a blank
+   * location is unset. The passwords are secrets: set them from the environment.
+   */
+  @ConfigurationProperties("schema-registry-ssl")
+  public record RegistrySsl(
+      @Nullable String truststoreLocation,
+      @Nullable String truststorePassword,
+      @Nullable String keystoreLocation,
+      @Nullable String keystorePassword,
+      @Nullable String keyPassword) {}
+}

@@ -13,7 +13,9 @@ import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
 import jakarta.inject.Singleton;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.kstream.KStream;
 import org.slf4j.Logger;
@@ -47,11 +49,30 @@ public class ServiceFactory {
   @Singleton
   @Bean(preDestroy = "close")
   SchemaRegistryClient schemaRegistryClient(ServiceConfig config) {
-    RegistryClientConfig registry = RegistryClientConfig.of(config.schemaRegistryUrl());
-    if (config.schemaRegistryBasicAuth() != null && !config.schemaRegistryBasicAuth().isBlank()) {
-      registry = registry.withBasicAuth(config.schemaRegistryBasicAuth());
+    // Through Confluent's client keys, so the service reads its settings as the CLI's
+    // --command-config and Confluent's serializers do.
+    Map<String, Object> properties = new HashMap<>();
+    properties.put(RegistryClientConfig.URL, config.schemaRegistryUrl());
+    putIfSet(
+        properties, RegistryClientConfig.BASIC_AUTH_USER_INFO, config.schemaRegistryBasicAuth());
+    ServiceConfig.RegistrySsl ssl = config.schemaRegistrySsl();
+    if (ssl != null) {
+      putIfSet(properties, RegistryClientConfig.SSL_TRUSTSTORE_LOCATION, ssl.truststoreLocation());
+      putIfSet(properties, RegistryClientConfig.SSL_TRUSTSTORE_PASSWORD, ssl.truststorePassword());
+      putIfSet(properties, RegistryClientConfig.SSL_KEYSTORE_LOCATION, ssl.keystoreLocation());
+      putIfSet(properties, RegistryClientConfig.SSL_KEYSTORE_PASSWORD, ssl.keystorePassword());
+      putIfSet(properties, RegistryClientConfig.SSL_KEY_PASSWORD, ssl.keyPassword());
     }
+    RegistryClientConfig registry = RegistryClientConfig.fromProperties(properties);
+    LOG.info("Schema registry client: {}", registry);
     return new SchemaRegistryClient(registry);
+  }
+
+  /** Empty placeholders (an unset variable) mean unset. */
+  private static void putIfSet(Map<String, Object> properties, String key, String value) {
+    if (value != null && !value.isBlank()) {
+      properties.put(key, value);
+    }
   }
 
   @Singleton

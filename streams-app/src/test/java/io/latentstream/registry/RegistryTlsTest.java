@@ -1,23 +1,22 @@
 package io.latentstream.registry;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.schemas.TokenEvent;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
+import io.latentstream.testing.TestCertificates;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,67 +26,20 @@ import org.junit.jupiter.api.io.TempDir;
 class RegistryTlsTest {
   private static final String PASSWORD = "changeit";
   @TempDir static Path directory;
-  private static Path serverKeyStore;
-  private static Path trustStore;
+  private static TestCertificates certificates;
 
   @BeforeAll
   static void makeCertificates() throws Exception {
-    serverKeyStore = directory.resolve("server.p12");
-    trustStore = directory.resolve("trust.p12");
-    Path certificate = directory.resolve("server.crt");
-    keytool(
-        "-genkeypair",
-        "-alias",
-        "registry",
-        "-keyalg",
-        "RSA",
-        "-keysize",
-        "2048",
-        "-dname",
-        "CN=localhost",
-        "-ext",
-        "SAN=ip:127.0.0.1,dns:localhost",
-        "-validity",
-        "2",
-        "-storetype",
-        "PKCS12",
-        "-keystore",
-        serverKeyStore.toString(),
-        "-storepass",
-        PASSWORD,
-        "-keypass",
-        PASSWORD);
-    keytool(
-        "-exportcert",
-        "-alias",
-        "registry",
-        "-keystore",
-        serverKeyStore.toString(),
-        "-storepass",
-        PASSWORD,
-        "-file",
-        certificate.toString());
-    keytool(
-        "-importcert",
-        "-noprompt",
-        "-alias",
-        "registry",
-        "-file",
-        certificate.toString(),
-        "-storetype",
-        "PKCS12",
-        "-keystore",
-        trustStore.toString(),
-        "-storepass",
-        PASSWORD);
+    certificates = TestCertificates.create(directory, "registry", PASSWORD);
   }
 
   @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void theClientTrustsTheRegistryThroughItsTrustStoreAndAuthenticates() throws Exception {
     try (EmbeddedSchemaRegistry registry =
         EmbeddedSchemaRegistry.inMemory(
                 EmbeddedRegistryConfig.of("unused:0")
-                    .withTls(serverContext())
+                    .withTls(certificates.serverContext())
                     .withBasicAuth("svc:s3cret"))
             .start()) {
       assertEquals("https", registry.url().getScheme());
@@ -100,7 +52,7 @@ class RegistryTlsTest {
               RegistryClientConfig.BASIC_AUTH_USER_INFO,
               "svc:s3cret",
               RegistryClientConfig.SSL_TRUSTSTORE_LOCATION,
-              trustStore.toString(),
+              certificates.trustStore().toString(),
               RegistryClientConfig.SSL_TRUSTSTORE_PASSWORD,
               PASSWORD,
               RegistryClientConfig.RETRY_TIMEOUT_MS,
@@ -111,17 +63,77 @@ class RegistryTlsTest {
       assertEquals(TokenEvent.getClassSchema(), client.schemaById(id));
       assertEquals(Duration.ofMillis(500), client.config().retryTimeout());
 
-      // Without the trust store the JVM's defaults refuse the self-made certificate.
-      Map<String, Object> untrusting = new java.util.HashMap<>(properties);
-      untrusting.remove(RegistryClientConfig.SSL_TRUSTSTORE_LOCATION);
+      // Without the trust store the JVM's defaults refuse the self-made certificate: at once,
+      // with the default two minutes of retries (the test's timeout bounds it), since no retry
+      // makes a certificate trusted, and saying what to configure.
       RegistryUnavailableException refused =
-          assertThrows(
-              RegistryUnavailableException.class,
-              () ->
-                  new SchemaRegistryClient(RegistryClientConfig.fromProperties(untrusting))
-                      .subjects());
+          refusedWithout(
+              properties,
+              RegistryClientConfig.SSL_TRUSTSTORE_LOCATION,
+              RegistryClientConfig.RETRY_TIMEOUT_MS);
       assertTrue(refused.getCause() instanceof javax.net.ssl.SSLException, String.valueOf(refused));
+      assertTrue(
+          refused.getMessage().contains("TLS certificate of " + registry.url() + " is not trusted")
+              && refused.getMessage().contains(RegistryClientConfig.SSL_TRUSTSTORE_LOCATION),
+          refused.getMessage());
     }
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aRegistryRequiringClientCertificatesServesTheClientWithItsKeyStore() throws Exception {
+    TestCertificates client = TestCertificates.create(directory, "client", PASSWORD);
+    try (EmbeddedSchemaRegistry registry =
+        EmbeddedSchemaRegistry.inMemory(
+                EmbeddedRegistryConfig.of("unused:0")
+                    .withTls(
+                        new EmbeddedRegistryConfig.Tls(
+                            certificates.serverContextTrusting(client), true)))
+            .start()) {
+      Map<String, Object> properties =
+          Map.of(
+              RegistryClientConfig.URL,
+              registry.url().toString(),
+              RegistryClientConfig.SSL_TRUSTSTORE_LOCATION,
+              certificates.trustStore().toString(),
+              RegistryClientConfig.SSL_TRUSTSTORE_PASSWORD,
+              PASSWORD,
+              RegistryClientConfig.SSL_KEYSTORE_LOCATION,
+              client.keyStore().toString(),
+              RegistryClientConfig.SSL_KEYSTORE_PASSWORD,
+              PASSWORD,
+              RegistryClientConfig.RETRY_TIMEOUT_MS,
+              "500");
+      SchemaRegistryClient withCertificate =
+          new SchemaRegistryClient(RegistryClientConfig.fromProperties(properties));
+      int id = withCertificate.register("tokens-value", TokenEvent.getClassSchema());
+      assertEquals(
+          Optional.of(id), withCertificate.lookup("tokens-value", TokenEvent.getClassSchema()));
+
+      // Trusting the registry is not enough: it refuses a client without a certificate.
+      RegistryUnavailableException refused =
+          refusedWithout(properties, RegistryClientConfig.SSL_KEYSTORE_LOCATION);
+      assertTrue(refused.getCause() instanceof java.io.IOException, String.valueOf(refused));
+    }
+  }
+
+  @Test
+  void credentialsInAUrlBecomeBasicAuthAndLeaveTheUrl() {
+    RegistryClientConfig config =
+        RegistryClientConfig.of("https://svc:p%40ss@registry.example:8081/, https://b:8081");
+    assertEquals(
+        List.of(
+            java.net.URI.create("https://registry.example:8081"),
+            java.net.URI.create("https://b:8081")),
+        config.urls());
+    assertEquals(Optional.of("svc:p@ss"), config.basicAuthUserInfo());
+    assertFalse(config.toString().contains("p@ss") || config.toString().contains("p%40ss"));
+    IllegalArgumentException invalid =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> RegistryClientConfig.of("https://a:8081,https://svc:s3cret word@b:8081"));
+    assertEquals(
+        "schema registry URL 2 of schema.registry.url is not a valid URI", invalid.getMessage());
   }
 
   @Test
@@ -138,26 +150,15 @@ class RegistryTlsTest {
     assertTrue(config.basicAuthUserInfo().isEmpty());
   }
 
-  private static SSLContext serverContext() throws Exception {
-    KeyStore store = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(serverKeyStore)) {
-      store.load(in, PASSWORD.toCharArray());
+  /** How a call fails for a client configured with {@code properties} less {@code keys}. */
+  private static RegistryUnavailableException refusedWithout(
+      Map<String, Object> properties, String... keys) {
+    Map<String, Object> less = new HashMap<>(properties);
+    for (String key : keys) {
+      less.remove(key);
     }
-    KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    keys.init(store, PASSWORD.toCharArray());
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(keys.getKeyManagers(), null, null);
-    return context;
-  }
-
-  private static void keytool(String... args) throws IOException, InterruptedException {
-    List<String> command = new java.util.ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
-    command.addAll(List.of(args));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes());
-    if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
-      throw new IllegalStateException("keytool " + args[0] + " failed: " + output);
-    }
+    return assertThrows(
+        RegistryUnavailableException.class,
+        () -> new SchemaRegistryClient(RegistryClientConfig.fromProperties(less)).subjects());
   }
 }

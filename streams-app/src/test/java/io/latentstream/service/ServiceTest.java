@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.TestCertificates;
 import io.latentstream.topology.Topics;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -19,6 +21,7 @@ import io.micronaut.http.client.exceptions.HttpClientResponseException;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import io.micronaut.test.support.TestPropertyProvider;
 import jakarta.inject.Inject;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -40,14 +43,18 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The Micronaut service as deployed: configuration from application.yml, the topology on
  * Micronaut's default stream, health, and the interactive query of sessions, on a real broker and
- * registry.
+ * registry. The registry serves HTTPS with a certificate made for the test, which only the trust
+ * store in the service's configuration ({@code latentstream.schema-registry-ssl.*}) vouches for.
  */
 @MicronautTest
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ServiceTest implements TestPropertyProvider {
+  private TestCertificates certificate;
   private ServiceUnderTest service;
   private Topics topics;
+
+  @Inject SchemaRegistryClient registry;
 
   @Inject
   @Client("/")
@@ -55,7 +62,14 @@ class ServiceTest implements TestPropertyProvider {
 
   @Override
   public Map<String, String> getProperties() {
-    service = ServiceUnderTest.start("service-test");
+    try {
+      certificate =
+          TestCertificates.create(
+              Files.createTempDirectory("service-test-tls"), "registry", "service-test-secret");
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot make the registry's certificate", e);
+    }
+    service = ServiceUnderTest.startWithHttpsRegistry("service-test", certificate);
     topics = service.topics();
     return service.properties();
   }
@@ -86,6 +100,11 @@ class ServiceTest implements TestPropertyProvider {
     }
     Completion completion = awaitCompletion("service-1");
     assertEquals("brown-mtp", completion.getModelId());
+    // The service registered the schemas of what it wrote over HTTPS, trusting the test's
+    // certificate through its configured trust store.
+    assertEquals("https", registry.config().urls().get(0).getScheme());
+    assertTrue(registry.config().sslContext().isPresent());
+    assertTrue(registry.subjects().contains(topics.completions().name() + "-value"));
 
     Map<?, ?> session = http.toBlocking().retrieve("/sessions/acme/chat-7", Map.class);
     int promptAndReply = 4 + completion.getTokenIds().size();

@@ -6,7 +6,9 @@ import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 
@@ -30,38 +32,58 @@ public final class ServiceUnderTest implements AutoCloseable {
 
   /** Starts the registry and creates the topics of a service named {@code name}. */
   public static ServiceUnderTest start(String name) {
+    return start(name, Optional.empty());
+  }
+
+  /**
+   * As {@link #start(String)}, with the registry served over HTTPS with {@code certificate}; the
+   * service is configured with its trust store as an operator would ({@code
+   * latentstream.schema-registry-ssl.*}), and so is the test's own registry client.
+   */
+  public static ServiceUnderTest startWithHttpsRegistry(String name, TestCertificates certificate) {
+    return start(name, Optional.of(certificate));
+  }
+
+  private static ServiceUnderTest start(String name, Optional<TestCertificates> tls) {
     try {
       String bootstrap = SharedKafkaCluster.ensureStarted();
-      EmbeddedSchemaRegistry registry =
-          new EmbeddedSchemaRegistry(
-                  EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-" + name))
-              .start();
+      EmbeddedRegistryConfig registryConfig =
+          EmbeddedRegistryConfig.of(bootstrap).withSchemasTopic("_schemas-" + name);
+      if (tls.isPresent()) {
+        registryConfig = registryConfig.withTls(tls.get().serverContext());
+      }
+      EmbeddedSchemaRegistry registry = new EmbeddedSchemaRegistry(registryConfig).start();
+      Map<String, String> properties = new HashMap<>();
+      properties.put(
+          "micronaut.server.port", "-1"); // a free port: the configured 8080 may be taken
+      properties.put("kafka.bootstrap.servers", bootstrap);
+      properties.put("kafka.streams.default.application.id", name);
+      properties.put("kafka.streams.default.state.dir", Files.createTempDirectory(name).toString());
+      properties.put("kafka.streams.default.replication.factor", "1");
+      properties.put("latentstream.model-path", SharedModels.model("brown-mtp").toString());
       String prefix = name + ".";
+      properties.put("latentstream.topic-prefix", prefix);
+      properties.put("latentstream.schema-registry-url", registry.url().toString());
+      Map<String, Object> clientProperties = new HashMap<>();
+      clientProperties.put(RegistryClientConfig.URL, registry.url().toString());
+      tls.ifPresent(
+          certificate -> {
+            String trustStore = certificate.trustStore().toString();
+            properties.put("latentstream.schema-registry-ssl.truststore-location", trustStore);
+            properties.put(
+                "latentstream.schema-registry-ssl.truststore-password", certificate.password());
+            clientProperties.put(RegistryClientConfig.SSL_TRUSTSTORE_LOCATION, trustStore);
+            clientProperties.put(
+                RegistryClientConfig.SSL_TRUSTSTORE_PASSWORD, certificate.password());
+          });
       Topics topics =
           Topics.create(
-              prefix, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
+              prefix,
+              new SchemaRegistryClient(RegistryClientConfig.fromProperties(clientProperties)));
       try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
         admin.createTopics(Topics.newTopics(prefix, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
       }
-      Map<String, String> properties =
-          Map.of(
-              "micronaut.server.port",
-              "-1", // a free port: the configured 8080 may be taken
-              "kafka.bootstrap.servers",
-              bootstrap,
-              "kafka.streams.default.application.id",
-              name,
-              "kafka.streams.default.state.dir",
-              Files.createTempDirectory(name).toString(),
-              "kafka.streams.default.replication.factor",
-              "1",
-              "latentstream.model-path",
-              SharedModels.model("brown-mtp").toString(),
-              "latentstream.topic-prefix",
-              prefix,
-              "latentstream.schema-registry-url",
-              registry.url().toString());
-      return new ServiceUnderTest(registry, topics, properties);
+      return new ServiceUnderTest(registry, topics, Map.copyOf(properties));
     } catch (Exception e) {
       throw new IllegalStateException("cannot start the test's broker and registry", e);
     }

@@ -9,9 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -48,6 +50,8 @@ public final class LocalKafkaCluster implements AutoCloseable {
    * @param jvmOptions options of each node's JVM (heap)
    * @param startTimeout the most formatting and start-up may take
    * @param stopTimeout the most a controlled shutdown may take before the node is killed
+   * @param scram authenticate clients with SASL/SCRAM and authorize them by ACLs; empty serves
+   *     PLAINTEXT to anyone
    */
   public record Config(
       int nodes,
@@ -56,7 +60,8 @@ public final class LocalKafkaCluster implements AutoCloseable {
       Map<String, String> extraBrokerProperties,
       List<String> jvmOptions,
       Duration startTimeout,
-      Duration stopTimeout) {
+      Duration stopTimeout,
+      Optional<Scram> scram) {
     public Config {
       if (nodes < 1) {
         throw new IllegalArgumentException("need at least one node, got " + nodes);
@@ -74,17 +79,130 @@ public final class LocalKafkaCluster implements AutoCloseable {
           Map.of(),
           List.of("-Xms128m", "-Xmx512m"),
           Duration.ofSeconds(90),
-          Duration.ofSeconds(30));
+          Duration.ofSeconds(30),
+          Optional.empty());
     }
 
     public Config withFirstBrokerPort(int port) {
       return new Config(
-          nodes, dataDirectory, port, extraBrokerProperties, jvmOptions, startTimeout, stopTimeout);
+          nodes,
+          dataDirectory,
+          port,
+          extraBrokerProperties,
+          jvmOptions,
+          startTimeout,
+          stopTimeout,
+          scram);
     }
 
     public Config withExtraBrokerProperties(Map<String, String> properties) {
       return new Config(
-          nodes, dataDirectory, firstBrokerPort, properties, jvmOptions, startTimeout, stopTimeout);
+          nodes,
+          dataDirectory,
+          firstBrokerPort,
+          properties,
+          jvmOptions,
+          startTimeout,
+          stopTimeout,
+          scram);
+    }
+
+    public Config withScram(Scram security) {
+      return new Config(
+          nodes,
+          dataDirectory,
+          firstBrokerPort,
+          extraBrokerProperties,
+          jvmOptions,
+          startTimeout,
+          stopTimeout,
+          Optional.of(security));
+    }
+  }
+
+  /**
+   * A secured cluster: clients authenticate with SASL/SCRAM-SHA-512 (over SASL_PLAINTEXT: loopback
+   * only; put TLS in front elsewhere) and the {@code StandardAuthorizer} allows only what ACLs
+   * grant. The super user is the brokers' own principal between each other and the operator's: its
+   * SCRAM credential is written into the storage when it is formatted (there is no one yet to
+   * create it through the Admin API), and the controllers, which cannot use SCRAM because they hold
+   * the credentials, authenticate it with SASL/PLAIN. Everyone else is created by the super user
+   * ({@code Admin.alterUserScramCredentials}) and granted ACLs ({@code Admin.createAcls}).
+   */
+  public record Scram(String superUser, String superUserPassword) {
+    public static final String MECHANISM = "SCRAM-SHA-512";
+    private static final String SCRAM_LOGIN =
+        "org.apache.kafka.common.security.scram.ScramLoginModule";
+    private static final String PLAIN_LOGIN =
+        "org.apache.kafka.common.security.plain.PlainLoginModule";
+
+    public Scram {
+      for (String value : List.of(superUser, superUserPassword)) {
+        if (value.isEmpty() || value.contains("\"") || value.contains("\\")) {
+          throw new IllegalArgumentException("SCRAM user and password must be plain JAAS values");
+        }
+      }
+    }
+
+    /** What a client needs to authenticate as {@code user}: pass to any Kafka client. */
+    public static Map<String, Object> clientProperties(String user, String password) {
+      return Map.of(
+          "security.protocol",
+          "SASL_PLAINTEXT",
+          "sasl.mechanism",
+          MECHANISM,
+          "sasl.jaas.config",
+          jaas(SCRAM_LOGIN, user, password, ""));
+    }
+
+    /** The super user's client settings. */
+    public Map<String, Object> superUserClientProperties() {
+      return clientProperties(superUser, superUserPassword);
+    }
+
+    /** A JAAS line logging in as {@code user}; {@code extra} adds options (PLAIN's user list). */
+    private static String jaas(String module, String user, String password, String extra) {
+      return module
+          + " required username=\""
+          + user
+          + "\" password=\""
+          + password
+          + "\""
+          + extra
+          + ";";
+    }
+
+    /** The brokers' SASL settings: SCRAM for clients and between brokers, PLAIN to controllers. */
+    Map<String, String> brokerProperties() {
+      Map<String, String> props = new LinkedHashMap<>();
+      props.put("sasl.enabled.mechanisms", MECHANISM);
+      props.put("sasl.mechanism.inter.broker.protocol", MECHANISM);
+      props.put(
+          "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
+          jaas(SCRAM_LOGIN, superUser, superUserPassword, ""));
+      props.put("listener.name.controller.sasl.enabled.mechanisms", "PLAIN");
+      props.put("sasl.mechanism.controller.protocol", "PLAIN");
+      props.put(
+          "listener.name.controller.plain.sasl.jaas.config",
+          jaas(
+              PLAIN_LOGIN,
+              superUser,
+              superUserPassword,
+              " user_" + superUser + "=\"" + superUserPassword + "\""));
+      props.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+      props.put("super.users", "User:" + superUser);
+      props.put("allow.everyone.if.no.acl.found", "false");
+      return props;
+    }
+
+    /**
+     * The {@code StorageTool format} argument that creates the super user's credential (the
+     * password is on that short-lived process's command line: a cluster for this machine only).
+     */
+    List<String> formatArguments() {
+      return List.of(
+          "--add-scram",
+          MECHANISM + "=[name=" + superUser + ",password=" + superUserPassword + "]");
     }
   }
 
@@ -169,6 +287,11 @@ public final class LocalKafkaCluster implements AutoCloseable {
   /** The clients' bootstrap list, e.g. {@code 127.0.0.1:39092}. */
   public synchronized String bootstrapServers() {
     return nodes.stream().map(n -> "127.0.0.1:" + n.brokerPort).collect(Collectors.joining(","));
+  }
+
+  /** What the super user's clients need besides the bootstrap servers; empty when unsecured. */
+  public Map<String, Object> superUserClientProperties() {
+    return config.scram().map(Scram::superUserClientProperties).orElse(Map.of());
   }
 
   public int size() {
@@ -265,20 +388,26 @@ public final class LocalKafkaCluster implements AutoCloseable {
   private void writeProperties(Node node, String voters) throws IOException {
     int replicas = Math.min(3, config.nodes());
     int minIsr = Math.min(2, config.nodes());
+    // The client listener is named after its protocol; the controller listener gets SASL too when
+    // the clients do, or anyone reaching its port would speak for a broker.
+    String listener = config.scram().isPresent() ? "SASL_PLAINTEXT" : "PLAINTEXT";
     Map<String, String> props = new LinkedHashMap<>();
     props.put("process.roles", "broker,controller");
     props.put("node.id", String.valueOf(node.id));
     props.put("controller.quorum.voters", voters);
     props.put(
         "listeners",
-        "PLAINTEXT://127.0.0.1:"
+        listener
+            + "://127.0.0.1:"
             + node.brokerPort
             + ",CONTROLLER://127.0.0.1:"
             + node.controllerPort);
-    props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + node.brokerPort);
+    props.put("advertised.listeners", listener + "://127.0.0.1:" + node.brokerPort);
     props.put("controller.listener.names", "CONTROLLER");
-    props.put("inter.broker.listener.name", "PLAINTEXT");
-    props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    props.put("inter.broker.listener.name", listener);
+    props.put(
+        "listener.security.protocol.map", listener + ":" + listener + ",CONTROLLER:" + listener);
+    config.scram().ifPresent(scram -> props.putAll(scram.brokerProperties()));
     props.put("log.dirs", node.directory.resolve("data").toAbsolutePath().toString());
     props.put("num.partitions", "1");
     // Internal topics replicated as far as the cluster allows (the defaults need three nodes).
@@ -303,15 +432,17 @@ public final class LocalKafkaCluster implements AutoCloseable {
   }
 
   private Process startFormat(Node node, String clusterId) throws IOException {
-    List<String> command =
-        javaCommand(
-            "kafka.tools.StorageTool",
-            "format",
-            "--cluster-id",
-            clusterId,
-            "--config",
-            node.properties().toString(),
-            "--ignore-formatted");
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                "format",
+                "--cluster-id",
+                clusterId,
+                "--config",
+                node.properties().toString(),
+                "--ignore-formatted"));
+    config.scram().ifPresent(scram -> arguments.addAll(scram.formatArguments()));
+    List<String> command = javaCommand("kafka.tools.StorageTool", arguments.toArray(String[]::new));
     return new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(node.directory.resolve("format.log").toFile())
@@ -377,11 +508,10 @@ public final class LocalKafkaCluster implements AutoCloseable {
         Thread.sleep(100);
       }
     }
-    Map<String, Object> props =
-        Map.of(
-            AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers(),
-            AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000,
-            AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000);
+    Map<String, Object> props = new HashMap<>(superUserClientProperties());
+    props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+    props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+    props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000);
     try (Admin admin = Admin.create(props)) {
       while (true) {
         for (Node node : nodes) {

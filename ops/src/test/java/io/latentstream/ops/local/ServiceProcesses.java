@@ -73,6 +73,52 @@ final class ServiceProcesses implements AutoCloseable {
    */
   Process start(String name, List<String> jvmOptions, Map<String, String> properties)
       throws IOException {
+    return start(name, jvmOptions, properties, Map.of());
+  }
+
+  /**
+   * As {@link #start(String, List, Map)}, with these variables added to the instance's environment
+   * (how a deployment hands it secrets and {@code MICRONAUT_CONFIG_FILES}).
+   */
+  Process start(
+      String name,
+      List<String> jvmOptions,
+      Map<String, String> properties,
+      Map<String, String> environment)
+      throws IOException {
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                "serve",
+                "--bootstrap-servers",
+                bootstrapServers,
+                "--schema-registry-url",
+                registryUrl,
+                "--topic-prefix",
+                topics.prefix(),
+                "--model",
+                model.toString(),
+                "--application-id",
+                applicationId,
+                "--state-dir",
+                directory.resolve(name).toString(),
+                "--http-port",
+                "0",
+                "-p",
+                "kafka.streams.default.client.id=" + name));
+    properties.forEach((key, value) -> arguments.addAll(List.of("-p", key + "=" + value)));
+    Process process = command(directory.resolve(name + ".log"), jvmOptions, arguments, environment);
+    processes.put(name, process);
+    return process;
+  }
+
+  /**
+   * Starts {@code latentstream <arguments>} in a child JVM on this test's classpath, with these
+   * variables added to its environment, its output (stdout and stderr) going to {@code log}.
+   */
+  static Process command(
+      Path log, List<String> jvmOptions, List<String> arguments, Map<String, String> environment)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of("--add-modules", "jdk.incubator.vector", "-Xmx768m"));
@@ -82,32 +128,12 @@ final class ServiceProcesses implements AutoCloseable {
             "-Dorg.slf4j.simpleLogger.log.io.latentstream=info",
             "-cp",
             System.getProperty("java.class.path"),
-            "io.latentstream.ops.LatentstreamCli",
-            "serve",
-            "--bootstrap-servers",
-            bootstrapServers,
-            "--schema-registry-url",
-            registryUrl,
-            "--topic-prefix",
-            topics.prefix(),
-            "--model",
-            model.toString(),
-            "--application-id",
-            applicationId,
-            "--state-dir",
-            directory.resolve(name).toString(),
-            "--http-port",
-            "0",
-            "-p",
-            "kafka.streams.default.client.id=" + name));
-    properties.forEach((key, value) -> command.addAll(List.of("-p", key + "=" + value)));
-    Process process =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(directory.resolve(name + ".log").toFile())
-            .start();
-    processes.put(name, process);
-    return process;
+            "io.latentstream.ops.LatentstreamCli"));
+    command.addAll(arguments);
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    builder.environment().putAll(environment);
+    return builder.start();
   }
 
   /** Waits until instance {@code name} reports Kafka Streams running; fails if it exits. */
@@ -232,8 +258,13 @@ final class ServiceProcesses implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
 
     Observed(String bootstrapServers, Topics topics) {
+      this(bootstrapServers, Map.of(), topics);
+    }
+
+    /** A reader with these client settings (security) besides the bootstrap servers. */
+    Observed(String bootstrapServers, Map<String, Object> clientProperties, Topics topics) {
       this.topics = topics;
-      Map<String, Object> config = new HashMap<>();
+      Map<String, Object> config = new HashMap<>(clientProperties);
       config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
       config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
       config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -56,10 +56,13 @@ public final class Backends {
     try {
       CudaDevice device = CudaDevice.open();
       LOG.info(
-          "backend cuda: {} (driver {}), linear layers on the GPU",
+          "backend cuda: {} (driver {}), linear layers on the GPU in fp32",
           device.name(),
           device.driverVersion());
-      return new Selection(new CudaKernels(device, new VectorKernels()), Backend.CUDA, null);
+      return new Selection(
+          new CudaKernels(device, new VectorKernels(), CudaKernels.Precision.FP32),
+          Backend.CUDA,
+          null);
     } catch (CudaUnavailableException e) {
       LOG.warn("backend cuda unavailable, serving on the CPU backend: {}", e.getMessage());
       return new Selection(new VectorKernels(), Backend.CPU, e.getMessage());

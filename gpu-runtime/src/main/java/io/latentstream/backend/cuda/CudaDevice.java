@@ -12,6 +12,7 @@ import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD8;
@@ -224,6 +225,11 @@ public final class CudaDevice implements AutoCloseable {
 
   public void copy(int[] src, CUdeviceptr dst) {
     cuMemcpyHtoD(dst, Pointer.to(src), (long) src.length * Sizeof.INT);
+  }
+
+  /** Device-to-device copy (the bandwidth reference of the benchmarks). */
+  public void copy(CUdeviceptr src, CUdeviceptr dst, long bytes) {
+    cuMemcpyDtoD(dst, src, bytes);
   }
 
   public void read(CUdeviceptr src, float[] dst, int off, int len) {

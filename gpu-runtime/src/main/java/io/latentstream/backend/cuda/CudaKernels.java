@@ -8,9 +8,14 @@ import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * The CPU engine with its linear layers on the GPU: weights are uploaded once as bf16 when packed,
- * and each {@link #matmul} sends its activation rows over, runs the tensor-core GEMM and reads the
- * result back. Attention, norms and routing stay on the CPU ({@link VectorKernels}).
+ * The CPU engine with its linear layers on the GPU: weights are uploaded once when packed, and each
+ * {@link #matmul} sends its activation rows over, runs the GEMM and reads the result back.
+ * Attention, norms and routing stay on the CPU ({@link VectorKernels}).
+ *
+ * <p>{@link Precision#FP32} keeps the weights in fp32 and sums in fp32 (one warp per output, a
+ * fixed order): the CPU engine's numbers up to summation order, so greedy tokens and expert choices
+ * match it; the service runs this. {@link Precision#BF16} runs the tensor-core kernels (bf16
+ * weights and activations, fp32 sums), the fast path whose logits differ by bf16 rounding.
  *
  * <p>This is the first step of the CUDA backend, the one the service can run today; the
  * device-resident forward pass (activations and the latent cache on the GPU) is exercised by {@link
@@ -23,29 +28,38 @@ public final class CudaKernels implements Kernels, AutoCloseable {
   /** Up to this many rows run the GEMV-shaped kernel (16 rows per block). */
   private static final int GEMV_MAX_ROWS = 16;
 
+  /** How the linear layers compute on the device. */
+  public enum Precision {
+    FP32,
+    BF16
+  }
+
   private final CudaDevice device;
   private final VectorKernels cpu;
+  private final Precision precision;
   private CUdeviceptr x;
   private CUdeviceptr y;
   private long xCapacity;
   private long yCapacity;
 
-  public CudaKernels(CudaDevice device, VectorKernels cpu) {
+  public CudaKernels(CudaDevice device, VectorKernels cpu, Precision precision) {
     this.device = device;
     this.cpu = cpu;
+    this.precision = precision;
   }
 
   public CudaDevice device() {
     return device;
   }
 
-  /** Row-major bf16 weights [rows, cols] on the device. */
+  /** Row-major weights [rows, cols] on the device, fp32 or bf16 by the precision. */
   record DeviceMatrix(CUdeviceptr w, int rows, int cols) implements Matrix {}
 
   @Override
   public synchronized Matrix pack(float[] w, int rows, int cols) {
     device.makeCurrent();
-    return new DeviceMatrix(device.uploadBf16(w), rows, cols);
+    return new DeviceMatrix(
+        precision == Precision.BF16 ? device.uploadBf16(w) : device.upload(w), rows, cols);
   }
 
   @Override
@@ -68,7 +82,21 @@ public final class CudaKernels implements Kernels, AutoCloseable {
       y = device.alloc(yCapacity * Sizeof.FLOAT);
     }
     device.copy(xs, xOff, (int) xLen, x);
-    launchLinear(device, x, w.cols(), n, w.w(), y, w.rows(), w.rows(), w.cols());
+    if (precision == Precision.BF16) {
+      launchLinear(device, x, w.cols(), n, w.w(), y, w.rows(), w.rows(), w.cols());
+    } else {
+      device.launch(
+          CudaKernel.GEMV_F32,
+          CudaDevice.Grid.of(CudaDevice.Grid.blocks(w.rows(), 4), n, 128),
+          x,
+          w.cols(),
+          n,
+          w.w(),
+          y,
+          w.rows(),
+          w.rows(),
+          w.cols());
+    }
     device.read(y, ys, yOff, (int) yLen);
   }
 

@@ -1,0 +1,164 @@
+package io.latentstream.backend.cuda;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.backend.cuda.CudaKernels.Precision;
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.weights.Checkpoint;
+import io.latentstream.weights.SafetensorsFile;
+import io.latentstream.weights.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The engine with its linear layers on the GPU ({@link CudaKernels}), in both precisions, against
+ * the CPU engine run on the same machine (itself held to the goldens by GoldenConformanceTest) and
+ * against the goldens of ../shared/models where the bundle carries them: logits at every position
+ * within 1e-3 relative (fp32 layers: the CPU golden test's tolerance) or 2e-2 (bf16 layers:
+ * activations rounded to bf16 at every linear layer), greedy continuations token for token.
+ */
+final class EngineChecks {
+  private static final String SECTION = "engine";
+  private static final double FP32_TOL = 1e-3;
+  private static final double BF16_TOL = 2e-2;
+  private static final List<String> MODELS = List.of("tiny-a", "tiny-a-fp8", "brown-mtp");
+  private final CudaDevice device;
+  private final Path models;
+  private final Map<String, Engine> cpuEngines = new HashMap<>();
+
+  EngineChecks(CudaDevice device, Path models) {
+    this.device = device;
+    this.models = models;
+  }
+
+  List<Supplier<List<CheckResult>>> all() {
+    List<Supplier<List<CheckResult>>> checks = new ArrayList<>();
+    for (Precision p : Precision.values()) {
+      for (String model : MODELS) {
+        checks.add(() -> model(model, p));
+      }
+    }
+    return checks;
+  }
+
+  private List<CheckResult> model(String model, Precision precision) {
+    Path dir = models.resolve(model);
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    }
+    try {
+      Engine cuda =
+          Engine.load(
+              dir,
+              new CudaKernels(device, new VectorKernels(), precision),
+              Checkpoint.Progress.NONE);
+      Engine cpu = cpuEngine(dir);
+      String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
+      double tol = precision == Precision.FP32 ? FP32_TOL : BF16_TOL;
+      JsonNode prompts =
+          new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+      List<CheckResult> out = new ArrayList<>();
+      int vsGolden = 0;
+      int vsCpu = 0;
+      int greedyPrompts = 0;
+      for (int i = 0; i < prompts.size(); i++) {
+        JsonNode p = prompts.get(i);
+        int[] prompt = ints(p.get("input_ids"));
+        int[] greedy = p.has("greedy_32") ? ints(p.get("greedy_32")) : ints(p.get("greedy_20"));
+        // brown-mtp's logits goldens cover the prompt and its greedy continuation.
+        int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
+        float[] got = allLogits(cuda, tokens);
+        out.add(
+            CheckResult.compare(
+                SECTION,
+                name + " logits p" + i + " vs cpu",
+                allLogits(cpu, tokens),
+                got,
+                got.length,
+                tol));
+        float[] golden = goldenTensor(dir, "logits." + i);
+        if (golden != null) {
+          out.add(
+              CheckResult.compare(
+                  SECTION, name + " logits p" + i + " vs golden", golden, got, got.length, tol));
+        }
+        int[] a = cuda.generateGreedy(prompt, greedy.length);
+        vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
+        vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+        greedyPrompts++;
+      }
+      out.add(
+          CheckResult.exact(
+              SECTION, name + " greedy vs golden (prompts)", vsGolden, greedyPrompts));
+      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, greedyPrompts));
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private Engine cpuEngine(Path dir) throws IOException {
+    Engine e = cpuEngines.get(dir.toString());
+    if (e == null) {
+      e = Engine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
+      cpuEngines.put(dir.toString(), e);
+    }
+    return e;
+  }
+
+  /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
+  private static float[] allLogits(Engine engine, int[] tokens) {
+    float[][] rows =
+        engine
+            .step(List.of(new StepRequest(engine.newSequence(), tokens, StepRequest.Logits.ALL)))
+            .get(0)
+            .logits();
+    int vocab = rows[0].length;
+    float[] flat = new float[rows.length * vocab];
+    for (int r = 0; r < rows.length; r++) {
+      System.arraycopy(rows[r], 0, flat, r * vocab, vocab);
+    }
+    return flat;
+  }
+
+  /** A golden fp32 tensor, or null when the bundle does not carry golden.safetensors or it. */
+  private static float[] goldenTensor(Path dir, String name) throws IOException {
+    Path file = dir.resolve("golden.safetensors");
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      TensorInfo t = f.tensors().get(name);
+      if (t == null) {
+        return null;
+      }
+      float[] v = new float[Math.toIntExact(t.elements())];
+      t.dtype().decode(f.bytes(t), 0, v, 0, v.length);
+      return v;
+    }
+  }
+
+  private static int[] ints(JsonNode array) {
+    int[] out = new int[array.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = array.get(i).asInt();
+    }
+    return out;
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] all = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+}

@@ -26,3 +26,14 @@ extern "C" __global__ void embed_gather(const int* tokens, int rows, const __nv_
     out[(size_t)t * ldo + d] = __bfloat162float(table[(size_t)tokens[t] * dim + d]);
   }
 }
+
+// dst[r*ldd + g*gd + i] = src[r*lds + g*gs + i] for r < rows, g < groups, i < width: moves
+// per-head slices between layouts (MLA's rotated q_pe into the absorbed query).
+extern "C" __global__ void strided_copy(const float* src, int lds, int gs, float* dst, int ldd,
+                                        int gd, int rows, int groups, int width) {
+  int n = rows * groups * width;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int r = i / (groups * width), g = (i / width) % groups, c = i % width;
+    dst[(size_t)r * ldd + (size_t)g * gd + c] = src[(size_t)r * lds + (size_t)g * gs + c];
+  }
+}

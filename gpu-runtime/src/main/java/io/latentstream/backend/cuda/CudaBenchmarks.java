@@ -42,7 +42,8 @@ final class CudaBenchmarks {
         () -> linear(true),
         () -> mla(64, 4096),
         () -> mla(1, 32768),
-        this::decode);
+        this::decode,
+        this::deviceDecode);
   }
 
   private List<CheckResult> copy() {
@@ -224,6 +225,53 @@ final class CudaBenchmarks {
                 c,
                 f / c,
                 b / c));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  /** {@link CudaEngine} decode tokens/s (16-token prompts, greedy, argmax on the device). */
+  private List<CheckResult> deviceDecode() {
+    List<CheckResult> out = new ArrayList<>();
+    try {
+      CudaEngine gpu = CudaEngine.load(device, models.resolve("brown-mtp"), 512, 1 << 16);
+      for (int batch : new int[] {1, 32, 128}) {
+        List<CudaEngine.Sequence> seqs = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int s = 0; s < batch; s++) {
+          seqs.add(gpu.newSequence());
+          int[] p = new int[16];
+          for (int i = 0; i < p.length; i++) {
+            p[i] = (s * 31 + i * 7) % gpu.config().vocabSize();
+          }
+          prompts.add(p);
+        }
+        int[] last = gpu.stepGreedy(seqs, prompts);
+        int[] next = new int[batch];
+        for (int s = 0; s < batch; s++) {
+          next[s] = last[s * 16 + 15];
+        }
+        int steps = 16;
+        double[] times = new double[steps];
+        for (int step = 0; step < steps; step++) {
+          List<int[]> tokens = new ArrayList<>();
+          for (int t : next) {
+            tokens.add(new int[] {t});
+          }
+          long t0 = System.nanoTime();
+          next = gpu.stepGreedy(seqs, tokens);
+          times[step] = (System.nanoTime() - t0) / 1e9;
+        }
+        seqs.forEach(gpu::release);
+        double s = median(Arrays.copyOfRange(times, 2, steps));
+        out.add(
+            info(
+                "brown-mtp device decode batch " + batch,
+                "%.0f tok/s (%.2f ms per step, no CUDA graphs)",
+                batch / s,
+                s * 1e3));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

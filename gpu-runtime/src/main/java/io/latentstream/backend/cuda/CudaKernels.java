@@ -25,9 +25,6 @@ import jcuda.driver.CUdeviceptr;
  * the backend that generated.
  */
 public final class CudaKernels implements Kernels, AutoCloseable {
-  /** Up to this many rows run the GEMV-shaped kernel (16 rows per block). */
-  private static final int GEMV_MAX_ROWS = 16;
-
   /** How the linear layers compute on the device. */
   public enum Precision {
     FP32,
@@ -37,6 +34,7 @@ public final class CudaKernels implements Kernels, AutoCloseable {
   private final CudaDevice device;
   private final VectorKernels cpu;
   private final Precision precision;
+  private final CudaOps ops;
   private CUdeviceptr x;
   private CUdeviceptr y;
   private long xCapacity;
@@ -46,6 +44,7 @@ public final class CudaKernels implements Kernels, AutoCloseable {
     this.device = device;
     this.cpu = cpu;
     this.precision = precision;
+    this.ops = new CudaOps(device);
   }
 
   public CudaDevice device() {
@@ -83,53 +82,11 @@ public final class CudaKernels implements Kernels, AutoCloseable {
     }
     device.copy(xs, xOff, (int) xLen, x);
     if (precision == Precision.BF16) {
-      launchLinear(device, x, w.cols(), n, w.w(), y, w.rows(), w.rows(), w.cols());
+      ops.linear(x, n, w.w(), y, w.rows(), w.cols());
     } else {
-      device.launch(
-          CudaKernel.GEMV_F32,
-          CudaDevice.Grid.of(CudaDevice.Grid.blocks(w.rows(), 4), n, 128),
-          x,
-          w.cols(),
-          n,
-          w.w(),
-          y,
-          w.rows(),
-          w.rows(),
-          w.cols());
+      ops.linearF32(x, n, w.w(), y, w.rows(), w.cols());
     }
     device.read(y, ys, yOff, (int) yLen);
-  }
-
-  /**
-   * y = x W^T for n rows: x [n, ldx] fp32, W [rows, cols] bf16, y [n, ldy] fp32, on the GEMV- or
-   * GEMM-shaped kernel by n (both give each element the same sum).
-   */
-  static void launchLinear(
-      CudaDevice device,
-      CUdeviceptr x,
-      int ldx,
-      int n,
-      CUdeviceptr w,
-      CUdeviceptr y,
-      int ldy,
-      int rows,
-      int cols) {
-    boolean gemv = n <= GEMV_MAX_ROWS;
-    device.launch(
-        gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16,
-        new CudaDevice.Grid(
-            CudaDevice.Grid.blocks(rows, 128), CudaDevice.Grid.blocks(n, gemv ? 16 : 64), 1, 128),
-        x,
-        ldx,
-        0L,
-        n,
-        w,
-        0L,
-        y,
-        ldy,
-        0L,
-        rows,
-        cols);
   }
 
   @Override

@@ -25,7 +25,8 @@ import java.util.function.Supplier;
  * the CPU engine run on the same machine (itself held to the goldens by GoldenConformanceTest) and
  * against the goldens of ../shared/models where the bundle carries them: logits at every position
  * within 1e-3 relative (fp32 layers: the CPU golden test's tolerance) or 2e-2 (bf16 layers:
- * activations rounded to bf16 at every linear layer), greedy continuations token for token.
+ * activations rounded to bf16 at every linear layer), greedy continuations token for token. Then
+ * the device-resident {@link CudaEngine} the same way, and its batch invariance.
  */
 final class EngineChecks {
   private static final String SECTION = "engine";
@@ -48,7 +49,126 @@ final class EngineChecks {
         checks.add(() -> model(model, p));
       }
     }
+    for (String model : MODELS) {
+      checks.add(() -> deviceResident(model));
+    }
+    checks.add(this::deviceResidentBatchInvariance);
     return checks;
+  }
+
+  /** Rows per step and latent tokens in all for the device-resident engine's checks. */
+  static final int MAX_ROWS = 512;
+
+  static final int MAX_TOKENS = 1 << 16;
+
+  /**
+   * {@link CudaEngine}, the forward pass kept on the device (bf16 weights): logits of every
+   * position against the CPU engine and the goldens (bf16 tolerance), greedy continuations with the
+   * argmax on the device.
+   */
+  private List<CheckResult> deviceResident(String model) {
+    Path dir = models.resolve(model);
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    }
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      Engine cpu = cpuEngine(dir);
+      String name = model + " device";
+      JsonNode prompts = prompts(dir);
+      List<CheckResult> out = new ArrayList<>();
+      int vsGolden = 0;
+      int vsCpu = 0;
+      for (int i = 0; i < prompts.size(); i++) {
+        int[] prompt = ints(prompts.get(i).get("input_ids"));
+        int[] greedy = greedy(prompts.get(i));
+        int[] tokens = logitsTokens(model, prompt, greedy);
+        CudaEngine.Sequence seq = gpu.newSequence();
+        float[] got = flatten(gpu.step(List.of(seq), List.of(tokens)));
+        gpu.release(seq);
+        out.add(
+            CheckResult.compare(
+                SECTION,
+                name + " logits p" + i + " vs cpu",
+                allLogits(cpu, tokens),
+                got,
+                got.length,
+                BF16_TOL));
+        float[] golden = goldenTensor(dir, "logits." + i);
+        if (golden != null) {
+          out.add(
+              CheckResult.compare(
+                  SECTION,
+                  name + " logits p" + i + " vs golden",
+                  golden,
+                  got,
+                  got.length,
+                  BF16_TOL));
+        }
+        int[] a = gpu.generateGreedy(prompt, greedy.length);
+        vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
+        vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+      }
+      out.add(
+          CheckResult.exact(
+              SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
+      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A sequence's logits on the device are bitwise the same alone (1 row: the GEMV kernels, one
+   * attention chunk) and batched with a 400-token prefill (402 rows: the GEMM kernels, a step of
+   * two chunks), which replays and failover resumes rely on.
+   */
+  private List<CheckResult> deviceResidentBatchInvariance() {
+    Path dir = models.resolve("brown-mtp");
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      int vocab = gpu.config().vocabSize();
+      java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+      int[] prompt = r.ints(200, 0, vocab).toArray();
+      int[] next = {r.nextInt(vocab)};
+      CudaEngine.Sequence alone = gpu.newSequence();
+      gpu.step(List.of(alone), List.of(prompt));
+      float[][] a = gpu.step(List.of(alone), List.of(next));
+      CudaEngine.Sequence mine = gpu.newSequence();
+      CudaEngine.Sequence other = gpu.newSequence();
+      CudaEngine.Sequence third = gpu.newSequence();
+      gpu.step(List.of(other), List.of(r.ints(40, 0, vocab).toArray()));
+      gpu.step(List.of(mine), List.of(prompt));
+      float[][] b =
+          gpu.step(
+              List.of(other, mine, third),
+              List.of(new int[] {1}, next, r.ints(400, 0, vocab).toArray()));
+      int differ = 0;
+      for (int j = 0; j < vocab; j++) {
+        differ += Float.floatToIntBits(a[0][j]) != Float.floatToIntBits(b[1][j]) ? 1 : 0;
+      }
+      for (CudaEngine.Sequence s : List.of(alone, mine, other, third)) {
+        gpu.release(s);
+      }
+      return List.of(
+          CheckResult.exact(SECTION, "brown-mtp device batch invariance", differ, vocab));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static JsonNode prompts(Path dir) throws IOException {
+    return new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+  }
+
+  private static int[] greedy(JsonNode prompt) {
+    return prompt.has("greedy_32") ? ints(prompt.get("greedy_32")) : ints(prompt.get("greedy_20"));
+  }
+
+  /** brown-mtp's logits goldens cover the prompt and its greedy continuation. */
+  private static int[] logitsTokens(String model, int[] prompt, int[] greedy) {
+    return model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
   }
 
   private List<CheckResult> model(String model, Precision precision) {
@@ -74,9 +194,8 @@ final class EngineChecks {
       for (int i = 0; i < prompts.size(); i++) {
         JsonNode p = prompts.get(i);
         int[] prompt = ints(p.get("input_ids"));
-        int[] greedy = p.has("greedy_32") ? ints(p.get("greedy_32")) : ints(p.get("greedy_20"));
-        // brown-mtp's logits goldens cover the prompt and its greedy continuation.
-        int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
+        int[] greedy = greedy(p);
+        int[] tokens = logitsTokens(model, prompt, greedy);
         float[] got = allLogits(cuda, tokens);
         out.add(
             CheckResult.compare(
@@ -118,11 +237,14 @@ final class EngineChecks {
 
   /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
   private static float[] allLogits(Engine engine, int[] tokens) {
-    float[][] rows =
+    return flatten(
         engine
             .step(List.of(new StepRequest(engine.newSequence(), tokens, StepRequest.Logits.ALL)))
             .get(0)
-            .logits();
+            .logits());
+  }
+
+  private static float[] flatten(float[][] rows) {
     int vocab = rows[0].length;
     float[] flat = new float[rows.length * vocab];
     for (int r = 0; r < rows.length; r++) {

@@ -81,7 +81,7 @@ final class KernelChecks {
   private float[] runLinear(float[] x, int m, CUdeviceptr w, int n, int k) {
     CUdeviceptr dx = device.upload(x);
     CUdeviceptr dy = device.alloc((long) m * n * 4);
-    CudaKernels.launchLinear(device, dx, k, m, w, dy, n, n, k);
+    new CudaOps(device).linear(dx, m, w, dy, n, k);
     float[] y = device.readFloats(dy, m * n);
     device.free(dx);
     device.free(dy);

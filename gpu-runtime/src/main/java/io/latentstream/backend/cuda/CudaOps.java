@@ -1,0 +1,150 @@
+package io.latentstream.backend.cuda;
+
+import io.latentstream.backend.cuda.CudaDevice.Grid;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Typed launches of the kernels, one method per step of the forward pass, so that {@link
+ * CudaEngine}'s forward reads like model/Transformer. Activations are fp32 [rows, ld]; sizes are in
+ * elements. Launch shapes live here and only here.
+ */
+final class CudaOps {
+  /** The GEMV-shaped kernels take up to this many rows (one 16-row tile per block). */
+  static final int GEMV_MAX_ROWS = 16;
+
+  private static final int ELEMENTWISE_BLOCKS = 264; // two per SM of an H100/H200
+
+  private final CudaDevice d;
+
+  CudaOps(CudaDevice device) {
+    this.d = device;
+  }
+
+  /** y = x W^T, W bf16 [n, k], for m rows; {@code products} independent ones (heads) at strides. */
+  void linear(
+      CUdeviceptr x,
+      int ldx,
+      long sx,
+      int m,
+      CUdeviceptr w,
+      long sw,
+      CUdeviceptr y,
+      int ldy,
+      long sy,
+      int n,
+      int k,
+      int products) {
+    boolean gemv = m <= GEMV_MAX_ROWS;
+    d.launch(
+        gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16,
+        new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), products, 128),
+        x,
+        ldx,
+        sx,
+        m,
+        w,
+        sw,
+        y,
+        ldy,
+        sy,
+        n,
+        k);
+  }
+
+  /** y = x W^T for contiguous rows: x [m, k], y [m, n]. */
+  void linear(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+    linear(x, k, 0L, m, w, 0L, y, n, 0L, n, k, 1);
+  }
+
+  /** fp32 y = x W^T (the router). */
+  void linearF32(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+    d.launch(CudaKernel.GEMV_F32, Grid.of(Grid.blocks(n, 4), m, 128), x, k, m, w, y, n, n, k);
+  }
+
+  void rmsnorm(
+      CUdeviceptr x,
+      int ldx,
+      CUdeviceptr weight,
+      CUdeviceptr y,
+      int ldy,
+      int rows,
+      int dim,
+      float eps) {
+    d.launch(CudaKernel.RMSNORM, Grid.of(rows, 256), x, ldx, weight, y, ldy, dim, eps);
+  }
+
+  void rope(
+      CUdeviceptr x,
+      int ldx,
+      int heads,
+      int headStride,
+      int offset,
+      int half,
+      int rows,
+      CUdeviceptr positions,
+      CUdeviceptr cos,
+      CUdeviceptr sin) {
+    d.launch(
+        CudaKernel.ROPE_INTERLEAVED,
+        Grid.of(rows, 128),
+        x,
+        ldx,
+        heads,
+        headStride,
+        offset,
+        half,
+        positions,
+        cos,
+        sin);
+  }
+
+  void siluMul(CUdeviceptr g, CUdeviceptr u, int n) {
+    d.launch(CudaKernel.SILU_MUL, Grid.of(ELEMENTWISE_BLOCKS, 256), g, u, n);
+  }
+
+  /** x += y over n values. */
+  void add(CUdeviceptr x, CUdeviceptr y, int n) {
+    d.launch(CudaKernel.RESIDUAL_ADD, Grid.of(ELEMENTWISE_BLOCKS, 256), x, y, n);
+  }
+
+  void embed(CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out) {
+    d.launch(
+        CudaKernel.EMBED_GATHER,
+        Grid.of(ELEMENTWISE_BLOCKS, 256),
+        tokens,
+        rows,
+        table,
+        dim,
+        out,
+        dim);
+  }
+
+  void stridedCopy(
+      CUdeviceptr src,
+      int lds,
+      int gs,
+      CUdeviceptr dst,
+      int ldd,
+      int gd,
+      int rows,
+      int groups,
+      int width) {
+    d.launch(
+        CudaKernel.STRIDED_COPY,
+        Grid.of(ELEMENTWISE_BLOCKS, 256),
+        src,
+        lds,
+        gs,
+        dst,
+        ldd,
+        gd,
+        rows,
+        groups,
+        width);
+  }
+
+  /** Index of the largest value of each row, lowest on ties. */
+  void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
+    d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);
+  }
+}

@@ -4,9 +4,11 @@
 #include "common.cuh"
 
 namespace ls {
-// The larger (value, lower index on ties) of two candidates, as TokenDistribution.argmax.
+// The larger (value, lower index on ties) of two candidates, as TokenDistribution.argmax; an index
+// of -1 marks "no candidate yet" (a lane that saw no element).
 __device__ __forceinline__ void better(float& v, int& i, float v2, int i2) {
-  if (v2 > v || (v2 == v && i2 < i) || (i < 0 && i2 >= 0)) {
+  if (i2 < 0) return;
+  if (i < 0 || v2 > v || (v2 == v && i2 < i)) {
     v = v2;
     i = i2;
   }

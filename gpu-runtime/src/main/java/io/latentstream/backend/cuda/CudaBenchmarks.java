@@ -153,39 +153,22 @@ final class CudaBenchmarks {
     CUdeviceptr o = device.alloc((long) batch * heads * kvLora * 4);
     double s =
         medianSeconds(
-            () -> {
-              device.launch(
-                  CudaKernel.MLA_ATTEND,
-                  new Grid(splits, heads, batch, 128),
-                  q,
-                  heads * latent,
-                  heads,
-                  kvLora,
-                  latent - kvLora,
-                  pool,
-                  dTable,
-                  pagesPer,
-                  0,
-                  1,
-                  dSeq,
-                  dLen,
-                  0.1f,
-                  splitLen,
-                  oPart,
-                  mPart,
-                  lPart);
-              device.launch(
-                  CudaKernel.MLA_COMBINE,
-                  Grid.of(heads, batch, 128),
-                  oPart,
-                  mPart,
-                  lPart,
-                  heads,
-                  kvLora,
-                  splits,
-                  o,
-                  heads * kvLora);
-            },
+            () ->
+                new CudaOps(device)
+                    .mlaAttention(
+                        q,
+                        heads,
+                        batch,
+                        new CudaOps.PagedLatents(
+                            pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
+                        0,
+                        dSeq,
+                        dLen,
+                        0.1f,
+                        splitLen,
+                        splits,
+                        new CudaOps.AttentionScratch(oPart, mPart, lPart),
+                        o),
             5);
     for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, q, oPart, mPart, lPart, o)) {
       device.free(p);

@@ -44,7 +44,8 @@ public final class CudaEngine {
   private final int maxPagesPerSequence;
   private final Weights w;
   private final Buffers b;
-  private final CUdeviceptr pool;
+  private final CudaOps.PagedLatents cache;
+  private final CudaOps.AttentionScratch scratch;
   private final Deque<Integer> freePages = new ArrayDeque<>();
 
   /** The longest context of the current step: how many chunks attention is split into. */
@@ -132,9 +133,16 @@ public final class CudaEngine {
     this.w = upload(ck);
     this.b = allocate();
     int pages = (maxTokens + PAGE_TOKENS - 1) / PAGE_TOKENS;
-    this.pool =
-        device.alloc(
-            (long) pages * c.numHiddenLayers() * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT);
+    this.cache =
+        new CudaOps.PagedLatents(
+            device.alloc(
+                (long) pages * c.numHiddenLayers() * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
+            b.table,
+            maxPagesPerSequence,
+            c.numHiddenLayers(),
+            c.kvLoraRank(),
+            c.qkRopeHeadDim());
+    this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
     for (int p = 0; p < pages; p++) {
       freePages.add(p);
     }
@@ -492,19 +500,7 @@ public final class CudaEngine {
     ops.linear(b.xn, rows, layer.wkvA, b.kv, latent, dim);
     ops.rmsnorm(b.kv, latent, layer.kvNorm, b.kv, latent, rows, kvl, eps);
     ops.rope(b.kv, latent, 1, 0, kvl, rope / 2, rows, b.positions, w.cos, w.sin);
-    device.launch(
-        CudaKernel.MLA_CACHE_APPEND,
-        CudaDevice.Grid.of(rows, 128),
-        b.kv,
-        latent,
-        latent,
-        pool,
-        b.table,
-        maxPagesPerSequence,
-        l,
-        c.numHiddenLayers(),
-        b.rowSeq,
-        b.positions);
+    ops.appendLatents(b.kv, rows, cache, l, b.rowSeq, b.positions);
     ops.rope(b.q, h * qk, h, qk, nope, rope / 2, rows, b.positions, w.cos, w.sin);
     // Absorbed query per head: [q_nope W^UK, q_pe].
     ops.linear(
@@ -531,37 +527,19 @@ public final class CudaEngine {
         h,
         rope);
     int splits = Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
-    device.launch(
-        CudaKernel.MLA_ATTEND,
-        new CudaDevice.Grid(splits, h, rows, 128),
+    ops.mlaAttention(
         b.qAbs,
-        h * latent,
         h,
-        kvl,
-        rope,
-        pool,
-        b.table,
-        maxPagesPerSequence,
+        rows,
+        cache,
         l,
-        c.numHiddenLayers(),
         b.rowSeq,
         b.rowLen,
         (float) c.softmaxScale(),
         SPLIT_LEN,
-        b.oPart,
-        b.mPart,
-        b.lPart);
-    device.launch(
-        CudaKernel.MLA_COMBINE,
-        CudaDevice.Grid.of(h, rows, 128),
-        b.oPart,
-        b.mPart,
-        b.lPart,
-        h,
-        kvl,
         splits,
-        b.oLat,
-        h * kvl);
+        scratch,
+        b.oLat);
     ops.linear(b.oLat, h * kvl, kvl, rows, layer.wUV, (long) v * kvl, b.heads, h * v, v, v, kvl, h);
     ops.linear(b.heads, rows, layer.wo, b.out, dim, h * v);
   }
@@ -610,52 +588,10 @@ public final class CudaEngine {
         b.start,
         b.slotOf,
         b.rowOf);
-    CudaDevice.Grid grid =
-        new CudaDevice.Grid(
-            CudaDevice.Grid.blocks(inter, 128), CudaDevice.Grid.blocks(slots, 16), e, 128);
-    device.launch(
-        CudaKernel.MOE_GEMM_BF16,
-        grid,
-        b.xn,
-        dim,
-        b.rowOf,
-        b.start,
-        m.experts.w1,
-        (long) inter * dim,
-        b.eg,
-        inter,
-        inter,
-        dim);
-    device.launch(
-        CudaKernel.MOE_GEMM_BF16,
-        grid,
-        b.xn,
-        dim,
-        b.rowOf,
-        b.start,
-        m.experts.w3,
-        (long) inter * dim,
-        b.eu,
-        inter,
-        inter,
-        dim);
+    ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w1, b.eg, inter, dim, slots, e);
+    ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w3, b.eu, inter, dim, slots, e);
     ops.siluMul(b.eg, b.eu, slots * inter);
-    CudaDevice.Grid down =
-        new CudaDevice.Grid(
-            CudaDevice.Grid.blocks(dim, 128), CudaDevice.Grid.blocks(slots, 16), e, 128);
-    device.launch(
-        CudaKernel.MOE_GEMM_BF16,
-        down,
-        b.eg,
-        inter,
-        null,
-        b.start,
-        m.experts.w2,
-        (long) dim * inter,
-        b.ey,
-        dim,
-        dim,
-        inter);
+    ops.expertLinear(b.eg, inter, null, b.start, m.experts.w2, b.ey, dim, inter, slots, e);
     device.launch(
         CudaKernel.MOE_COMBINE,
         CudaDevice.Grid.of(rows, 128),

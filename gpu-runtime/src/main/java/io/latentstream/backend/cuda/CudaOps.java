@@ -143,6 +143,125 @@ final class CudaOps {
         width);
   }
 
+  /**
+   * A pool of 64-token latent pages, [pages][layers][64][kvLora + rope] fp32, and the step's page
+   * table [sequences, maxPages] (sequence s's token p lives in page table[s][p / 64]).
+   */
+  record PagedLatents(
+      CUdeviceptr pool, CUdeviceptr table, int maxPages, int layers, int kvLora, int rope) {
+    int latentDim() {
+      return kvLora + rope;
+    }
+  }
+
+  /** Split attention's partial results per (row, head, chunk): sums, maxima, denominators. */
+  record AttentionScratch(CUdeviceptr oPart, CUdeviceptr mPart, CUdeviceptr lPart) {}
+
+  /** Appends each row's latents kv [rows, latentDim] at (rowSeq, rowPos) in the layer's pages. */
+  void appendLatents(
+      CUdeviceptr kv,
+      int rows,
+      PagedLatents cache,
+      int layer,
+      CUdeviceptr rowSeq,
+      CUdeviceptr rowPos) {
+    int latent = cache.latentDim();
+    d.launch(
+        CudaKernel.MLA_CACHE_APPEND,
+        Grid.of(rows, 128),
+        kv,
+        latent,
+        latent,
+        cache.pool(),
+        cache.table(),
+        cache.maxPages(),
+        layer,
+        cache.layers(),
+        rowSeq,
+        rowPos);
+  }
+
+  /**
+   * Absorbed MLA attention: q [rows, heads, latentDim] over each row's first rowLen[r] tokens of
+   * sequence rowSeq[r], in chunks of splitLen tokens (splits of them cover the longest row), merged
+   * into o [rows, heads, kvLora].
+   */
+  void mlaAttention(
+      CUdeviceptr q,
+      int heads,
+      int rows,
+      PagedLatents cache,
+      int layer,
+      CUdeviceptr rowSeq,
+      CUdeviceptr rowLen,
+      float scale,
+      int splitLen,
+      int splits,
+      AttentionScratch s,
+      CUdeviceptr o) {
+    d.launch(
+        CudaKernel.MLA_ATTEND,
+        new Grid(splits, heads, rows, 128),
+        q,
+        heads * cache.latentDim(),
+        heads,
+        cache.kvLora(),
+        cache.rope(),
+        cache.pool(),
+        cache.table(),
+        cache.maxPages(),
+        layer,
+        cache.layers(),
+        rowSeq,
+        rowLen,
+        scale,
+        splitLen,
+        s.oPart(),
+        s.mPart(),
+        s.lPart());
+    d.launch(
+        CudaKernel.MLA_COMBINE,
+        Grid.of(heads, rows, 128),
+        s.oPart(),
+        s.mPart(),
+        s.lPart(),
+        heads,
+        cache.kvLora(),
+        splits,
+        o,
+        heads * cache.kvLora());
+  }
+
+  /**
+   * Each expert's grouped rows [start[e], start[e+1]) times its bf16 weights w [experts, n, k]:
+   * y[pos] = x[rows == null ? pos : rows[pos]] W_e^T, for slots grouped rows in all.
+   */
+  void expertLinear(
+      CUdeviceptr x,
+      int ldx,
+      CUdeviceptr rows,
+      CUdeviceptr start,
+      CUdeviceptr w,
+      CUdeviceptr y,
+      int n,
+      int k,
+      int slots,
+      int experts) {
+    d.launch(
+        CudaKernel.MOE_GEMM_BF16,
+        new Grid(Grid.blocks(n, 128), Grid.blocks(slots, 16), experts, 128),
+        x,
+        ldx,
+        rows,
+        start,
+        w,
+        (long) n * k,
+        y,
+        n,
+        n,
+        k);
+  }
+
   /** Index of the largest value of each row, lowest on ties. */
   void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
     d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);

@@ -73,47 +73,24 @@ final class EngineChecks {
     }
     try {
       CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
-      Engine cpu = cpuEngine(dir);
-      String name = model + " device";
-      JsonNode prompts = prompts(dir);
-      List<CheckResult> out = new ArrayList<>();
-      int vsGolden = 0;
-      int vsCpu = 0;
-      for (int i = 0; i < prompts.size(); i++) {
-        int[] prompt = ints(prompts.get(i).get("input_ids"));
-        int[] greedy = greedy(prompts.get(i));
-        int[] tokens = logitsTokens(model, prompt, greedy);
-        CudaEngine.Sequence seq = gpu.newSequence();
-        float[] got = flatten(gpu.step(List.of(seq), List.of(tokens)));
-        gpu.release(seq);
-        out.add(
-            CheckResult.compare(
-                SECTION,
-                name + " logits p" + i + " vs cpu",
-                allLogits(cpu, tokens),
-                got,
-                got.length,
-                BF16_TOL));
-        float[] golden = goldenTensor(dir, "logits." + i);
-        if (golden != null) {
-          out.add(
-              CheckResult.compare(
-                  SECTION,
-                  name + " logits p" + i + " vs golden",
-                  golden,
-                  got,
-                  got.length,
-                  BF16_TOL));
-        }
-        int[] a = gpu.generateGreedy(prompt, greedy.length);
-        vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
-        vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
-      }
-      out.add(
-          CheckResult.exact(
-              SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
-      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
-      return out;
+      Candidate candidate =
+          new Candidate() {
+            @Override
+            public float[] logits(int[] tokens) {
+              CudaEngine.Sequence seq = gpu.newSequence();
+              try {
+                return flatten(gpu.step(List.of(seq), List.of(tokens)));
+              } finally {
+                gpu.release(seq);
+              }
+            }
+
+            @Override
+            public int[] greedy(int[] prompt, int n) {
+              return gpu.generateGreedy(prompt, n);
+            }
+          };
+      return conformance(model + " device", model, dir, candidate, BF16_TOL);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -158,19 +135,6 @@ final class EngineChecks {
     }
   }
 
-  private static JsonNode prompts(Path dir) throws IOException {
-    return new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
-  }
-
-  private static int[] greedy(JsonNode prompt) {
-    return prompt.has("greedy_32") ? ints(prompt.get("greedy_32")) : ints(prompt.get("greedy_20"));
-  }
-
-  /** brown-mtp's logits goldens cover the prompt and its greedy continuation. */
-  private static int[] logitsTokens(String model, int[] prompt, int[] greedy) {
-    return model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
-  }
-
   private List<CheckResult> model(String model, Precision precision) {
     Path dir = models.resolve(model);
     if (!Files.isRegularFile(dir.resolve("config.json"))) {
@@ -182,48 +146,69 @@ final class EngineChecks {
               dir,
               new CudaKernels(device, new VectorKernels(), precision),
               Checkpoint.Progress.NONE);
-      Engine cpu = cpuEngine(dir);
+      Candidate candidate =
+          new Candidate() {
+            @Override
+            public float[] logits(int[] tokens) {
+              return allLogits(cuda, tokens);
+            }
+
+            @Override
+            public int[] greedy(int[] prompt, int n) {
+              return cuda.generateGreedy(prompt, n);
+            }
+          };
       String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
-      double tol = precision == Precision.FP32 ? FP32_TOL : BF16_TOL;
-      JsonNode prompts =
-          new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
-      List<CheckResult> out = new ArrayList<>();
-      int vsGolden = 0;
-      int vsCpu = 0;
-      int greedyPrompts = 0;
-      for (int i = 0; i < prompts.size(); i++) {
-        JsonNode p = prompts.get(i);
-        int[] prompt = ints(p.get("input_ids"));
-        int[] greedy = greedy(p);
-        int[] tokens = logitsTokens(model, prompt, greedy);
-        float[] got = allLogits(cuda, tokens);
-        out.add(
-            CheckResult.compare(
-                SECTION,
-                name + " logits p" + i + " vs cpu",
-                allLogits(cpu, tokens),
-                got,
-                got.length,
-                tol));
-        float[] golden = goldenTensor(dir, "logits." + i);
-        if (golden != null) {
-          out.add(
-              CheckResult.compare(
-                  SECTION, name + " logits p" + i + " vs golden", golden, got, got.length, tol));
-        }
-        int[] a = cuda.generateGreedy(prompt, greedy.length);
-        vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
-        vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
-        greedyPrompts++;
-      }
-      out.add(
-          CheckResult.exact(
-              SECTION, name + " greedy vs golden (prompts)", vsGolden, greedyPrompts));
-      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, greedyPrompts));
-      return out;
+      return conformance(
+          name, model, dir, candidate, precision == Precision.FP32 ? FP32_TOL : BF16_TOL);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** An engine under test. */
+  private interface Candidate {
+    /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
+    float[] logits(int[] tokens);
+
+    int[] greedy(int[] prompt, int n);
+  }
+
+  /**
+   * For every golden prompt: logits against the CPU engine and the golden (where carried), and the
+   * greedy continuation against both; one row per prompt and comparison, greedy rows counted.
+   */
+  private List<CheckResult> conformance(
+      String name, String model, Path dir, Candidate gpu, double tol) throws IOException {
+    Engine cpu = cpuEngine(dir);
+    JsonNode prompts =
+        new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+    List<CheckResult> out = new ArrayList<>();
+    int vsGolden = 0;
+    int vsCpu = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      JsonNode p = prompts.get(i);
+      int[] prompt = ints(p.get("input_ids"));
+      int[] greedy = p.has("greedy_32") ? ints(p.get("greedy_32")) : ints(p.get("greedy_20"));
+      // brown-mtp's logits goldens cover the prompt and its greedy continuation.
+      int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
+      float[] got = gpu.logits(tokens);
+      String what = name + " logits p" + i;
+      out.add(
+          CheckResult.compare(
+              SECTION, what + " vs cpu", allLogits(cpu, tokens), got, got.length, tol));
+      float[] golden = goldenTensor(dir, "logits." + i);
+      if (golden != null) {
+        out.add(CheckResult.compare(SECTION, what + " vs golden", golden, got, got.length, tol));
+      }
+      int[] a = gpu.greedy(prompt, greedy.length);
+      vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
+      vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+    }
+    out.add(
+        CheckResult.exact(SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
+    out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
+    return out;
   }
 
   private Engine cpuEngine(Path dir) throws IOException {

@@ -1,5 +1,7 @@
 package io.latentstream.backend.cuda;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentstream.backend.cuda.CudaDevice.Grid;
 import io.latentstream.model.Gate;
 import io.latentstream.model.ModelConfig;
@@ -26,10 +28,12 @@ import jcuda.driver.CUdeviceptr;
 final class KernelChecks {
   private static final String SECTION = "kernel";
   private final CudaDevice device;
+  private final CudaOps ops;
   private final SplittableRandom random = new SplittableRandom(20261128);
 
   KernelChecks(CudaDevice device) {
     this.device = device;
+    this.ops = new CudaOps(device);
   }
 
   /** The checks in order; each runs alone so that one failure does not hide the others. */
@@ -81,7 +85,7 @@ final class KernelChecks {
   private float[] runLinear(float[] x, int m, CUdeviceptr w, int n, int k) {
     CUdeviceptr dx = device.upload(x);
     CUdeviceptr dy = device.alloc((long) m * n * 4);
-    new CudaOps(device).linear(dx, m, w, dy, n, k);
+    ops.linear(dx, m, w, dy, n, k);
     float[] y = device.readFloats(dy, m * n);
     device.free(dx);
     device.free(dy);
@@ -248,25 +252,15 @@ final class KernelChecks {
     return List.of(CheckResult.compare(SECTION, "rope_interleaved (YaRN)", ref, y, x.length, 1e-5));
   }
 
-  /** DeepSeek-V3's own rope settings (YaRN factor 40) on a small head count. */
+  /** DeepSeek-V3's own attention and rope settings (YaRN factor 40) on a small head count. */
   static ModelConfig yarnConfig() {
-    try {
-      return ModelConfig.parse(
-          """
-          {"vocab_size": 1000, "hidden_size": 256, "intermediate_size": 512,
-           "moe_intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-           "n_shared_experts": 1, "n_routed_experts": 8, "routed_scaling_factor": 2.5,
-           "kv_lora_rank": 512, "q_lora_rank": 96, "qk_rope_head_dim": 64, "v_head_dim": 128,
-           "qk_nope_head_dim": 128, "topk_method": "noaux_tc", "n_group": 4, "topk_group": 2,
-           "num_experts_per_tok": 2, "first_k_dense_replace": 1, "norm_topk_prob": true,
-           "scoring_func": "sigmoid", "max_position_embeddings": 163840, "rms_norm_eps": 1e-6,
-           "rope_theta": 10000,
-           "rope_scaling": {"type": "yarn", "factor": 40, "beta_fast": 32, "beta_slow": 1,
-             "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096}}
-          """);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
+    return config(
+        """
+        {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+         "max_position_embeddings": 163840,
+         "rope_scaling": {"type": "yarn", "factor": 40, "beta_fast": 32, "beta_slow": 1,
+           "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096}}
+        """);
   }
 
   private List<CheckResult> elementwise() {
@@ -365,19 +359,9 @@ final class KernelChecks {
     CUdeviceptr dKv = device.upload(kv);
     CUdeviceptr dSeq = device.upload(rowSeq);
     CUdeviceptr dPos = device.upload(rowPos);
-    device.launch(
-        CudaKernel.MLA_CACHE_APPEND,
-        Grid.of(totalTokens, 128),
-        dKv,
-        latent,
-        latent,
-        pool,
-        dTable,
-        maxPages,
-        layer,
-        layers,
-        dSeq,
-        dPos);
+    CudaOps.PagedLatents paged =
+        new CudaOps.PagedLatents(pool, dTable, maxPages, layers, kvLora, rope);
+    ops.appendLatents(dKv, totalTokens, paged, layer, dSeq, dPos);
     // One query row per sequence, attending its whole context.
     float[] q = gaussian(lens.length * heads * latent, 0.05);
     float scale = 0.07f;
@@ -419,37 +403,19 @@ final class KernelChecks {
     CUdeviceptr mPart = device.alloc((long) parts * 4);
     CUdeviceptr lPart = device.alloc((long) parts * 4);
     CUdeviceptr dOut = device.alloc((long) ref.length * 4);
-    device.launch(
-        CudaKernel.MLA_ATTEND,
-        new Grid(splits, heads, lens.length, 128),
+    ops.mlaAttention(
         dq,
-        heads * latent,
         heads,
-        kvLora,
-        rope,
-        pool,
-        dTable,
-        maxPages,
+        lens.length,
+        paged,
         layer,
-        layers,
         dRowSeq,
         dRowLen,
         scale,
         splitLen,
-        oPart,
-        mPart,
-        lPart);
-    device.launch(
-        CudaKernel.MLA_COMBINE,
-        Grid.of(heads, lens.length, 128),
-        oPart,
-        mPart,
-        lPart,
-        heads,
-        kvLora,
         splits,
-        dOut,
-        heads * kvLora);
+        new CudaOps.AttentionScratch(oPart, mPart, lPart),
+        dOut);
     float[] out = device.readFloats(dOut, ref.length);
     // The appended rows, read back through the page table.
     float[] poolHost = device.readFloats(pool, pages * layers * 64 * latent);
@@ -525,21 +491,32 @@ final class KernelChecks {
     return out;
   }
 
+  /** brown-mtp's router: sigmoid, bias, 16 experts in 4 groups keeping 2, top-4, scaling 2.5. */
   static ModelConfig moeConfig() {
+    return config("{}");
+  }
+
+  /** A small DeepSeek-V3-shaped configuration (brown-mtp's sizes) with some keys overridden. */
+  private static ModelConfig config(String overrides) {
     try {
-      return ModelConfig.parse(
-          """
-          {"vocab_size": 1000, "hidden_size": 256, "intermediate_size": 512,
-           "moe_intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-           "n_shared_experts": 1, "n_routed_experts": 16, "routed_scaling_factor": 2.5,
-           "kv_lora_rank": 64, "q_lora_rank": 96, "qk_rope_head_dim": 16, "v_head_dim": 32,
-           "qk_nope_head_dim": 32, "topk_method": "noaux_tc", "n_group": 4, "topk_group": 2,
-           "num_experts_per_tok": 4, "first_k_dense_replace": 1, "norm_topk_prob": true,
-           "scoring_func": "sigmoid", "max_position_embeddings": 2048, "rms_norm_eps": 1e-6,
-           "rope_theta": 10000}
-          """);
-    } catch (java.io.IOException ex) {
-      throw new java.io.UncheckedIOException(ex);
+      ObjectMapper json = new ObjectMapper();
+      ObjectNode c =
+          (ObjectNode)
+              json.readTree(
+                  """
+                  {"vocab_size": 1000, "hidden_size": 256, "intermediate_size": 512,
+                   "moe_intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "n_shared_experts": 1, "n_routed_experts": 16, "routed_scaling_factor": 2.5,
+                   "kv_lora_rank": 64, "q_lora_rank": 96, "qk_rope_head_dim": 16, "v_head_dim": 32,
+                   "qk_nope_head_dim": 32, "topk_method": "noaux_tc", "n_group": 4,
+                   "topk_group": 2, "num_experts_per_tok": 4, "first_k_dense_replace": 1,
+                   "norm_topk_prob": true, "scoring_func": "sigmoid",
+                   "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000}
+                  """);
+      c.setAll((ObjectNode) json.readTree(overrides));
+      return ModelConfig.parse(c.toString());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 
@@ -666,8 +643,7 @@ final class KernelChecks {
       if (bf16 != null) {
         CUdeviceptr w = d.uploadBf16(bf16);
         keep.add(w);
-        d.launch(
-            CudaKernel.MOE_GEMM_BF16, grid, x, ldx, rows, start, w, (long) n * k, y, ldy, n, k);
+        new CudaOps(d).expertLinear(x, ldx, rows, start, w, y, n, k, slots, e);
       } else {
         CUdeviceptr w = d.upload(fp8);
         CUdeviceptr s = d.upload(scale);

@@ -45,6 +45,8 @@ public final class CudaDevice implements AutoCloseable {
   private final String name;
   private final int driverVersion;
   private final Map<CudaKernel, CUfunction> functions = new EnumMap<>(CudaKernel.class);
+  private final Map<CudaKernel, List<PtxSignatures.Kind>> signatures =
+      new EnumMap<>(CudaKernel.class);
   private final List<CUdeviceptr> allocations = new ArrayList<>();
 
   private CudaDevice(CUcontext context, String name, int driverVersion) {
@@ -84,15 +86,18 @@ public final class CudaDevice implements AutoCloseable {
     CudaDevice d = new CudaDevice(context, name, version[0]);
     try {
       Map<CudaKernel.Module, CUmodule> modules = new EnumMap<>(CudaKernel.Module.class);
+      Map<String, List<PtxSignatures.Kind>> declared = new java.util.HashMap<>();
       for (var e : ptx.entrySet()) {
         CUmodule m = new CUmodule();
         cuModuleLoadData(m, e.getValue());
         modules.put(e.getKey(), m);
+        declared.putAll(PtxSignatures.parse(new String(e.getValue(), StandardCharsets.US_ASCII)));
       }
       for (CudaKernel k : CudaKernel.values()) {
         CUfunction f = new CUfunction();
         cuModuleGetFunction(f, modules.get(k.module()), k.entry());
         d.functions.put(k, f);
+        d.signatures.put(k, declared.get(k.entry()));
       }
     } catch (RuntimeException e) {
       d.close();
@@ -249,10 +254,12 @@ public final class CudaDevice implements AutoCloseable {
   }
 
   /**
-   * Launches a kernel on the default stream. Arguments are {@link CUdeviceptr}s (pointers, null for
-   * a null pointer), Integers, Longs (C {@code long long}) and Floats, in the kernel's order.
+   * Launches a kernel on the default stream, after checking the arguments against the kernel's PTX
+   * parameter list (count and width). Arguments are {@link CUdeviceptr}s (pointers, null for a null
+   * pointer), Integers, Longs (C {@code long long}) and Floats, in the kernel's order.
    */
   public void launch(CudaKernel kernel, Grid grid, Object... args) {
+    PtxSignatures.check(kernel, signatures.get(kernel), args);
     Pointer[] params = new Pointer[args.length];
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];

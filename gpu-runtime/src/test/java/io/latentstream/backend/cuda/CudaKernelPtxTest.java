@@ -41,6 +41,39 @@ class CudaKernelPtxTest {
     }
   }
 
+  /**
+   * Launches are checked against the PTX parameter lists: the parser reads every kernel's list, and
+   * a wrong count or width is refused with the kernel's name.
+   */
+  @Test
+  void launchArgumentsAreCheckedAgainstThePtxParameters() throws IOException {
+    var signatures = PtxSignatures.parse(ptx(CudaKernel.Module.GEMM));
+    var gemv = signatures.get(CudaKernel.GEMV_BF16.entry());
+    // gemv_bf16(x, ldx, sx, M, w, sw, y, ldy, sy, N, K)
+    assertEquals(11, gemv.size());
+    jcuda.driver.CUdeviceptr p = new jcuda.driver.CUdeviceptr();
+    PtxSignatures.check(
+        CudaKernel.GEMV_BF16, gemv, new Object[] {p, 8, 0L, 1, p, 0L, p, 8, 0L, 8, 8});
+    IllegalArgumentException narrow =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                PtxSignatures.check(
+                    CudaKernel.GEMV_BF16, gemv, new Object[] {p, 8, 0, 1, p, 0L, p, 8, 0L, 8, 8}));
+    assertTrue(narrow.getMessage().contains("gemv_bf16 argument 2"), narrow.getMessage());
+    org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class,
+        () -> PtxSignatures.check(CudaKernel.GEMV_BF16, gemv, new Object[] {p, 8}));
+    for (CudaKernel.Module m : CudaKernel.Module.values()) {
+      var declared = PtxSignatures.parse(ptx(m));
+      for (CudaKernel k : CudaKernel.values()) {
+        if (k.module() == m) {
+          assertTrue(!declared.get(k.entry()).isEmpty(), k + " has no parameters in the PTX");
+        }
+      }
+    }
+  }
+
   private static String ptx(CudaKernel.Module m) throws IOException {
     try (InputStream in = CudaKernel.class.getResourceAsStream(m.resource())) {
       Assumptions.assumeTrue(

@@ -306,6 +306,19 @@ public final class CudaDevice implements AutoCloseable {
     cuCtxDestroy(context);
   }
 
+  /**
+   * Drops the context after a fault (an illegal address, say) that left it unusable: its memory
+   * goes with it, and errors on the way out are ignored since the context is already broken.
+   */
+  public void abandon() {
+    allocations.clear();
+    try {
+      cuCtxDestroy(context);
+    } catch (RuntimeException e) {
+      // Already failed; nothing more to release.
+    }
+  }
+
   /** A launch shape: blocks in x, y, z and threads per block (one-dimensional blocks). */
   public record Grid(int x, int y, int z, int threads) {
     public static Grid of(int x, int threads) {

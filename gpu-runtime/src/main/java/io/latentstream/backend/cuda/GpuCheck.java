@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -102,30 +103,38 @@ public final class GpuCheck {
               t.setDaemon(true);
               return t;
             });
+    List<Section> all =
+        List.of(
+            new Section("kernel", 60, d -> new KernelChecks(d).all()),
+            new Section("engine", 180, d -> new EngineChecks(d, models).all()),
+            new Section("bench", 120, d -> new CudaBenchmarks(d, models).all()));
     try {
-      worker.submit(device::makeCurrent).get();
-      if (sections.contains("kernel")) {
-        for (Supplier<List<CheckResult>> c : new KernelChecks(device).all()) {
-          if (!guarded(worker, "kernel", c, 60)) {
+      CudaDevice current = device;
+      worker.submit(current::makeCurrent).get();
+      for (Section section : all) {
+        if (!sections.contains(section.name())) {
+          continue;
+        }
+        List<Supplier<List<CheckResult>>> checks = section.checks().apply(current);
+        for (int i = 0; i < checks.size(); i++) {
+          Outcome o = guarded(worker, section.name(), checks.get(i), section.limitSeconds());
+          if (o == Outcome.TIMEOUT) {
             return 3;
+          }
+          if (o == Outcome.ERROR && !healthy(worker, current)) {
+            // A fault such as an illegal address poisons the context for every later call: start
+            // a fresh one so that the remaining checks still say something.
+            current.abandon();
+            current = CudaDevice.open();
+            worker.submit(current::makeCurrent).get();
+            results.add(
+                CheckResult.info(
+                    section.name(), "(context reset)", "after a fault, fresh context"));
+            checks = section.checks().apply(current);
           }
         }
       }
-      if (sections.contains("engine")) {
-        for (Supplier<List<CheckResult>> c : new EngineChecks(device, models).all()) {
-          if (!guarded(worker, "engine", c, 180)) {
-            return 3;
-          }
-        }
-      }
-      if (sections.contains("bench")) {
-        for (Supplier<List<CheckResult>> c : new CudaBenchmarks(device, models).all()) {
-          if (!guarded(worker, "bench", c, 120)) {
-            return 3;
-          }
-        }
-      }
-    } catch (InterruptedException | ExecutionException e) {
+    } catch (InterruptedException | ExecutionException | CudaUnavailableException e) {
       results.add(CheckResult.failed("device", "worker", Status.ERROR, e.toString()));
     }
     boolean failed =
@@ -133,16 +142,39 @@ public final class GpuCheck {
     return failed ? 1 : 0;
   }
 
+  /** A section of the run: its checks on a device, each within limitSeconds. */
+  private record Section(
+      String name,
+      long limitSeconds,
+      Function<CudaDevice, List<Supplier<List<CheckResult>>>> checks) {}
+
+  private enum Outcome {
+    DONE,
+    ERROR,
+    TIMEOUT
+  }
+
+  /** Whether the context still works after a check threw (a synchronize succeeds). */
+  private static boolean healthy(ExecutorService worker, CudaDevice device)
+      throws InterruptedException {
+    try {
+      worker.submit(device::synchronize).get(30, TimeUnit.SECONDS);
+      return true;
+    } catch (ExecutionException | TimeoutException e) {
+      return false;
+    }
+  }
+
   /**
    * Runs one check on the GPU thread within min(limit, what is left of the budget). Returns false
    * after a timeout (the GPU may still be busy with it, so nothing more can be trusted).
    */
-  private boolean guarded(
+  private Outcome guarded(
       ExecutorService worker, String section, Supplier<List<CheckResult>> check, long limit) {
     long left = TimeUnit.NANOSECONDS.toSeconds(deadline - System.nanoTime());
     if (left <= 0) {
       results.add(CheckResult.failed(section, "(remaining)", Status.TIMEOUT, "budget spent"));
-      return false;
+      return Outcome.TIMEOUT;
     }
     long started = System.nanoTime();
     Future<List<CheckResult>> f = worker.submit(check::get);
@@ -151,7 +183,7 @@ public final class GpuCheck {
       results.addAll(r);
       r.forEach(x -> log.println(x.row()));
       log.printf("  (%.1f s)%n", (System.nanoTime() - started) / 1e9);
-      return true;
+      return Outcome.DONE;
     } catch (TimeoutException e) {
       results.add(
           CheckResult.failed(
@@ -159,7 +191,7 @@ public final class GpuCheck {
               "(stopped)",
               Status.TIMEOUT,
               "a check ran past " + Math.min(limit, left) + " s"));
-      return false;
+      return Outcome.TIMEOUT;
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       cause.printStackTrace(log);
@@ -169,10 +201,10 @@ public final class GpuCheck {
               cause.getStackTrace().length > 0 ? where(cause) : "(check)",
               Status.ERROR,
               String.valueOf(cause).lines().findFirst().orElse("")));
-      return true;
+      return Outcome.ERROR;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return false;
+      return Outcome.TIMEOUT;
     }
   }
 

@@ -21,9 +21,10 @@ import jcuda.driver.CUdeviceptr;
 /**
  * Each kernel against the CPU engine's own code (or, where the engine has no separable piece, a
  * plain double-precision loop) on random inputs with awkward sizes (not multiples of the tiles).
- * Tolerances: bf16 GEMMs compare with a reference that rounds its inputs to bf16 the same way, so
- * what remains is fp32 summation order (1e-4 relative); element-wise kernels compute as the CPU
- * does (1e-5 or bitwise); attention and MoE chains 1e-4.
+ * Tolerances are on the error relative to the output's largest value. bf16 GEMMs compare with a
+ * reference that rounds its inputs to bf16 the same way, so what remains is fp32 summation order
+ * (1e-4 relative); element-wise kernels compute as the CPU does (1e-5 or bitwise); attention and
+ * MoE chains 1e-4.
  */
 final class KernelChecks {
   private static final String SECTION = "kernel";

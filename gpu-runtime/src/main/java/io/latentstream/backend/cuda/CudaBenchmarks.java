@@ -219,7 +219,7 @@ final class CudaBenchmarks {
   private List<CheckResult> deviceDecode() {
     List<CheckResult> out = new ArrayList<>();
     try {
-      CudaEngine gpu = CudaEngine.load(device, models.resolve("brown-mtp"), 512, 1 << 16);
+      CudaEngine gpu = CudaEngine.load(device, models.resolve("brown-mtp"), 2048, 1 << 16);
       for (int batch : new int[] {1, 32, 128}) {
         List<CudaEngine.Sequence> seqs = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();

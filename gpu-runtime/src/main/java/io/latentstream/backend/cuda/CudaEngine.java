@@ -44,20 +44,68 @@ public final class CudaEngine {
   private final int maxPagesPerSequence;
   private final Weights w;
   private final Buffers b;
-  private final CudaOps.PagedLatents cache;
+  private final PagePool pool;
+  private final PagePool mtpPool;
   private final CudaOps.AttentionScratch scratch;
-  private final Deque<Integer> freePages = new ArrayDeque<>();
 
   /** The longest context of the current step: how many chunks attention is split into. */
   private int longestContext;
 
-  /** A sequence's place in the page pool; its latents live only on the device. */
+  /** A sequence's places in the page pools (main model, MTP); its latents live on the device. */
   public static final class Sequence {
-    private final List<Integer> pages = new ArrayList<>();
-    private int length;
+    private final Pages main = new Pages();
+    private final Pages mtp = new Pages();
 
     public int length() {
-      return length;
+      return main.length;
+    }
+
+    /** Tokens in the MTP module's cache. */
+    public int mtpLength() {
+      return mtp.length;
+    }
+  }
+
+  /** The pages one sequence holds in one pool, and how many tokens they cache. */
+  private static final class Pages {
+    final List<Integer> ids = new ArrayList<>();
+    int length;
+  }
+
+  /** A pool of latent pages for some layers, with its free list. */
+  private final class PagePool {
+    final CudaOps.PagedLatents latents;
+    final Deque<Integer> free = new ArrayDeque<>();
+
+    PagePool(int pages, int layers) {
+      latents =
+          new CudaOps.PagedLatents(
+              device.alloc((long) pages * layers * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
+              b.table,
+              maxPagesPerSequence,
+              layers,
+              c.kvLoraRank(),
+              c.qkRopeHeadDim());
+      for (int p = 0; p < pages; p++) {
+        free.add(p);
+      }
+    }
+
+    /** Gives s enough pages for tokens up to end. */
+    void grow(Pages s, int end) {
+      while (s.ids.size() * PAGE_TOKENS < end) {
+        Integer page = free.poll();
+        if (page == null) {
+          throw new IllegalStateException("the latent page pool is full");
+        }
+        s.ids.add(page);
+      }
+    }
+
+    void release(Pages s) {
+      free.addAll(s.ids);
+      s.ids.clear();
+      s.length = 0;
     }
   }
 
@@ -81,13 +129,22 @@ public final class CudaEngine {
 
   private record Moe(CUdeviceptr gate, CUdeviceptr bias, Mlp experts, Mlp shared) {}
 
+  /** The MTP module: enorm, hnorm, eh_proj [dim, 2 dim], its block, shared_head.norm. */
+  private record Mtp(
+      CUdeviceptr enorm,
+      CUdeviceptr hnorm,
+      CUdeviceptr ehProj,
+      Layer block,
+      CUdeviceptr headNorm) {}
+
   private record Weights(
       CUdeviceptr embed,
       Layer[] layers,
       CUdeviceptr norm,
       CUdeviceptr head,
       CUdeviceptr cos,
-      CUdeviceptr sin) {}
+      CUdeviceptr sin,
+      Mtp mtp) {}
 
   /** Activation buffers for maxRows rows, allocated once. */
   private record Buffers(
@@ -98,6 +155,7 @@ public final class CudaEngine {
       CUdeviceptr table,
       CUdeviceptr x,
       CUdeviceptr xn,
+      CUdeviceptr concat,
       CUdeviceptr qa,
       CUdeviceptr q,
       CUdeviceptr kv,
@@ -133,19 +191,9 @@ public final class CudaEngine {
     this.w = upload(ck);
     this.b = allocate();
     int pages = (maxTokens + PAGE_TOKENS - 1) / PAGE_TOKENS;
-    this.cache =
-        new CudaOps.PagedLatents(
-            device.alloc(
-                (long) pages * c.numHiddenLayers() * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
-            b.table,
-            maxPagesPerSequence,
-            c.numHiddenLayers(),
-            c.kvLoraRank(),
-            c.qkRopeHeadDim());
+    this.pool = new PagePool(pages, c.numHiddenLayers());
+    this.mtpPool = w.mtp == null ? null : new PagePool(pages, 1);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
-    for (int p = 0; p < pages; p++) {
-      freePages.add(p);
-    }
   }
 
   /**
@@ -173,11 +221,16 @@ public final class CudaEngine {
     return new Sequence();
   }
 
-  /** Returns a sequence's pages to the pool. */
+  /** Returns a sequence's pages to the pools. */
   public void release(Sequence s) {
-    freePages.addAll(s.pages);
-    s.pages.clear();
-    s.length = 0;
+    pool.release(s.main);
+    if (mtpPool != null) {
+      mtpPool.release(s.mtp);
+    }
+  }
+
+  public boolean hasMtp() {
+    return w.mtp != null;
   }
 
   // ---- loading --------------------------------------------------------------------------------
@@ -202,13 +255,25 @@ public final class CudaEngine {
     for (int p = 0; p < positions; p++) {
       rope.angles(p, cos, sin, p * half);
     }
+    Mtp mtp = null;
+    if (c.numNextnPredictLayers() > 0) {
+      int l = c.numHiddenLayers();
+      mtp =
+          new Mtp(
+              device.upload(ck.read(TensorName.MTP_ENORM.in(l), dim)),
+              device.upload(ck.read(TensorName.MTP_HNORM.in(l), dim)),
+              device.uploadBf16(ck.read(TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim)),
+              layer(ck, l),
+              device.upload(ck.read(TensorName.MTP_HEAD_NORM.in(l), dim)));
+    }
     return new Weights(
         device.uploadBf16(embed),
         layers,
         device.upload(ck.read(TensorName.NORM.in(), dim)),
         head,
         device.upload(cos),
-        device.upload(sin));
+        device.upload(sin),
+        mtp);
   }
 
   private Layer layer(Checkpoint ck, int l) throws IOException {
@@ -330,6 +395,7 @@ public final class CudaEngine {
         ints((long) r * maxPagesPerSequence),
         floats((long) r * c.hiddenSize()),
         floats((long) r * c.hiddenSize()),
+        floats((long) r * 2 * c.hiddenSize()),
         floats((long) r * Math.max(1, c.qLoraRank())),
         floats((long) r * h * c.qkHeadDim()),
         floats((long) r * c.latentDim()),
@@ -371,8 +437,16 @@ public final class CudaEngine {
    * every row, [rows][vocab], in request order (sequence 0's rows first).
    */
   public float[][] step(List<Sequence> seqs, List<int[]> tokens) {
-    int rows = prepare(seqs, tokens);
-    forward(rows);
+    forward(prepare(main(seqs), pool, tokens));
+    return logits(rows(tokens));
+  }
+
+  private static int rows(List<int[]> tokens) {
+    return tokens.stream().mapToInt(t -> t.length).sum();
+  }
+
+  /** The step's logits, [rows][vocab]. */
+  private float[][] logits(int rows) {
     int vocab = c.vocabSize();
     float[] flat = device.readFloats(b.logits, rows * vocab);
     float[][] out = new float[rows][];
@@ -382,9 +456,20 @@ public final class CudaEngine {
     return out;
   }
 
+  /** The final-norm hidden states of the last step's rows (the MTP module's input). */
+  public float[][] hidden(int rows) {
+    int dim = c.hiddenSize();
+    float[] flat = device.readFloats(b.xn, rows * dim);
+    float[][] out = new float[rows][];
+    for (int r = 0; r < rows; r++) {
+      out[r] = java.util.Arrays.copyOfRange(flat, r * dim, (r + 1) * dim);
+    }
+    return out;
+  }
+
   /** As {@link #step}, returning only each row's argmax, computed on the device. */
   public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
-    int rows = prepare(seqs, tokens);
+    int rows = prepare(main(seqs), pool, tokens);
     forward(rows);
     ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
     return device.readInts(b.argmax, rows);
@@ -407,8 +492,11 @@ public final class CudaEngine {
     }
   }
 
-  /** Uploads the step's tokens, positions, row-to-sequence map and page table; grows pages. */
-  private int prepare(List<Sequence> seqs, List<int[]> tokens) {
+  /**
+   * Uploads the step's tokens, positions, row-to-sequence map and the page table of the given pool,
+   * growing each sequence's pages there; returns the step's rows.
+   */
+  private int prepare(List<Pages> seqs, PagePool into, List<int[]> tokens) {
     int rows = 0;
     for (int[] t : tokens) {
       rows += t.length;
@@ -424,22 +512,16 @@ public final class CudaEngine {
     int r = 0;
     longestContext = 0;
     for (int s = 0; s < seqs.size(); s++) {
-      Sequence seq = seqs.get(s);
+      Pages seq = seqs.get(s);
       int[] t = tokens.get(s);
       int end = seq.length + t.length;
       if (end > c.maxPositionEmbeddings()) {
         throw new IllegalArgumentException(
             "sequence of " + end + " tokens: past max_position_embeddings");
       }
-      while (seq.pages.size() * PAGE_TOKENS < end) {
-        Integer page = freePages.poll();
-        if (page == null) {
-          throw new IllegalStateException("the latent page pool is full");
-        }
-        seq.pages.add(page);
-      }
-      for (int p = 0; p < seq.pages.size(); p++) {
-        table[s * maxPagesPerSequence + p] = seq.pages.get(p);
+      into.grow(seq, end);
+      for (int p = 0; p < seq.ids.size(); p++) {
+        table[s * maxPagesPerSequence + p] = seq.ids.get(p);
       }
       for (int i = 0; i < t.length; i++, r++) {
         tok[r] = t[i];
@@ -458,29 +540,77 @@ public final class CudaEngine {
     return rows;
   }
 
+  private static List<Pages> main(List<Sequence> seqs) {
+    return seqs.stream().map(s -> s.main).toList();
+  }
+
   private void forward(int rows) {
     int dim = c.hiddenSize();
-    float eps = (float) c.rmsNormEps();
-    ops.embed(b.tokens, rows, w.embed, dim, b.x);
+    ops.embed(b.tokens, rows, w.embed, dim, b.x, dim);
     for (int l = 0; l < w.layers.length; l++) {
-      Layer layer = w.layers[l];
-      ops.rmsnorm(b.x, dim, layer.attnNorm, b.xn, dim, rows, dim, eps);
-      attention(layer, l, rows);
-      ops.add(b.x, b.out, rows * dim);
-      ops.rmsnorm(b.x, dim, layer.ffnNorm, b.xn, dim, rows, dim, eps);
-      if (layer.moe != null) {
-        moe(layer.moe, rows);
-      } else {
-        mlp(layer.dense, b.xn, rows, b.out);
-      }
-      ops.add(b.x, b.out, rows * dim);
+      block(w.layers[l], pool.latents, l, rows);
     }
-    ops.rmsnorm(b.x, dim, w.norm, b.xn, dim, rows, dim, eps);
+    ops.rmsnorm(b.x, dim, w.norm, b.xn, dim, rows, dim, (float) c.rmsNormEps());
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
   }
 
+  /** model/Block: x += MLA(attnNorm(x)); x += ffn(ffnNorm(x)), caching at cacheLayer of cache. */
+  private void block(Layer layer, CudaOps.PagedLatents cache, int cacheLayer, int rows) {
+    int dim = c.hiddenSize();
+    float eps = (float) c.rmsNormEps();
+    ops.rmsnorm(b.x, dim, layer.attnNorm, b.xn, dim, rows, dim, eps);
+    attention(layer, cache, cacheLayer, rows);
+    ops.add(b.x, b.out, rows * dim);
+    ops.rmsnorm(b.x, dim, layer.ffnNorm, b.xn, dim, rows, dim, eps);
+    if (layer.moe != null) {
+      moe(layer.moe, rows);
+    } else {
+      mlp(layer.dense, b.xn, rows, b.out);
+    }
+    ops.add(b.x, b.out, rows * dim);
+  }
+
+  /**
+   * One MTP step, as the CPU engine's {@code mtp}: row j of a sequence pairs the main model's final
+   * hidden state hidden[j] with token nextTokens[j]; returns each row's logits (predicting the
+   * token after next), request order.
+   */
+  public float[][] mtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    if (w.mtp == null) {
+      throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
+    }
+    int rows = prepare(seqs.stream().map(s -> s.mtp).toList(), mtpPool, nextTokens);
+    int dim = c.hiddenSize();
+    float[] h = new float[rows * dim];
+    int r = 0;
+    for (float[][] rowsOfSeq : hidden) {
+      for (float[] row : rowsOfSeq) {
+        System.arraycopy(row, 0, h, r++ * dim, dim);
+      }
+    }
+    device.copy(h, b.xn);
+    float eps = (float) c.rmsNormEps();
+    // concat = [enorm(embed(t_{i+1})), hnorm(h_i)], then eh_proj into the residual stream.
+    ops.embed(b.tokens, rows, w.embed, dim, b.concat, 2 * dim);
+    ops.rmsnorm(b.concat, 2 * dim, w.mtp.enorm, b.concat, 2 * dim, rows, dim, eps);
+    ops.rmsnorm(
+        b.xn,
+        dim,
+        w.mtp.hnorm,
+        b.concat.withByteOffset((long) dim * Sizeof.FLOAT),
+        2 * dim,
+        rows,
+        dim,
+        eps);
+    ops.linear(b.concat, rows, w.mtp.ehProj, b.x, dim, 2 * dim);
+    block(w.mtp.block, mtpPool.latents, 0, rows);
+    ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
+    ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
+    return logits(rows);
+  }
+
   /** model/MLA.forward on the device, output projection into b.out. */
-  private void attention(Layer layer, int l, int rows) {
+  private void attention(Layer layer, CudaOps.PagedLatents cache, int l, int rows) {
     int dim = c.hiddenSize();
     int h = c.numAttentionHeads();
     int qk = c.qkHeadDim();

@@ -107,7 +107,8 @@ final class CudaOps {
     d.launch(CudaKernel.RESIDUAL_ADD, Grid.of(ELEMENTWISE_BLOCKS, 256), x, y, n);
   }
 
-  void embed(CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out) {
+  /** out[t * ldo ..] = table[tokens[t]] (bf16 [vocab, dim]) for t < rows. */
+  void embed(CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out, int ldo) {
     d.launch(
         CudaKernel.EMBED_GATHER,
         Grid.of(ELEMENTWISE_BLOCKS, 256),
@@ -116,7 +117,7 @@ final class CudaOps {
         table,
         dim,
         out,
-        dim);
+        ldo);
   }
 
   void stridedCopy(

@@ -53,6 +53,7 @@ final class EngineChecks {
       checks.add(() -> deviceResident(model));
     }
     checks.add(this::deviceResidentBatchInvariance);
+    checks.add(this::deviceResidentMtp);
     return checks;
   }
 
@@ -161,6 +162,47 @@ final class EngineChecks {
       String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
       return conformance(
           name, model, dir, candidate, precision == Precision.FP32 ? FP32_TOL : BF16_TOL);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * brown-mtp's MTP module on the device against the CPU engine's, from the same hidden states (the
+   * CPU main model's) and next tokens, and against the golden MTP logits where carried.
+   */
+  private List<CheckResult> deviceResidentMtp() {
+    Path dir = models.resolve("brown-mtp");
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      Engine cpu = cpuEngine(dir);
+      JsonNode prompts =
+          new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+      List<CheckResult> out = new ArrayList<>();
+      for (int i = 0; i < prompts.size(); i++) {
+        int[] tokens =
+            concat(ints(prompts.get(i).get("input_ids")), ints(prompts.get(i).get("greedy_32")));
+        io.latentstream.engine.Sequence seq = cpu.newSequence();
+        float[][] hidden =
+            cpu.step(List.of(new StepRequest(seq, tokens, StepRequest.Logits.NONE)))
+                .get(0)
+                .hidden();
+        float[][] h = Arrays.copyOf(hidden, tokens.length - 1);
+        int[] next = Arrays.copyOfRange(tokens, 1, tokens.length);
+        float[] ref =
+            flatten(cpu.mtp(List.of(new io.latentstream.engine.MtpRequest(seq, h, next))).get(0));
+        CudaEngine.Sequence gs = gpu.newSequence();
+        float[] got = flatten(gpu.mtp(List.of(gs), List.<float[][]>of(h), List.of(next)));
+        gpu.release(gs);
+        String what = "brown-mtp device mtp p" + i;
+        out.add(CheckResult.compare(SECTION, what + " vs cpu", ref, got, got.length, BF16_TOL));
+        float[] golden = goldenTensor(dir, "mtp_logits." + i);
+        if (golden != null) {
+          out.add(
+              CheckResult.compare(SECTION, what + " vs golden", golden, got, got.length, BF16_TOL));
+        }
+      }
+      return out;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

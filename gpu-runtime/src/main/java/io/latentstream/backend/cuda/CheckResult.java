@@ -26,27 +26,57 @@ public record CheckResult(
     INFO
   }
 
-  /** Compares element-wise; passes when the error relative to the output's scale is within tol. */
+  /**
+   * Compares element-wise; passes when the error relative to the output's scale is within tol. The
+   * note names the worst element, for the details of a failure.
+   */
   public static CheckResult compare(
       String section, String name, float[] ref, float[] gpu, int n, double tolerance) {
     double scale = 0;
     double maxAbs = 0;
+    int worst = 0;
     boolean finite = true;
     for (int i = 0; i < n; i++) {
       scale = Math.max(scale, Math.abs(ref[i]));
-      maxAbs = Math.max(maxAbs, Math.abs((double) gpu[i] - ref[i]));
+      double d = Math.abs((double) gpu[i] - ref[i]);
+      if (d > maxAbs) {
+        maxAbs = d;
+        worst = i;
+      }
       finite &= Float.isFinite(gpu[i]) == Float.isFinite(ref[i]);
     }
     double maxRel = maxAbs / Math.max(scale, Float.MIN_NORMAL);
     boolean pass = finite && maxRel <= tolerance;
+    String note =
+        finite
+            ? String.format(
+                Locale.ROOT, "%d values, worst [%d] %.6g vs %.6g", n, worst, gpu[worst], ref[worst])
+            : "non-finite output";
     return new CheckResult(
-        section,
+        section, name, maxAbs, maxRel, tolerance, pass ? Status.PASS : Status.FAIL, note);
+  }
+
+  /**
+   * One row for several comparisons of one kind (prompts of a model): the largest errors, failing
+   * when any failed, the note of the worst.
+   */
+  public static CheckResult worst(String name, java.util.List<CheckResult> parts) {
+    CheckResult w = parts.get(0);
+    boolean failed = false;
+    for (CheckResult r : parts) {
+      failed |= r.status() != Status.PASS;
+      if (r.maxRel() > w.maxRel() || Double.isNaN(r.maxRel())) {
+        w = r;
+      }
+    }
+    return new CheckResult(
+        w.section(),
         name,
-        maxAbs,
-        maxRel,
-        tolerance,
-        pass ? Status.PASS : Status.FAIL,
-        finite ? n + " values" : "non-finite output");
+        w.maxAbs(),
+        w.maxRel(),
+        w.tolerance(),
+        failed ? Status.FAIL : Status.PASS,
+        parts.size() + " runs; worst: " + w.note());
   }
 
   /** An exact comparison: passes when every value is bitwise equal. */
@@ -73,7 +103,7 @@ public record CheckResult(
   public String row() {
     return String.format(
         Locale.ROOT,
-        "%-8s %-34s %-7s %10s %10s %9s  %s",
+        "%-7s %-44s %-7s %9s %9s %8s  %s",
         section,
         name,
         status,
@@ -86,7 +116,7 @@ public record CheckResult(
   public static String header() {
     return String.format(
         Locale.ROOT,
-        "%-8s %-34s %-7s %10s %10s %9s  %s",
+        "%-7s %-44s %-7s %9s %9s %8s  %s",
         "section",
         "check",
         "status",

@@ -178,7 +178,8 @@ final class EngineChecks {
       Engine cpu = cpuEngine(dir);
       JsonNode prompts =
           new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
-      List<CheckResult> out = new ArrayList<>();
+      List<CheckResult> vsCpu = new ArrayList<>();
+      List<CheckResult> vsGolden = new ArrayList<>();
       for (int i = 0; i < prompts.size(); i++) {
         int[] tokens =
             concat(ints(prompts.get(i).get("input_ids")), ints(prompts.get(i).get("greedy_32")));
@@ -195,12 +196,16 @@ final class EngineChecks {
         float[] got = flatten(gpu.mtp(List.of(gs), List.<float[][]>of(h), List.of(next)));
         gpu.release(gs);
         String what = "brown-mtp device mtp p" + i;
-        out.add(CheckResult.compare(SECTION, what + " vs cpu", ref, got, got.length, BF16_TOL));
+        vsCpu.add(CheckResult.compare(SECTION, what, ref, got, got.length, BF16_TOL));
         float[] golden = goldenTensor(dir, "mtp_logits." + i);
         if (golden != null) {
-          out.add(
-              CheckResult.compare(SECTION, what + " vs golden", golden, got, got.length, BF16_TOL));
+          vsGolden.add(CheckResult.compare(SECTION, what, golden, got, got.length, BF16_TOL));
         }
+      }
+      List<CheckResult> out = new ArrayList<>();
+      out.add(CheckResult.worst("brown-mtp device mtp logits vs cpu", vsCpu));
+      if (!vsGolden.isEmpty()) {
+        out.add(CheckResult.worst("brown-mtp device mtp logits vs golden", vsGolden));
       }
       return out;
     } catch (IOException e) {
@@ -225,7 +230,8 @@ final class EngineChecks {
     Engine cpu = cpuEngine(dir);
     JsonNode prompts =
         new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
-    List<CheckResult> out = new ArrayList<>();
+    List<CheckResult> vsCpuLogits = new ArrayList<>();
+    List<CheckResult> vsGoldenLogits = new ArrayList<>();
     int vsGolden = 0;
     int vsCpu = 0;
     for (int i = 0; i < prompts.size(); i++) {
@@ -236,16 +242,20 @@ final class EngineChecks {
       int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
       float[] got = gpu.logits(tokens);
       String what = name + " logits p" + i;
-      out.add(
-          CheckResult.compare(
-              SECTION, what + " vs cpu", allLogits(cpu, tokens), got, got.length, tol));
+      vsCpuLogits.add(
+          CheckResult.compare(SECTION, what, allLogits(cpu, tokens), got, got.length, tol));
       float[] golden = goldenTensor(dir, "logits." + i);
       if (golden != null) {
-        out.add(CheckResult.compare(SECTION, what + " vs golden", golden, got, got.length, tol));
+        vsGoldenLogits.add(CheckResult.compare(SECTION, what, golden, got, got.length, tol));
       }
       int[] a = gpu.greedy(prompt, greedy.length);
       vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
       vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+    }
+    List<CheckResult> out = new ArrayList<>();
+    out.add(CheckResult.worst(name + " logits vs cpu", vsCpuLogits));
+    if (!vsGoldenLogits.isEmpty()) {
+      out.add(CheckResult.worst(name + " logits vs golden", vsGoldenLogits));
     }
     out.add(
         CheckResult.exact(SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));

@@ -106,6 +106,94 @@ extern "C" __global__ void mla_attend(const float* q, int ldq, int heads, int kv
   }
 }
 
+// mla_attend for kGroupHeads heads at once: each cached row is read once per group instead of once
+// per head (absorbed MLA is multi-query attention: every head scores the same rows). Per head it
+// runs mla_attend's operations in the same order, so results agree up to how the compiler fuses
+// multiply-adds. A speed candidate measured beside mla_attend; the engine uses mla_attend until a
+// GPU run has checked this one. Grid (splits, ceil(heads / kGroupHeads), rows), block kWarps * 32
+// threads; the same outputs as mla_attend.
+constexpr int kGroupHeads = 4;
+
+extern "C" __global__ void mla_attend_grouped(const float* q, int ldq, int heads, int kvLora,
+                                              int rope, const float* pool, const int* table,
+                                              int maxPages, int layer, int layers,
+                                              const int* rowSeq, const int* rowLen, float scale,
+                                              int splitLen, float* oPart, float* mPart,
+                                              float* lPart) {
+  int s = blockIdx.x, h0 = blockIdx.y * kGroupHeads, r = blockIdx.z, splits = gridDim.x;
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int latentDim = kvLora + rope;
+  constexpr int QJ = kMaxLatent / 32, AJ = kMaxLora / 32, G = kGroupHeads;
+  __shared__ float sq[G][kMaxLatent];
+  for (int i = threadIdx.x; i < G * latentDim; i += blockDim.x) {
+    int g = i / latentDim, j = i % latentDim;
+    sq[g][j] = h0 + g < heads ? q[(size_t)r * ldq + (size_t)(h0 + g) * latentDim + j] : 0.f;
+  }
+  __syncthreads();
+  float acc[G][AJ], m[G], l[G];
+#pragma unroll
+  for (int g = 0; g < G; g++) {
+    m[g] = -INFINITY;
+    l[g] = 0.f;
+#pragma unroll
+    for (int j = 0; j < AJ; j++) acc[g][j] = 0.f;
+  }
+  int len = rowLen[r], seq = rowSeq[r];
+  int from = s * splitLen, to = min(len, from + splitLen);
+  for (int p = from + warp; p < to; p += kWarps) {
+    const float* row = token_row(pool, table, maxPages, seq, layer, layers, p, latentDim);
+    float rv[QJ];
+#pragma unroll
+    for (int j = 0; j < QJ; j++) rv[j] = lane + 32 * j < latentDim ? row[lane + 32 * j] : 0.f;
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+      float dot = 0.f;
+#pragma unroll
+      for (int j = 0; j < QJ; j++)
+        if (lane + 32 * j < latentDim) dot += sq[g][lane + 32 * j] * rv[j];
+      float score = warp_sum(dot) * scale;
+      float mNew = fmaxf(m[g], score);
+      float correction = expf(m[g] - mNew), e = expf(score - mNew);
+      l[g] = l[g] * correction + e;
+#pragma unroll
+      for (int j = 0; j < AJ; j++)
+        if (lane + 32 * j < kvLora) acc[g][j] = acc[g][j] * correction + e * rv[j];
+      m[g] = mNew;
+    }
+  }
+  __shared__ float sAcc[kWarps][G][kMaxLora];
+  __shared__ float sM[kWarps][G], sL[kWarps][G];
+#pragma unroll
+  for (int g = 0; g < G; g++) {
+#pragma unroll
+    for (int j = 0; j < AJ; j++)
+      if (lane + 32 * j < kvLora) sAcc[warp][g][lane + 32 * j] = acc[g][j];
+    if (lane == 0) {
+      sM[warp][g] = m[g];
+      sL[warp][g] = l[g];
+    }
+  }
+  __syncthreads();
+  for (int g = 0; g < G && h0 + g < heads; g++) {
+    float mAll = -INFINITY;
+    for (int w = 0; w < kWarps; w++) mAll = fmaxf(mAll, sM[w][g]);
+    size_t out = ((size_t)r * heads + h0 + g) * splits + s;
+    for (int j = threadIdx.x; j < kvLora; j += blockDim.x) {
+      float v = 0.f;
+      for (int w = 0; w < kWarps; w++)
+        if (sM[w][g] > -INFINITY) v += sAcc[w][g][j] * expf(sM[w][g] - mAll);
+      oPart[out * kvLora + j] = v;
+    }
+    if (threadIdx.x == 0) {
+      float lAll = 0.f;
+      for (int w = 0; w < kWarps; w++)
+        if (sM[w][g] > -INFINITY) lAll += sL[w][g] * expf(sM[w][g] - mAll);
+      mPart[out] = mAll;
+      lPart[out] = lAll;
+    }
+  }
+}
+
 // Merges the chunks of mla_attend into o[r*ldo + h*kvLora + j]. Grid (heads, rows); block any.
 extern "C" __global__ void mla_combine(const float* oPart, const float* mPart, const float* lPart,
                                        int heads, int kvLora, int splits, float* o, int ldo) {

@@ -119,8 +119,8 @@ final class CudaBenchmarks {
 
   /**
    * Absorbed MLA decode attention, V3 sizes, every sequence at {@code len} tokens in its own pages.
-   * Bandwidth counts the latent cache bytes once (what a kernel that shares rows across heads must
-   * read); this kernel reads each row once per head, mostly from L2.
+   * Bandwidth counts the latent cache bytes once (what a kernel that shares rows across all heads
+   * must read); mla_attend reads each row once per head, mla_attend_grouped once per 4 heads.
    */
   private List<CheckResult> mla(int batch, int len) {
     int heads = 128;
@@ -151,37 +151,42 @@ final class CudaBenchmarks {
     CUdeviceptr mPart = device.alloc(parts * 4);
     CUdeviceptr lPart = device.alloc(parts * 4);
     CUdeviceptr o = device.alloc((long) batch * heads * kvLora * 4);
-    double s =
-        medianSeconds(
-            () ->
-                new CudaOps(device)
-                    .mlaAttention(
-                        q,
-                        heads,
-                        batch,
-                        new CudaOps.PagedLatents(
-                            pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
-                        0,
-                        dSeq,
-                        dLen,
-                        0.1f,
-                        splitLen,
-                        splits,
-                        new CudaOps.AttentionScratch(oPart, mPart, lPart),
-                        o),
-            5);
+    double bytes = (double) batch * len * latent * 4;
+    List<CheckResult> out = new ArrayList<>();
+    for (CudaKernel attend : List.of(CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED)) {
+      double s =
+          medianSeconds(
+              () ->
+                  new CudaOps(device)
+                      .mlaAttention(
+                          attend,
+                          q,
+                          heads,
+                          batch,
+                          new CudaOps.PagedLatents(
+                              pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
+                          0,
+                          dSeq,
+                          dLen,
+                          0.1f,
+                          splitLen,
+                          splits,
+                          new CudaOps.AttentionScratch(oPart, mPart, lPart),
+                          o),
+              5);
+      out.add(
+          info(
+              attend.entry() + " V3 " + batch + "x" + len,
+              "%.1f us, %.0f GB/s of fp32 cache (%.0f%% of copy), %d splits",
+              s * 1e6,
+              bytes / s / 1e9,
+              100 * bytes / s / 1e9 / copyGbs,
+              splits));
+    }
     for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, q, oPart, mPart, lPart, o)) {
       device.free(p);
     }
-    double bytes = (double) batch * len * latent * 4;
-    return List.of(
-        info(
-            "mla V3 " + batch + "x" + len + " (fp32 cache)",
-            "%.1f us, %.0f GB/s of cache (%.0f%% of copy), %d splits",
-            s * 1e6,
-            bytes / s / 1e9,
-            100 * bytes / s / 1e9 / copyGbs,
-            splits));
+    return out;
   }
 
   /**

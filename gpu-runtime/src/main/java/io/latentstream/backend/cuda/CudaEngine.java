@@ -658,6 +658,7 @@ public final class CudaEngine {
         rope);
     int splits = Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
     ops.mlaAttention(
+        CudaKernel.MLA_ATTEND,
         b.qAbs,
         h,
         rows,

@@ -25,6 +25,8 @@ public enum CudaKernel {
   MLA_CACHE_APPEND(Module.MLA),
   /** Absorbed MLA attention over the paged latent cache, one chunk of the context per block. */
   MLA_ATTEND(Module.MLA),
+  /** MLA_ATTEND for 4 heads per block, reading each cached row once per group (speed candidate). */
+  MLA_ATTEND_GROUPED(Module.MLA),
   /** Merges MLA_ATTEND's chunks (split-K over the sequence). */
   MLA_COMBINE(Module.MLA),
   MOE_ROUTE(Module.MOE),

@@ -182,12 +182,16 @@ final class CudaOps {
         rowPos);
   }
 
+  /** Heads per block of MLA_ATTEND_GROUPED (the kernel's kGroupHeads). */
+  static final int GROUP_HEADS = 4;
+
   /**
    * Absorbed MLA attention: q [rows, heads, latentDim] over each row's first rowLen[r] tokens of
    * sequence rowSeq[r], in chunks of splitLen tokens (splits of them cover the longest row), merged
-   * into o [rows, heads, kvLora].
+   * into o [rows, heads, kvLora]; attend is MLA_ATTEND or MLA_ATTEND_GROUPED.
    */
   void mlaAttention(
+      CudaKernel attend,
       CUdeviceptr q,
       int heads,
       int rows,
@@ -200,9 +204,11 @@ final class CudaOps {
       int splits,
       AttentionScratch s,
       CUdeviceptr o) {
+    int headBlocks =
+        attend == CudaKernel.MLA_ATTEND_GROUPED ? Grid.blocks(heads, GROUP_HEADS) : heads;
     d.launch(
-        CudaKernel.MLA_ATTEND,
-        new Grid(splits, heads, rows, 128),
+        attend,
+        new Grid(splits, headBlocks, rows, 128),
         q,
         heads * cache.latentDim(),
         heads,

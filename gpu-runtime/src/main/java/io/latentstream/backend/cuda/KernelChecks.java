@@ -404,20 +404,25 @@ final class KernelChecks {
     CUdeviceptr mPart = device.alloc((long) parts * 4);
     CUdeviceptr lPart = device.alloc((long) parts * 4);
     CUdeviceptr dOut = device.alloc((long) ref.length * 4);
-    ops.mlaAttention(
-        dq,
-        heads,
-        lens.length,
-        paged,
-        layer,
-        dRowSeq,
-        dRowLen,
-        scale,
-        splitLen,
-        splits,
-        new CudaOps.AttentionScratch(oPart, mPart, lPart),
-        dOut);
-    float[] out = device.readFloats(dOut, ref.length);
+    float[][] outs = new float[2][];
+    CudaKernel[] kernels = {CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED};
+    for (int k = 0; k < kernels.length; k++) {
+      ops.mlaAttention(
+          kernels[k],
+          dq,
+          heads,
+          lens.length,
+          paged,
+          layer,
+          dRowSeq,
+          dRowLen,
+          scale,
+          splitLen,
+          splits,
+          new CudaOps.AttentionScratch(oPart, mPart, lPart),
+          dOut);
+      outs[k] = device.readFloats(dOut, ref.length);
+    }
     // The appended rows, read back through the page table.
     float[] poolHost = device.readFloats(pool, pages * layers * 64 * latent);
     int differ = 0;
@@ -433,7 +438,12 @@ final class KernelChecks {
     free(pool, dTable, dKv, dSeq, dPos, dq, dRowSeq, dRowLen, oPart, mPart, lPart, dOut);
     return List.of(
         CheckResult.exact(SECTION, "mla_cache_append (paged)", differ, totalTokens * latent),
-        CheckResult.compare(SECTION, "mla_attend+combine (split-K)", ref, out, ref.length, 1e-4));
+        CheckResult.compare(
+            SECTION, "mla_attend+combine (split-K)", ref, outs[0], ref.length, 1e-4),
+        CheckResult.compare(
+            SECTION, "mla_attend_grouped+combine (3 of 4 heads)", ref, outs[1], ref.length, 1e-4),
+        CheckResult.compare(
+            SECTION, "mla_attend_grouped vs mla_attend", outs[0], outs[1], ref.length, 1e-6));
   }
 
   // ---- MoE ------------------------------------------------------------------------------------

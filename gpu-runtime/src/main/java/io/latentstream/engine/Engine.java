@@ -42,7 +42,12 @@ public final class Engine {
 
   /** Loads a checkpoint directory onto the Vector API kernels, logging progress. */
   public static Engine load(Path dir) throws IOException {
-    return load(dir, new VectorKernels(), logProgress(dir));
+    return load(dir, new VectorKernels());
+  }
+
+  /** Loads a checkpoint directory onto the given kernels, logging progress. */
+  public static Engine load(Path dir, Kernels kernels) throws IOException {
+    return load(dir, kernels, logProgress(dir));
   }
 
   public static Engine load(Path dir, Kernels kernels, Checkpoint.Progress progress)

@@ -39,21 +39,20 @@ public final class Gate {
   /** Routes T rows of ws.xn into ws.chosen / ws.weights ([T, top_k]). */
   public void route(Kernels k, Workspace ws, int rows) {
     weight.apply(k, ws.xn, 0, rows, ws.scores, 0);
+    routeScores(ws.scores, rows, ws.chosen, ws.weights);
+  }
+
+  /**
+   * Routes rows by their router logits [rows, n_routed_experts] (overwritten with the scores) into
+   * chosen and weights ([rows, top_k]); the reference the CUDA router is checked against.
+   */
+  public void routeScores(float[] scores, int rows, int[] chosen, float[] weights) {
     float[] choice = new float[nExperts];
     float[] groupScore = new float[nGroup];
     boolean[] keep = new boolean[nGroup];
     boolean[] taken = new boolean[nExperts];
     for (int t = 0; t < rows; t++) {
-      route(
-          ws.scores,
-          t * nExperts,
-          choice,
-          groupScore,
-          keep,
-          taken,
-          ws.chosen,
-          ws.weights,
-          t * topK);
+      route(scores, t * nExperts, choice, groupScore, keep, taken, chosen, weights, t * topK);
     }
   }
 

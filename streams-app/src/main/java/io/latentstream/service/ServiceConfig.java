@@ -11,7 +11,8 @@ import java.time.Duration;
  *
  * @param modelPath the checkpoint directory (config.json, safetensors, tokenizer files)
  * @param modelId the name events carry; defaults to the directory's name
- * @param backend {@code cpu}, or {@code cuda} where a GPU backend is built in
+ * @param backend {@code cpu}, or {@code cuda} (falls back to the CPU, with a log line saying why,
+ *     where no GPU, driver or PTX is present)
  * @param topicPrefix prefix of every topic name, to share a cluster between deployments
  * @param schemaRegistryUrl comma-separated registry URLs
  * @param schemaRegistryBasicAuth {@code user:password} for the registry, or empty

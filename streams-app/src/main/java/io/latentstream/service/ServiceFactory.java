@@ -1,5 +1,6 @@
 package io.latentstream.service;
 
+import io.latentstream.backend.Backends;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.scheduler.GenerationLoop;
@@ -18,22 +19,20 @@ import java.util.List;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.kstream.KStream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** Wires the service: the served model, the registry client, the topics and the topology. */
 @Factory
 public class ServiceFactory {
-  private static final Logger LOG = LoggerFactory.getLogger(ServiceFactory.class);
+  /** The kernels the model runs on ({@code latentstream.backend}: cpu, or cuda with fallback). */
+  @Singleton
+  @Bean(preDestroy = "close")
+  Backends.Selection backend(ServiceConfig config) {
+    return Backends.select(config.backend());
+  }
 
   @Singleton
   @Bean(preDestroy = "close")
-  ServedModel servedModel(ServiceConfig config) {
-    if (!"cpu".equals(config.backend())) {
-      LOG.warn(
-          "backend '{}' is not available in this build; serving on the CPU backend",
-          config.backend());
-    }
+  ServedModel servedModel(ServiceConfig config, Backends.Selection backend) {
     Path dir = Path.of(config.modelPath());
     String modelId =
         config.modelId() == null || config.modelId().isBlank()
@@ -43,7 +42,8 @@ public class ServiceFactory {
         dir,
         modelId,
         new GenerationLoop.Settings(
-            config.maxRunning(), config.maxStepTokens(), config.mtpDrafting()));
+            config.maxRunning(), config.maxStepTokens(), config.mtpDrafting()),
+        backend.kernels());
   }
 
   @Singleton

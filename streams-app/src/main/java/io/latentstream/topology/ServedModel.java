@@ -1,5 +1,7 @@
 package io.latentstream.topology;
 
+import io.latentstream.backend.Kernels;
+import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.tokenizer.Tokenizer;
@@ -30,10 +32,16 @@ public record ServedModel(
     implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ServedModel.class);
 
-  /** Loads the checkpoint in {@code dir} and starts its generation loop. */
+  /** Loads the checkpoint in {@code dir} on the CPU and starts its generation loop. */
   public static ServedModel load(Path dir, String modelId, GenerationLoop.Settings settings) {
+    return load(dir, modelId, settings, new VectorKernels());
+  }
+
+  /** Loads the checkpoint in {@code dir} onto the given kernels and starts its generation loop. */
+  public static ServedModel load(
+      Path dir, String modelId, GenerationLoop.Settings settings, Kernels kernels) {
     try {
-      Engine engine = Engine.load(dir);
+      Engine engine = Engine.load(dir, kernels);
       Tokenizer tokenizer =
           Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
       GenerationLoop loop = new GenerationLoop(engine, tokenizer, settings);

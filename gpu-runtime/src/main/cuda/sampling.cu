@@ -1,0 +1,50 @@
+// Choosing tokens on the device: greedy argmax, and the counter-based uniform of sampling/Philox
+// (bitwise the CPU's: the same Philox4x32-10 word, its top 24 bits), with the temperature-only
+// sampling it drives.
+#include "common.cuh"
+
+namespace ls {
+// The larger (value, lower index on ties) of two candidates, as TokenDistribution.argmax; an index
+// of -1 marks "no candidate yet" (a lane that saw no element).
+__device__ __forceinline__ void better(float& v, int& i, float v2, int i2) {
+  if (i2 < 0) return;
+  if (i < 0 || v2 > v || (v2 == v && i2 < i)) {
+    v = v2;
+    i = i2;
+  }
+}
+}  // namespace ls
+
+using namespace ls;
+
+// out[r] = argmax of logits[r*ld .. + vocab], the lowest index on ties. Grid: rows; block 256.
+extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, int* out) {
+  const float* x = logits + (size_t)blockIdx.x * ld;
+  float v = -INFINITY;
+  int idx = -1;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) better(v, idx, x[i], i);
+  for (int o = 16; o > 0; o >>= 1) {
+    float v2 = __shfl_xor_sync(0xffffffffu, v, o);
+    int i2 = __shfl_xor_sync(0xffffffffu, idx, o);
+    better(v, idx, v2, i2);
+  }
+  __shared__ float sv[32];
+  __shared__ int si[32];
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    sv[warp] = v;
+    si[warp] = idx;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) better(v, idx, sv[w], si[w]);
+    out[blockIdx.x] = idx;
+  }
+}
+
+// u[r] = Philox.uniform(seeds[r], indices[r]). Grid: ceil(rows/128); block 128.
+extern "C" __global__ void philox_uniform_rows(const unsigned long long* seeds, const int* indices,
+                                               int rows, float* u) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r < rows) u[r] = philox_uniform(seeds[r], indices[r]);
+}

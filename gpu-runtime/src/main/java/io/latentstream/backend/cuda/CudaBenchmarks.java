@@ -1,0 +1,326 @@
+package io.latentstream.backend.cuda;
+
+import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.backend.cuda.CudaDevice.Grid;
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.Sequence;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
+import io.latentstream.weights.Checkpoint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Speed on the GPU, each figure the median of several timed repetitions, peers in the same run:
+ * device copy bandwidth (the reference for every bandwidth ratio), DeepSeek-V3-sized linear layers
+ * (bf16 and fp8, weights generated on the host), absorbed MLA decode attention at V3 sizes (128
+ * heads, 512 + 64 latent) at 64 x 4K and 1 x 32K context, and brown-mtp decode tokens/s at batch 1,
+ * 32 and 128 with the GPU linear layers beside the CPU engine.
+ */
+final class CudaBenchmarks {
+  private static final String SECTION = "bench";
+  private final CudaDevice device;
+  private final Path models;
+  private double copyGbs = Double.NaN;
+
+  CudaBenchmarks(CudaDevice device, Path models) {
+    this.device = device;
+    this.models = models;
+  }
+
+  List<Supplier<List<CheckResult>>> all() {
+    return List.of(
+        this::copy,
+        () -> linear(false),
+        () -> linear(true),
+        () -> mla(64, 4096),
+        () -> mla(1, 32768),
+        this::decode,
+        this::deviceDecode);
+  }
+
+  private List<CheckResult> copy() {
+    long bytes = 1L << 30;
+    CUdeviceptr a = device.alloc(bytes);
+    CUdeviceptr b = device.alloc(bytes);
+    double s = medianSeconds(() -> device.copy(a, b, bytes), 7);
+    device.free(a);
+    device.free(b);
+    copyGbs = 2.0 * bytes / s / 1e9;
+    return List.of(info("device copy 1 GiB", "%.0f GB/s read+write", copyGbs));
+  }
+
+  /** V3's dense FFN up-projection shape [18432, 7168] at 1, 32 and 128 rows. */
+  private List<CheckResult> linear(boolean fp8) {
+    int n = 18432;
+    int k = 7168;
+    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    CUdeviceptr w;
+    CUdeviceptr scale = null;
+    long weightBytes;
+    if (fp8) {
+      byte[] w8 = new byte[n * k];
+      for (int i = 0; i < w8.length; i++) {
+        w8[i] = (byte) (r.nextInt(0x70) | (r.nextBoolean() ? 0x80 : 0));
+      }
+      w = device.upload(w8);
+      float[] s = new float[(n / 128) * (k / 128)];
+      Arrays.fill(s, 1e-2f);
+      scale = device.upload(s);
+      weightBytes = (long) n * k;
+    } else {
+      float[] wf = new float[n * k];
+      for (int i = 0; i < wf.length; i++) {
+        wf[i] = (float) (r.nextGaussian() * 0.02);
+      }
+      w = device.uploadBf16(wf);
+      weightBytes = 2L * n * k;
+    }
+    List<CheckResult> out = new ArrayList<>();
+    for (int m : new int[] {1, 32, 128}) {
+      CUdeviceptr x = device.alloc((long) m * k * 4);
+      CUdeviceptr y = device.alloc((long) m * n * 4);
+      boolean gemv = m <= 16;
+      CudaKernel kernel =
+          fp8
+              ? (gemv ? CudaKernel.GEMV_FP8 : CudaKernel.GEMM_FP8)
+              : (gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16);
+      Grid grid = new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), 1, 128);
+      CUdeviceptr sc = scale;
+      Runnable launch =
+          fp8
+              ? () -> device.launch(kernel, grid, x, k, 0L, m, w, 0L, sc, 0L, y, n, 0L, n, k)
+              : () -> device.launch(kernel, grid, x, k, 0L, m, w, 0L, y, n, 0L, n, k);
+      double s = medianSeconds(launch, 9);
+      out.add(
+          info(
+              kernel.entry() + " 18432x7168 M=" + m,
+              "%.1f us, weights %.0f GB/s (%.0f%% of copy), %.1f TFLOP/s",
+              s * 1e6,
+              weightBytes / s / 1e9,
+              100 * weightBytes / s / 1e9 / copyGbs,
+              2.0 * m * n * k / s / 1e12));
+      device.free(x);
+      device.free(y);
+    }
+    device.free(w);
+    if (scale != null) {
+      device.free(scale);
+    }
+    return out;
+  }
+
+  /**
+   * Absorbed MLA decode attention, V3 sizes, every sequence at {@code len} tokens in its own pages.
+   * Bandwidth counts the latent cache bytes once (what a kernel that shares rows across all heads
+   * must read); mla_attend reads each row once per head, mla_attend_grouped once per 4 heads.
+   */
+  private List<CheckResult> mla(int batch, int len) {
+    int heads = 128;
+    int kvLora = 512;
+    int latent = 576;
+    int pagesPer = len / 64;
+    long pages = (long) batch * pagesPer;
+    CUdeviceptr pool = device.alloc(pages * 64 * latent * 4);
+    int[] table = new int[batch * pagesPer];
+    for (int i = 0; i < table.length; i++) {
+      table[i] = i;
+    }
+    int[] seq = new int[batch];
+    int[] lens = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      seq[b] = b;
+      lens[b] = len;
+    }
+    CUdeviceptr dTable = device.upload(table);
+    CUdeviceptr dSeq = device.upload(seq);
+    CUdeviceptr dLen = device.upload(lens);
+    CUdeviceptr q = device.alloc((long) batch * heads * latent * 4);
+    // Enough chunks to fill the machine: about 4 blocks per SM (132 SMs) beyond batch x heads.
+    int splitLen = Math.max(256, (int) ((long) len * batch * heads / (132L * 16) / 64 * 64));
+    int splits = (len + splitLen - 1) / splitLen;
+    long parts = (long) batch * heads * splits;
+    CUdeviceptr oPart = device.alloc(parts * kvLora * 4);
+    CUdeviceptr mPart = device.alloc(parts * 4);
+    CUdeviceptr lPart = device.alloc(parts * 4);
+    CUdeviceptr o = device.alloc((long) batch * heads * kvLora * 4);
+    double bytes = (double) batch * len * latent * 4;
+    List<CheckResult> out = new ArrayList<>();
+    for (CudaKernel attend : List.of(CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED)) {
+      double s =
+          medianSeconds(
+              () ->
+                  new CudaOps(device)
+                      .mlaAttention(
+                          attend,
+                          q,
+                          heads,
+                          batch,
+                          new CudaOps.PagedLatents(
+                              pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
+                          0,
+                          dSeq,
+                          dLen,
+                          0.1f,
+                          splitLen,
+                          splits,
+                          new CudaOps.AttentionScratch(oPart, mPart, lPart),
+                          o),
+              5);
+      out.add(
+          info(
+              attend.entry() + " V3 " + batch + "x" + len,
+              "%.1f us, %.0f GB/s of fp32 cache (%.0f%% of copy), %d splits",
+              s * 1e6,
+              bytes / s / 1e9,
+              100 * bytes / s / 1e9 / copyGbs,
+              splits));
+    }
+    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, q, oPart, mPart, lPart, o)) {
+      device.free(p);
+    }
+    return out;
+  }
+
+  /**
+   * brown-mtp decode tokens/s: batch sequences prefilled with 16 tokens, then timed greedy decode
+   * steps (one token per sequence each), GPU linear layers beside the CPU engine.
+   */
+  private List<CheckResult> decode() {
+    Path dir = models.resolve("brown-mtp");
+    List<CheckResult> out = new ArrayList<>();
+    try {
+      Engine fp32 = engine(dir, CudaKernels.Precision.FP32);
+      Engine bf16 = engine(dir, CudaKernels.Precision.BF16);
+      Engine cpu = Engine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
+      for (int batch : new int[] {1, 32, 128}) {
+        double f = tokensPerSecond(fp32, batch);
+        double b = tokensPerSecond(bf16, batch);
+        double c = tokensPerSecond(cpu, batch);
+        out.add(
+            info(
+                "brown-mtp decode batch " + batch,
+                "gpu-linear fp32 %.0f, bf16 %.0f, cpu %.0f tok/s (x%.2f, x%.2f of cpu)",
+                f,
+                b,
+                c,
+                f / c,
+                b / c));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  /** {@link CudaEngine} decode tokens/s (16-token prompts, greedy, argmax on the device). */
+  private List<CheckResult> deviceDecode() {
+    List<CheckResult> out = new ArrayList<>();
+    try {
+      CudaEngine gpu = CudaEngine.load(device, models.resolve("brown-mtp"), 2048, 1 << 16);
+      for (int batch : new int[] {1, 32, 128}) {
+        List<CudaEngine.Sequence> seqs = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int s = 0; s < batch; s++) {
+          seqs.add(gpu.newSequence());
+          int[] p = new int[16];
+          for (int i = 0; i < p.length; i++) {
+            p[i] = (s * 31 + i * 7) % gpu.config().vocabSize();
+          }
+          prompts.add(p);
+        }
+        int[] last = gpu.stepGreedy(seqs, prompts);
+        int[] next = new int[batch];
+        for (int s = 0; s < batch; s++) {
+          next[s] = last[s * 16 + 15];
+        }
+        int steps = 16;
+        double[] times = new double[steps];
+        for (int step = 0; step < steps; step++) {
+          List<int[]> tokens = new ArrayList<>();
+          for (int t : next) {
+            tokens.add(new int[] {t});
+          }
+          long t0 = System.nanoTime();
+          next = gpu.stepGreedy(seqs, tokens);
+          times[step] = (System.nanoTime() - t0) / 1e9;
+        }
+        seqs.forEach(gpu::release);
+        double s = median(Arrays.copyOfRange(times, 2, steps));
+        out.add(
+            info(
+                "brown-mtp device decode batch " + batch,
+                "%.0f tok/s (%.2f ms per step, no CUDA graphs)",
+                batch / s,
+                s * 1e3));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  private Engine engine(Path dir, CudaKernels.Precision precision) throws IOException {
+    return Engine.load(
+        dir, new CudaKernels(device, new VectorKernels(), precision), Checkpoint.Progress.NONE);
+  }
+
+  private static double tokensPerSecond(Engine engine, int batch) {
+    List<Sequence> seqs = new ArrayList<>();
+    List<StepRequest> prefill = new ArrayList<>();
+    for (int b = 0; b < batch; b++) {
+      Sequence s = engine.newSequence();
+      seqs.add(s);
+      int[] prompt = new int[16];
+      for (int i = 0; i < prompt.length; i++) {
+        prompt[i] = (b * 31 + i * 7) % engine.config().vocabSize();
+      }
+      prefill.add(new StepRequest(s, prompt, StepRequest.Logits.LAST));
+    }
+    List<StepResult> r = engine.step(prefill);
+    int steps = 16;
+    double[] times = new double[steps];
+    for (int step = 0; step < steps; step++) {
+      List<StepRequest> decode = new ArrayList<>(batch);
+      for (int b = 0; b < batch; b++) {
+        int next = Engine.argmax(r.get(b).logits()[0]);
+        decode.add(new StepRequest(seqs.get(b), new int[] {next}, StepRequest.Logits.LAST));
+      }
+      long t0 = System.nanoTime();
+      r = engine.step(decode);
+      times[step] = (System.nanoTime() - t0) / 1e9;
+    }
+    return batch / median(Arrays.copyOfRange(times, 2, steps));
+  }
+
+  /** Median wall time of run + synchronize, after one warm-up. */
+  private double medianSeconds(Runnable run, int reps) {
+    run.run();
+    device.synchronize();
+    double[] t = new double[reps];
+    for (int i = 0; i < reps; i++) {
+      long t0 = System.nanoTime();
+      run.run();
+      device.synchronize();
+      t[i] = (System.nanoTime() - t0) / 1e9;
+    }
+    return median(t);
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+
+  private static CheckResult info(String name, String format, Object... args) {
+    return CheckResult.info(SECTION, name, String.format(Locale.ROOT, format, args));
+  }
+}

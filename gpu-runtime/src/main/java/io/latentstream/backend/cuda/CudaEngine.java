@@ -1,0 +1,742 @@
+package io.latentstream.backend.cuda;
+
+import io.latentstream.model.ModelConfig;
+import io.latentstream.model.Rope;
+import io.latentstream.weights.Checkpoint;
+import io.latentstream.weights.TensorName;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import jcuda.Sizeof;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The forward pass on the device: weights uploaded once (bf16), activations kept on the device from
+ * the embedding gather to the logits, the MLA latents in a pool of 64-token pages. The same steps
+ * as model/Transformer, Block, MLA, MLP and MoE, in the same order:
+ *
+ * <pre>
+ * embed -> per layer: rmsnorm -> q (wqA, qNorm, wqB) and kv (wkvA, kvNorm, rope) -> cache append
+ *       -> rope(q_pe) -> absorb W^UK per head -> attend (split-K) + combine -> W^UV per head -> wo
+ *       -> x += out -> rmsnorm -> dense MLP, or router + grouped experts + combine (+ shared)
+ *       -> x += out;  then the final rmsnorm and the head's logits.
+ * </pre>
+ *
+ * <p>First version, not yet run on a GPU: no MTP module, no CUDA graphs (each kernel is a ~10 us
+ * launch from Java), fp8 checkpoints are uploaded dequantized to bf16, and the latent pages are
+ * fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives it. Its
+ * device memory belongs to the {@link CudaDevice} and is freed when that closes.
+ */
+public final class CudaEngine {
+  /** Tokens per latent page (the kernels' kPageTokens). */
+  static final int PAGE_TOKENS = 64;
+
+  /** Context chunk of one attention block: fixed, so a row's sums never depend on its batch. */
+  static final int SPLIT_LEN = 256;
+
+  private final CudaDevice device;
+  private final CudaOps ops;
+  private final ModelConfig c;
+  private final int maxRows;
+  private final int maxPagesPerSequence;
+  private final Weights w;
+  private final Buffers b;
+  private final PagePool pool;
+  private final PagePool mtpPool;
+  private final CudaOps.AttentionScratch scratch;
+
+  /** The longest context of the current step: how many chunks attention is split into. */
+  private int longestContext;
+
+  /** A sequence's places in the page pools (main model, MTP); its latents live on the device. */
+  public static final class Sequence {
+    private final Pages main = new Pages();
+    private final Pages mtp = new Pages();
+
+    public int length() {
+      return main.length;
+    }
+
+    /** Tokens in the MTP module's cache. */
+    public int mtpLength() {
+      return mtp.length;
+    }
+  }
+
+  /** The pages one sequence holds in one pool, and how many tokens they cache. */
+  private static final class Pages {
+    final List<Integer> ids = new ArrayList<>();
+    int length;
+  }
+
+  /** A pool of latent pages for some layers, with its free list. */
+  private final class PagePool {
+    final CudaOps.PagedLatents latents;
+    final Deque<Integer> free = new ArrayDeque<>();
+
+    PagePool(int pages, int layers) {
+      latents =
+          new CudaOps.PagedLatents(
+              device.alloc((long) pages * layers * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
+              b.table,
+              maxPagesPerSequence,
+              layers,
+              c.kvLoraRank(),
+              c.qkRopeHeadDim());
+      for (int p = 0; p < pages; p++) {
+        free.add(p);
+      }
+    }
+
+    /** Gives s enough pages for tokens up to end. */
+    void grow(Pages s, int end) {
+      while (s.ids.size() * PAGE_TOKENS < end) {
+        Integer page = free.poll();
+        if (page == null) {
+          throw new IllegalStateException("the latent page pool is full");
+        }
+        s.ids.add(page);
+      }
+    }
+
+    void release(Pages s) {
+      free.addAll(s.ids);
+      s.ids.clear();
+      s.length = 0;
+    }
+  }
+
+  private record Layer(
+      CUdeviceptr attnNorm,
+      CUdeviceptr wq,
+      CUdeviceptr wqA,
+      CUdeviceptr qNorm,
+      CUdeviceptr wqB,
+      CUdeviceptr wkvA,
+      CUdeviceptr kvNorm,
+      CUdeviceptr wUKt,
+      CUdeviceptr wUV,
+      CUdeviceptr wo,
+      CUdeviceptr ffnNorm,
+      Mlp dense,
+      Moe moe) {}
+
+  /** SwiGLU weights, bf16; for experts, [E, out, in] each. */
+  private record Mlp(CUdeviceptr w1, CUdeviceptr w3, CUdeviceptr w2, int inter) {}
+
+  private record Moe(CUdeviceptr gate, CUdeviceptr bias, Mlp experts, Mlp shared) {}
+
+  /** The MTP module: enorm, hnorm, eh_proj [dim, 2 dim], its block, shared_head.norm. */
+  private record Mtp(
+      CUdeviceptr enorm,
+      CUdeviceptr hnorm,
+      CUdeviceptr ehProj,
+      Layer block,
+      CUdeviceptr headNorm) {}
+
+  private record Weights(
+      CUdeviceptr embed,
+      Layer[] layers,
+      CUdeviceptr norm,
+      CUdeviceptr head,
+      CUdeviceptr cos,
+      CUdeviceptr sin,
+      Mtp mtp) {}
+
+  /** Activation buffers for maxRows rows, allocated once. */
+  private record Buffers(
+      CUdeviceptr tokens,
+      CUdeviceptr positions,
+      CUdeviceptr rowSeq,
+      CUdeviceptr rowLen,
+      CUdeviceptr table,
+      CUdeviceptr x,
+      CUdeviceptr xn,
+      CUdeviceptr concat,
+      CUdeviceptr qa,
+      CUdeviceptr q,
+      CUdeviceptr kv,
+      CUdeviceptr qAbs,
+      CUdeviceptr oLat,
+      CUdeviceptr oPart,
+      CUdeviceptr mPart,
+      CUdeviceptr lPart,
+      CUdeviceptr heads,
+      CUdeviceptr out,
+      CUdeviceptr g,
+      CUdeviceptr u,
+      CUdeviceptr shared,
+      CUdeviceptr scores,
+      CUdeviceptr chosen,
+      CUdeviceptr weights,
+      CUdeviceptr start,
+      CUdeviceptr slotOf,
+      CUdeviceptr rowOf,
+      CUdeviceptr eg,
+      CUdeviceptr eu,
+      CUdeviceptr ey,
+      CUdeviceptr logits,
+      CUdeviceptr argmax) {}
+
+  private CudaEngine(CudaDevice device, ModelConfig c, Checkpoint ck, int maxRows, int maxTokens)
+      throws IOException {
+    this.device = device;
+    this.ops = new CudaOps(device);
+    this.c = c;
+    this.maxRows = maxRows;
+    this.maxPagesPerSequence = (c.maxPositionEmbeddings() + PAGE_TOKENS - 1) / PAGE_TOKENS;
+    this.w = upload(ck);
+    this.b = allocate();
+    int pages = (maxTokens + PAGE_TOKENS - 1) / PAGE_TOKENS;
+    this.pool = new PagePool(pages, c.numHiddenLayers());
+    this.mtpPool = w.mtp == null ? null : new PagePool(pages, 1);
+    this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
+  }
+
+  /**
+   * Loads a checkpoint onto the device, with room for steps of maxRows rows and a latent pool of
+   * maxTokens tokens over all sequences.
+   */
+  public static CudaEngine load(CudaDevice device, Path dir, int maxRows, int maxTokens)
+      throws IOException {
+    ModelConfig c = ModelConfig.load(dir);
+    try (Checkpoint ck = Checkpoint.open(dir, Checkpoint.Progress.NONE)) {
+      ck.setBlockSize(c.fp8BlockSize());
+      return new CudaEngine(device, c, ck, maxRows, maxTokens);
+    }
+  }
+
+  public ModelConfig config() {
+    return c;
+  }
+
+  public int maxRows() {
+    return maxRows;
+  }
+
+  public Sequence newSequence() {
+    return new Sequence();
+  }
+
+  /** Returns a sequence's pages to the pools. */
+  public void release(Sequence s) {
+    pool.release(s.main);
+    if (mtpPool != null) {
+      mtpPool.release(s.mtp);
+    }
+  }
+
+  public boolean hasMtp() {
+    return w.mtp != null;
+  }
+
+  // ---- loading --------------------------------------------------------------------------------
+
+  private Weights upload(Checkpoint ck) throws IOException {
+    int dim = c.hiddenSize();
+    float[] embed = ck.read(TensorName.EMBED.in(), c.vocabSize(), dim);
+    Layer[] layers = new Layer[c.numHiddenLayers()];
+    for (int l = 0; l < layers.length; l++) {
+      layers[l] = layer(ck, l);
+    }
+    CUdeviceptr head =
+        c.tieWordEmbeddings()
+            ? device.uploadBf16(embed)
+            : device.uploadBf16(ck.read(TensorName.HEAD.in(), c.vocabSize(), dim));
+    // RoPE tables from the CPU's Rope, so both backends rotate by the very same numbers.
+    Rope rope = new Rope(c);
+    int half = c.qkRopeHeadDim() / 2;
+    int positions = c.maxPositionEmbeddings();
+    float[] cos = new float[positions * half];
+    float[] sin = new float[positions * half];
+    for (int p = 0; p < positions; p++) {
+      rope.angles(p, cos, sin, p * half);
+    }
+    Mtp mtp = null;
+    if (c.numNextnPredictLayers() > 0) {
+      int l = c.numHiddenLayers();
+      mtp =
+          new Mtp(
+              device.upload(ck.read(TensorName.MTP_ENORM.in(l), dim)),
+              device.upload(ck.read(TensorName.MTP_HNORM.in(l), dim)),
+              device.uploadBf16(ck.read(TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim)),
+              layer(ck, l),
+              device.upload(ck.read(TensorName.MTP_HEAD_NORM.in(l), dim)));
+    }
+    return new Weights(
+        device.uploadBf16(embed),
+        layers,
+        device.upload(ck.read(TensorName.NORM.in(), dim)),
+        head,
+        device.upload(cos),
+        device.upload(sin),
+        mtp);
+  }
+
+  private Layer layer(Checkpoint ck, int l) throws IOException {
+    int dim = c.hiddenSize();
+    int h = c.numAttentionHeads();
+    int nope = c.qkNopeHeadDim();
+    int v = c.vHeadDim();
+    int kvl = c.kvLoraRank();
+    int qOut = h * c.qkHeadDim();
+    boolean qLora = c.qLoraRank() > 0;
+    // kv_b_proj rows per head: nope rows of W^UK, then v rows of W^UV, each [.., kv_lora].
+    float[] wkvB = ck.read(TensorName.WKV_B.in(l), h * (nope + v), kvl);
+    float[] wUKt = new float[h * kvl * nope]; // per head W^UK^T [kv_lora, nope]: y = x W^T form
+    float[] wUV = new float[h * v * kvl]; // per head W^UV [v, kv_lora]
+    for (int head = 0; head < h; head++) {
+      int base = head * (nope + v) * kvl;
+      for (int d = 0; d < nope; d++) {
+        for (int j = 0; j < kvl; j++) {
+          wUKt[(head * kvl + j) * nope + d] = wkvB[base + d * kvl + j];
+        }
+      }
+      System.arraycopy(wkvB, base + nope * kvl, wUV, head * v * kvl, v * kvl);
+    }
+    Mlp dense = null;
+    Moe moe = null;
+    if (c.isMoeLayer(l)) {
+      int inter = c.moeIntermediateSize();
+      int e = c.nRoutedExperts();
+      float[] w1 = new float[e * inter * dim];
+      float[] w3 = new float[e * inter * dim];
+      float[] w2 = new float[e * dim * inter];
+      for (int x = 0; x < e; x++) {
+        System.arraycopy(
+            ck.read(TensorName.EXPERT_W1.in(l, x), inter, dim),
+            0,
+            w1,
+            x * inter * dim,
+            inter * dim);
+        System.arraycopy(
+            ck.read(TensorName.EXPERT_W3.in(l, x), inter, dim),
+            0,
+            w3,
+            x * inter * dim,
+            inter * dim);
+        System.arraycopy(
+            ck.read(TensorName.EXPERT_W2.in(l, x), dim, inter),
+            0,
+            w2,
+            x * dim * inter,
+            dim * inter);
+      }
+      Mlp experts =
+          new Mlp(device.uploadBf16(w1), device.uploadBf16(w3), device.uploadBf16(w2), inter);
+      int sharedInter = inter * c.nSharedExperts();
+      Mlp shared =
+          c.nSharedExperts() == 0
+              ? null
+              : mlp(
+                  ck,
+                  TensorName.SHARED_W1.in(l),
+                  TensorName.SHARED_W3.in(l),
+                  TensorName.SHARED_W2.in(l),
+                  sharedInter);
+      boolean bias = c.topkMethod() == ModelConfig.TopkMethod.NOAUX_TC;
+      moe =
+          new Moe(
+              device.upload(ck.read(TensorName.GATE.in(l), e, dim)),
+              bias ? device.upload(ck.read(TensorName.GATE_BIAS.in(l), e)) : null,
+              experts,
+              shared);
+    } else {
+      dense =
+          mlp(
+              ck,
+              TensorName.MLP_W1.in(l),
+              TensorName.MLP_W3.in(l),
+              TensorName.MLP_W2.in(l),
+              c.intermediateSize());
+    }
+    return new Layer(
+        device.upload(ck.read(TensorName.ATTN_NORM.in(l), dim)),
+        qLora ? null : device.uploadBf16(ck.read(TensorName.WQ.in(l), qOut, dim)),
+        qLora ? device.uploadBf16(ck.read(TensorName.WQ_A.in(l), c.qLoraRank(), dim)) : null,
+        qLora ? device.upload(ck.read(TensorName.Q_NORM.in(l), c.qLoraRank())) : null,
+        qLora ? device.uploadBf16(ck.read(TensorName.WQ_B.in(l), qOut, c.qLoraRank())) : null,
+        device.uploadBf16(ck.read(TensorName.WKV_A.in(l), c.latentDim(), dim)),
+        device.upload(ck.read(TensorName.KV_NORM.in(l), kvl)),
+        device.uploadBf16(wUKt),
+        device.uploadBf16(wUV),
+        device.uploadBf16(ck.read(TensorName.WO.in(l), dim, h * v)),
+        device.upload(ck.read(TensorName.FFN_NORM.in(l), dim)),
+        dense,
+        moe);
+  }
+
+  private Mlp mlp(Checkpoint ck, String w1, String w3, String w2, int inter) throws IOException {
+    int dim = c.hiddenSize();
+    return new Mlp(
+        device.uploadBf16(ck.read(w1, inter, dim)),
+        device.uploadBf16(ck.read(w3, inter, dim)),
+        device.uploadBf16(ck.read(w2, dim, inter)),
+        inter);
+  }
+
+  private Buffers allocate() {
+    int r = maxRows;
+    int h = c.numAttentionHeads();
+    int kvl = c.kvLoraRank();
+    int maxSplits = Math.max(1, (c.maxPositionEmbeddings() + SPLIT_LEN - 1) / SPLIT_LEN);
+    int interMax =
+        Math.max(c.intermediateSize(), c.moeIntermediateSize() * Math.max(1, c.nSharedExperts()));
+    int slots = r * Math.max(1, c.numExpertsPerTok());
+    int e = Math.max(1, c.nRoutedExperts());
+    return new Buffers(
+        ints(r),
+        ints(r),
+        ints(r),
+        ints(r),
+        ints((long) r * maxPagesPerSequence),
+        floats((long) r * c.hiddenSize()),
+        floats((long) r * c.hiddenSize()),
+        floats((long) r * 2 * c.hiddenSize()),
+        floats((long) r * Math.max(1, c.qLoraRank())),
+        floats((long) r * h * c.qkHeadDim()),
+        floats((long) r * c.latentDim()),
+        floats((long) r * h * c.latentDim()),
+        floats((long) r * h * kvl),
+        floats((long) r * h * maxSplits * kvl),
+        floats((long) r * h * maxSplits),
+        floats((long) r * h * maxSplits),
+        floats((long) r * h * c.vHeadDim()),
+        floats((long) r * c.hiddenSize()),
+        floats((long) r * interMax),
+        floats((long) r * interMax),
+        floats((long) r * c.hiddenSize()),
+        floats((long) r * e),
+        ints(slots),
+        floats(slots),
+        ints(e + 1L),
+        ints(slots),
+        ints(slots),
+        floats((long) slots * c.moeIntermediateSize()),
+        floats((long) slots * c.moeIntermediateSize()),
+        floats((long) slots * c.hiddenSize()),
+        floats((long) r * c.vocabSize()),
+        ints(r));
+  }
+
+  private CUdeviceptr floats(long n) {
+    return device.alloc(n * Sizeof.FLOAT);
+  }
+
+  private CUdeviceptr ints(long n) {
+    return device.alloc(n * Sizeof.INT);
+  }
+
+  // ---- the step -------------------------------------------------------------------------------
+
+  /**
+   * One forward pass: each sequence's tokens appended at its current length; returns the logits of
+   * every row, [rows][vocab], in request order (sequence 0's rows first).
+   */
+  public float[][] step(List<Sequence> seqs, List<int[]> tokens) {
+    forward(prepare(main(seqs), pool, tokens));
+    return logits(rows(tokens));
+  }
+
+  private static int rows(List<int[]> tokens) {
+    return tokens.stream().mapToInt(t -> t.length).sum();
+  }
+
+  /** The step's logits, [rows][vocab]. */
+  private float[][] logits(int rows) {
+    int vocab = c.vocabSize();
+    float[] flat = device.readFloats(b.logits, rows * vocab);
+    float[][] out = new float[rows][];
+    for (int r = 0; r < rows; r++) {
+      out[r] = java.util.Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
+    }
+    return out;
+  }
+
+  /** The final-norm hidden states of the last step's rows (the MTP module's input). */
+  public float[][] hidden(int rows) {
+    int dim = c.hiddenSize();
+    float[] flat = device.readFloats(b.xn, rows * dim);
+    float[][] out = new float[rows][];
+    for (int r = 0; r < rows; r++) {
+      out[r] = java.util.Arrays.copyOfRange(flat, r * dim, (r + 1) * dim);
+    }
+    return out;
+  }
+
+  /** As {@link #step}, returning only each row's argmax, computed on the device. */
+  public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
+    int rows = prepare(main(seqs), pool, tokens);
+    forward(rows);
+    ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+    return device.readInts(b.argmax, rows);
+  }
+
+  /** Greedy continuation of one prompt (argmax on the device each step). */
+  public int[] generateGreedy(int[] prompt, int maxNewTokens) {
+    Sequence s = newSequence();
+    try {
+      int[] out = new int[maxNewTokens];
+      int[] next = prompt;
+      for (int i = 0; i < maxNewTokens; i++) {
+        int[] am = stepGreedy(List.of(s), List.of(next));
+        out[i] = am[am.length - 1];
+        next = new int[] {out[i]};
+      }
+      return out;
+    } finally {
+      release(s);
+    }
+  }
+
+  /**
+   * Uploads the step's tokens, positions, row-to-sequence map and the page table of the given pool,
+   * growing each sequence's pages there; returns the step's rows.
+   */
+  private int prepare(List<Pages> seqs, PagePool into, List<int[]> tokens) {
+    int rows = 0;
+    for (int[] t : tokens) {
+      rows += t.length;
+    }
+    if (rows > maxRows) {
+      throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
+    }
+    int[] tok = new int[rows];
+    int[] pos = new int[rows];
+    int[] seqOfRow = new int[rows];
+    int[] len = new int[rows];
+    int[] table = new int[seqs.size() * maxPagesPerSequence];
+    int r = 0;
+    longestContext = 0;
+    for (int s = 0; s < seqs.size(); s++) {
+      Pages seq = seqs.get(s);
+      int[] t = tokens.get(s);
+      int end = seq.length + t.length;
+      if (end > c.maxPositionEmbeddings()) {
+        throw new IllegalArgumentException(
+            "sequence of " + end + " tokens: past max_position_embeddings");
+      }
+      into.grow(seq, end);
+      for (int p = 0; p < seq.ids.size(); p++) {
+        table[s * maxPagesPerSequence + p] = seq.ids.get(p);
+      }
+      for (int i = 0; i < t.length; i++, r++) {
+        tok[r] = t[i];
+        pos[r] = seq.length + i;
+        seqOfRow[r] = s;
+        len[r] = seq.length + i + 1; // causal: a row sees itself and what precedes it
+      }
+      seq.length = end;
+      longestContext = Math.max(longestContext, end);
+    }
+    device.copy(tok, b.tokens);
+    device.copy(pos, b.positions);
+    device.copy(seqOfRow, b.rowSeq);
+    device.copy(len, b.rowLen);
+    device.copy(table, b.table);
+    return rows;
+  }
+
+  private static List<Pages> main(List<Sequence> seqs) {
+    return seqs.stream().map(s -> s.main).toList();
+  }
+
+  private void forward(int rows) {
+    int dim = c.hiddenSize();
+    ops.embed(b.tokens, rows, w.embed, dim, b.x, dim);
+    for (int l = 0; l < w.layers.length; l++) {
+      block(w.layers[l], pool.latents, l, rows);
+    }
+    ops.rmsnorm(b.x, dim, w.norm, b.xn, dim, rows, dim, (float) c.rmsNormEps());
+    ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
+  }
+
+  /** model/Block: x += MLA(attnNorm(x)); x += ffn(ffnNorm(x)), caching at cacheLayer of cache. */
+  private void block(Layer layer, CudaOps.PagedLatents cache, int cacheLayer, int rows) {
+    int dim = c.hiddenSize();
+    float eps = (float) c.rmsNormEps();
+    ops.rmsnorm(b.x, dim, layer.attnNorm, b.xn, dim, rows, dim, eps);
+    attention(layer, cache, cacheLayer, rows);
+    ops.add(b.x, b.out, rows * dim);
+    ops.rmsnorm(b.x, dim, layer.ffnNorm, b.xn, dim, rows, dim, eps);
+    if (layer.moe != null) {
+      moe(layer.moe, rows);
+    } else {
+      mlp(layer.dense, b.xn, rows, b.out);
+    }
+    ops.add(b.x, b.out, rows * dim);
+  }
+
+  /**
+   * One MTP step, as the CPU engine's {@code mtp}: row j of a sequence pairs the main model's final
+   * hidden state hidden[j] with token nextTokens[j]; returns each row's logits (predicting the
+   * token after next), request order.
+   */
+  public float[][] mtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    if (w.mtp == null) {
+      throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
+    }
+    int rows = prepare(seqs.stream().map(s -> s.mtp).toList(), mtpPool, nextTokens);
+    int dim = c.hiddenSize();
+    float[] h = new float[rows * dim];
+    int r = 0;
+    for (float[][] rowsOfSeq : hidden) {
+      for (float[] row : rowsOfSeq) {
+        System.arraycopy(row, 0, h, r++ * dim, dim);
+      }
+    }
+    device.copy(h, b.xn);
+    float eps = (float) c.rmsNormEps();
+    // concat = [enorm(embed(t_{i+1})), hnorm(h_i)], then eh_proj into the residual stream.
+    ops.embed(b.tokens, rows, w.embed, dim, b.concat, 2 * dim);
+    ops.rmsnorm(b.concat, 2 * dim, w.mtp.enorm, b.concat, 2 * dim, rows, dim, eps);
+    ops.rmsnorm(
+        b.xn,
+        dim,
+        w.mtp.hnorm,
+        b.concat.withByteOffset((long) dim * Sizeof.FLOAT),
+        2 * dim,
+        rows,
+        dim,
+        eps);
+    ops.linear(b.concat, rows, w.mtp.ehProj, b.x, dim, 2 * dim);
+    block(w.mtp.block, mtpPool.latents, 0, rows);
+    ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
+    ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
+    return logits(rows);
+  }
+
+  /** model/MLA.forward on the device, output projection into b.out. */
+  private void attention(Layer layer, CudaOps.PagedLatents cache, int l, int rows) {
+    int dim = c.hiddenSize();
+    int h = c.numAttentionHeads();
+    int qk = c.qkHeadDim();
+    int nope = c.qkNopeHeadDim();
+    int rope = c.qkRopeHeadDim();
+    int kvl = c.kvLoraRank();
+    int latent = c.latentDim();
+    int v = c.vHeadDim();
+    float eps = (float) c.rmsNormEps();
+    if (layer.wqA != null) {
+      ops.linear(b.xn, rows, layer.wqA, b.qa, c.qLoraRank(), dim);
+      ops.rmsnorm(b.qa, c.qLoraRank(), layer.qNorm, b.qa, c.qLoraRank(), rows, c.qLoraRank(), eps);
+      ops.linear(b.qa, rows, layer.wqB, b.q, h * qk, c.qLoraRank());
+    } else {
+      ops.linear(b.xn, rows, layer.wq, b.q, h * qk, dim);
+    }
+    ops.linear(b.xn, rows, layer.wkvA, b.kv, latent, dim);
+    ops.rmsnorm(b.kv, latent, layer.kvNorm, b.kv, latent, rows, kvl, eps);
+    ops.rope(b.kv, latent, 1, 0, kvl, rope / 2, rows, b.positions, w.cos, w.sin);
+    ops.appendLatents(b.kv, rows, cache, l, b.rowSeq, b.positions);
+    ops.rope(b.q, h * qk, h, qk, nope, rope / 2, rows, b.positions, w.cos, w.sin);
+    // Absorbed query per head: [q_nope W^UK, q_pe].
+    ops.linear(
+        b.q,
+        h * qk,
+        qk,
+        rows,
+        layer.wUKt,
+        (long) kvl * nope,
+        b.qAbs,
+        h * latent,
+        latent,
+        kvl,
+        nope,
+        h);
+    ops.stridedCopy(
+        b.q.withByteOffset((long) nope * Sizeof.FLOAT),
+        h * qk,
+        qk,
+        b.qAbs.withByteOffset((long) kvl * Sizeof.FLOAT),
+        h * latent,
+        latent,
+        rows,
+        h,
+        rope);
+    int splits = Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
+    ops.mlaAttention(
+        CudaKernel.MLA_ATTEND,
+        b.qAbs,
+        h,
+        rows,
+        cache,
+        l,
+        b.rowSeq,
+        b.rowLen,
+        (float) c.softmaxScale(),
+        SPLIT_LEN,
+        splits,
+        scratch,
+        b.oLat);
+    ops.linear(b.oLat, h * kvl, kvl, rows, layer.wUV, (long) v * kvl, b.heads, h * v, v, v, kvl, h);
+    ops.linear(b.heads, rows, layer.wo, b.out, dim, h * v);
+  }
+
+  /** SwiGLU over rows of x into y, with b.g and b.u as scratch. */
+  private void mlp(Mlp m, CUdeviceptr x, int rows, CUdeviceptr y) {
+    int dim = c.hiddenSize();
+    ops.linear(x, rows, m.w1, b.g, m.inter, dim);
+    ops.linear(x, rows, m.w3, b.u, m.inter, dim);
+    ops.siluMul(b.g, b.u, rows * m.inter);
+    ops.linear(b.g, rows, m.w2, y, dim, m.inter);
+  }
+
+  /** model/MoE.forward on the device into b.out. */
+  private void moe(Moe m, int rows) {
+    int dim = c.hiddenSize();
+    int e = c.nRoutedExperts();
+    int topK = c.numExpertsPerTok();
+    int inter = m.experts.inter;
+    int slots = rows * topK;
+    boolean grouped = c.topkMethod() != ModelConfig.TopkMethod.GREEDY && c.nGroup() > 1;
+    ops.linearF32(b.xn, rows, m.gate, b.scores, e, dim);
+    device.launch(
+        CudaKernel.MOE_ROUTE,
+        CudaDevice.Grid.of(CudaDevice.Grid.blocks(rows, 128), 128),
+        b.scores,
+        rows,
+        e,
+        m.bias,
+        c.scoringFunc() == ModelConfig.ScoringFunc.SIGMOID ? 1 : 0,
+        grouped ? c.nGroup() : 1,
+        c.topkGroup(),
+        c.topkMethod() == ModelConfig.TopkMethod.NOAUX_TC ? 1 : 0,
+        topK,
+        c.normTopkProb() ? 1 : 0,
+        (float) c.routedScalingFactor(),
+        b.chosen,
+        b.weights);
+    device.launch(
+        CudaKernel.MOE_GROUP,
+        CudaDevice.Grid.of(1, 1),
+        b.chosen,
+        slots,
+        topK,
+        e,
+        b.start,
+        b.slotOf,
+        b.rowOf);
+    ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w1, b.eg, inter, dim, slots, e);
+    ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w3, b.eu, inter, dim, slots, e);
+    ops.siluMul(b.eg, b.eu, slots * inter);
+    ops.expertLinear(b.eg, inter, null, b.start, m.experts.w2, b.ey, dim, inter, slots, e);
+    device.launch(
+        CudaKernel.MOE_COMBINE,
+        CudaDevice.Grid.of(rows, 128),
+        b.ey,
+        b.chosen,
+        b.weights,
+        b.slotOf,
+        topK,
+        dim,
+        b.out,
+        dim);
+    if (m.shared != null) {
+      mlp(m.shared, b.xn, rows, b.shared);
+      ops.add(b.out, b.shared, rows * dim);
+    }
+  }
+}

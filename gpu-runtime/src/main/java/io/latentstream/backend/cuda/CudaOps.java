@@ -1,0 +1,276 @@
+package io.latentstream.backend.cuda;
+
+import io.latentstream.backend.cuda.CudaDevice.Grid;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Typed launches of the kernels, one method per step of the forward pass, so that {@link
+ * CudaEngine}'s forward reads like model/Transformer. Activations are fp32 [rows, ld]; sizes are in
+ * elements. Launch shapes live here and only here.
+ */
+final class CudaOps {
+  /** The GEMV-shaped kernels take up to this many rows (one 16-row tile per block). */
+  static final int GEMV_MAX_ROWS = 16;
+
+  private static final int ELEMENTWISE_BLOCKS = 264; // two per SM of an H100/H200
+
+  private final CudaDevice d;
+
+  CudaOps(CudaDevice device) {
+    this.d = device;
+  }
+
+  /** y = x W^T, W bf16 [n, k], for m rows; {@code products} independent ones (heads) at strides. */
+  void linear(
+      CUdeviceptr x,
+      int ldx,
+      long sx,
+      int m,
+      CUdeviceptr w,
+      long sw,
+      CUdeviceptr y,
+      int ldy,
+      long sy,
+      int n,
+      int k,
+      int products) {
+    boolean gemv = m <= GEMV_MAX_ROWS;
+    d.launch(
+        gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16,
+        new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), products, 128),
+        x,
+        ldx,
+        sx,
+        m,
+        w,
+        sw,
+        y,
+        ldy,
+        sy,
+        n,
+        k);
+  }
+
+  /** y = x W^T for contiguous rows: x [m, k], y [m, n]. */
+  void linear(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+    linear(x, k, 0L, m, w, 0L, y, n, 0L, n, k, 1);
+  }
+
+  /** fp32 y = x W^T (the router). */
+  void linearF32(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+    d.launch(CudaKernel.GEMV_F32, Grid.of(Grid.blocks(n, 4), m, 128), x, k, m, w, y, n, n, k);
+  }
+
+  void rmsnorm(
+      CUdeviceptr x,
+      int ldx,
+      CUdeviceptr weight,
+      CUdeviceptr y,
+      int ldy,
+      int rows,
+      int dim,
+      float eps) {
+    d.launch(CudaKernel.RMSNORM, Grid.of(rows, 256), x, ldx, weight, y, ldy, dim, eps);
+  }
+
+  void rope(
+      CUdeviceptr x,
+      int ldx,
+      int heads,
+      int headStride,
+      int offset,
+      int half,
+      int rows,
+      CUdeviceptr positions,
+      CUdeviceptr cos,
+      CUdeviceptr sin) {
+    d.launch(
+        CudaKernel.ROPE_INTERLEAVED,
+        Grid.of(rows, 128),
+        x,
+        ldx,
+        heads,
+        headStride,
+        offset,
+        half,
+        positions,
+        cos,
+        sin);
+  }
+
+  void siluMul(CUdeviceptr g, CUdeviceptr u, int n) {
+    d.launch(CudaKernel.SILU_MUL, Grid.of(ELEMENTWISE_BLOCKS, 256), g, u, n);
+  }
+
+  /** x += y over n values. */
+  void add(CUdeviceptr x, CUdeviceptr y, int n) {
+    d.launch(CudaKernel.RESIDUAL_ADD, Grid.of(ELEMENTWISE_BLOCKS, 256), x, y, n);
+  }
+
+  /** out[t * ldo ..] = table[tokens[t]] (bf16 [vocab, dim]) for t < rows. */
+  void embed(CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out, int ldo) {
+    d.launch(
+        CudaKernel.EMBED_GATHER,
+        Grid.of(ELEMENTWISE_BLOCKS, 256),
+        tokens,
+        rows,
+        table,
+        dim,
+        out,
+        ldo);
+  }
+
+  void stridedCopy(
+      CUdeviceptr src,
+      int lds,
+      int gs,
+      CUdeviceptr dst,
+      int ldd,
+      int gd,
+      int rows,
+      int groups,
+      int width) {
+    d.launch(
+        CudaKernel.STRIDED_COPY,
+        Grid.of(ELEMENTWISE_BLOCKS, 256),
+        src,
+        lds,
+        gs,
+        dst,
+        ldd,
+        gd,
+        rows,
+        groups,
+        width);
+  }
+
+  /**
+   * A pool of 64-token latent pages, [pages][layers][64][kvLora + rope] fp32, and the step's page
+   * table [sequences, maxPages] (sequence s's token p lives in page table[s][p / 64]).
+   */
+  record PagedLatents(
+      CUdeviceptr pool, CUdeviceptr table, int maxPages, int layers, int kvLora, int rope) {
+    int latentDim() {
+      return kvLora + rope;
+    }
+  }
+
+  /** Split attention's partial results per (row, head, chunk): sums, maxima, denominators. */
+  record AttentionScratch(CUdeviceptr oPart, CUdeviceptr mPart, CUdeviceptr lPart) {}
+
+  /** Appends each row's latents kv [rows, latentDim] at (rowSeq, rowPos) in the layer's pages. */
+  void appendLatents(
+      CUdeviceptr kv,
+      int rows,
+      PagedLatents cache,
+      int layer,
+      CUdeviceptr rowSeq,
+      CUdeviceptr rowPos) {
+    int latent = cache.latentDim();
+    d.launch(
+        CudaKernel.MLA_CACHE_APPEND,
+        Grid.of(rows, 128),
+        kv,
+        latent,
+        latent,
+        cache.pool(),
+        cache.table(),
+        cache.maxPages(),
+        layer,
+        cache.layers(),
+        rowSeq,
+        rowPos);
+  }
+
+  /** Heads per block of MLA_ATTEND_GROUPED (the kernel's kGroupHeads). */
+  static final int GROUP_HEADS = 4;
+
+  /**
+   * Absorbed MLA attention: q [rows, heads, latentDim] over each row's first rowLen[r] tokens of
+   * sequence rowSeq[r], in chunks of splitLen tokens (splits of them cover the longest row), merged
+   * into o [rows, heads, kvLora]; attend is MLA_ATTEND or MLA_ATTEND_GROUPED.
+   */
+  void mlaAttention(
+      CudaKernel attend,
+      CUdeviceptr q,
+      int heads,
+      int rows,
+      PagedLatents cache,
+      int layer,
+      CUdeviceptr rowSeq,
+      CUdeviceptr rowLen,
+      float scale,
+      int splitLen,
+      int splits,
+      AttentionScratch s,
+      CUdeviceptr o) {
+    int headBlocks =
+        attend == CudaKernel.MLA_ATTEND_GROUPED ? Grid.blocks(heads, GROUP_HEADS) : heads;
+    d.launch(
+        attend,
+        new Grid(splits, headBlocks, rows, 128),
+        q,
+        heads * cache.latentDim(),
+        heads,
+        cache.kvLora(),
+        cache.rope(),
+        cache.pool(),
+        cache.table(),
+        cache.maxPages(),
+        layer,
+        cache.layers(),
+        rowSeq,
+        rowLen,
+        scale,
+        splitLen,
+        s.oPart(),
+        s.mPart(),
+        s.lPart());
+    d.launch(
+        CudaKernel.MLA_COMBINE,
+        Grid.of(heads, rows, 128),
+        s.oPart(),
+        s.mPart(),
+        s.lPart(),
+        heads,
+        cache.kvLora(),
+        splits,
+        o,
+        heads * cache.kvLora());
+  }
+
+  /**
+   * Each expert's grouped rows [start[e], start[e+1]) times its bf16 weights w [experts, n, k]:
+   * y[pos] = x[rows == null ? pos : rows[pos]] W_e^T, for slots grouped rows in all.
+   */
+  void expertLinear(
+      CUdeviceptr x,
+      int ldx,
+      CUdeviceptr rows,
+      CUdeviceptr start,
+      CUdeviceptr w,
+      CUdeviceptr y,
+      int n,
+      int k,
+      int slots,
+      int experts) {
+    d.launch(
+        CudaKernel.MOE_GEMM_BF16,
+        new Grid(Grid.blocks(n, 128), Grid.blocks(slots, 16), experts, 128),
+        x,
+        ldx,
+        rows,
+        start,
+        w,
+        (long) n * k,
+        y,
+        n,
+        n,
+        k);
+  }
+
+  /** Index of the largest value of each row, lowest on ties. */
+  void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
+    d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);
+  }
+}

@@ -1,0 +1,323 @@
+package io.latentstream.backend.cuda;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.backend.cuda.CudaKernels.Precision;
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.weights.Checkpoint;
+import io.latentstream.weights.SafetensorsFile;
+import io.latentstream.weights.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The engine with its linear layers on the GPU ({@link CudaKernels}), in both precisions, against
+ * the CPU engine run on the same machine (itself held to the goldens by GoldenConformanceTest) and
+ * against the goldens of ../shared/models where the bundle carries them: logits at every position
+ * within 1e-4 of the logits' scale (fp32 layers: about the CPU golden test's 1e-3 absolute) or 2e-2
+ * (bf16 layers: activations rounded to bf16 at every linear layer), greedy continuations token for
+ * token. Then the device-resident {@link CudaEngine} the same way, and its batch invariance.
+ */
+final class EngineChecks {
+  private static final String SECTION = "engine";
+  private static final double FP32_TOL = 1e-4;
+  private static final double BF16_TOL = 2e-2;
+  private static final List<String> MODELS = List.of("tiny-a", "tiny-a-fp8", "brown-mtp");
+  private final CudaDevice device;
+  private final Path models;
+  private final Map<String, Engine> cpuEngines = new HashMap<>();
+
+  EngineChecks(CudaDevice device, Path models) {
+    this.device = device;
+    this.models = models;
+  }
+
+  List<Supplier<List<CheckResult>>> all() {
+    List<Supplier<List<CheckResult>>> checks = new ArrayList<>();
+    for (Precision p : Precision.values()) {
+      for (String model : MODELS) {
+        checks.add(() -> model(model, p));
+      }
+    }
+    for (String model : MODELS) {
+      checks.add(() -> deviceResident(model));
+    }
+    checks.add(this::deviceResidentBatchInvariance);
+    checks.add(this::deviceResidentMtp);
+    return checks;
+  }
+
+  /** Rows per step and latent tokens in all for the device-resident engine's checks. */
+  static final int MAX_ROWS = 512;
+
+  static final int MAX_TOKENS = 1 << 16;
+
+  /**
+   * {@link CudaEngine}, the forward pass kept on the device (bf16 weights): logits of every
+   * position against the CPU engine and the goldens (bf16 tolerance), greedy continuations with the
+   * argmax on the device.
+   */
+  private List<CheckResult> deviceResident(String model) {
+    Path dir = models.resolve(model);
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    }
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      Candidate candidate =
+          new Candidate() {
+            @Override
+            public float[] logits(int[] tokens) {
+              CudaEngine.Sequence seq = gpu.newSequence();
+              try {
+                return flatten(gpu.step(List.of(seq), List.of(tokens)));
+              } finally {
+                gpu.release(seq);
+              }
+            }
+
+            @Override
+            public int[] greedy(int[] prompt, int n) {
+              return gpu.generateGreedy(prompt, n);
+            }
+          };
+      return conformance(model + " device", model, dir, candidate, BF16_TOL);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A sequence's logits on the device are bitwise the same alone (1 row: the GEMV kernels, one
+   * attention chunk) and batched with a 400-token prefill (402 rows: the GEMM kernels, a step of
+   * two chunks), which replays and failover resumes rely on.
+   */
+  private List<CheckResult> deviceResidentBatchInvariance() {
+    Path dir = models.resolve("brown-mtp");
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      int vocab = gpu.config().vocabSize();
+      java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+      int[] prompt = r.ints(200, 0, vocab).toArray();
+      int[] next = {r.nextInt(vocab)};
+      CudaEngine.Sequence alone = gpu.newSequence();
+      gpu.step(List.of(alone), List.of(prompt));
+      float[][] a = gpu.step(List.of(alone), List.of(next));
+      CudaEngine.Sequence mine = gpu.newSequence();
+      CudaEngine.Sequence other = gpu.newSequence();
+      CudaEngine.Sequence third = gpu.newSequence();
+      gpu.step(List.of(other), List.of(r.ints(40, 0, vocab).toArray()));
+      gpu.step(List.of(mine), List.of(prompt));
+      float[][] b =
+          gpu.step(
+              List.of(other, mine, third),
+              List.of(new int[] {1}, next, r.ints(400, 0, vocab).toArray()));
+      int differ = 0;
+      for (int j = 0; j < vocab; j++) {
+        differ += Float.floatToIntBits(a[0][j]) != Float.floatToIntBits(b[1][j]) ? 1 : 0;
+      }
+      for (CudaEngine.Sequence s : List.of(alone, mine, other, third)) {
+        gpu.release(s);
+      }
+      return List.of(
+          CheckResult.exact(SECTION, "brown-mtp device batch invariance", differ, vocab));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private List<CheckResult> model(String model, Precision precision) {
+    Path dir = models.resolve(model);
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    }
+    try {
+      Engine cuda =
+          Engine.load(
+              dir,
+              new CudaKernels(device, new VectorKernels(), precision),
+              Checkpoint.Progress.NONE);
+      Candidate candidate =
+          new Candidate() {
+            @Override
+            public float[] logits(int[] tokens) {
+              return allLogits(cuda, tokens);
+            }
+
+            @Override
+            public int[] greedy(int[] prompt, int n) {
+              return cuda.generateGreedy(prompt, n);
+            }
+          };
+      String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
+      return conformance(
+          name, model, dir, candidate, precision == Precision.FP32 ? FP32_TOL : BF16_TOL);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * brown-mtp's MTP module on the device against the CPU engine's, from the same hidden states (the
+   * CPU main model's) and next tokens, and against the golden MTP logits where carried.
+   */
+  private List<CheckResult> deviceResidentMtp() {
+    Path dir = models.resolve("brown-mtp");
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      Engine cpu = cpuEngine(dir);
+      JsonNode prompts =
+          new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+      List<CheckResult> vsCpu = new ArrayList<>();
+      List<CheckResult> vsGolden = new ArrayList<>();
+      for (int i = 0; i < prompts.size(); i++) {
+        int[] tokens =
+            concat(ints(prompts.get(i).get("input_ids")), ints(prompts.get(i).get("greedy_32")));
+        io.latentstream.engine.Sequence seq = cpu.newSequence();
+        float[][] hidden =
+            cpu.step(List.of(new StepRequest(seq, tokens, StepRequest.Logits.NONE)))
+                .get(0)
+                .hidden();
+        float[][] h = Arrays.copyOf(hidden, tokens.length - 1);
+        int[] next = Arrays.copyOfRange(tokens, 1, tokens.length);
+        float[] ref =
+            flatten(cpu.mtp(List.of(new io.latentstream.engine.MtpRequest(seq, h, next))).get(0));
+        CudaEngine.Sequence gs = gpu.newSequence();
+        float[] got = flatten(gpu.mtp(List.of(gs), List.<float[][]>of(h), List.of(next)));
+        gpu.release(gs);
+        String what = "brown-mtp device mtp p" + i;
+        vsCpu.add(CheckResult.compare(SECTION, what, ref, got, got.length, BF16_TOL));
+        float[] golden = goldenTensor(dir, "mtp_logits." + i);
+        if (golden != null) {
+          vsGolden.add(CheckResult.compare(SECTION, what, golden, got, got.length, BF16_TOL));
+        }
+      }
+      List<CheckResult> out = new ArrayList<>();
+      out.add(CheckResult.worst("brown-mtp device mtp logits vs cpu", vsCpu));
+      if (!vsGolden.isEmpty()) {
+        out.add(CheckResult.worst("brown-mtp device mtp logits vs golden", vsGolden));
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** An engine under test. */
+  private interface Candidate {
+    /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
+    float[] logits(int[] tokens);
+
+    int[] greedy(int[] prompt, int n);
+  }
+
+  /**
+   * For every golden prompt: logits against the CPU engine and the golden (where carried), and the
+   * greedy continuation against both; one row per prompt and comparison, greedy rows counted.
+   */
+  private List<CheckResult> conformance(
+      String name, String model, Path dir, Candidate gpu, double tol) throws IOException {
+    Engine cpu = cpuEngine(dir);
+    JsonNode prompts =
+        new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
+    List<CheckResult> vsCpuLogits = new ArrayList<>();
+    List<CheckResult> vsGoldenLogits = new ArrayList<>();
+    int vsGolden = 0;
+    int vsCpu = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      JsonNode p = prompts.get(i);
+      int[] prompt = ints(p.get("input_ids"));
+      int[] greedy = p.has("greedy_32") ? ints(p.get("greedy_32")) : ints(p.get("greedy_20"));
+      // brown-mtp's logits goldens cover the prompt and its greedy continuation.
+      int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
+      float[] got = gpu.logits(tokens);
+      String what = name + " logits p" + i;
+      vsCpuLogits.add(
+          CheckResult.compare(SECTION, what, allLogits(cpu, tokens), got, got.length, tol));
+      float[] golden = goldenTensor(dir, "logits." + i);
+      if (golden != null) {
+        vsGoldenLogits.add(CheckResult.compare(SECTION, what, golden, got, got.length, tol));
+      }
+      int[] a = gpu.greedy(prompt, greedy.length);
+      vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
+      vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+    }
+    List<CheckResult> out = new ArrayList<>();
+    out.add(CheckResult.worst(name + " logits vs cpu", vsCpuLogits));
+    if (!vsGoldenLogits.isEmpty()) {
+      out.add(CheckResult.worst(name + " logits vs golden", vsGoldenLogits));
+    }
+    out.add(
+        CheckResult.exact(SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
+    out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
+    return out;
+  }
+
+  private Engine cpuEngine(Path dir) throws IOException {
+    Engine e = cpuEngines.get(dir.toString());
+    if (e == null) {
+      e = Engine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
+      cpuEngines.put(dir.toString(), e);
+    }
+    return e;
+  }
+
+  /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
+  private static float[] allLogits(Engine engine, int[] tokens) {
+    return flatten(
+        engine
+            .step(List.of(new StepRequest(engine.newSequence(), tokens, StepRequest.Logits.ALL)))
+            .get(0)
+            .logits());
+  }
+
+  private static float[] flatten(float[][] rows) {
+    int vocab = rows[0].length;
+    float[] flat = new float[rows.length * vocab];
+    for (int r = 0; r < rows.length; r++) {
+      System.arraycopy(rows[r], 0, flat, r * vocab, vocab);
+    }
+    return flat;
+  }
+
+  /** A golden fp32 tensor, or null when the bundle does not carry golden.safetensors or it. */
+  private static float[] goldenTensor(Path dir, String name) throws IOException {
+    Path file = dir.resolve("golden.safetensors");
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      TensorInfo t = f.tensors().get(name);
+      if (t == null) {
+        return null;
+      }
+      float[] v = new float[Math.toIntExact(t.elements())];
+      t.dtype().decode(f.bytes(t), 0, v, 0, v.length);
+      return v;
+    }
+  }
+
+  private static int[] ints(JsonNode array) {
+    int[] out = new int[array.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = array.get(i).asInt();
+    }
+    return out;
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] all = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+}

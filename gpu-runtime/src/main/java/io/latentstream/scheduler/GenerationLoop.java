@@ -234,10 +234,10 @@ public final class GenerationLoop implements AutoCloseable {
       }
       if (!mtpRows.isEmpty()) {
         long draftStarted = clock.getAsLong();
-        List<float[][]> logits = engine.mtp(mtpRows);
+        int[] drafts = engine.draft(mtpRows);
         draftNanos = clock.getAsLong() - draftStarted;
         for (int i = 0; i < drafting.size(); i++) {
-          drafting.get(i).draftFrom(logits.get(i));
+          drafting.get(i).draftFrom(drafts[i]);
         }
       }
     } catch (RuntimeException e) {

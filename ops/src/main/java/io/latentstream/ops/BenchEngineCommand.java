@@ -76,6 +76,21 @@ final class BenchEngineCommand extends EngineCommand {
       description = "Prompts of the MTP run, as id lists separated by ';'.")
   List<String> mtpPrompts;
 
+  @Option(
+      names = "--draft-vocab",
+      split = ",",
+      description =
+          "MTP draft vocabularies to compare (the first N token ids each); default: the engine's.")
+  List<Integer> draftVocabs;
+
+  @Option(
+      names = "--min-confidence",
+      split = ",",
+      description =
+          "MTP draft confidences below which no draft is proposed, to compare (each with every"
+              + " --draft-vocab); default: the engine's.")
+  List<Float> minConfidences;
+
   @Override
   void run() throws Exception {
     int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
@@ -88,7 +103,14 @@ final class BenchEngineCommand extends EngineCommand {
           mtpPrompts.stream()
               .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
               .toList();
-      new MtpBenchmark(engine, prompts, newTokens).run(cli().getOut(), warmup, reps);
+      List<Engine> drafters = new ArrayList<>();
+      for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
+        for (float confidence :
+            minConfidences != null ? minConfidences : List.of(engine.minDraftConfidence())) {
+          drafters.add(engine.withDrafting(vocab, confidence));
+        }
+      }
+      new MtpBenchmark(engine, prompts, newTokens, drafters).run(cli().getOut(), warmup, reps);
       return;
     }
     int[] prompt =

@@ -34,22 +34,20 @@ public final class Engine {
   private final Kernels kernels;
   private final Workspace ws;
   private final Linear draftHead;
-  private final float minDraftConfidence;
 
   /** What {@link #draft} returns for a request whose MTP is not confident enough to draft. */
   public static final int NO_DRAFT = -1;
 
   public Engine(Transformer model, Kernels kernels) {
-    this(model, kernels, defaultDraftVocab(model.config().vocabSize()), DEFAULT_MIN_CONFIDENCE);
+    this(model, kernels, defaultDraftVocab(model.config().vocabSize()));
   }
 
-  private Engine(Transformer model, Kernels kernels, int draftVocab, float minDraftConfidence) {
+  private Engine(Transformer model, Kernels kernels, int draftVocab) {
     this.model = model;
     this.config = model.config();
     this.kernels = kernels;
     this.ws = new Workspace(config);
     this.draftHead = new Linear(kernels.firstRows(model.head().w(), draftVocab));
-    this.minDraftConfidence = minDraftConfidence;
   }
 
   /**
@@ -62,32 +60,19 @@ public final class Engine {
   }
 
   /**
-   * brown-mtp's drafts are accepted about as often as their probability says (0.15 below 0.1, 0.5
-   * at 0.4, 0.9 above 0.8); a verify step costs ~1.4 decode steps, so a draft pays only when it is
-   * accepted at least about 0.4 of the time.
+   * The same model (weights shared) drafting over the first {@code draftVocab} token ids only.
+   * Byte-level BPE assigns ids in merge order, the tokenizer corpus's pair-frequency order, so a
+   * prefix of the ids is a frequency-ranked draft vocabulary (FR-Spec, Zhao et al. 2025) that
+   * shares the head's storage. Only drafting changes: the main model verifies over the full
+   * vocabulary, so output does not; a token outside the prefix is just never proposed.
    */
-  static final float DEFAULT_MIN_CONFIDENCE = 0.3f;
-
-  /**
-   * The same model (weights shared) drafting over the first {@code draftVocab} token ids only, and
-   * only when the draft's probability under the MTP head (softmax over those ids) is at least
-   * {@code minConfidence}. Byte-level BPE assigns ids in merge order, the tokenizer corpus's
-   * pair-frequency order, so a prefix of the ids is a frequency-ranked draft vocabulary (FR-Spec,
-   * Zhao et al. 2025) that shares the head's storage. Only drafting changes: the main model
-   * verifies over the full vocabulary, so output does not; a token outside the prefix, or an
-   * unconfident one, is just never proposed, and the next step decodes one token.
-   */
-  public Engine withDrafting(int draftVocab, float minConfidence) {
-    return new Engine(model, kernels, draftVocab, minConfidence);
+  public Engine withDraftVocab(int draftVocab) {
+    return new Engine(model, kernels, draftVocab);
   }
 
   /** Token ids [0, draftVocab()) are the ones MTP can draft. */
   public int draftVocab() {
     return draftHead.out();
-  }
-
-  public float minDraftConfidence() {
-    return minDraftConfidence;
   }
 
   /** Loads a checkpoint directory onto the Vector API kernels, logging progress. */
@@ -194,25 +179,23 @@ public final class Engine {
   /**
    * One MTP forward over several sequences that keeps their MTP caches in step and drafts from each
    * request's last row: the argmax of its logits over the draft vocabulary, or {@link #NO_DRAFT}
-   * below the minimum confidence. Only the last rows go through the head.
+   * when its probability (softmax over the draft vocabulary) is below {@code minConfidence}. Only
+   * the last rows go through the head.
    */
-  public int[] draft(List<MtpRequest> requests) {
+  public int[] draft(List<MtpRequest> requests, float minConfidence) {
     Batch b = mtpForward(requests);
     int[] out = new int[requests.size()];
     for (int i = 0; i < out.length; i++) {
       int row = b.start()[i] + requests.get(i).nextTokens().length - 1;
       float[] q = logits(draftHead, row, 1)[0];
       int token = argmax(q);
-      out[i] = confidence(q, token) >= minDraftConfidence ? token : NO_DRAFT;
+      out[i] = minConfidence <= 0 || confidence(q, token) >= minConfidence ? token : NO_DRAFT;
     }
     return out;
   }
 
   /** softmax(logits)[top] for the argmax top, overwriting logits (one row's, in a fixed order). */
   private float confidence(float[] logits, int top) {
-    if (minDraftConfidence <= 0) {
-      return 1;
-    }
     kernels.exp(logits, 0, logits.length, logits[top]);
     float sum = 0;
     for (float e : logits) {

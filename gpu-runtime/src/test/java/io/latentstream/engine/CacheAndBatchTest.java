@@ -171,7 +171,7 @@ class CacheAndBatchTest {
     int proposed = 0;
     for (int draftVocab : new int[] {vocab, 1000, 37}) {
       for (float minConfidence : new float[] {0f, 0.05f, 0.3f}) {
-        Engine drafter = ENGINE.withDrafting(draftVocab, minConfidence);
+        Engine drafter = ENGINE.withDraftVocab(draftVocab);
         Sequence other = ENGINE.newSequence();
         other.cache().importRange(0, seq.cache().exportRange(0, 12));
         for (int j = 0; j < 11; j += 5) {
@@ -182,7 +182,8 @@ class CacheAndBatchTest {
                       new MtpRequest(
                           other,
                           Arrays.copyOfRange(hidden, j, j + rows),
-                          Arrays.copyOfRange(tokens, j + 1, j + 1 + rows))));
+                          Arrays.copyOfRange(tokens, j + 1, j + 1 + rows))),
+                  minConfidence);
           assertEquals(j + rows, other.mtpCache().length());
           float[] last = Arrays.copyOf(full[j + rows - 1], draftVocab);
           int expected = Engine.argmax(last);

@@ -67,14 +67,22 @@ class GenerationLoopTest {
   }
 
   private static Recorder run(boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
-    return run(engine, mtp, tok, requests);
+    return run(engine, null, mtp, tok, requests);
   }
 
+  /** As {@link #run(boolean, Tokenizer, List)}, with a drafting engine and a pinned draft gate. */
   private static Recorder run(
-      Engine drafter, boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
+      Engine drafter,
+      Float minConfidence,
+      boolean mtp,
+      Tokenizer tok,
+      List<GenerationRequest> requests) {
     Recorder recorder = new Recorder();
     try (GenerationLoop loop =
         new GenerationLoop(drafter, tok, new GenerationLoop.Settings(32, 256, mtp))) {
+      if (minConfidence != null) {
+        loop.pinDraftConfidence(minConfidence);
+      }
       for (GenerationRequest request : requests) {
         loop.submit(request, recorder);
       }
@@ -161,11 +169,10 @@ class GenerationLoopTest {
     Recorder plain = run(false, null, requests);
     int vocab = engine.config().vocabSize();
     long[][] counts = new long[3][];
-    Engine[] drafters = {
-      engine.withDrafting(vocab, 0), engine.withDrafting(vocab, 0.4f), engine.withDrafting(64, 0)
-    };
+    Engine[] drafters = {engine.withDraftVocab(vocab), engine, engine.withDraftVocab(64)};
+    float[] confidences = {0, 0.4f, 0};
     for (int d = 0; d < drafters.length; d++) {
-      Recorder drafted = run(drafters[d], true, null, requests);
+      Recorder drafted = run(drafters[d], confidences[d], true, null, requests);
       long proposed = 0;
       long accepted = 0;
       for (GenerationRequest request : requests) {

@@ -88,7 +88,7 @@ final class BenchEngineCommand extends EngineCommand {
       split = ",",
       description =
           "MTP draft confidences below which no draft is proposed, to compare (each with every"
-              + " --draft-vocab); default: the engine's.")
+              + " --draft-vocab); default: the loop's gate, which follows the measured step costs.")
   List<Float> minConfidences;
 
   @Override
@@ -103,14 +103,16 @@ final class BenchEngineCommand extends EngineCommand {
           mtpPrompts.stream()
               .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
               .toList();
-      List<Engine> drafters = new ArrayList<>();
+      List<MtpBenchmark.Drafting> settings = new ArrayList<>();
       for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
-        for (float confidence :
-            minConfidences != null ? minConfidences : List.of(engine.minDraftConfidence())) {
-          drafters.add(engine.withDrafting(vocab, confidence));
+        for (Float confidence : minConfidences != null ? minConfidences : List.<Float>of()) {
+          settings.add(new MtpBenchmark.Drafting(engine.withDraftVocab(vocab), confidence));
+        }
+        if (minConfidences == null) {
+          settings.add(new MtpBenchmark.Drafting(engine.withDraftVocab(vocab), null));
         }
       }
-      new MtpBenchmark(engine, prompts, newTokens, drafters).run(cli().getOut(), warmup, reps);
+      new MtpBenchmark(engine, prompts, newTokens, settings).run(cli().getOut(), warmup, reps);
       return;
     }
     int[] prompt =

@@ -25,12 +25,22 @@ final class MtpBenchmark {
   private final Engine engine;
   private final List<int[]> prompts;
   private final int newTokens;
-  private final List<Engine> drafters;
+  private final List<Drafting> drafters;
 
   /**
-   * @param drafters the engine with each drafting setting to compare (views of {@code engine})
+   * One drafting setting: the engine with its draft vocabulary (a view of the benchmark's engine),
+   * and the pinned minimum confidence of a draft, or null for the loop's own gate.
    */
-  MtpBenchmark(Engine engine, List<int[]> prompts, int newTokens, List<Engine> drafters) {
+  record Drafting(Engine engine, Float minConfidence) {
+    String describe() {
+      return "draft vocabulary "
+          + engine.draftVocab()
+          + ", min confidence "
+          + (minConfidence == null ? "from step costs" : String.format("%.2f", minConfidence));
+    }
+  }
+
+  MtpBenchmark(Engine engine, List<int[]> prompts, int newTokens, List<Drafting> drafters) {
     this.engine = engine;
     this.prompts = prompts;
     this.newTokens = newTokens;
@@ -117,14 +127,12 @@ final class MtpBenchmark {
       double[] sorted = speedups[d].clone();
       Arrays.sort(sorted);
       double speedup = sorted[reps / 2];
-      int vocab = drafters.get(d).draftVocab();
-      float confidence = drafters.get(d).minDraftConfidence();
+      Drafting drafting = drafters.get(d);
       out.printf(
-          "  with MTP, draft vocabulary %d, min confidence %.2f: %.0f tokens/s, speed-up %.2fx"
+          "  with MTP, %s: %.0f tokens/s, speed-up %.2fx"
               + " (paired runs %.2f to %.2f; ideal = tokens per main step = %.2fx);"
               + " acceptance %.3f (%d of %d drafts); main-model steps per token %.3f%n",
-          vocab,
-          confidence,
+          drafting.describe(),
           on.tokensPerSecond(),
           speedup,
           sorted[0],
@@ -144,14 +152,21 @@ final class MtpBenchmark {
           on.draftMicros(),
           on.otherMicros());
       out.printf(
-          "{\"draft_vocab\":%d,\"min_confidence\":%.2f,\"mtp_acceptance\":%.3f,"
+          "{\"draft_vocab\":%d,\"min_confidence\":%s,\"mtp_acceptance\":%.3f,"
               + "\"tok_s_mtp\":%.0f,\"tok_s_plain\":%.0f,\"speedup\":%.2f}%n",
-          vocab, confidence, acceptance, on.tokensPerSecond(), off.tokensPerSecond(), speedup);
+          drafting.engine().draftVocab(),
+          drafting.minConfidence() == null ? "null" : drafting.minConfidence().toString(),
+          acceptance,
+          on.tokensPerSecond(),
+          off.tokensPerSecond(),
+          speedup);
     }
   }
 
-  /** Generates every prompt at batch 1, drafting with {@code drafter}, or without MTP if null. */
-  private Totals generate(Engine drafter) {
+  /**
+   * Generates every prompt at batch 1, drafting as {@code drafting} says, or without MTP if null.
+   */
+  private Totals generate(Drafting drafting) {
     long[] tokens = {0};
     long[] drafts = {0};
     long[] accepted = {0};
@@ -187,10 +202,13 @@ final class MtpBenchmark {
       // No tokenizer: no EOS, so every prompt runs its full length in every mode.
       try (GenerationLoop loop =
           new GenerationLoop(
-              drafter == null ? engine : drafter,
+              drafting == null ? engine : drafting.engine(),
               null,
-              new GenerationLoop.Settings(1, 512, drafter != null))) {
+              new GenerationLoop.Settings(1, 512, drafting != null))) {
         loop.observe(observer);
+        if (drafting != null && drafting.minConfidence() != null) {
+          loop.pinDraftConfidence(drafting.minConfidence());
+        }
         loop.submit(
             GenerationRequest.of("p" + i, prompts.get(i), SamplingParams.greedy(newTokens)),
             listener);

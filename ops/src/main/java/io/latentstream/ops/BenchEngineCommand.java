@@ -86,10 +86,12 @@ final class BenchEngineCommand extends EngineCommand {
   @Option(
       names = "--min-confidence",
       split = ",",
+      defaultValue = "auto",
       description =
           "MTP draft confidences below which no draft is proposed, to compare (each with every"
-              + " --draft-vocab); default: the loop's gate, which follows the measured step costs.")
-  List<Float> minConfidences;
+              + " --draft-vocab); auto: the loop's gate, which follows the measured step costs"
+              + " (default).")
+  List<String> minConfidences;
 
   @Override
   void run() throws Exception {
@@ -105,11 +107,11 @@ final class BenchEngineCommand extends EngineCommand {
               .toList();
       List<MtpBenchmark.Drafting> settings = new ArrayList<>();
       for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
-        for (Float confidence : minConfidences != null ? minConfidences : List.<Float>of()) {
-          settings.add(new MtpBenchmark.Drafting(engine.withDraftVocab(vocab), confidence));
-        }
-        if (minConfidences == null) {
-          settings.add(new MtpBenchmark.Drafting(engine.withDraftVocab(vocab), null));
+        for (String confidence : minConfidences) {
+          settings.add(
+              new MtpBenchmark.Drafting(
+                  engine.withDraftVocab(vocab),
+                  confidence.equals("auto") ? null : Float.valueOf(confidence)));
         }
       }
       new MtpBenchmark(engine, prompts, newTokens, settings).run(cli().getOut(), warmup, reps);

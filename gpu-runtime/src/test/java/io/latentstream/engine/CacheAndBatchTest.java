@@ -119,19 +119,26 @@ class CacheAndBatchTest {
     assertThrows(IllegalArgumentException.class, () -> seq.truncate(13));
   }
 
+  /** 12 random tokens through the model, and the MTP logits of their first 11 positions. */
+  private record MtpRun(int[] tokens, Sequence seq, float[][] hidden, float[][] mtpLogits) {
+    static MtpRun of(long seed) {
+      int[] tokens = randomTokens(new Random(seed), 12);
+      Sequence seq = ENGINE.newSequence();
+      float[][] hidden =
+          ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
+      MtpRequest rows =
+          new MtpRequest(seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12));
+      return new MtpRun(tokens, seq, hidden, ENGINE.mtp(List.of(rows)).get(0));
+    }
+  }
+
   @Test
   void mtpIncrementalEqualsBatchedRows() {
-    int[] tokens = randomTokens(new Random(4), 12);
-    Sequence seq = ENGINE.newSequence();
-    float[][] hidden =
-        ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
-    float[][] all =
-        ENGINE
-            .mtp(
-                List.of(
-                    new MtpRequest(
-                        seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12))))
-            .get(0);
+    MtpRun run = MtpRun.of(4);
+    int[] tokens = run.tokens();
+    Sequence seq = run.seq();
+    float[][] hidden = run.hidden();
+    float[][] all = run.mtpLogits();
     Sequence one = ENGINE.newSequence();
     for (int j = 0; j < 11; j++) {
       float[][] row =
@@ -156,17 +163,11 @@ class CacheAndBatchTest {
    */
   @Test
   void draftsAreTheArgmaxOfTheFullMtpLogitsOverTheDraftVocabulary() {
-    int[] tokens = randomTokens(new Random(5), 12);
-    Sequence seq = ENGINE.newSequence();
-    float[][] hidden =
-        ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
-    float[][] full =
-        ENGINE
-            .mtp(
-                List.of(
-                    new MtpRequest(
-                        seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12))))
-            .get(0);
+    MtpRun run = MtpRun.of(5);
+    int[] tokens = run.tokens();
+    Sequence seq = run.seq();
+    float[][] hidden = run.hidden();
+    float[][] full = run.mtpLogits();
     int vocab = ENGINE.config().vocabSize();
     int proposed = 0;
     for (int draftVocab : new int[] {vocab, 1000, 37}) {

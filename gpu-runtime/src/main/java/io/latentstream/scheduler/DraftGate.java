@@ -9,11 +9,11 @@ package io.latentstream.scheduler;
  * probability of at least (V - C) / C.
  *
  * <p>V / C is not a constant of the model: on this 2-core machine it was 1.4 when quiet (compute
- * bound: the second row needs its own experts) and under 1 when other processes contended for
- * memory (both steps then wait for the same weights). So V and C are moving averages of the loop's
- * own steps of one sequence, the only ones where the two kinds compare cleanly. The floor keeps
- * some decode steps coming, to keep measuring C, at little cost: drafts under 0.1 are accepted 0.15
- * of the time.
+ * bound: the second row needs its own experts) and under 1 in slow spells of the shared machine
+ * (likely memory contention: both steps then wait for the same weights). So V and C are moving
+ * averages of the loop's own steps of one sequence, the only ones where the two kinds compare
+ * cleanly. The floor keeps some decode steps coming, to keep measuring C, at little cost: drafts
+ * under 0.1 are accepted 0.15 of the time.
  */
 final class DraftGate {
   static final float FLOOR = 0.1f;

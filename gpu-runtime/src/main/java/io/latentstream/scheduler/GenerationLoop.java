@@ -233,9 +233,6 @@ public final class GenerationLoop implements AutoCloseable {
       List<StepResult> results = engine.step(requests);
       long now = clock.getAsLong();
       forwardNanos = now - started;
-      if (lone) {
-        gate.observe(requests.get(0).tokens().length == 2, forwardNanos);
-      }
       List<Generation> drafting = new ArrayList<>();
       List<MtpRequest> mtpRows = new ArrayList<>();
       for (int i = 0; i < plan.size(); i++) {
@@ -254,6 +251,9 @@ public final class GenerationLoop implements AutoCloseable {
         for (int i = 0; i < drafting.size(); i++) {
           drafting.get(i).draftFrom(drafts[i]);
         }
+      }
+      if (lone) {
+        gate.observe(requests.get(0).tokens().length == 2, clock.getAsLong() - started);
       }
     } catch (RuntimeException e) {
       LOG.error("engine step failed; failing its {} requests", plan.size(), e);

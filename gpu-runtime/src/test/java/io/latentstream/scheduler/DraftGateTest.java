@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 /** The draft gate's break-even confidence from the step times it is shown. */
 class DraftGateTest {
   @Test
-  void startsAtTheQuietMachinesBreakEvenUntilBothKindsOfStepAreTimed() {
+  void startsAtTheUsualBreakEvenUntilBothKindsOfStepAreTimed() {
     DraftGate gate = new DraftGate();
     assertEquals(DraftGate.INITIAL, gate.minConfidence());
     gate.observe(false, 1000);

@@ -9,8 +9,8 @@ package io.latentstream.scheduler;
  * 0.9 above 0.8, on its own greedy generations), so the gate asks for a probability of at least (V
  * - C) / C.
  *
- * <p>V / C is not a constant of the model: on this 2-core machine it was 1.3 (a verify forward pass
- * 1.45 times a decode one: the second row needs its own experts) in most JVMs, and under 1 in those
+ * <p>V / C is not a constant of the model: on this 2-core machine it was about 1.3 (a verify
+ * forward pass 1.45 times a decode one: the second row needs its own experts), and under 1 in JVMs
  * whose JIT compiled the one-row kernels badly (BENCHMARKS.md, issue 6). So V and C are moving
  * averages of the loop's own steps of one sequence, the only ones where the two kinds compare
  * cleanly. The floor keeps some decode steps coming, to keep measuring C, at little cost: drafts

@@ -12,6 +12,13 @@ public interface Kernels {
   Matrix pack(float[] w, int rows, int cols);
 
   /**
+   * The first {@code rows} rows of a packed matrix as a matrix of their own, sharing its storage (a
+   * head restricted to a prefix of the vocabulary). Multiplying by it gives, for each of those
+   * rows, bitwise what multiplying by the whole matrix gives.
+   */
+  Matrix firstRows(Matrix m, int rows);
+
+  /**
    * y[yOff + t*rows + r] = dot(W[r, :], x[xOff + t*cols ...]) for r < rows, t < n: the linear layer
    * {@code x W^T} for n activation rows.
    */
@@ -55,4 +62,12 @@ public interface Kernels {
    * pays for a thread handoff; each i must write disjoint outputs.
    */
   void parallelFor(int n, long work, IntConsumer body);
+
+  /** Throws unless {@code rows} is in [1, m.rows()]: the check every {@link #firstRows} makes. */
+  static void checkFirstRows(Matrix m, int rows) {
+    if (rows < 1 || rows > m.rows()) {
+      throw new IllegalArgumentException(
+          "cannot take the first " + rows + " rows of a matrix of " + m.rows());
+    }
+  }
 }

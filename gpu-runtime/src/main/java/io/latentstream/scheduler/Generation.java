@@ -1,5 +1,6 @@
 package io.latentstream.scheduler;
 
+import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
@@ -158,10 +159,13 @@ final class Generation {
     return new MtpRequest(sequence, hidden, next);
   }
 
-  /** Takes the MTP logits of the rows just fed: the last row drafts the token after next. */
-  void draftFrom(float[][] mtpLogits) {
-    if (!prefilling() && !finished()) {
-      draft = TokenDistribution.argmax(mtpLogits[mtpLogits.length - 1]);
+  /**
+   * Takes what MTP drafted from the rows just fed: the token after next, or {@link Engine#NO_DRAFT}
+   * (the next step then decodes one token).
+   */
+  void draftFrom(int token) {
+    if (token != Engine.NO_DRAFT && !prefilling() && !finished()) {
+      draft = token;
       drafted++;
     }
   }

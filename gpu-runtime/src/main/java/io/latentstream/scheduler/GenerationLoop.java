@@ -39,6 +39,7 @@ public final class GenerationLoop implements AutoCloseable {
   private final AtomicLong generatedTokens = new AtomicLong();
   private final AtomicLong drafted = new AtomicLong();
   private final AtomicLong accepted = new AtomicLong();
+  private final DraftGate gate = new DraftGate();
   private volatile StepObserver observer = step -> {};
   private volatile Thread thread;
   private volatile boolean stopping;
@@ -97,6 +98,15 @@ public final class GenerationLoop implements AutoCloseable {
   /** Sets who is told about each step (one observer; replaces the previous one). */
   public void observe(StepObserver observer) {
     this.observer = observer == null ? step -> {} : observer;
+  }
+
+  /**
+   * Pins the probability an MTP draft needs to be proposed (0: always draft), for benchmarks and
+   * tests; by default the {@link DraftGate} follows the measured step costs. Call before {@link
+   * #start}.
+   */
+  public void pinDraftConfidence(float minConfidence) {
+    gate.pin(minConfidence);
   }
 
   /** Queues a request; its tokens and outcome go to {@code listener} on the loop's thread. */
@@ -217,6 +227,8 @@ public final class GenerationLoop implements AutoCloseable {
       requests.add(planned.step());
       tokens += planned.step().tokens().length;
     }
+    // A lone generation past its prefill times a decode or a verify step for the draft gate.
+    boolean lone = plan.size() == 1 && !plan.get(0).generation().prefilling();
     try {
       List<StepResult> results = engine.step(requests);
       long now = clock.getAsLong();
@@ -234,11 +246,14 @@ public final class GenerationLoop implements AutoCloseable {
       }
       if (!mtpRows.isEmpty()) {
         long draftStarted = clock.getAsLong();
-        List<float[][]> logits = engine.mtp(mtpRows);
+        int[] drafts = engine.draft(mtpRows, gate.minConfidence());
         draftNanos = clock.getAsLong() - draftStarted;
         for (int i = 0; i < drafting.size(); i++) {
-          drafting.get(i).draftFrom(logits.get(i));
+          drafting.get(i).draftFrom(drafts[i]);
         }
+      }
+      if (lone) {
+        gate.observe(requests.get(0).tokens().length == 2, clock.getAsLong() - started);
       }
     } catch (RuntimeException e) {
       LOG.error("engine step failed; failing its {} requests", plan.size(), e);

@@ -3,6 +3,7 @@ package io.latentstream.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.engine.StepRequest.Logits;
 import java.util.ArrayList;
@@ -118,19 +119,26 @@ class CacheAndBatchTest {
     assertThrows(IllegalArgumentException.class, () -> seq.truncate(13));
   }
 
+  /** 12 random tokens through the model, and the MTP logits of their first 11 positions. */
+  private record MtpRun(int[] tokens, Sequence seq, float[][] hidden, float[][] mtpLogits) {
+    static MtpRun of(long seed) {
+      int[] tokens = randomTokens(new Random(seed), 12);
+      Sequence seq = ENGINE.newSequence();
+      float[][] hidden =
+          ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
+      MtpRequest rows =
+          new MtpRequest(seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12));
+      return new MtpRun(tokens, seq, hidden, ENGINE.mtp(List.of(rows)).get(0));
+    }
+  }
+
   @Test
   void mtpIncrementalEqualsBatchedRows() {
-    int[] tokens = randomTokens(new Random(4), 12);
-    Sequence seq = ENGINE.newSequence();
-    float[][] hidden =
-        ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
-    float[][] all =
-        ENGINE
-            .mtp(
-                List.of(
-                    new MtpRequest(
-                        seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12))))
-            .get(0);
+    MtpRun run = MtpRun.of(4);
+    int[] tokens = run.tokens();
+    Sequence seq = run.seq();
+    float[][] hidden = run.hidden();
+    float[][] all = run.mtpLogits();
     Sequence one = ENGINE.newSequence();
     for (int j = 0; j < 11; j++) {
       float[][] row =
@@ -145,6 +153,54 @@ class CacheAndBatchTest {
     one.cache().importRange(0, seq.cache().exportRange(0, 12));
     one.truncate(8);
     assertEquals(7, one.mtpCache().length(), "MTP entry 7 used token 8, which was rolled back");
+  }
+
+  /**
+   * Drafting over a prefix of the vocabulary proposes the argmax of the full MTP logits restricted
+   * to that prefix (the pruned head computes exactly those logits), or nothing when that token's
+   * probability under softmax over the prefix is below the minimum confidence; the MTP cache
+   * advances by every row fed, as with {@link Engine#mtp}.
+   */
+  @Test
+  void draftsAreTheArgmaxOfTheFullMtpLogitsOverTheDraftVocabulary() {
+    MtpRun run = MtpRun.of(5);
+    int[] tokens = run.tokens();
+    Sequence seq = run.seq();
+    float[][] hidden = run.hidden();
+    float[][] full = run.mtpLogits();
+    int vocab = ENGINE.config().vocabSize();
+    int proposed = 0;
+    for (int draftVocab : new int[] {vocab, 1000, 37}) {
+      for (float minConfidence : new float[] {0f, 0.05f, 0.3f}) {
+        Engine drafter = ENGINE.withDraftVocab(draftVocab);
+        Sequence other = ENGINE.newSequence();
+        other.cache().importRange(0, seq.cache().exportRange(0, 12));
+        for (int j = 0; j < 11; j += 5) {
+          int rows = Math.min(5, 11 - j);
+          int[] draft =
+              drafter.draft(
+                  List.of(
+                      new MtpRequest(
+                          other,
+                          Arrays.copyOfRange(hidden, j, j + rows),
+                          Arrays.copyOfRange(tokens, j + 1, j + 1 + rows))),
+                  minConfidence);
+          assertEquals(j + rows, other.mtpCache().length());
+          float[] last = Arrays.copyOf(full[j + rows - 1], draftVocab);
+          int expected = Engine.argmax(last);
+          double sum = 0;
+          for (float logit : last) {
+            sum += Math.exp(logit - last[expected]);
+          }
+          boolean confident = 1 / sum >= minConfidence;
+          if (Math.abs(1 / sum - minConfidence) > 1e-4) {
+            assertEquals(confident ? expected : Engine.NO_DRAFT, draft[0], "row " + (j + rows));
+            proposed += confident && minConfidence > 0 ? 1 : 0;
+          }
+        }
+      }
+    }
+    assertTrue(proposed > 0, "no confident draft was tested");
   }
 
   @Test

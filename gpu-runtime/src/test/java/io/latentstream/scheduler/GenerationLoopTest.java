@@ -67,9 +67,22 @@ class GenerationLoopTest {
   }
 
   private static Recorder run(boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
+    return run(engine, null, mtp, tok, requests);
+  }
+
+  /** As {@link #run(boolean, Tokenizer, List)}, with a drafting engine and a pinned draft gate. */
+  private static Recorder run(
+      Engine drafter,
+      Float minConfidence,
+      boolean mtp,
+      Tokenizer tok,
+      List<GenerationRequest> requests) {
     Recorder recorder = new Recorder();
     try (GenerationLoop loop =
-        new GenerationLoop(engine, tok, new GenerationLoop.Settings(32, 256, mtp))) {
+        new GenerationLoop(drafter, tok, new GenerationLoop.Settings(32, 256, mtp))) {
+      if (minConfidence != null) {
+        loop.pinDraftConfidence(minConfidence);
+      }
       for (GenerationRequest request : requests) {
         loop.submit(request, recorder);
       }
@@ -138,6 +151,44 @@ class GenerationLoopTest {
       accepted += drafted.outcomes.get("s" + i).accepted();
     }
     assertTrue(accepted > 0, "MTP drafts were never accepted");
+  }
+
+  /**
+   * Whatever the drafting settings (full or pruned draft vocabulary, any minimum confidence),
+   * greedy and sampled tokens and logprobs are those of a run without MTP: the draft is one token
+   * (a one-hot q), so the draw from the main model's p decides alone. Gating drafts by confidence
+   * proposes fewer of them and has more of them accepted.
+   */
+  @Test
+  void draftVocabularyAndConfidenceChangeOnlyTheSteps() {
+    List<GenerationRequest> requests = new ArrayList<>(greedyRequests(64));
+    for (int i = 0; i < prompts.size(); i++) {
+      SamplingParams params = new SamplingParams(0.8, 0.9, 0, 5 + i, 48, List.of());
+      requests.add(new GenerationRequest("s" + i, prompts.get(i), 0, params, true, null));
+    }
+    Recorder plain = run(false, null, requests);
+    int vocab = engine.config().vocabSize();
+    long[][] counts = new long[3][];
+    Engine[] drafters = {engine.withDraftVocab(vocab), engine, engine.withDraftVocab(64)};
+    float[] confidences = {0, 0.4f, 0};
+    for (int d = 0; d < drafters.length; d++) {
+      Recorder drafted = run(drafters[d], confidences[d], true, null, requests);
+      long proposed = 0;
+      long accepted = 0;
+      for (GenerationRequest request : requests) {
+        String id = request.requestId();
+        assertArrayEquals(plain.ids(id), drafted.ids(id), id + " with drafter " + d);
+        assertArrayEquals(plain.logprobs(id), drafted.logprobs(id), id + " with drafter " + d);
+        proposed += drafted.outcomes.get(id).drafted();
+        accepted += drafted.outcomes.get(id).accepted();
+      }
+      assertTrue(accepted > 0, "drafter " + d + " had no draft accepted");
+      counts[d] = new long[] {proposed, accepted};
+    }
+    assertTrue(counts[1][0] < counts[0][0], "the confidence gate proposed fewer drafts");
+    assertTrue(
+        counts[1][1] * counts[0][0] > counts[0][1] * counts[1][0],
+        "gated drafts are accepted more often: " + Arrays.deepToString(counts));
   }
 
   @Test

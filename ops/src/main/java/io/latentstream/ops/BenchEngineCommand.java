@@ -76,6 +76,23 @@ final class BenchEngineCommand extends EngineCommand {
       description = "Prompts of the MTP run, as id lists separated by ';'.")
   List<String> mtpPrompts;
 
+  @Option(
+      names = "--draft-vocab",
+      split = ",",
+      description =
+          "MTP draft vocabularies to compare (the first N token ids each); default: the engine's.")
+  List<Integer> draftVocabs;
+
+  @Option(
+      names = "--min-confidence",
+      split = ",",
+      defaultValue = "auto",
+      description =
+          "MTP draft confidences below which no draft is proposed, to compare (each with every"
+              + " --draft-vocab); auto: the loop's gate, which follows the measured step costs"
+              + " (default).")
+  List<String> minConfidences;
+
   @Override
   void run() throws Exception {
     int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
@@ -88,7 +105,16 @@ final class BenchEngineCommand extends EngineCommand {
           mtpPrompts.stream()
               .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
               .toList();
-      new MtpBenchmark(engine, prompts, newTokens).run(cli().getOut(), warmup, reps);
+      List<MtpBenchmark.Drafting> settings = new ArrayList<>();
+      for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
+        for (String confidence : minConfidences) {
+          settings.add(
+              new MtpBenchmark.Drafting(
+                  engine.withDraftVocab(vocab),
+                  confidence.equals("auto") ? null : Float.valueOf(confidence)));
+        }
+      }
+      new MtpBenchmark(engine, prompts, newTokens, settings).run(cli().getOut(), warmup, reps);
       return;
     }
     int[] prompt =

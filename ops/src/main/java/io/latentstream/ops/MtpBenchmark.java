@@ -1,10 +1,6 @@
 package io.latentstream.ops;
 
 import io.latentstream.engine.Engine;
-import io.latentstream.engine.MtpRequest;
-import io.latentstream.engine.Sequence;
-import io.latentstream.engine.StepRequest;
-import io.latentstream.engine.StepResult;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
@@ -12,77 +8,170 @@ import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * Issue 6's benchmark: greedy generation at batch 1 with and without MTP drafting, on several
- * prompts, both in one run. Reports the acceptance rate on the model's own generations, main-model
- * steps per token, tokens/s and the speed-up, and the step costs that explain the gap to the ideal
- * (1 + acceptance) x: a verify step feeds two tokens, and drafting adds an MTP pass.
+ * Issue 6's benchmark: greedy generation at batch 1 without MTP drafting and with it (for each
+ * drafting setting asked for: draft vocabulary, minimum confidence), on several prompts, all in one
+ * run with the variants interleaved. Reports the acceptance rate on the model's own generations,
+ * main-model steps per token, tokens/s and the speed-up, and the step costs measured inside those
+ * same generations that explain the gap to the ideal, the tokens per main-model step (1 +
+ * acceptance when every step drafts): a verify step feeds two tokens, and drafting adds an MTP pass
+ * to every step.
  */
 final class MtpBenchmark {
   private final Engine engine;
   private final List<int[]> prompts;
   private final int newTokens;
+  private final List<Drafting> drafters;
 
-  MtpBenchmark(Engine engine, List<int[]> prompts, int newTokens) {
+  /**
+   * One drafting setting: the engine with its draft vocabulary (a view of the benchmark's engine),
+   * and the pinned minimum confidence of a draft, or null for the loop's own gate.
+   */
+  record Drafting(Engine engine, Float minConfidence) {
+    String describe() {
+      return "draft vocabulary "
+          + engine.draftVocab()
+          + ", min confidence "
+          + (minConfidence == null ? "from step costs" : String.format("%.2f", minConfidence));
+    }
+  }
+
+  MtpBenchmark(Engine engine, List<int[]> prompts, int newTokens, List<Drafting> drafters) {
     this.engine = engine;
     this.prompts = prompts;
     this.newTokens = newTokens;
+    this.drafters = drafters;
   }
 
-  /** One mode's totals over every prompt. */
-  private record Totals(long tokens, long steps, long drafted, long accepted, double seconds) {}
+  /**
+   * One generation run's totals over every prompt. Nanoseconds are summed over decode steps (1
+   * token fed) and verify steps (2), separately: their forward passes, their MTP passes, and the
+   * rest of the step (sampling or verifying, emitting); prefill steps are left out, being the same
+   * in every mode.
+   */
+  private record Totals(
+      long tokens,
+      long steps,
+      long drafted,
+      long accepted,
+      double seconds,
+      long decodeSteps,
+      long decodeNanos,
+      long verifySteps,
+      long verifyNanos,
+      long draftNanos,
+      long otherNanos) {
+    double tokensPerSecond() {
+      return tokens / seconds;
+    }
 
+    double acceptance() {
+      return (double) accepted / drafted;
+    }
+
+    double decodeMicros() {
+      return decodeNanos / 1e3 / Math.max(1, decodeSteps);
+    }
+
+    double verifyMicros() {
+      return verifyNanos / 1e3 / Math.max(1, verifySteps);
+    }
+
+    double draftMicros() {
+      return draftNanos / 1e3 / Math.max(1, decodeSteps + verifySteps);
+    }
+
+    double otherMicros() {
+      return otherNanos / 1e3 / Math.max(1, decodeSteps + verifySteps);
+    }
+  }
+
+  /**
+   * Each repetition runs, for each drafting setting, a generation without MTP and then one with it:
+   * on a shared machine whose speed drifts, each speed-up is the ratio of two adjacent runs, and
+   * the figures are medians of those pairs.
+   */
   void run(PrintWriter out, int warmup, int reps) {
     for (int r = 0; r < warmup; r++) {
-      generate(false);
-      generate(true);
+      generate(null);
+      drafters.forEach(this::generate);
     }
-    double[] plain = new double[reps];
-    double[] drafted = new double[reps];
-    Totals on = null;
-    Totals off = null;
+    List<Totals> plain = new ArrayList<>();
+    List<List<Totals>> drafted = new ArrayList<>();
+    drafters.forEach(d -> drafted.add(new ArrayList<>()));
+    double[][] speedups = new double[drafters.size()][reps];
     for (int r = 0; r < reps; r++) {
-      off = generate(false);
-      on = generate(true);
-      plain[r] = off.tokens() / off.seconds();
-      drafted[r] = on.tokens() / on.seconds();
+      for (int d = 0; d < drafters.size(); d++) {
+        Totals off = generate(null);
+        Totals on = generate(drafters.get(d));
+        plain.add(off);
+        drafted.get(d).add(on);
+        speedups[d][r] = on.tokensPerSecond() / off.tokensPerSecond();
+      }
     }
-    double acceptance = (double) on.accepted() / on.drafted();
-    double offTps = median(plain);
-    double onTps = median(drafted);
     out.printf(
-        "MTP, batch 1, greedy, %d new tokens on %d prompts (medians of %d runs)%n",
-        newTokens, prompts.size(), reps);
+        "MTP, batch 1, greedy, %d new tokens on %d prompts (medians of %d runs, %d without MTP;"
+            + " step costs are means within the median run)%n",
+        newTokens, prompts.size(), reps, plain.size());
+    Totals off = median(plain);
     out.printf(
-        "  acceptance %.3f (%d of %d drafts); main-model steps per token: %.3f with MTP, %.3f without%n",
-        acceptance,
-        on.accepted(),
-        on.drafted(),
-        (double) on.steps() / on.tokens(),
-        (double) off.steps() / off.tokens());
-    out.printf(
-        "  tokens/s: %.0f with MTP, %.0f without: speed-up %.2fx (ideal %.2fx)%n",
-        onTps, offTps, onTps / offTps, 1 + acceptance);
-    StepCosts costs = stepCosts(reps);
-    out.printf(
-        "  step costs: decode 1 token %.0f us, verify 2 tokens %.0f us, MTP draft %.0f us%n",
-        costs.decodeOne(), costs.verifyTwo(), costs.draft());
-    double predicted = costs.decodeOne() / ((costs.verifyTwo() + costs.draft()) / (1 + acceptance));
-    out.printf(
-        "  predicted speed-up from step costs: %.2fx = %.0f / ((%.0f + %.0f) / %.3f)%n",
-        predicted, costs.decodeOne(), costs.verifyTwo(), costs.draft(), 1 + acceptance);
-    out.printf(
-        "{\"mtp_acceptance\":%.3f,\"tok_s_mtp\":%.0f,\"tok_s_plain\":%.0f,\"speedup\":%.2f}%n",
-        acceptance, onTps, offTps, onTps / offTps);
+        "  without MTP: %.0f tokens/s; per step: forward %.0f us, rest %.0f us%n",
+        off.tokensPerSecond(), off.decodeMicros(), off.otherMicros());
+    for (int d = 0; d < drafters.size(); d++) {
+      Totals on = median(drafted.get(d));
+      double acceptance = on.acceptance();
+      double[] sorted = speedups[d].clone();
+      Arrays.sort(sorted);
+      double speedup = sorted[reps / 2];
+      Drafting drafting = drafters.get(d);
+      out.printf(
+          "  with MTP, %s: %.0f tokens/s, speed-up %.2fx"
+              + " (paired runs %.2f to %.2f; ideal = tokens per main step = %.2fx);"
+              + " acceptance %.3f (%d of %d drafts); main-model steps per token %.3f%n",
+          drafting.describe(),
+          on.tokensPerSecond(),
+          speedup,
+          sorted[0],
+          sorted[reps - 1],
+          (double) on.tokens() / on.steps(),
+          acceptance,
+          on.accepted(),
+          on.drafted(),
+          (double) on.steps() / on.tokens());
+      out.printf(
+          "    per step: forward %.0f us (verify, %d steps; decode %.0f us, %d steps),"
+              + " MTP draft %.0f us, rest %.0f us%n",
+          on.verifyMicros(),
+          on.verifySteps(),
+          on.decodeMicros(),
+          on.decodeSteps(),
+          on.draftMicros(),
+          on.otherMicros());
+      out.printf(
+          "{\"draft_vocab\":%d,\"min_confidence\":%s,\"mtp_acceptance\":%.3f,"
+              + "\"tok_s_mtp\":%.0f,\"tok_s_plain\":%.0f,\"speedup\":%.2f}%n",
+          drafting.engine().draftVocab(),
+          drafting.minConfidence() == null ? "null" : drafting.minConfidence().toString(),
+          acceptance,
+          on.tokensPerSecond(),
+          off.tokensPerSecond(),
+          speedup);
+    }
   }
 
-  private Totals generate(boolean mtp) {
+  /**
+   * Generates every prompt at batch 1, drafting as {@code drafting} says, or without MTP if null.
+   */
+  private Totals generate(Drafting drafting) {
     long[] tokens = {0};
     long[] drafts = {0};
     long[] accepted = {0};
+    // decode steps, their forward nanos, verify steps, theirs, MTP nanos, the rest of the steps
+    long[] sums = new long[6];
     GenerationListener listener =
         new GenerationListener() {
           @Override
@@ -96,12 +185,30 @@ final class MtpBenchmark {
             accepted[0] += outcome.accepted();
           }
         };
+    GenerationLoop.StepObserver observer =
+        step -> {
+          if (step.tokens() > 2) {
+            return;
+          }
+          int kind = step.tokens() == 1 ? 0 : 2;
+          sums[kind]++;
+          sums[kind + 1] += step.forwardNanos();
+          sums[4] += step.draftNanos();
+          sums[5] += step.totalNanos() - step.forwardNanos() - step.draftNanos();
+        };
     long steps = 0;
     long start = System.nanoTime();
     for (int i = 0; i < prompts.size(); i++) {
-      // No tokenizer: no EOS, so every prompt runs its full length in both modes.
+      // No tokenizer: no EOS, so every prompt runs its full length in every mode.
       try (GenerationLoop loop =
-          new GenerationLoop(engine, null, new GenerationLoop.Settings(1, 512, mtp))) {
+          new GenerationLoop(
+              drafting == null ? engine : drafting.engine(),
+              null,
+              new GenerationLoop.Settings(1, 512, drafting != null))) {
+        loop.observe(observer);
+        if (drafting != null && drafting.minConfidence() != null) {
+          loop.pinDraftConfidence(drafting.minConfidence());
+        }
         loop.submit(
             GenerationRequest.of("p" + i, prompts.get(i), SamplingParams.greedy(newTokens)),
             listener);
@@ -109,50 +216,24 @@ final class MtpBenchmark {
         steps += loop.stats().steps();
       }
     }
-    return new Totals(tokens[0], steps, drafts[0], accepted[0], (System.nanoTime() - start) / 1e9);
+    return new Totals(
+        tokens[0],
+        steps,
+        drafts[0],
+        accepted[0],
+        (System.nanoTime() - start) / 1e9,
+        sums[0],
+        sums[1],
+        sums[2],
+        sums[3],
+        sums[4],
+        sums[5]);
   }
 
-  /** Mean microseconds of the three kinds of step, on a sequence 64 tokens into a prompt. */
-  private record StepCosts(double decodeOne, double verifyTwo, double draft) {}
-
-  private StepCosts stepCosts(int reps) {
-    int n = 64 * reps;
-    Sequence sequence = engine.newSequence();
-    StepResult prefix =
-        engine
-            .step(List.of(new StepRequest(sequence, prompts.get(0), StepRequest.Logits.LAST)))
-            .get(0);
-    int length = sequence.length();
-    long decode = 0;
-    long verify = 0;
-    long draft = 0;
-    for (int i = 0; i < n; i++) {
-      long t0 = System.nanoTime();
-      engine.step(List.of(new StepRequest(sequence, new int[] {7}, StepRequest.Logits.LAST)));
-      long t1 = System.nanoTime();
-      sequence.truncate(length);
-      engine.step(List.of(new StepRequest(sequence, new int[] {7, 9}, StepRequest.Logits.ALL)));
-      long t2 = System.nanoTime();
-      sequence.truncate(length);
-      int mtpLength = sequence.mtpCache().length();
-      engine.mtp(
-          List.of(
-              new MtpRequest(
-                  sequence,
-                  new float[][] {prefix.hidden()[prefix.hidden().length - 1]},
-                  new int[] {7})));
-      long t3 = System.nanoTime();
-      sequence.mtpCache().truncate(mtpLength);
-      decode += t1 - t0;
-      verify += t2 - t1;
-      draft += t3 - t2;
-    }
-    return new StepCosts(decode / 1e3 / n, verify / 1e3 / n, draft / 1e3 / n);
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
+  /** The run of median tokens/s. */
+  private static Totals median(List<Totals> runs) {
+    Totals[] sorted = runs.toArray(Totals[]::new);
+    Arrays.sort(sorted, (a, b) -> Double.compare(a.tokensPerSecond(), b.tokensPerSecond()));
     return sorted[sorted.length / 2];
   }
 }

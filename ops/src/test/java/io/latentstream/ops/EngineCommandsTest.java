@@ -10,6 +10,8 @@ import io.latentstream.ops.LatentstreamCliTestSupport.Result;
 import io.latentstream.weights.SafetensorsFile;
 import io.latentstream.weights.TensorInfo;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,6 +48,44 @@ class EngineCommandsTest {
     assertEquals(1, r.out().strip().lines().count(), r.out());
     JsonNode json = new ObjectMapper().readTree(r.out());
     assertEquals(p.get("greedy_32"), json.get("tokens"));
+  }
+
+  /**
+   * The MTP benchmark runs one line of figures per drafting setting, vocabularies by confidences.
+   */
+  @Test
+  void benchEngineComparesEveryDraftingSetting() throws Exception {
+    Result r =
+        run(
+            "bench-engine",
+            "--model",
+            BROWN,
+            "--mtp",
+            "--new-tokens",
+            "24",
+            "--warmup",
+            "0",
+            "--reps",
+            "1",
+            "--draft-vocab",
+            "8192,512",
+            "--min-confidence",
+            "0,auto");
+    assertEquals(0, r.exitCode(), r.err());
+    List<JsonNode> lines = new ArrayList<>();
+    for (String line : r.out().lines().filter(l -> l.startsWith("{")).toList()) {
+      lines.add(new ObjectMapper().readTree(line));
+    }
+    assertEquals(4, lines.size(), r.out());
+    int[] vocabs = {8192, 8192, 512, 512};
+
+    for (int i = 0; i < 4; i++) {
+      assertEquals(vocabs[i], lines.get(i).get("draft_vocab").asInt(), r.out());
+      JsonNode confidence = lines.get(i).get("min_confidence");
+      assertTrue(i % 2 == 0 ? confidence.asDouble() == 0 : confidence.isNull(), r.out());
+      double acceptance = lines.get(i).get("mtp_acceptance").asDouble();
+      assertTrue(acceptance > 0 && acceptance <= 1, r.out());
+    }
   }
 
   /** Text in: BOS is added, EOS ends the generation, and the text of the tokens is printed. */

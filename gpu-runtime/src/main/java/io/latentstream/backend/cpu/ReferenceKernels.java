@@ -18,6 +18,13 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
+  public Matrix firstRows(Matrix m, int rows) {
+    RowMajor w = (RowMajor) m;
+    Kernels.checkFirstRows(w, rows);
+    return new RowMajor(w.w(), rows, w.cols());
+  }
+
+  @Override
   public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
     RowMajor w = (RowMajor) m;
     int rows = w.rows();

@@ -79,6 +79,19 @@ public final class VectorKernels implements Kernels {
     return new Packed(h, rows, cols);
   }
 
+  /**
+   * Row r of either layout does not move when rows after it are dropped: row-major rows are
+   * contiguous, and a packed block of BLOCK rows keeps its place (the last, partial block reads the
+   * dropped rows' weights and {@link #store} discards them).
+   */
+  @Override
+  public Matrix firstRows(Matrix m, int rows) {
+    Kernels.checkFirstRows(m, rows);
+    return m instanceof RowMajor w
+        ? new RowMajor(w.w(), rows, w.cols())
+        : new Packed(((Packed) m).bf16(), rows, m.cols());
+  }
+
   /** Rows [0, L) of a block's column (col counts columns across blocks). */
   private static FloatVector low(int[] bf16, int col) {
     return IntVector.fromArray(I, bf16, col * L)

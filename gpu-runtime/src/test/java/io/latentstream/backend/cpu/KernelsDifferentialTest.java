@@ -2,6 +2,7 @@ package io.latentstream.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
@@ -64,6 +65,42 @@ class KernelsDifferentialTest {
               1e-5 * mag + 1e-30,
               "row " + r + " token " + t + " of " + java.util.Arrays.toString(s));
         }
+      }
+    }
+  }
+
+  /**
+   * A row prefix (the MTP draft head) gives bitwise the full matrix's first outputs, in both
+   * layouts and for prefixes that end inside a packed block of 16 rows, with 1, 2 and 5 activation
+   * rows.
+   */
+  @Test
+  void firstRowsOfAMatrixGiveItsFirstOutputsBitwise() {
+    int rows = 100;
+    int cols = 40;
+    for (boolean bf16 : new boolean[] {true, false}) {
+      float[] w = bf16 ? toBf16(random(rows * cols)) : random(rows * cols);
+      for (var kernels : new io.latentstream.backend.Kernels[] {fast, ref}) {
+        var full = kernels.pack(w, rows, cols);
+        for (int prefix : new int[] {1, 16, 37, 100}) {
+          var first = kernels.firstRows(full, prefix);
+          assertEquals(prefix, first.rows());
+          for (int n : new int[] {1, 2, 5}) {
+            float[] x = random(n * cols);
+            float[] all = new float[n * rows];
+            float[] some = new float[n * prefix];
+            kernels.matmul(full, x, 0, n, all, 0);
+            kernels.matmul(first, x, 0, n, some, 0);
+            for (int t = 0; t < n; t++) {
+              assertArrayEquals(
+                  java.util.Arrays.copyOfRange(all, t * rows, t * rows + prefix),
+                  java.util.Arrays.copyOfRange(some, t * prefix, (t + 1) * prefix),
+                  "bf16 " + bf16 + ", prefix " + prefix + ", row " + t + " of " + n);
+            }
+          }
+        }
+        assertThrows(IllegalArgumentException.class, () -> kernels.firstRows(full, 0));
+        assertThrows(IllegalArgumentException.class, () -> kernels.firstRows(full, rows + 1));
       }
     }
   }

@@ -19,10 +19,14 @@ import java.util.List;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.kstream.KStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Wires the service: the served model, the registry client, the topics and the topology. */
 @Factory
 public class ServiceFactory {
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceFactory.class);
+
   /** The kernels the model runs on ({@code latentstream.backend}: cpu, or cuda with fallback). */
   @Singleton
   @Bean(preDestroy = "close")

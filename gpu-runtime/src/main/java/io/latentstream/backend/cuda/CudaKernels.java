@@ -61,6 +61,14 @@ public final class CudaKernels implements Kernels, AutoCloseable {
         precision == Precision.BF16 ? device.uploadBf16(w) : device.upload(w), rows, cols);
   }
 
+  /** Row-major on the device, so the first rows are a prefix of the same buffer. */
+  @Override
+  public Matrix firstRows(Matrix m, int rows) {
+    Kernels.checkFirstRows(m, rows);
+    DeviceMatrix w = (DeviceMatrix) m;
+    return new DeviceMatrix(w.w(), rows, w.cols());
+  }
+
   @Override
   public synchronized void matmul(Matrix m, float[] xs, int xOff, int n, float[] ys, int yOff) {
     if (n == 0) {

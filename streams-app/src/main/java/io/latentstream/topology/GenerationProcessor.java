@@ -21,11 +21,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.NavigableMap;
 import java.util.Queue;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -65,6 +68,16 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private final TopologySettings settings;
   private final PromptValidator validator;
   private final Map<String, Active> active = new HashMap<>();
+
+  /** Sessions with a turn in the loop (a session's turns run one at a time). */
+  private final Set<SessionKey> generating = new HashSet<>();
+
+  /**
+   * Each session's accepted turns that have not started, by prompt offset: an index of the
+   * in-flight store, so a prompt need not scan the store to learn whether its session is busy.
+   */
+  private final Map<SessionKey, NavigableMap<Long, InFlightRequest>> waiting = new HashMap<>();
+
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
   private ProcessorContext<String, SpecificRecord> context;
@@ -198,6 +211,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     boolean waits = session != null && sessionBusy(session);
     inFlight.put(requestId, request.toBytes());
     if (waits) {
+      waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(offset, request);
       LOG.info("accepted; waits for the session's earlier turns");
     } else {
       start(request);
@@ -223,19 +237,18 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return sessionActive(session) || nextWaitingTurn(session).isPresent();
+    return generating.contains(session) || waiting.containsKey(session);
   }
 
-  /** Whether a turn of the session is generating. */
-  private boolean sessionActive(SessionKey session) {
-    return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
-  }
-
-  /** The session's earliest accepted turn that has not started. */
-  private Optional<InFlightRequest> nextWaitingTurn(SessionKey session) {
-    return allInFlight().stream()
-        .filter(r -> session.equals(r.session()) && !active.containsKey(r.requestId()))
-        .min(Comparator.comparingLong(InFlightRequest::offset));
+  /** Starts the session's earliest waiting turn, or the next one if that one fails to start. */
+  private void startNextTurn(SessionKey session) {
+    NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
+    while (turns != null && !turns.isEmpty() && !generating.contains(session)) {
+      start(turns.pollFirstEntry().getValue());
+    }
+    if (turns != null && turns.isEmpty()) {
+      waiting.remove(session);
+    }
   }
 
   private List<InFlightRequest> allInFlight() {
@@ -253,8 +266,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      // Not sessionBusy: every waiting turn, this one included, is in the in-flight store.
-      if (request.session() == null || !sessionActive(request.session())) {
+      if (request.session() != null && generating.contains(request.session())) {
+        waiting
+            .computeIfAbsent(request.session(), s -> new TreeMap<>())
+            .put(request.offset(), request);
+      } else {
         try (RequestLogContext logContext = RequestLogContext.of(request)) {
           LOG.info(
               "resuming request {} after {} forwarded tokens",
@@ -309,6 +325,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       started.forwarded.add(token);
     }
     active.put(request.requestId(), started);
+    if (request.session() != null) {
+      generating.add(request.session());
+    }
     model
         .loop()
         .submit(
@@ -336,6 +355,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
           && active.containsKey(outcome.requestId())) {
         progressed.remove(outcome.requestId());
         Active finished = active.remove(outcome.requestId());
+        if (finished.request.session() != null) {
+          generating.remove(finished.request.session());
+        }
         try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
           complete(finished, outcome, now);
         }
@@ -422,7 +444,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     completed.put(r.requestId(), now);
     inFlight.delete(r.requestId());
     if (r.session() != null) {
-      nextWaitingTurn(r.session()).ifPresent(this::start);
+      startNextTurn(r.session());
     }
   }
 
@@ -509,6 +531,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     // The partition moves to another instance, which resumes these requests from the changelog.
     active.keySet().forEach(model.loop()::cancel);
     active.clear();
+    generating.clear();
+    waiting.clear();
   }
 
   private static int[] concat(int[] a, int[] b) {

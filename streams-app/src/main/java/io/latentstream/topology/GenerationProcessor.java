@@ -33,6 +33,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -60,7 +61,7 @@ import org.slf4j.LoggerFactory;
 final class GenerationProcessor implements Processor<String, byte[], String, SpecificRecord> {
   private static final Logger LOG = LoggerFactory.getLogger(GenerationProcessor.class);
 
-  /** Evictions scan the stores: every few thousand punctuations is often enough. */
+  /** Evictions scan the stores: every few thousand emit intervals is often enough. */
   private static final int EVICT_EVERY = 3000;
 
   private final ServedModel model;
@@ -84,7 +85,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private KeyValueStore<String, byte[]> inFlight;
   private KeyValueStore<String, Long> completed;
   private SessionCacheStore sessions;
-  private long punctuations;
+
+  /**
+   * The emitting punctuation while this task has requests in the loop, else null. Kafka Streams
+   * commits a task after every punctuation, so one left running on an idle task would commit an
+   * empty transaction every commit interval (under exactly-once: offsets, end marker and
+   * transaction-log records, about 40 broker requests a second per instance, forever).
+   */
+  private Cancellable emitting;
 
   /** A token and when the engine emitted it (its event's produced_at). */
   private record Emitted(TokenEmission token, long atMs) {}
@@ -153,7 +161,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
         new SessionCacheStore(
             context.getStateStore(StoreNames.SESSION_CACHE),
             model.engine().newSequence().cache().bytesPerToken());
-    context.schedule(settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    context.schedule(
+        settings.emitInterval().multipliedBy(EVICT_EVERY),
+        PunctuationType.WALL_CLOCK_TIME,
+        this::evict);
     resumeInFlight();
   }
 
@@ -325,6 +336,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       started.forwarded.add(token);
     }
     active.put(request.requestId(), started);
+    if (emitting == null) {
+      emitting =
+          this.context.schedule(
+              settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    }
     if (request.session() != null) {
       generating.add(request.session());
     }
@@ -370,8 +386,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
               request.forwarded.stream().mapToInt(Integer::intValue).toArray());
       inFlight.put(entry.getKey(), request.request.toBytes());
     }
-    if (++punctuations % EVICT_EVERY == 0) {
-      evict(now);
+    // Nothing left to forward: the loop adds to the outbox only for requests in active.
+    if (active.isEmpty() && outbox.isEmpty()) {
+      emitting.cancel();
+      emitting = null;
     }
   }
 
@@ -531,6 +549,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     // The partition moves to another instance, which resumes these requests from the changelog.
     active.keySet().forEach(model.loop()::cancel);
     active.clear();
+    if (emitting != null) {
+      emitting.cancel();
+      emitting = null;
+    }
     generating.clear();
     waiting.clear();
   }

@@ -3,8 +3,7 @@ package io.latentstream.backend.cpu;
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.Matrix;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -27,13 +26,6 @@ public final class VectorKernels implements Kernels {
    * microseconds, costs more than it saves.
    */
   private static final long PARALLEL_WORK = 1L << 17;
-
-  /**
-   * Work is cut into this many chunks per thread, claimed one at a time (see {@link #splitRun}): a
-   * thread that loses its core for a while delays the whole call by one small chunk, not by its
-   * half of the work.
-   */
-  private static final int CHUNKS_PER_THREAD = 4;
 
   /** Set while a thread runs a chunk: nested calls then stay on it instead of re-forking. */
   private static final ThreadLocal<boolean[]> IN_CHUNK =
@@ -113,7 +105,7 @@ public final class VectorKernels implements Kernels {
     int cols = m.cols();
     long work = (long) rows * cols * n;
     if (m instanceof RowMajor w) {
-      int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads * CHUNKS_PER_THREAD, rows);
+      int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
       splitRun(
           chunks,
           c -> {
@@ -127,7 +119,7 @@ public final class VectorKernels implements Kernels {
     }
     Packed w = (Packed) m;
     int blocks = (rows + BLOCK - 1) / BLOCK;
-    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads * CHUNKS_PER_THREAD, blocks);
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, blocks);
     splitRun(
         chunks,
         c -> {
@@ -428,7 +420,7 @@ public final class VectorKernels implements Kernels {
 
   @Override
   public void parallelFor(int n, long work, IntConsumer body) {
-    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads * CHUNKS_PER_THREAD, n);
+    int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, n);
     // Strided, not contiguous: causal attention rows cost more the later they come, so
     // interleaving balances a prefill across threads.
     splitRun(
@@ -440,12 +432,7 @@ public final class VectorKernels implements Kernels {
         });
   }
 
-  /**
-   * Runs {@code chunks} independent chunks on the caller and the pool's workers, each taking the
-   * next unclaimed chunk until none is left, and returns when all are done. Chunks are claimed, not
-   * assigned: when another process (the broker, a Kafka client thread) takes a core from one of the
-   * threads, the others finish its share instead of waiting for it.
-   */
+  /** Runs chunk 0 on the caller, the others on the pool, and waits for all. */
   private void splitRun(int chunks, IntConsumer chunk) {
     boolean[] inChunk = IN_CHUNK.get();
     if (chunks <= 1 || pool == null || inChunk[0]) {
@@ -454,62 +441,29 @@ public final class VectorKernels implements Kernels {
       }
       return;
     }
-    Split split = new Split(chunks, chunk, Thread.currentThread());
-    for (int w = 1; w < Math.min(threads, chunks); w++) {
-      pool.execute(split::work);
+    ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
+    for (int c = 1; c < chunks; c++) {
+      int cc = c;
+      tasks[c - 1] =
+          pool.submit(
+              () -> {
+                boolean[] flag = IN_CHUNK.get();
+                flag[0] = true;
+                try {
+                  chunk.accept(cc);
+                } finally {
+                  flag[0] = false;
+                }
+              });
     }
-    split.work();
-    split.await();
-  }
-
-  /** The chunks of one {@link #splitRun}: who takes which, and who waits for the last. */
-  private static final class Split {
-    private final int chunks;
-    private final IntConsumer chunk;
-    private final Thread caller;
-    private final AtomicInteger next = new AtomicInteger();
-    private final AtomicInteger done = new AtomicInteger();
-    private volatile Throwable failure;
-
-    Split(int chunks, IntConsumer chunk, Thread caller) {
-      this.chunks = chunks;
-      this.chunk = chunk;
-      this.caller = caller;
+    inChunk[0] = true;
+    try {
+      chunk.accept(0);
+    } finally {
+      inChunk[0] = false;
     }
-
-    /** Takes chunks until none is left; a worker that starts late finds none and returns. */
-    void work() {
-      boolean[] flag = IN_CHUNK.get();
-      flag[0] = true;
-      try {
-        for (int c; (c = next.getAndIncrement()) < chunks; ) {
-          try {
-            chunk.accept(c);
-          } catch (Throwable t) {
-            failure = t;
-          }
-          if (done.incrementAndGet() == chunks && Thread.currentThread() != caller) {
-            LockSupport.unpark(caller);
-          }
-        }
-      } finally {
-        flag[0] = false;
-      }
-    }
-
-    /** Waits for the chunks other threads took (their writes happen before done's increments). */
-    void await() {
-      while (done.get() < chunks) {
-        LockSupport.park(this);
-      }
-      Throwable t = failure;
-      if (t instanceof RuntimeException e) {
-        throw e;
-      } else if (t instanceof Error e) {
-        throw e;
-      } else if (t != null) {
-        throw new IllegalStateException(t);
-      }
+    for (ForkJoinTask<?> t : tasks) {
+      t.join();
     }
   }
 }

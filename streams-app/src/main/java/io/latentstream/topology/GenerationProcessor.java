@@ -21,15 +21,19 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.NavigableMap;
 import java.util.Queue;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -62,12 +66,30 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private final TopologySettings settings;
   private final PromptValidator validator;
   private final Map<String, Active> active = new HashMap<>();
+
+  /** Sessions with a turn in the loop (a session's turns run one at a time). */
+  private final Set<SessionKey> generating = new HashSet<>();
+
+  /**
+   * Each session's accepted turns that have not started, by prompt offset: an index of the
+   * in-flight store, so a prompt need not scan the store to learn whether its session is busy.
+   */
+  private final Map<SessionKey, NavigableMap<Long, InFlightRequest>> waiting = new HashMap<>();
+
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
   private ProcessorContext<String, SpecificRecord> context;
   private KeyValueStore<String, byte[]> inFlight;
   private KeyValueStore<String, Long> completed;
   private SessionCacheStore sessions;
+
+  /**
+   * The emitting punctuation while this task has requests in the loop, else null. Kafka Streams
+   * commits a task after every punctuation, so one left running on an idle task would commit an
+   * empty transaction every commit interval (under exactly-once: offsets, end marker and
+   * transaction-log records, about 40 broker requests a second per instance, forever).
+   */
+  private Cancellable emitting;
 
   /** A token and when the engine emitted it (its event's produced_at). */
   private record Emitted(TokenEmission token, long atMs) {}
@@ -136,7 +158,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
         new SessionCacheStore(
             context.getStateStore(StoreNames.SESSION_CACHE),
             model.engine().newSequence().cache().bytesPerToken());
-    context.schedule(settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
     context.schedule(settings.evictionInterval(), PunctuationType.WALL_CLOCK_TIME, this::evict);
     resumeInFlight();
   }
@@ -195,6 +216,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     boolean waits = session != null && sessionBusy(session);
     inFlight.put(requestId, request.toBytes());
     if (waits) {
+      waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(offset, request);
       LOG.info("accepted; waits for the session's earlier turns");
     } else {
       start(request);
@@ -220,19 +242,18 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return sessionActive(session) || nextWaitingTurn(session).isPresent();
+    return generating.contains(session) || waiting.containsKey(session);
   }
 
-  /** Whether a turn of the session is generating. */
-  private boolean sessionActive(SessionKey session) {
-    return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
-  }
-
-  /** The session's earliest accepted turn that has not started. */
-  private Optional<InFlightRequest> nextWaitingTurn(SessionKey session) {
-    return allInFlight().stream()
-        .filter(r -> session.equals(r.session()) && !active.containsKey(r.requestId()))
-        .min(Comparator.comparingLong(InFlightRequest::offset));
+  /** Starts the session's earliest waiting turn, or the next one if that one fails to start. */
+  private void startNextTurn(SessionKey session) {
+    NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
+    while (turns != null && !turns.isEmpty() && !generating.contains(session)) {
+      start(turns.pollFirstEntry().getValue());
+    }
+    if (turns != null && turns.isEmpty()) {
+      waiting.remove(session);
+    }
   }
 
   private List<InFlightRequest> allInFlight() {
@@ -250,8 +271,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      // Not sessionBusy: every waiting turn, this one included, is in the in-flight store.
-      if (request.session() == null || !sessionActive(request.session())) {
+      if (request.session() != null && generating.contains(request.session())) {
+        waiting
+            .computeIfAbsent(request.session(), s -> new TreeMap<>())
+            .put(request.offset(), request);
+      } else {
         try (RequestLogContext logContext = RequestLogContext.of(request)) {
           LOG.info(
               "resuming request {} after {} forwarded tokens",
@@ -306,6 +330,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       started.forwarded.add(token);
     }
     active.put(request.requestId(), started);
+    if (emitting == null) {
+      emitting =
+          this.context.schedule(
+              settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    }
+    if (request.session() != null) {
+      generating.add(request.session());
+    }
     model
         .loop()
         .submit(
@@ -333,6 +365,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
           && active.containsKey(outcome.requestId())) {
         progressed.remove(outcome.requestId());
         Active finished = active.remove(outcome.requestId());
+        if (finished.request.session() != null) {
+          generating.remove(finished.request.session());
+        }
         try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
           complete(finished, outcome, now);
         }
@@ -344,6 +379,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
           request.request.withGenerated(
               request.forwarded.stream().mapToInt(Integer::intValue).toArray());
       inFlight.put(entry.getKey(), request.request.toBytes());
+    }
+    // Nothing left to forward: the loop adds to the outbox only for requests in active.
+    if (active.isEmpty() && outbox.isEmpty()) {
+      emitting.cancel();
+      emitting = null;
     }
   }
 
@@ -416,7 +456,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     completed.put(r.requestId(), now);
     inFlight.delete(r.requestId());
     if (r.session() != null) {
-      nextWaitingTurn(r.session()).ifPresent(this::start);
+      startNextTurn(r.session());
     }
   }
 
@@ -507,6 +547,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     // The partition moves to another instance, which resumes these requests from the changelog.
     active.keySet().forEach(model.loop()::cancel);
     active.clear();
+    if (emitting != null) {
+      emitting.cancel();
+      emitting = null;
+    }
+    generating.clear();
+    waiting.clear();
   }
 
   private static int[] concat(int[] a, int[] b) {

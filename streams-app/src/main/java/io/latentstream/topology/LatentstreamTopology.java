@@ -74,7 +74,7 @@ public final class LatentstreamTopology {
     return outputs;
   }
 
-  private static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(
+  static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(
       Topics topics, ServedModel model, TopologySettings settings, GenerationObserver observer) {
     return new ProcessorSupplier<>() {
       @Override

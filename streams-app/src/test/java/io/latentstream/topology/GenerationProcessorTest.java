@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -33,6 +34,13 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.processor.StateStore;
+import org.apache.kafka.streams.processor.TaskId;
+import org.apache.kafka.streams.processor.api.MockProcessorContext;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorSupplier;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.StoreBuilder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -133,6 +141,66 @@ class GenerationProcessorTest {
       driver.advanceWallClockTime(Duration.ofMillis(10));
       forwarded.addAll(tokens.readValuesToList());
       completed.addAll(completions.readValuesToList());
+    }
+  }
+
+  /**
+   * Kafka Streams commits a task after each of its punctuations: the emitting one runs only while
+   * the task has requests in the loop, so an idle instance commits no (empty) transactions.
+   */
+  @Test
+  void theEmitPunctuationRunsOnlyWhileRequestsAreInTheLoop() throws Exception {
+    Properties config = new Properties();
+    config.put(StreamsConfig.APPLICATION_ID_CONFIG, "punctuation-test");
+    config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    MockProcessorContext<String, SpecificRecord> context =
+        new MockProcessorContext<>(
+            config, new TaskId(0, 0), Files.createTempDirectory("punctuation").toFile());
+    ProcessorSupplier<String, byte[], String, SpecificRecord> supplier =
+        LatentstreamTopology.generate(
+            topics, model, TopologySettings.defaults(), GenerationObserver.NONE);
+    List<StateStore> stores = new ArrayList<>();
+    for (StoreBuilder<?> builder : supplier.stores()) {
+      StateStore store = builder.withLoggingDisabled().withCachingDisabled().build();
+      store.init(context.getStateStoreContext(), store);
+      stores.add(store);
+    }
+    Processor<String, byte[], String, SpecificRecord> processor = supplier.get();
+    try {
+      processor.init(context);
+      Duration emitInterval = TopologySettings.defaults().emitInterval();
+      assertTrue(
+          context.scheduledPunctuators().stream()
+              .noneMatch(p -> p.getInterval().equals(emitInterval)),
+          "no emit punctuation while nothing is in the loop");
+
+      context.setRecordMetadata(topics.prompts().name(), 0, 0);
+      context.setCurrentSystemTimeMs(System.currentTimeMillis());
+      byte[] bytes =
+          topics
+              .prompts()
+              .valueSerde()
+              .serializer()
+              .serialize(topics.prompts().name(), prompt("r", null, 5));
+      processor.process(new Record<>("r", bytes, 0L));
+      MockProcessorContext.CapturedPunctuator emit =
+          context.scheduledPunctuators().stream()
+              .filter(p -> p.getInterval().equals(emitInterval))
+              .findFirst()
+              .orElseThrow();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (context.forwarded().stream()
+          .noneMatch(f -> f.record().value() instanceof Completion)) {
+        assertTrue(System.nanoTime() < deadline, "the request did not complete in time");
+        Thread.sleep(5);
+        context.setCurrentSystemTimeMs(System.currentTimeMillis());
+        emit.getPunctuator().punctuate(context.currentSystemTimeMs());
+      }
+      assertTrue(
+          emit.cancelled(), "the emit punctuation stops once the loop is done with the task");
+    } finally {
+      processor.close();
+      stores.forEach(StateStore::close);
     }
   }
 

@@ -106,6 +106,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   int repeats;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "4",
+      description =
+          "Unmeasured rounds of each mode first (default ${DEFAULT-VALUE}): the service's and the"
+              + " broker's JIT compilers take several rounds to finish the Kafka paths.")
+  int warmup;
+
+  @Option(
       names = "--partitions",
       defaultValue = "2",
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
@@ -138,6 +146,12 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     double tokensPerSecond() {
       return tokens / seconds;
     }
+
+    String summary() {
+      return String.format(
+          "%.0f (%.0f + %.0f)",
+          tokensPerSecond(), serviceCpuSeconds * 1e6 / tokens, brokerCpuSeconds * 1e6 / tokens);
+    }
   }
 
   /** CPU seconds of this JVM and of the broker process so far. */
@@ -146,6 +160,23 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       var os =
           (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       return new Cpu(os.getProcessCpuTime() / 1e9, brokerCpuSeconds(kafka.pid(0)));
+    }
+  }
+
+  /**
+   * Waits, up to 10 s, until this JVM and the broker together use under a tenth of a core: what a
+   * phase leaves behind (compilations it queued, collections) is not charged to the next phase.
+   */
+  private static void settle(LocalKafkaCluster kafka) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    Cpu last = Cpu.now(kafka);
+    while (System.nanoTime() < deadline) {
+      Thread.sleep(250);
+      Cpu now = Cpu.now(kafka);
+      if ((now.service() - last.service()) + (now.broker() - last.broker()) < 0.025) {
+        return;
+      }
+      last = now;
     }
   }
 
@@ -176,30 +207,43 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         return sessionsLoad(out, kafka, client, served, data);
       }
       out.printf(
-          "%d prompts x up to %d tokens, %d partitions, %d runs per mode (medians)%n",
-          prompts, maxNewTokens, partitions, repeats);
+          "%d prompts x up to %d tokens, %d partitions, %d warm-up rounds, %d runs per mode"
+              + " (medians)%n",
+          prompts, maxNewTokens, partitions, warmup, repeats);
       out.flush();
-      // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths, which
-      // otherwise burn seconds of CPU in the compiler threads during the first measured runs.
-      engineAlone(kafka, served);
-      throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, -1);
-      throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, -1);
       List<Run> alone = new ArrayList<>();
       List<Run> atLeastOnce = new ArrayList<>();
       List<Run> exactlyOnce = new ArrayList<>();
-      for (int r = 0; r < repeats; r++) {
-        alone.add(engineAlone(kafka, served));
-        atLeastOnce.add(throughKafka(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, r));
-        exactlyOnce.add(
-            throughKafka(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, r));
-        out.printf(
-            "run %d of %d: engine alone %.0f, at_least_once %.0f, exactly_once_v2 %.0f tokens/s%n",
-            r + 1,
-            repeats,
-            alone.get(r).tokensPerSecond(),
-            atLeastOnce.get(r).tokensPerSecond(),
-            exactlyOnce.get(r).tokensPerSecond());
-        out.flush();
+      // Each guarantee gets one pipeline (topics, Kafka Streams, reader) that runs through every
+      // round, as a service does: each round publishes a fresh batch of prompts into it. Creating
+      // clients per round would measure their start-up instead (group joins, metric
+      // registration, and C2 compiling all that in the background during the round).
+      try (Pipeline atLeastOnceKafka =
+              pipeline(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data);
+          Pipeline exactlyOnceKafka =
+              pipeline(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data)) {
+        // Warm-up, not measured: JIT-compiles the engine's, the Kafka clients' and the broker's
+        // paths. A round is short (~2 s) and each JVM has one C2 thread on the 2 cores: it takes
+        // several rounds before the compilers stop taking CPU from the runs.
+        for (int w = 0; w < warmup; w++) {
+          engineAlone(kafka, served);
+          throughKafka(kafka, atLeastOnceKafka, "warmup" + w);
+          throughKafka(kafka, exactlyOnceKafka, "warmup" + w);
+        }
+        for (int r = 0; r < repeats; r++) {
+          alone.add(engineAlone(kafka, served));
+          atLeastOnce.add(throughKafka(kafka, atLeastOnceKafka, "run" + r));
+          exactlyOnce.add(throughKafka(kafka, exactlyOnceKafka, "run" + r));
+          out.printf(
+              "run %d of %d: tokens/s (service + broker CPU us/token): engine alone %s,"
+                  + " at_least_once %s, exactly_once_v2 %s%n",
+              r + 1,
+              repeats,
+              alone.get(r).summary(),
+              atLeastOnce.get(r).summary(),
+              exactlyOnce.get(r).summary());
+          out.flush();
+        }
       }
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
@@ -267,6 +311,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           }
         };
     List<int[]> ids = promptIds(served);
+    settle(kafka);
     Cpu before = Cpu.now(kafka);
     long start = System.nanoTime();
     for (int i = 0; i < prompts; i++) {
@@ -287,71 +332,126 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         after.broker() - before.broker());
   }
 
-  private Run throughKafka(
+  /** The topology under one guarantee on its own topics, with a producer and a reader. */
+  private record Pipeline(
+      Topics topics,
+      KafkaStreams streams,
+      KafkaConsumer<String, SpecificRecord> reader,
+      KafkaProducer<String, PromptRequest> producer)
+      implements AutoCloseable {
+    /**
+     * Creates the topics under {@code name + "."}, starts Kafka Streams as application {@code
+     * name}, and waits until it runs and the reader has joined its group.
+     */
+    static Pipeline start(
+        String name,
+        LocalKafkaCluster kafka,
+        SchemaRegistryClient client,
+        ServedModel served,
+        String guarantee,
+        int partitions,
+        int producerLingerMs,
+        Path data)
+        throws Exception {
+      Topics topics = Topics.create(name + ".", client);
+      try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        admin
+            .createTopics(Topics.newTopics(topics.prefix(), partitions, (short) 1))
+            .all()
+            .get(30, TimeUnit.SECONDS);
+      }
+      StreamsBuilder builder = new StreamsBuilder();
+      LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
+      Properties config =
+          StreamsSettings.of(name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1);
+      Pipeline pipeline =
+          new Pipeline(
+              topics,
+              new KafkaStreams(builder.build(), config),
+              outputs(kafka, topics),
+              new KafkaProducer<>(
+                  Map.of(
+                      "bootstrap.servers", kafka.bootstrapServers(), "linger.ms", producerLingerMs),
+                  new StringSerializer(),
+                  topics.prompts().valueSerde().serializer()));
+      startAndAwaitRunning(pipeline.streams());
+      pipeline.reader().poll(Duration.ofMillis(100)); // joins the group before the first token
+      return pipeline;
+    }
+
+    @Override
+    public void close() {
+      streams.close(Duration.ofSeconds(30));
+      reader.close();
+      producer.close();
+    }
+  }
+
+  /** The pipeline of the throughput benchmark under {@code guarantee}. */
+  private Pipeline pipeline(
       LocalKafkaCluster kafka,
       SchemaRegistryClient client,
       ServedModel served,
       String guarantee,
-      Path data,
-      int run)
+      Path data)
       throws Exception {
-    String name = "bench-" + guarantee.replace('_', '-') + "-" + (run < 0 ? "warmup" : run);
-    Topics topics = Topics.create(name + ".", client);
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(topics.prefix(), partitions, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
+    String name = "bench-" + guarantee.replace('_', '-');
+    return Pipeline.start(name, kafka, client, served, guarantee, partitions, 0, data);
+  }
+
+  /**
+   * One round through a running pipeline: publishes the prompts (request ids unique to the round)
+   * and reads until every completion and every token of the round has arrived.
+   */
+  private Run throughKafka(LocalKafkaCluster kafka, Pipeline pipeline, String round)
+      throws InterruptedException {
+    String prefix = round + "-r";
+    settle(kafka);
+    Cpu before = Cpu.now(kafka);
+    long start = System.nanoTime();
+    for (int i = 0; i < prompts; i++) {
+      pipeline
+          .producer()
+          .send(
+              new ProducerRecord<>(
+                  pipeline.topics().prompts().name(),
+                  prefix + i,
+                  prompt(prefix + i, i, maxNewTokens)));
     }
-    StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
-    Properties config =
-        StreamsSettings.of(name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1);
-    try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
-        KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
-        KafkaProducer<String, PromptRequest> producer =
-            new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 0),
-                new StringSerializer(),
-                topics.prompts().valueSerde().serializer())) {
-      startAndAwaitRunning(streams);
-      consumer.poll(Duration.ofMillis(100)); // joins the group before the first token
-      Cpu before = Cpu.now(kafka);
-      long start = System.nanoTime();
-      for (int i = 0; i < prompts; i++) {
-        producer.send(
-            new ProducerRecord<>(
-                topics.prompts().name(), "r" + i, prompt("r" + i, i, maxNewTokens)));
+    pipeline.producer().flush();
+    long tokens = 0;
+    long expectedTokens = 0;
+    int completed = 0;
+    List<Long> latencies = new ArrayList<>();
+    // A completion may arrive before its last token events (other partitions, same transaction).
+    while (completed < prompts || tokens < expectedTokens) {
+      if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(5)) {
+        throw new IllegalStateException(
+            "only " + completed + " of " + prompts + " prompts completed");
       }
-      producer.flush();
-      long tokens = 0;
-      int completed = 0;
-      List<Long> latencies = new ArrayList<>();
-      while (completed < prompts) {
-        if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(5)) {
-          throw new IllegalStateException(
-              "only " + completed + " of " + prompts + " prompts completed");
+      for (ConsumerRecord<String, SpecificRecord> record :
+          pipeline.reader().poll(Duration.ofMillis(20))) {
+        long receivedMs = System.currentTimeMillis();
+        if (!record.key().startsWith(prefix)) {
+          throw new IllegalStateException("an event of another round: " + record.key());
         }
-        for (ConsumerRecord<String, SpecificRecord> record : consumer.poll(Duration.ofMillis(20))) {
-          long receivedMs = System.currentTimeMillis();
-          if (record.value() instanceof TokenEvent token) {
-            tokens++;
-            latencies.add(receivedMs - token.getProducedAt().toEpochMilli());
-          } else if (record.value() instanceof Completion) {
-            completed++;
-          }
+        if (record.value() instanceof TokenEvent token) {
+          tokens++;
+          latencies.add(receivedMs - token.getProducedAt().toEpochMilli());
+        } else if (record.value() instanceof Completion completion) {
+          completed++;
+          expectedTokens += completion.getTokenIds().size();
         }
       }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      Cpu after = Cpu.now(kafka);
-      streams.close(Duration.ofSeconds(30));
-      return new Run(
-          tokens,
-          seconds,
-          latencies.stream().mapToLong(Long::longValue).toArray(),
-          after.service() - before.service(),
-          after.broker() - before.broker());
     }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Cpu after = Cpu.now(kafka);
+    return new Run(
+        tokens,
+        seconds,
+        latencies.stream().mapToLong(Long::longValue).toArray(),
+        after.service() - before.service(),
+        after.broker() - before.broker());
   }
 
   /**
@@ -367,23 +467,6 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       ServedModel served,
       Path data)
       throws Exception {
-    String name = "bench-sessions-" + sessions;
-    Topics topics = Topics.create(name + ".", client);
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(topics.prefix(), partitions, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    }
-    StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
-    Properties config =
-        StreamsSettings.of(
-            name,
-            kafka.bootstrapServers(),
-            StreamsConfig.EXACTLY_ONCE_V2,
-            data.resolve("streams"),
-            1);
     int requests = sessions * turns;
     java.lang.management.MemoryMXBean memory =
         java.lang.management.ManagementFactory.getMemoryMXBean();
@@ -402,15 +485,19 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             },
             "heap-sampler");
     sampler.setDaemon(true);
-    try (KafkaStreams streams = new KafkaStreams(builder.build(), config);
-        KafkaConsumer<String, SpecificRecord> consumer = outputs(kafka, topics);
-        KafkaProducer<String, PromptRequest> producer =
-            new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 5),
-                new StringSerializer(),
-                topics.prompts().valueSerde().serializer())) {
-      startAndAwaitRunning(streams);
-      consumer.poll(Duration.ofMillis(100));
+    try (Pipeline pipeline =
+        Pipeline.start(
+            "bench-sessions-" + sessions,
+            kafka,
+            client,
+            served,
+            StreamsConfig.EXACTLY_ONCE_V2,
+            partitions,
+            5,
+            data)) {
+      Topics topics = pipeline.topics();
+      KafkaConsumer<String, SpecificRecord> consumer = pipeline.reader();
+      KafkaProducer<String, PromptRequest> producer = pipeline.producer();
       sampler.start();
       long start = System.nanoTime();
       for (int t = 0; t < turns; t++) {
@@ -457,7 +544,6 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       sampler.interrupt();
-      streams.close(Duration.ofSeconds(30));
       out.printf(
           "%d sessions x %d turns (%d requests, all published at once), up to %d tokens each,"
               + " %d partitions, exactly_once_v2%n",

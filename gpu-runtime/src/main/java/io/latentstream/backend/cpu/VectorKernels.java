@@ -7,6 +7,7 @@ import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -58,6 +59,7 @@ public final class VectorKernels implements Kernels {
 
   private static final int BLOCK = 2 * L;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+  private static final int HIGH_HALF = 0xffff0000;
 
   @Override
   public Matrix pack(float[] w, int rows, int cols) {
@@ -92,25 +94,16 @@ public final class VectorKernels implements Kernels {
         : new Packed(((Packed) m).bf16(), rows, m.cols());
   }
 
-  /** Rows [0, L) of a block's column (col counts columns across blocks). */
-  private static FloatVector low(int[] bf16, int col) {
-    return IntVector.fromArray(I, bf16, col * L)
-        .lanewise(VectorOperators.LSHL, 16)
-        .reinterpretAsFloats();
-  }
-
-  /** Rows [L, BLOCK) of a block's column. */
-  private static FloatVector high(int[] bf16, int col) {
-    return IntVector.fromArray(I, bf16, col * L)
-        .lanewise(VectorOperators.AND, 0xffff0000)
-        .reinterpretAsFloats();
-  }
-
   /**
    * Packed weights use the outer-product form: for each column i, each output lane does acc =
    * fma(w[r,i], x[t,i], acc), i ascending. Blocking four activation rows together or not runs
    * exactly that per lane, so a row's outputs never depend on n or on the thread split. Row-major
    * weights take one {@link #dot} per output, likewise independent of n.
+   *
+   * <p>The block methods keep every vector inside themselves (no helper takes or returns one): when
+   * C2 inlines them into a large caller it may stop inlining small helpers
+   * (NodeCountInliningCutoff), and a vector crossing a call that is not inlined is boxed on the
+   * heap, which made decode steps several times slower in some JVM runs and not in others.
    */
   @Override
   public void matmul(Matrix m, float[] x, int xOff, int n, float[] y, int yOff) {
@@ -161,11 +154,15 @@ public final class VectorKernels implements Kernels {
     FloatVector a0 = FloatVector.zero(S);
     FloatVector a1 = a0;
     for (int i = 0; i < cols; i++) {
+      IntVector column = IntVector.fromArray(I, p, (base + i) * L);
       FloatVector xi = FloatVector.broadcast(S, x[xOff + i]);
-      a0 = low(p, base + i).fma(xi, a0);
-      a1 = high(p, base + i).fma(xi, a1);
+      a0 = column.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xi, a0);
+      a1 = column.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xi, a1);
     }
-    store(w, b, a0, a1, y, yOff);
+    int valid = w.rows() - b * BLOCK;
+    int o = yOff + b * BLOCK;
+    a0.intoArray(y, o, S.indexInRange(0, valid));
+    a1.intoArray(y, o + L, S.indexInRange(L, valid));
   }
 
   private static void block2(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
@@ -177,8 +174,9 @@ public final class VectorKernels implements Kernels {
     FloatVector a10 = a00;
     FloatVector a11 = a00;
     for (int i = 0; i < cols; i++) {
-      FloatVector w0 = low(p, base + i);
-      FloatVector w1 = high(p, base + i);
+      IntVector column = IntVector.fromArray(I, p, (base + i) * L);
+      FloatVector w0 = column.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+      FloatVector w1 = column.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats();
       FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
       FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
       a00 = w0.fma(x0, a00);
@@ -186,8 +184,14 @@ public final class VectorKernels implements Kernels {
       a10 = w0.fma(x1, a10);
       a11 = w1.fma(x1, a11);
     }
-    store(w, b, a00, a01, y, yOff);
-    store(w, b, a10, a11, y, yOff + w.rows());
+    int valid = w.rows() - b * BLOCK;
+    VectorMask<Float> m0 = S.indexInRange(0, valid);
+    VectorMask<Float> m1 = S.indexInRange(L, valid);
+    int o = yOff + b * BLOCK;
+    a00.intoArray(y, o, m0);
+    a01.intoArray(y, o + L, m1);
+    a10.intoArray(y, o + w.rows(), m0);
+    a11.intoArray(y, o + w.rows() + L, m1);
   }
 
   private static void block4(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
@@ -203,8 +207,9 @@ public final class VectorKernels implements Kernels {
     FloatVector a30 = a00;
     FloatVector a31 = a00;
     for (int i = 0; i < cols; i++) {
-      FloatVector w0 = low(p, base + i);
-      FloatVector w1 = high(p, base + i);
+      IntVector column = IntVector.fromArray(I, p, (base + i) * L);
+      FloatVector w0 = column.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+      FloatVector w1 = column.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats();
       FloatVector x0 = FloatVector.broadcast(S, x[xOff + i]);
       FloatVector x1 = FloatVector.broadcast(S, x[xOff + cols + i]);
       FloatVector x2 = FloatVector.broadcast(S, x[xOff + 2 * cols + i]);
@@ -219,24 +224,18 @@ public final class VectorKernels implements Kernels {
       a31 = w1.fma(x3, a31);
     }
     int rows = w.rows();
-    store(w, b, a00, a01, y, yOff);
-    store(w, b, a10, a11, y, yOff + rows);
-    store(w, b, a20, a21, y, yOff + 2 * rows);
-    store(w, b, a30, a31, y, yOff + 3 * rows);
-  }
-
-  /** Writes a block's outputs for one activation row, dropping the zero-padded rows. */
-  private static void store(Packed w, int b, FloatVector a0, FloatVector a1, float[] y, int yOff) {
-    int r0 = b * BLOCK;
-    int valid = Math.min(BLOCK, w.rows() - r0);
-    if (valid == BLOCK) {
-      a0.intoArray(y, yOff + r0);
-      a1.intoArray(y, yOff + r0 + L);
-    } else {
-      for (int j = 0; j < valid; j++) {
-        y[yOff + r0 + j] = j < L ? a0.lane(j) : a1.lane(j - L);
-      }
-    }
+    int valid = rows - b * BLOCK;
+    VectorMask<Float> m0 = S.indexInRange(0, valid);
+    VectorMask<Float> m1 = S.indexInRange(L, valid);
+    int o = yOff + b * BLOCK;
+    a00.intoArray(y, o, m0);
+    a01.intoArray(y, o + L, m1);
+    a10.intoArray(y, o + rows, m0);
+    a11.intoArray(y, o + rows + L, m1);
+    a20.intoArray(y, o + 2 * rows, m0);
+    a21.intoArray(y, o + 2 * rows + L, m1);
+    a30.intoArray(y, o + 3 * rows, m0);
+    a31.intoArray(y, o + 3 * rows + L, m1);
   }
 
   /**

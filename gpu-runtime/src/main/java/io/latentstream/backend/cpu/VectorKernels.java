@@ -26,8 +26,8 @@ public final class VectorKernels implements Kernels {
    * Below this many multiply-adds (~0.4 ms on one core) handing half to a parked worker costs more
    * than it saves: on the 2-core development VM a fork and join took ~40 us, and with the old
    * threshold (2^17) brown-mtp decoded at half the speed on two threads as on one (batch 1: ~1,200
-   * against ~2,250 tokens/s). Decode of a small model now stays on one core; prefill, large
-   * batches and DeepSeek-V3-size layers still split.
+   * against ~2,250 tokens/s). Decode of a small model now stays on one core; prefill, large batches
+   * and DeepSeek-V3-size layers still split.
    */
   private static final long PARALLEL_WORK = 1L << 22;
 

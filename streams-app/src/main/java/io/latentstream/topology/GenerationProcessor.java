@@ -21,13 +21,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Queue;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.avro.specific.SpecificRecord;
@@ -66,9 +64,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private final TopologySettings settings;
   private final PromptValidator validator;
   private final Map<String, Active> active = new HashMap<>();
-
-  /** Sessions with a turn in the loop (a session's turns run one at a time). */
-  private final Set<SessionKey> generating = new HashSet<>();
 
   /**
    * Each session's accepted turns that have not started, by prompt offset: an index of the
@@ -242,13 +237,18 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return generating.contains(session) || waiting.containsKey(session);
+    return generating(session) || waiting.containsKey(session);
+  }
+
+  /** Whether a turn of the session is in the loop (a session's turns run one at a time). */
+  private boolean generating(SessionKey session) {
+    return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
   }
 
   /** Starts the session's earliest waiting turn, or the next one if that one fails to start. */
   private void startNextTurn(SessionKey session) {
     NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
-    while (turns != null && !turns.isEmpty() && !generating.contains(session)) {
+    while (turns != null && !turns.isEmpty() && !generating(session)) {
       start(turns.pollFirstEntry().getValue());
     }
     if (turns != null && turns.isEmpty()) {
@@ -271,7 +271,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      if (request.session() != null && generating.contains(request.session())) {
+      if (request.session() != null && generating(request.session())) {
         waiting
             .computeIfAbsent(request.session(), s -> new TreeMap<>())
             .put(request.offset(), request);
@@ -335,9 +335,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
           this.context.schedule(
               settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
     }
-    if (request.session() != null) {
-      generating.add(request.session());
-    }
     model
         .loop()
         .submit(
@@ -365,9 +362,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
           && active.containsKey(outcome.requestId())) {
         progressed.remove(outcome.requestId());
         Active finished = active.remove(outcome.requestId());
-        if (finished.request.session() != null) {
-          generating.remove(finished.request.session());
-        }
         try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
           complete(finished, outcome, now);
         }
@@ -551,7 +545,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       emitting.cancel();
       emitting = null;
     }
-    generating.clear();
     waiting.clear();
   }
 

@@ -10,11 +10,11 @@ package io.latentstream.scheduler;
  * - C) / C.
  *
  * <p>V / C is not a constant of the model: on this 2-core machine it was about 1.3 (a verify
- * forward pass 1.45 times a decode one: the second row needs its own experts), and under 1 in JVMs
- * whose JIT compiled the one-row kernels badly (BENCHMARKS.md, issue 6). So V and C are moving
- * averages of the loop's own steps of one sequence, the only ones where the two kinds compare
- * cleanly. The floor keeps some decode steps coming, to keep measuring C, at little cost: drafts
- * under 0.1 are accepted 0.15 of the time.
+ * forward pass 1.45 times a decode one: the second row needs its own experts), but it moves with
+ * the machine's load and the JIT's code (BENCHMARKS.md, issue 6). So V and C are moving averages of
+ * the loop's own steps of one sequence, the only ones where the two kinds compare cleanly. The
+ * floor keeps some decode steps coming, to keep measuring C, at little cost: drafts under 0.1 are
+ * accepted 0.15 of the time.
  */
 final class DraftGate {
   static final float FLOOR = 0.1f;

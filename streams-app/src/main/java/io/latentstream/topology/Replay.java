@@ -197,8 +197,8 @@ public final class Replay {
     }
   }
 
-  /** What replaying one partition found besides the requests. */
-  private static final class PartitionCounts {
+  /** What replaying the partitions found besides the requests, for the report. */
+  private static final class Tally {
     int refused;
     int restartedSessions;
     int reacceptedIds;
@@ -232,7 +232,7 @@ public final class Replay {
         new Recorded(readTokens(replayed), readCompletions(replayed), readRefusedDuplicates());
     LOG.info("recorded tokens of {} requests read; regenerating", recorded.tokens().size());
     List<Accepted> accepted = new ArrayList<>();
-    PartitionCounts counts = new PartitionCounts();
+    Tally counts = new Tally();
     for (List<ConsumerRecord<String, byte[]>> partition : log.values()) {
       replayPartition(partition, range, recorded, accepted, counts);
     }
@@ -281,7 +281,7 @@ public final class Replay {
       Range range,
       Recorded recorded,
       List<Accepted> all,
-      PartitionCounts counts) {
+      Tally counts) {
     Map<String, Integer> seen = new HashMap<>(); // accepted request ids: how many times
     Map<SessionKey, int[]> histories = new HashMap<>();
     int regenerated = 0;
@@ -343,7 +343,7 @@ public final class Replay {
       Map<String, Integer> seen,
       Recorded recorded,
       boolean verified,
-      PartitionCounts counts) {
+      Tally counts) {
     if (prompt == null) {
       return null;
     }

@@ -89,9 +89,20 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   @Option(
       names = "--prompts",
-      defaultValue = "32",
-      description = "Concurrent prompts (default ${DEFAULT-VALUE}).")
+      defaultValue = "128",
+      description =
+          "Prompts per round, published at once (default ${DEFAULT-VALUE}): several times"
+              + " --concurrency, so that a round's start and drain (the first tokens, the last"
+              + " commit) are a small part of it.")
   int prompts;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "32",
+      description =
+          "Requests generating at once, in both paths: the loop's max running sequences (default"
+              + " ${DEFAULT-VALUE}); the others wait their turn.")
+  int concurrency;
 
   @Option(
       names = "--max-new-tokens",
@@ -107,10 +118,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   @Option(
       names = "--warmup",
-      defaultValue = "4",
+      defaultValue = "8",
       description =
           "Unmeasured rounds of each mode first (default ${DEFAULT-VALUE}): the service's and the"
-              + " broker's JIT compilers take several rounds to finish the Kafka paths.")
+              + " broker's JIT compilers take several rounds to finish the Kafka paths (the"
+              + " broker's CPU per token fell from ~250 to ~80 us between rounds 4 and 12).")
   int warmup;
 
   @Option(
@@ -200,16 +212,16 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         EmbeddedSchemaRegistry registry =
             new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(kafka.bootstrapServers()))
                 .start();
-        ServedModel served = ServedModel.load(model, "bench", GenerationLoop.Settings.defaults())) {
+        ServedModel served = ServedModel.load(model, "bench", loopSettings())) {
       SchemaRegistryClient client =
           new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
       if (sessions > 0) {
         return sessionsLoad(out, kafka, client, served, data);
       }
       out.printf(
-          "%d prompts x up to %d tokens, %d partitions, %d warm-up rounds, %d runs per mode"
-              + " (medians)%n",
-          prompts, maxNewTokens, partitions, warmup, repeats);
+          "%d prompts x up to %d tokens, %d generating at once, %d partitions, %d warm-up rounds,"
+              + " %d runs per mode (medians)%n",
+          prompts, maxNewTokens, concurrency, partitions, warmup, repeats);
       out.flush();
       List<Run> alone = new ArrayList<>();
       List<Run> atLeastOnce = new ArrayList<>();
@@ -223,7 +235,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           Pipeline exactlyOnceKafka =
               pipeline(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data)) {
         // Warm-up, not measured: JIT-compiles the engine's, the Kafka clients' and the broker's
-        // paths. A round is short (~2 s) and each JVM has one C2 thread on the 2 cores: it takes
+        // paths. A round is short (~4 s) and each JVM has one C2 thread on the 2 cores: it takes
         // several rounds before the compilers stop taking CPU from the runs.
         for (int w = 0; w < warmup; w++) {
           engineAlone(kafka, served);
@@ -248,33 +260,54 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
-          "mode              tokens/s  vs engine  latency p50 ms  p99 ms  tokens"
+          "mode              tokens/s  vs engine  paired            latency p50 ms  p99 ms  tokens"
               + "  service CPU us/token  broker CPU us/token");
       out.printf(
-          "engine alone      %8.0f  %8.2f   %14s  %6s  %6d  %20.0f  %19.0f%n",
+          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %6d  %20.0f  %19.0f%n",
           base,
           1.0,
+          "",
           "-",
           "-",
           alone.get(0).tokens(),
           cpuPerToken(alone, Run::serviceCpuSeconds),
           cpuPerToken(alone, Run::brokerCpuSeconds));
-      report(out, "at_least_once", atLeastOnce, base);
-      report(out, "exactly_once_v2", exactlyOnce, base);
+      report(out, "at_least_once", atLeastOnce, alone);
+      report(out, "exactly_once_v2", exactlyOnce, alone);
       out.flush();
     }
     return 0;
   }
 
-  private void report(PrintWriter out, String mode, List<Run> runs, double base) {
+  private GenerationLoop.Settings loopSettings() {
+    GenerationLoop.Settings defaults = GenerationLoop.Settings.defaults();
+    return new GenerationLoop.Settings(
+        concurrency, defaults.maxStepTokens(), defaults.mtpDrafting());
+  }
+
+  /**
+   * One mode's line. "vs engine" divides medians; "paired" is the median (and range) of each run's
+   * ratio to the engine-alone run just before it, which cancels the machine's slower drifts.
+   */
+  private void report(PrintWriter out, String mode, List<Run> runs, List<Run> alone) {
     double tps = median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray());
+    double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
+    double[] paired = new double[runs.size()];
+    for (int i = 0; i < paired.length; i++) {
+      paired[i] = runs.get(i).tokensPerSecond() / alone.get(i).tokensPerSecond();
+    }
     long[] latencies =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
     out.printf(
-        "%-17s %8.0f  %8.2f   %14d  %6d  %6d  %20.0f  %19.0f%n",
+        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %6d  %20.0f  %19.0f%n",
         mode,
         tps,
         tps / base,
+        String.format(
+            "%.2f (%.2f-%.2f)",
+            median(paired),
+            Arrays.stream(paired).min().orElse(0),
+            Arrays.stream(paired).max().orElse(0)),
         percentile(latencies, 0.50),
         percentile(latencies, 0.99),
         runs.get(0).tokens(),

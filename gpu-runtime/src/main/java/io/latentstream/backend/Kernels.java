@@ -51,6 +51,14 @@ public interface Kernels {
    */
   void exp(float[] x, int off, int len, float shift);
 
+  /**
+   * The SwiGLU gate, g[off+i] = silu(g[off+i]) * u[off+i] with silu(v) = v / (1 + e^-v), as v *
+   * sigmoid(v) from e^-|v| (never an argument above 0, so it cannot overflow): within a few ulps of
+   * the same formula on {@link Math#exp} for v >= -87; below, {@link #exp}'s flush gives a value
+   * under |v u| 2e-38 where the exact one is smaller still.
+   */
+  void swiglu(float[] g, float[] u, int off, int len);
+
   /** sum_i a[aOff+i] * b[bOff+i]. */
   float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

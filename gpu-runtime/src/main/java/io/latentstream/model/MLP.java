@@ -18,13 +18,7 @@ public record MLP(Linear w1, Linear w3, Linear w2) implements FeedForward {
       Kernels k, float[] x, int xOff, int n, float[] g, float[] u, int hOff, float[] y, int yOff) {
     w1.apply(k, x, xOff, n, g, hOff);
     w3.apply(k, x, xOff, n, u, hOff);
-    for (int i = hOff, e = hOff + n * inter(); i < e; i++) {
-      g[i] = silu(g[i]) * u[i];
-    }
+    k.swiglu(g, u, hOff, n * inter());
     w2.apply(k, g, hOff, n, y, yOff);
-  }
-
-  static float silu(float v) {
-    return (float) (v / (1 + Math.exp(-v)));
   }
 }

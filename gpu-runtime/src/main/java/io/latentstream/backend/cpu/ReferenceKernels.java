@@ -69,6 +69,16 @@ public final class ReferenceKernels implements Kernels {
   }
 
   @Override
+  public void swiglu(float[] g, float[] u, int off, int len) {
+    for (int i = off; i < off + len; i++) {
+      float v = g[i];
+      float e = (float) Math.exp(-Math.abs(v));
+      float sigmoid = v >= 0 ? 1 / (1 + e) : e / (1 + e);
+      g[i] = v * sigmoid * u[i];
+    }
+  }
+
+  @Override
   public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
     float s = 0;
     for (int i = 0; i < len; i++) {

@@ -134,17 +134,25 @@ public final class VectorKernels implements Kernels {
         c -> {
           int b0 = (int) ((long) blocks * c / chunks);
           int b1 = (int) ((long) blocks * (c + 1) / chunks);
+          int paired = n - n % 2;
           for (int b = b0; b < b1; b++) {
             int t = 0;
-            for (; t + 4 <= n; t += 4) {
+            for (; t + 4 <= paired; t += 4) {
               block4(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
             // Two rows (an MTP verify step) share one pass over the weights as well.
-            for (; t + 2 <= n; t += 2) {
+            for (; t < paired; t += 2) {
               block2(w, b, x, xOff + t * cols, y, yOff + t * rows);
             }
-            for (; t < n; t++) {
-              block1(w, b, x, xOff + t * cols, y, yOff + t * rows);
+          }
+          if (paired < n) {
+            // A lone row (decoding) takes two blocks per pass: four FMA chains instead of two.
+            int b = b0;
+            for (; b + 2 <= b1; b += 2) {
+              block1Pair(w, b, x, xOff + paired * cols, y, yOff + paired * rows);
+            }
+            if (b < b1) {
+              block1(w, b, x, xOff + paired * cols, y, yOff + paired * rows);
             }
           }
         });
@@ -166,6 +174,33 @@ public final class VectorKernels implements Kernels {
     int o = yOff + b * BLOCK;
     a0.intoArray(y, o, S.indexInRange(0, valid));
     a1.intoArray(y, o + L, S.indexInRange(L, valid));
+  }
+
+  /** Blocks b and b + 1 for one row: block1's per-lane sums, twice as many chains in flight. */
+  private static void block1Pair(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
+    int cols = w.cols();
+    int base = b * cols;
+    int next = (b + 1) * cols;
+    int[] p = w.bf16();
+    FloatVector a0 = FloatVector.zero(S);
+    FloatVector a1 = a0;
+    FloatVector c0 = a0;
+    FloatVector c1 = a0;
+    for (int i = 0; i < cols; i++) {
+      IntVector column = IntVector.fromArray(I, p, (base + i) * L);
+      IntVector nextColumn = IntVector.fromArray(I, p, (next + i) * L);
+      FloatVector xi = FloatVector.broadcast(S, x[xOff + i]);
+      a0 = column.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xi, a0);
+      a1 = column.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xi, a1);
+      c0 = nextColumn.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xi, c0);
+      c1 = nextColumn.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xi, c1);
+    }
+    int valid = w.rows() - b * BLOCK;
+    int o = yOff + b * BLOCK;
+    a0.intoArray(y, o, S.indexInRange(0, valid));
+    a1.intoArray(y, o + L, S.indexInRange(L, valid));
+    c0.intoArray(y, o + BLOCK, S.indexInRange(BLOCK, valid));
+    c1.intoArray(y, o + BLOCK + L, S.indexInRange(BLOCK + L, valid));
   }
 
   private static void block2(Packed w, int b, float[] x, int xOff, float[] y, int yOff) {
@@ -395,6 +430,41 @@ public final class VectorKernels implements Kernels {
     p = Math.fma(p * r, r, r) + 1f;
     int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(ROUND) - 127)) << 23;
     return p * Float.intBitsToFloat(bits);
+  }
+
+  /** Per-thread e^-|g| of {@link #swiglu}, grown as needed. */
+  private static final ThreadLocal<float[][]> SWIGLU_SCRATCH =
+      ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+
+  /** e^-|v| by {@link #exp} into a scratch row, then v * sigmoid(v) * u lanewise. */
+  @Override
+  public void swiglu(float[] g, float[] u, int off, int len) {
+    float[][] holder = SWIGLU_SCRATCH.get();
+    if (holder[0].length < len) {
+      holder[0] = new float[len];
+    }
+    float[] e = holder[0];
+    for (int i = 0; i < len; i++) {
+      e[i] = -Math.abs(g[off + i]);
+    }
+    exp(e, 0, len, 0f);
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    int i = 0;
+    int bound = len - len % L;
+    for (; i < bound; i += L) {
+      FloatVector v = FloatVector.fromArray(S, g, off + i);
+      FloatVector ei = FloatVector.fromArray(S, e, i);
+      FloatVector onePlus = ei.add(1f);
+      // sigmoid(v) = 1 / (1 + e^-v) for v >= 0, e^v / (1 + e^v) below.
+      FloatVector sigmoid =
+          ei.div(onePlus).blend(one.div(onePlus), v.compare(VectorOperators.GE, 0f));
+      v.mul(sigmoid).mul(FloatVector.fromArray(S, u, off + i)).intoArray(g, off + i);
+    }
+    for (; i < len; i++) {
+      float v = g[off + i];
+      float sigmoid = v >= 0 ? 1 / (1 + e[i]) : e[i] / (1 + e[i]);
+      g[off + i] = v * sigmoid * u[off + i];
+    }
   }
 
   @Override

@@ -120,6 +120,11 @@ public final class CudaKernels implements Kernels, AutoCloseable {
   }
 
   @Override
+  public void swiglu(float[] g, float[] u, int off, int len) {
+    cpu.swiglu(g, u, off, len);
+  }
+
+  @Override
   public float dot(float[] a, int aOff, float[] b, int bOff, int len) {
     return cpu.dot(a, aOff, b, bOff, len);
   }

@@ -270,7 +270,7 @@ final class KernelChecks {
     float[] u = gaussian(n, 1);
     float[] ref = new float[n];
     for (int i = 0; i < n; i++) {
-      ref[i] = (float) (g[i] / (1 + Math.exp(-g[i]))) * u[i]; // model/MLP's silu, times u
+      ref[i] = (float) (g[i] / (1 + Math.exp(-g[i]))) * u[i]; // silu times u, the textbook formula
     }
     CUdeviceptr dg = device.upload(g);
     CUdeviceptr du = device.upload(u);

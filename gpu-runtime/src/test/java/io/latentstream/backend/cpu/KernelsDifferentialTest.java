@@ -175,6 +175,33 @@ class KernelsDifferentialTest {
     assertEquals(1f, yf[2], 0f, "exp(0) is exactly 1");
   }
 
+  /**
+   * Gate values from -100 to 100 (e^-|v| reaching the exp kernel's flush at e^-87), an offset and a
+   * length that leaves a scalar tail. Tolerance: the exp kernel's 4 ulps carried through the
+   * sigmoid, and one rounding each for the products.
+   */
+  @Test
+  void swigluAgreesWithTheMathExpFormula() {
+    int n = 2003;
+    float[] g = new float[n + 3];
+    float[] u = random(n + 3);
+    for (int i = 0; i < n; i++) {
+      g[3 + i] = -100f + 200f * i / (n - 1);
+    }
+    float[] yr = g.clone();
+    float[] yf = g.clone();
+    ref.swiglu(yr, u, 3, n);
+    fast.swiglu(yf, u, 3, n);
+    for (int i = 3; i < n + 3; i++) {
+      // Below -87 the exp kernel's e^-87 flush stands in for e^v: a value under |v u| 2e-38.
+      float flush = g[i] < -87f ? Math.abs(g[i] * u[i]) * 2e-38f : 0f;
+      assertEquals(yr[i], yf[i], 6 * Math.ulp(yr[i]) + flush, "silu(" + g[i] + ") * " + u[i]);
+      float textbook = (float) (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+      assertEquals(textbook, yf[i], 6 * Math.ulp(textbook) + flush, "textbook at " + g[i]);
+    }
+    assertEquals(0f, yf[3 + (n - 1) / 2], 0f, "silu(0) is 0");
+  }
+
   @Test
   void axpyAgreesUpToTheFusedRounding() {
     float[] x = random(45);

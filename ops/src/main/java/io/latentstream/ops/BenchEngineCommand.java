@@ -65,8 +65,8 @@ final class BenchEngineCommand extends EngineCommand {
   @Option(
       names = "--mtp",
       description =
-          "Instead: greedy generation at batch 1 with and without MTP drafting, in one run, on"
-              + " the golden-style prompts (--mtp-prompts).")
+          "Instead: greedy generation at batch 1 (see --concurrency) with and without MTP drafting,"
+              + " in one run, on the golden-style prompts (--mtp-prompts).")
   boolean mtp;
 
   @Option(
@@ -75,6 +75,15 @@ final class BenchEngineCommand extends EngineCommand {
       defaultValue = "0,478,4717,557;0,478,678,945;0,344,484,307;0,1452,18,1204;0,2521,591,265",
       description = "Prompts of the MTP run, as id lists separated by ';'.")
   List<String> mtpPrompts;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "1",
+      description =
+          "With --mtp: requests generating at once (default 1: each prompt alone, with the step"
+              + " costs). Above 1, four times as many requests (the prompts in turn) go to one"
+              + " loop that runs this many at once.")
+  int concurrency;
 
   @Option(
       names = "--draft-vocab",
@@ -114,7 +123,8 @@ final class BenchEngineCommand extends EngineCommand {
                   confidence.equals("auto") ? null : Float.valueOf(confidence)));
         }
       }
-      new MtpBenchmark(engine, prompts, newTokens, settings).run(cli().getOut(), warmup, reps);
+      new MtpBenchmark(engine, prompts, newTokens, concurrency, settings)
+          .run(cli().getOut(), warmup, reps);
       return;
     }
     int[] prompt =

@@ -13,18 +13,19 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Issue 6's benchmark: greedy generation at batch 1 without MTP drafting and with it (for each
- * drafting setting asked for: draft vocabulary, minimum confidence), on several prompts, all in one
- * run with the variants interleaved. Reports the acceptance rate on the model's own generations,
- * main-model steps per token, tokens/s and the speed-up, and the step costs measured inside those
- * same generations that explain the gap to the ideal, the tokens per main-model step (1 +
- * acceptance when every step drafts): a verify step feeds two tokens, and drafting adds an MTP pass
- * to every step.
+ * Issue 6's benchmark: greedy generation at batch 1 (or with several requests at once) without MTP
+ * drafting and with it (for each drafting setting asked for: draft vocabulary, minimum confidence),
+ * on several prompts, all in one run with the variants interleaved. Reports the acceptance rate on
+ * the model's own generations, main-model steps per token, tokens/s and the speed-up, and the step
+ * costs measured inside those same generations that explain the gap to the ideal, the tokens per
+ * main-model step (1 + acceptance when every step drafts): a verify step feeds two tokens, and
+ * drafting adds an MTP pass to every step.
  */
 final class MtpBenchmark {
   private final Engine engine;
   private final List<int[]> prompts;
   private final int newTokens;
+  private final int concurrency;
   private final List<Drafting> drafters;
 
   /**
@@ -40,10 +41,15 @@ final class MtpBenchmark {
     }
   }
 
-  MtpBenchmark(Engine engine, List<int[]> prompts, int newTokens, List<Drafting> drafters) {
+  MtpBenchmark(
+      Engine engine, List<int[]> prompts, int newTokens, int concurrency, List<Drafting> drafters) {
+    if (concurrency < 1) {
+      throw new IllegalArgumentException("--concurrency must be at least 1, not " + concurrency);
+    }
     this.engine = engine;
     this.prompts = prompts;
     this.newTokens = newTokens;
+    this.concurrency = concurrency;
     this.drafters = drafters;
   }
 
@@ -55,7 +61,6 @@ final class MtpBenchmark {
    */
   private record Totals(
       long tokens,
-      long steps,
       long drafted,
       long accepted,
       double seconds,
@@ -67,6 +72,14 @@ final class MtpBenchmark {
       long otherNanos) {
     double tokensPerSecond() {
       return tokens / seconds;
+    }
+
+    /**
+     * Tokens one sequence gains per main-model step it takes part in: each such step samples one
+     * token, plus the draft when accepted. At batch 1 it is tokens per step.
+     */
+    double tokensPerSequenceStep() {
+      return (double) tokens / (tokens - accepted);
     }
 
     double acceptance() {
@@ -114,13 +127,25 @@ final class MtpBenchmark {
       }
     }
     out.printf(
-        "MTP, batch 1, greedy, %d new tokens on %d prompts (medians of %d runs, %d without MTP;"
-            + " step costs are means within the median run)%n",
-        newTokens, prompts.size(), reps, plain.size());
+        concurrency == 1
+            ? "MTP, batch 1, greedy, %d new tokens on %d prompts (medians of %d runs, %d without"
+                + " MTP; step costs are means within the median run)%n"
+            : "MTP, greedy, %d new tokens on %d prompts, "
+                + 4 * concurrency
+                + " requests, "
+                + concurrency
+                + " at once (medians of %d runs, %d without MTP)%n",
+        newTokens,
+        prompts.size(),
+        reps,
+        plain.size());
     Totals off = median(plain);
-    out.printf(
-        "  without MTP: %.0f tokens/s; per step: forward %.0f us, rest %.0f us%n",
-        off.tokensPerSecond(), off.decodeMicros(), off.otherMicros());
+    out.printf("  without MTP: %.0f tokens/s", off.tokensPerSecond());
+    if (concurrency == 1) {
+      out.printf(
+          "; per step: forward %.0f us, rest %.0f us", off.decodeMicros(), off.otherMicros());
+    }
+    out.println();
     for (int d = 0; d < drafters.size(); d++) {
       Totals on = median(drafted.get(d));
       double acceptance = on.acceptance();
@@ -130,27 +155,29 @@ final class MtpBenchmark {
       Drafting drafting = drafters.get(d);
       out.printf(
           "  with MTP, %s: %.0f tokens/s, speed-up %.2fx"
-              + " (paired runs %.2f to %.2f; ideal = tokens per main step = %.2fx);"
-              + " acceptance %.3f (%d of %d drafts); main-model steps per token %.3f%n",
+              + " (paired runs %.2f to %.2f; ideal = tokens per sequence step = %.2fx);"
+              + " acceptance %.3f (%d of %d drafts); main-model steps per token (per sequence) %.3f%n",
           drafting.describe(),
           on.tokensPerSecond(),
           speedup,
           sorted[0],
           sorted[reps - 1],
-          (double) on.tokens() / on.steps(),
+          on.tokensPerSequenceStep(),
           acceptance,
           on.accepted(),
           on.drafted(),
-          (double) on.steps() / on.tokens());
-      out.printf(
-          "    per step: forward %.0f us (verify, %d steps; decode %.0f us, %d steps),"
-              + " MTP draft %.0f us, rest %.0f us%n",
-          on.verifyMicros(),
-          on.verifySteps(),
-          on.decodeMicros(),
-          on.decodeSteps(),
-          on.draftMicros(),
-          on.otherMicros());
+          1 / on.tokensPerSequenceStep());
+      if (concurrency == 1) {
+        out.printf(
+            "    per step: forward %.0f us (verify, %d steps; decode %.0f us, %d steps),"
+                + " MTP draft %.0f us, rest %.0f us%n",
+            on.verifyMicros(),
+            on.verifySteps(),
+            on.decodeMicros(),
+            on.decodeSteps(),
+            on.draftMicros(),
+            on.otherMicros());
+      }
       out.printf(
           "{\"draft_vocab\":%d,\"min_confidence\":%s,\"mtp_acceptance\":%.3f,"
               + "\"tok_s_mtp\":%.0f,\"tok_s_plain\":%.0f,\"speedup\":%.2f}%n",
@@ -164,7 +191,8 @@ final class MtpBenchmark {
   }
 
   /**
-   * Generates every prompt at batch 1, drafting as {@code drafting} says, or without MTP if null.
+   * Generates every prompt at batch 1, or four requests per concurrent slot through one loop,
+   * drafting as {@code drafting} says, or without MTP if null.
    */
   private Totals generate(Drafting drafting) {
     long[] tokens = {0};
@@ -196,29 +224,33 @@ final class MtpBenchmark {
           sums[4] += step.draftNanos();
           sums[5] += step.totalNanos() - step.forwardNanos() - step.draftNanos();
         };
-    long steps = 0;
     long start = System.nanoTime();
-    for (int i = 0; i < prompts.size(); i++) {
+    // At batch 1 each prompt gets a loop of its own; above, one loop takes every request.
+    int loops = concurrency == 1 ? prompts.size() : 1;
+    int requestsPerLoop = concurrency == 1 ? 1 : 4 * concurrency;
+    for (int l = 0; l < loops; l++) {
       // No tokenizer: no EOS, so every prompt runs its full length in every mode.
       try (GenerationLoop loop =
           new GenerationLoop(
               drafting == null ? engine : drafting.engine(),
               null,
-              new GenerationLoop.Settings(1, 512, drafting != null))) {
+              new GenerationLoop.Settings(concurrency, 512, drafting != null))) {
         loop.observe(observer);
         if (drafting != null && drafting.minConfidence() != null) {
           loop.pinDraftConfidence(drafting.minConfidence());
         }
-        loop.submit(
-            GenerationRequest.of("p" + i, prompts.get(i), SamplingParams.greedy(newTokens)),
-            listener);
+        for (int r = 0; r < requestsPerLoop; r++) {
+          int i = (l + r) % prompts.size();
+          loop.submit(
+              GenerationRequest.of(
+                  "p" + l + "-" + r, prompts.get(i), SamplingParams.greedy(newTokens)),
+              listener);
+        }
         loop.runUntilIdle();
-        steps += loop.stats().steps();
       }
     }
     return new Totals(
         tokens[0],
-        steps,
         drafts[0],
         accepted[0],
         (System.nanoTime() - start) / 1e9,

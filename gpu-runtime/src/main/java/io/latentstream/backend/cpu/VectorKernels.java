@@ -2,8 +2,6 @@ package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.Matrix;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -23,27 +21,26 @@ public final class VectorKernels implements Kernels {
   private static final int L = S.length();
 
   /**
-   * Below this many multiply-adds (~0.4 ms on one core) handing half to a parked worker costs more
-   * than it saves: on the 2-core development VM a fork and join took ~40 us, and with the old
-   * threshold (2^17) brown-mtp decoded at half the speed on two threads as on one (batch 1: ~1,200
-   * against ~2,250 tokens/s). Decode of a small model now stays on one core; prefill, large batches
-   * and DeepSeek-V3-size layers still split.
+   * Below this many multiply-adds (~2.5 us on one core) handing half of a kernel to the other core
+   * costs more than it saves. The handoff is a spinning {@link Crew} helper: with the parked
+   * ForkJoin workers used before, a fork and join took ~40 us on the development VM and the
+   * threshold had to be 2^22, which kept every batch-1 decode step on one core.
    */
-  private static final long PARALLEL_WORK = 1L << 22;
+  private static final long PARALLEL_WORK = 1L << 16;
 
-  /** Set while a thread runs a chunk: nested calls then stay on it instead of re-forking. */
+  /** Set while a thread runs a chunk: nested calls then stay on it instead of splitting again. */
   private static final ThreadLocal<boolean[]> IN_CHUNK =
       ThreadLocal.withInitial(() -> new boolean[1]);
 
-  private final ForkJoinPool pool;
+  private final Crew crew;
   private final int threads;
 
   public VectorKernels(int threads) {
-    this.threads = Math.max(1, threads);
-    this.pool = this.threads > 1 ? new ForkJoinPool(this.threads - 1) : null;
+    this.crew = Crew.shared();
+    this.threads = Math.max(1, Math.min(threads, crew.size()));
   }
 
-  /** One worker per available core. */
+  /** One thread per available core. */
   public VectorKernels() {
     this(Runtime.getRuntime().availableProcessors());
   }
@@ -517,38 +514,28 @@ public final class VectorKernels implements Kernels {
         });
   }
 
-  /** Runs chunk 0 on the caller, the others on the pool, and waits for all. */
+  /**
+   * Runs chunk 0 on the caller and the others on the crew, and waits for all; inline, one after the
+   * other, when nested in a chunk or when the crew is busy with another engine's kernels.
+   */
   private void splitRun(int chunks, IntConsumer chunk) {
     boolean[] inChunk = IN_CHUNK.get();
-    if (chunks <= 1 || pool == null || inChunk[0]) {
-      for (int c = 0; c < chunks; c++) {
-        chunk.accept(c);
-      }
+    IntConsumer flagged =
+        c -> {
+          boolean[] flag = IN_CHUNK.get();
+          boolean outer = flag[0];
+          flag[0] = true;
+          try {
+            chunk.accept(c);
+          } finally {
+            flag[0] = outer;
+          }
+        };
+    if (chunks > 1 && !inChunk[0] && crew.run(chunks, flagged)) {
       return;
     }
-    ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-    for (int c = 1; c < chunks; c++) {
-      int cc = c;
-      tasks[c - 1] =
-          pool.submit(
-              () -> {
-                boolean[] flag = IN_CHUNK.get();
-                flag[0] = true;
-                try {
-                  chunk.accept(cc);
-                } finally {
-                  flag[0] = false;
-                }
-              });
-    }
-    inChunk[0] = true;
-    try {
-      chunk.accept(0);
-    } finally {
-      inChunk[0] = false;
-    }
-    for (ForkJoinTask<?> t : tasks) {
-      t.join();
+    for (int c = 0; c < chunks; c++) {
+      chunk.accept(c);
     }
   }
 }

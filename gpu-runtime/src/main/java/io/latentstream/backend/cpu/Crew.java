@@ -1,0 +1,140 @@
+package io.latentstream.backend.cpu;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
+
+/**
+ * Helper threads for the kernels' parallel chunks, handed work through volatile fields and spinning
+ * for a short while after each chunk before they park. A decode step issues dozens of kernels of a
+ * few microseconds each; handing half of one to a parked ForkJoin worker cost ~40 us on the
+ * development VM (more than the half it moved), while a spinning helper picks it up in well under
+ * one. Between bursts (an idle engine) the helpers park, so they cost nothing.
+ *
+ * <p>One crew serves every kernel instance of the process (helpers are bounded by the cores, not by
+ * the engines loaded); a caller that finds it busy with another caller's chunks runs its own
+ * inline, so two engines never wait on each other.
+ */
+final class Crew {
+  /**
+   * How long a helper spins for its next chunk before parking: longer than a decode step's gaps.
+   */
+  private static final long SPIN_NANOS = 200_000;
+
+  private static final Crew SHARED = new Crew(Runtime.getRuntime().availableProcessors() - 1);
+
+  /** The process's crew: one helper per core beyond the caller's. */
+  static Crew shared() {
+    return SHARED;
+  }
+
+  private final Helper[] helpers;
+  private final AtomicBoolean busy = new AtomicBoolean();
+
+  private Crew(int helpers) {
+    this.helpers = new Helper[Math.max(0, helpers)];
+    for (int i = 0; i < this.helpers.length; i++) {
+      this.helpers[i] = new Helper("latentstream-kernels-" + (i + 1));
+    }
+  }
+
+  /** Chunks that can run at once: the caller plus the helpers. */
+  int size() {
+    return helpers.length + 1;
+  }
+
+  /**
+   * Runs chunk(0) .. chunk(chunks - 1), chunk 0 on the caller and the others on helpers, and
+   * returns when all are done, rethrowing a helper's failure. Returns false without running
+   * anything when the crew is busy with another caller or too small: the caller then runs the
+   * chunks itself.
+   */
+  boolean run(int chunks, IntConsumer chunk) {
+    if (chunks > size() || !busy.compareAndSet(false, true)) {
+      return false;
+    }
+    try {
+      for (int c = 1; c < chunks; c++) {
+        helpers[c - 1].hand(chunk, c);
+      }
+      chunk.accept(0);
+      for (int c = 1; c < chunks; c++) {
+        helpers[c - 1].await();
+      }
+    } finally {
+      busy.set(false);
+    }
+    return true;
+  }
+
+  /** One helper thread and its mailbox: a chunk, the hand-over count, and what it has finished. */
+  private static final class Helper implements Runnable {
+    private final Thread thread;
+    private volatile IntConsumer chunk;
+    private volatile int index;
+    private volatile long handed;
+    private volatile long finished;
+    private volatile boolean parked;
+    private volatile Throwable failure;
+
+    Helper(String name) {
+      thread = new Thread(this, name);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void hand(IntConsumer chunk, int index) {
+      this.chunk = chunk;
+      this.index = index;
+      handed++; // the volatile write that publishes chunk and index
+      if (parked) {
+        LockSupport.unpark(thread);
+      }
+    }
+
+    void await() {
+      long target = handed;
+      while (finished != target) {
+        Thread.onSpinWait();
+      }
+      Throwable t = failure;
+      if (t != null) {
+        failure = null;
+        if (t instanceof RuntimeException r) {
+          throw r;
+        }
+        if (t instanceof Error e) {
+          throw e;
+        }
+        throw new IllegalStateException(t);
+      }
+    }
+
+    @Override
+    public void run() {
+      long seen = 0;
+      while (true) {
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        while (handed == seen) {
+          if (System.nanoTime() < spinUntil) {
+            Thread.onSpinWait();
+            continue;
+          }
+          // Park only after announcing it, and re-check: hand() either sees parked or was seen.
+          parked = true;
+          if (handed == seen) {
+            LockSupport.park(this);
+          }
+          parked = false;
+        }
+        seen = handed;
+        try {
+          chunk.accept(index);
+        } catch (Throwable t) {
+          failure = t;
+        }
+        finished = seen;
+      }
+    }
+  }
+}

@@ -21,6 +21,9 @@ final class Crew {
    */
   private static final long SPIN_NANOS = 200_000;
 
+  /** How long a caller spins for a helper's chunk before parking (a chunk takes microseconds). */
+  private static final long WAIT_SPIN_NANOS = 50_000;
+
   private static final Crew SHARED = new Crew(Runtime.getRuntime().availableProcessors() - 1);
 
   /** The process's crew: one helper per core beyond the caller's. */
@@ -45,9 +48,11 @@ final class Crew {
 
   /**
    * Runs chunk(0) .. chunk(chunks - 1), chunk 0 on the caller and the others on helpers, and
-   * returns when all are done, rethrowing a helper's failure. Returns false without running
-   * anything when the crew is busy with another caller or too small: the caller then runs the
-   * chunks itself.
+   * returns when all are done, rethrowing a helper's failure. A chunk no helper has started when
+   * the caller comes to wait for it, the caller runs itself: on a machine whose cores are taken by
+   * other threads (a co-located broker, Kafka clients) a helper may not get one in time, and
+   * spinning for it would only waste the caller's. Returns false without running anything when the
+   * crew is busy with another caller or too small: the caller then runs the chunks itself.
    */
   boolean run(int chunks, IntConsumer chunk) {
     if (chunks > size() || !busy.compareAndSet(false, true)) {
@@ -57,9 +62,13 @@ final class Crew {
       for (int c = 1; c < chunks; c++) {
         helpers[c - 1].hand(chunk, c);
       }
-      chunk.accept(0);
-      for (int c = 1; c < chunks; c++) {
-        helpers[c - 1].await();
+      try {
+        chunk.accept(0);
+      } finally {
+        // Even when chunk 0 failed: a helper must be done before its mailbox is reused.
+        for (int c = 1; c < chunks; c++) {
+          helpers[c - 1].finish(chunk, c);
+        }
       }
     } finally {
       busy.set(false);
@@ -67,14 +76,19 @@ final class Crew {
     return true;
   }
 
-  /** One helper thread and its mailbox: a chunk, the hand-over count, and what it has finished. */
+  /**
+   * One helper thread and its mailbox: a chunk, whether it is still open (not yet taken by the
+   * helper or back by the caller), and counts of hand-overs and of those the helper has finished.
+   */
   private static final class Helper implements Runnable {
     private final Thread thread;
+    private final AtomicBoolean open = new AtomicBoolean();
     private volatile IntConsumer chunk;
     private volatile int index;
     private volatile long handed;
     private volatile long finished;
     private volatile boolean parked;
+    private volatile Thread waiter;
     private volatile Throwable failure;
 
     Helper(String name) {
@@ -86,16 +100,33 @@ final class Crew {
     void hand(IntConsumer chunk, int index) {
       this.chunk = chunk;
       this.index = index;
-      handed++; // the volatile write that publishes chunk and index
+      open.set(true);
+      handed++;
       if (parked) {
         LockSupport.unpark(thread);
       }
     }
 
-    void await() {
+    /** Runs the chunk on the caller if the helper has not taken it, else waits for the helper. */
+    void finish(IntConsumer chunk, int index) {
+      if (open.compareAndSet(true, false)) {
+        chunk.accept(index);
+        return;
+      }
       long target = handed;
-      while (finished != target) {
-        Thread.onSpinWait();
+      long spinUntil = System.nanoTime() + WAIT_SPIN_NANOS;
+      while (finished < target) {
+        if (System.nanoTime() < spinUntil) {
+          Thread.onSpinWait();
+          continue;
+        }
+        // The helper lost its core (to a broker or Kafka thread, say): spinning on would keep
+        // this core from running it. Park; the helper unparks the waiter when it finishes.
+        waiter = Thread.currentThread();
+        if (finished < target) {
+          LockSupport.parkNanos(this, 1_000_000);
+        }
+        waiter = null;
       }
       Throwable t = failure;
       if (t != null) {
@@ -128,12 +159,19 @@ final class Crew {
           parked = false;
         }
         seen = handed;
-        try {
-          chunk.accept(index);
-        } catch (Throwable t) {
-          failure = t;
+        // The caller may have taken the chunk back; then there is nothing to run.
+        if (open.compareAndSet(true, false)) {
+          try {
+            chunk.accept(index);
+          } catch (Throwable t) {
+            failure = t;
+          }
         }
         finished = seen;
+        Thread w = waiter;
+        if (w != null) {
+          LockSupport.unpark(w);
+        }
       }
     }
   }

@@ -88,6 +88,45 @@ class EngineCommandsTest {
     }
   }
 
+  /**
+   * With several requests at once, each one's drafts and verdicts are those it gets alone: greedy
+   * steps are batch-invariant and drafting is pinned on, so twelve copies of one prompt, three at a
+   * time, accept the same share of drafts as the prompt at batch 1.
+   */
+  @Test
+  void benchEngineAtConcurrencyDraftsAsEachRequestWouldAlone() throws Exception {
+    double[] acceptance = new double[2];
+    String[] concurrency = {"1", "3"};
+    for (int i = 0; i < 2; i++) {
+      Result r =
+          run(
+              "bench-engine",
+              "--model",
+              BROWN,
+              "--mtp",
+              "--mtp-prompts",
+              "0,478,4717,557",
+              "--concurrency",
+              concurrency[i],
+              "--new-tokens",
+              "24",
+              "--warmup",
+              "0",
+              "--reps",
+              "1",
+              "--min-confidence",
+              "0");
+      assertEquals(0, r.exitCode(), r.err());
+      String json = r.out().lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow();
+      acceptance[i] = new ObjectMapper().readTree(json).get("mtp_acceptance").asDouble();
+      if (i == 1) {
+        assertTrue(r.out().contains("12 requests, 3 at once"), r.out());
+      }
+    }
+    assertTrue(acceptance[0] > 0, "drafts are accepted at all: " + acceptance[0]);
+    assertEquals(acceptance[0], acceptance[1], 0.0);
+  }
+
   /** Text in: BOS is added, EOS ends the generation, and the text of the tokens is printed. */
   @Test
   void generateFromTextStopsAtEndOfSentence() throws Exception {

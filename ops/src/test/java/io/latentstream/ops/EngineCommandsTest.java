@@ -55,22 +55,7 @@ class EngineCommandsTest {
    */
   @Test
   void benchEngineComparesEveryDraftingSetting() throws Exception {
-    Result r =
-        run(
-            "bench-engine",
-            "--model",
-            BROWN,
-            "--mtp",
-            "--new-tokens",
-            "24",
-            "--warmup",
-            "0",
-            "--reps",
-            "1",
-            "--draft-vocab",
-            "8192,512",
-            "--min-confidence",
-            "0,auto");
+    Result r = quickMtpBench("--draft-vocab", "8192,512", "--min-confidence", "0,auto");
     assertEquals(0, r.exitCode(), r.err());
     List<JsonNode> lines = new ArrayList<>();
     for (String line : r.out().lines().filter(l -> l.startsWith("{")).toList()) {
@@ -99,21 +84,11 @@ class EngineCommandsTest {
     String[] concurrency = {"1", "3"};
     for (int i = 0; i < 2; i++) {
       Result r =
-          run(
-              "bench-engine",
-              "--model",
-              BROWN,
-              "--mtp",
+          quickMtpBench(
               "--mtp-prompts",
               "0,478,4717,557",
               "--concurrency",
               concurrency[i],
-              "--new-tokens",
-              "24",
-              "--warmup",
-              "0",
-              "--reps",
-              "1",
               "--min-confidence",
               "0");
       assertEquals(0, r.exitCode(), r.err());
@@ -125,6 +100,25 @@ class EngineCommandsTest {
     }
     assertTrue(acceptance[0] > 0, "drafts are accepted at all: " + acceptance[0]);
     assertEquals(acceptance[0], acceptance[1], 0.0);
+  }
+
+  /** bench-engine --mtp on brown-mtp, 24 new tokens, no warm-up, one repetition, plus extra. */
+  private static Result quickMtpBench(String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "bench-engine",
+                "--model",
+                BROWN,
+                "--mtp",
+                "--new-tokens",
+                "24",
+                "--warmup",
+                "0",
+                "--reps",
+                "1"));
+    args.addAll(List.of(extra));
+    return run(args.toArray(String[]::new));
   }
 
   /** Text in: BOS is added, EOS ends the generation, and the text of the tokens is printed. */

@@ -120,9 +120,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       names = "--warmup",
       defaultValue = "8",
       description =
-          "Unmeasured rounds of each mode first (default ${DEFAULT-VALUE}): the service's and the"
-              + " broker's JIT compilers take several rounds to finish the Kafka paths (the"
-              + " broker's CPU per token fell from ~250 to ~80 us between rounds 4 and 12).")
+          "Unmeasured rounds of each mode first (default ${DEFAULT-VALUE}): the service's JIT"
+              + " compiler takes several rounds to finish the Kafka paths.")
   int warmup;
 
   @Option(
@@ -224,39 +223,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           prompts, maxNewTokens, concurrency, partitions, warmup, repeats);
       out.flush();
       List<Run> alone = new ArrayList<>();
-      List<Run> atLeastOnce = new ArrayList<>();
-      List<Run> exactlyOnce = new ArrayList<>();
-      // Each guarantee gets one pipeline (topics, Kafka Streams, reader) that runs through every
-      // round, as a service does: each round publishes a fresh batch of prompts into it. Creating
-      // clients per round would measure their start-up instead (group joins, metric
-      // registration, and C2 compiling all that in the background during the round).
-      try (Pipeline atLeastOnceKafka =
-              pipeline(kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data);
-          Pipeline exactlyOnceKafka =
-              pipeline(kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data)) {
-        // Warm-up, not measured: JIT-compiles the engine's, the Kafka clients' and the broker's
-        // paths. A round is short (~4 s) and each JVM has one C2 thread on the 2 cores: it takes
-        // several rounds before the compilers stop taking CPU from the runs.
-        for (int w = 0; w < warmup; w++) {
-          engineAlone(kafka, served);
-          throughKafka(kafka, atLeastOnceKafka, "warmup" + w);
-          throughKafka(kafka, exactlyOnceKafka, "warmup" + w);
-        }
-        for (int r = 0; r < repeats; r++) {
-          alone.add(engineAlone(kafka, served));
-          atLeastOnce.add(throughKafka(kafka, atLeastOnceKafka, "run" + r));
-          exactlyOnce.add(throughKafka(kafka, exactlyOnceKafka, "run" + r));
-          out.printf(
-              "run %d of %d: tokens/s (service + broker CPU us/token): engine alone %s,"
-                  + " at_least_once %s, exactly_once_v2 %s%n",
-              r + 1,
-              repeats,
-              alone.get(r).summary(),
-              atLeastOnce.get(r).summary(),
-              exactlyOnce.get(r).summary());
-          out.flush();
-        }
-      }
+      List<Run> atLeastOnceAlone = new ArrayList<>();
+      List<Run> exactlyOnceAlone = new ArrayList<>();
+      List<Run> atLeastOnce =
+          measure(out, kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, atLeastOnceAlone);
+      List<Run> exactlyOnce =
+          measure(
+              out, kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, exactlyOnceAlone);
+      alone.addAll(atLeastOnceAlone);
+      alone.addAll(exactlyOnceAlone);
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
@@ -272,11 +247,51 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           alone.get(0).tokens(),
           cpuPerToken(alone, Run::serviceCpuSeconds),
           cpuPerToken(alone, Run::brokerCpuSeconds));
-      report(out, "at_least_once", atLeastOnce, alone);
-      report(out, "exactly_once_v2", exactlyOnce, alone);
+      report(out, "at_least_once", atLeastOnce, atLeastOnceAlone);
+      report(out, "exactly_once_v2", exactlyOnce, exactlyOnceAlone);
       out.flush();
     }
     return 0;
+  }
+
+  /**
+   * One guarantee's phase: its pipeline (topics, Kafka Streams, reader) runs through every round,
+   * as a service does, each round publishing a fresh batch of prompts into it, and each round
+   * follows an engine-alone round on the same prompts. Only this guarantee's pipeline exists
+   * meanwhile: an idle second Kafka Streams instance still runs its poll loop (~30 ms of CPU a
+   * second here), which would be charged to the pipeline under test.
+   *
+   * @param alone receives the engine-alone runs, each paired with the returned run of its index
+   */
+  private List<Run> measure(
+      PrintWriter out,
+      LocalKafkaCluster kafka,
+      SchemaRegistryClient client,
+      ServedModel served,
+      String guarantee,
+      Path data,
+      List<Run> alone)
+      throws Exception {
+    List<Run> runs = new ArrayList<>();
+    try (Pipeline pipeline = pipeline(kafka, client, served, guarantee, data)) {
+      // Warm-up, not measured: JIT-compiles the engine's, the Kafka clients' and the broker's
+      // paths. A round is short (~4 s) and each JVM has one C2 thread on the 2 cores: it takes
+      // several rounds before the compilers stop taking CPU from the runs.
+      for (int w = 0; w < warmup; w++) {
+        engineAlone(kafka, served);
+        throughKafka(kafka, pipeline, "warmup" + w);
+      }
+      for (int r = 0; r < repeats; r++) {
+        alone.add(engineAlone(kafka, served));
+        runs.add(throughKafka(kafka, pipeline, "run" + r));
+        out.printf(
+            "%s run %d of %d: tokens/s (service + broker CPU us/token): engine alone %s,"
+                + " through Kafka %s%n",
+            guarantee, r + 1, repeats, alone.get(r).summary(), runs.get(r).summary());
+        out.flush();
+      }
+    }
+    return runs;
   }
 
   private GenerationLoop.Settings loopSettings() {

@@ -70,14 +70,20 @@ public final class LocalKafkaCluster implements AutoCloseable {
       jvmOptions = List.copyOf(jvmOptions);
     }
 
-    /** {@code nodes} nodes under {@code dataDirectory} on free ports, 512 MiB heap each. */
+    /**
+     * {@code nodes} nodes under {@code dataDirectory} on free ports, 512 MiB heap each, their code
+     * compiled by C1 alone. These nodes share a machine with the engine: at a few hundred requests
+     * a second a broker's C2 compiler was still busy minutes after start (28-72 us of CPU per
+     * generated token in bench-pipeline after 8 warm-up rounds), more than C1's slower code costs
+     * its request threads (~10-25 us per token).
+     */
     public static Config of(int nodes, Path dataDirectory) {
       return new Config(
           nodes,
           dataDirectory,
           0,
           Map.of(),
-          List.of("-Xms128m", "-Xmx512m"),
+          List.of("-Xms128m", "-Xmx512m", "-XX:TieredStopAtLevel=1"),
           Duration.ofSeconds(90),
           Duration.ofSeconds(30),
           Optional.empty());

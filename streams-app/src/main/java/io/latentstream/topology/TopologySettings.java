@@ -6,7 +6,8 @@ import java.time.Duration;
  * The knobs of the generation topology.
  *
  * @param maxNewTokensLimit the largest max_new_tokens a prompt may ask for
- * @param emitInterval how often finished tokens are forwarded (a wall-clock punctuation)
+ * @param emitInterval how often finished tokens are forwarded (a wall-clock punctuation); Kafka
+ *     Streams' poll interval should equal it (see {@link StreamsSettings})
  * @param sessionTtl sessions unused this long are evicted with their caches
  * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much;
  *     least recently used sessions go first
@@ -35,6 +36,6 @@ public record TopologySettings(
 
   public static TopologySettings defaults() {
     return new TopologySettings(
-        1024, Duration.ofMillis(10), Duration.ofHours(24), 1L << 30, Duration.ofDays(7));
+        1024, Duration.ofMillis(20), Duration.ofHours(24), 1L << 30, Duration.ofDays(7));
   }
 }

@@ -8,6 +8,7 @@ import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.Completion;
@@ -24,6 +25,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -70,7 +72,19 @@ class SessionResumeTest {
           Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
         admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
       }
-      KafkaStreams first = start(topics, model);
+      // The first instance stops as soon as the engine emits t1's first token. Waiting for that
+      // token to be read instead would race the engine: all three turns (~100 tokens) take it
+      // ~0.4 s, about what a token takes to reach a read_committed reader.
+      CountDownLatch firstToken = new CountDownLatch(1);
+      GenerationObserver onFirstToken =
+          new GenerationObserver() {
+            @Override
+            public void token(
+                String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
+              firstToken.countDown();
+            }
+          };
+      KafkaStreams first = start(topics, model, onFirstToken);
       try (KafkaProducer<String, PromptRequest> producer =
           new KafkaProducer<>(
               Map.of(
@@ -81,8 +95,7 @@ class SessionResumeTest {
           producer.send(new ProducerRecord<>(topics.prompts().name(), "s", prompt(turn)));
         }
       }
-      Observed seen = new Observed(topics);
-      seen.pollUntil(() -> seen.indices.containsKey("t1"), "the first token of t1");
+      assertTrue(firstToken.await(120, TimeUnit.SECONDS), "no token within 120 s");
       first.close(Duration.ofSeconds(30));
       Observed atClose = new Observed(topics);
       atClose.pollUntil(() -> atClose.drained(), "the committed output");
@@ -90,7 +103,8 @@ class SessionResumeTest {
           atClose.completions.size() < TURNS.size(),
           "every turn completed before the restart; nothing was in flight");
 
-      KafkaStreams second = start(topics, model);
+      Observed seen = new Observed(topics);
+      KafkaStreams second = start(topics, model, GenerationObserver.NONE);
       try {
         seen.pollUntil(
             () -> seen.completions.keySet().containsAll(TURNS), "every turn's completion");
@@ -119,9 +133,10 @@ class SessionResumeTest {
   }
 
   /** An instance with an empty state directory: its stores come from the changelogs. */
-  private static KafkaStreams start(Topics topics, ServedModel model) throws Exception {
+  private static KafkaStreams start(Topics topics, ServedModel model, GenerationObserver observer)
+      throws Exception {
     StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults(), observer);
     Properties config =
         StreamsSettings.of(
             "resume-test",

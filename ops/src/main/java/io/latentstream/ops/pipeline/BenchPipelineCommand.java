@@ -274,9 +274,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       throws Exception {
     List<Run> runs = new ArrayList<>();
     try (Pipeline pipeline = pipeline(kafka, client, served, guarantee, data)) {
-      // Warm-up, not measured: JIT-compiles the engine's, the Kafka clients' and the broker's
-      // paths. A round is short (~4 s) and each JVM has one C2 thread on the 2 cores: it takes
-      // several rounds before the compilers stop taking CPU from the runs.
+      // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths (the broker
+      // runs C1 code only). A round is short (~4 s) and this JVM has one C2 thread on the 2
+      // cores: it takes several rounds before the compiler stops taking CPU from the runs.
       for (int w = 0; w < warmup; w++) {
         engineAlone(kafka, served);
         throughKafka(kafka, pipeline, "warmup" + w);

@@ -146,31 +146,36 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   /**
    * One run's figures, with the CPU time this JVM (engine, topology, clients) and the broker
-   * process spent on it.
+   * process spent on it, and how much of this JVM's went to its JIT compilers.
    */
-  private record Run(
-      long tokens,
-      double seconds,
-      long[] latenciesMs,
-      double serviceCpuSeconds,
-      double brokerCpuSeconds) {
+  private record Run(long tokens, double seconds, long[] latenciesMs, Cpu cpu) {
     double tokensPerSecond() {
       return tokens / seconds;
     }
 
     String summary() {
       return String.format(
-          "%.0f (%.0f + %.0f)",
-          tokensPerSecond(), serviceCpuSeconds * 1e6 / tokens, brokerCpuSeconds * 1e6 / tokens);
+          "%.0f (%.0f + %.0f, JIT %.0f)",
+          tokensPerSecond(),
+          cpu.service() * 1e6 / tokens,
+          cpu.broker() * 1e6 / tokens,
+          cpu.compile() * 1e6 / tokens);
     }
   }
 
-  /** CPU seconds of this JVM and of the broker process so far. */
-  private record Cpu(double service, double broker) {
+  /** CPU seconds of this JVM, of its JIT compiler threads and of the broker process. */
+  private record Cpu(double service, double broker, double compile) {
     static Cpu now(LocalKafkaCluster kafka) {
       var os =
           (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-      return new Cpu(os.getProcessCpuTime() / 1e9, brokerCpuSeconds(kafka.pid(0)));
+      return new Cpu(
+          os.getProcessCpuTime() / 1e9,
+          brokerCpuSeconds(kafka.pid(0)),
+          ManagementFactory.getCompilationMXBean().getTotalCompilationTime() / 1e3);
+    }
+
+    Cpu since(Cpu before) {
+      return new Cpu(service - before.service, broker - before.broker, compile - before.compile);
     }
   }
 
@@ -236,17 +241,18 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       out.println();
       out.println(
           "mode              tokens/s  vs engine  paired            latency p50 ms  p99 ms  tokens"
-              + "  service CPU us/token  broker CPU us/token");
+              + "  service CPU us/token  broker CPU us/token  JIT us/token");
       out.printf(
-          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %6d  %20.0f  %19.0f%n",
+          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %6d  %20.0f  %19.0f  %12.0f%n",
           base,
           1.0,
           "",
           "-",
           "-",
           alone.get(0).tokens(),
-          cpuPerToken(alone, Run::serviceCpuSeconds),
-          cpuPerToken(alone, Run::brokerCpuSeconds));
+          cpuPerToken(alone, run -> run.cpu().service()),
+          cpuPerToken(alone, run -> run.cpu().broker()),
+          cpuPerToken(alone, run -> run.cpu().compile()));
       report(out, "at_least_once", atLeastOnce, atLeastOnceAlone);
       report(out, "exactly_once_v2", exactlyOnce, exactlyOnceAlone);
       out.flush();
@@ -278,14 +284,18 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       // runs C1 code only). A round is short (~4 s) and this JVM has one C2 thread on the 2
       // cores: it takes several rounds before the compiler stops taking CPU from the runs.
       for (int w = 0; w < warmup; w++) {
-        engineAlone(kafka, served);
-        throughKafka(kafka, pipeline, "warmup" + w);
+        Run engine = engineAlone(kafka, served);
+        Run kafkaRound = throughKafka(kafka, pipeline, "warmup" + w);
+        out.printf(
+            "%s warm-up %d of %d: engine alone %s, through Kafka %s%n",
+            guarantee, w + 1, warmup, engine.summary(), kafkaRound.summary());
+        out.flush();
       }
       for (int r = 0; r < repeats; r++) {
         alone.add(engineAlone(kafka, served));
         runs.add(throughKafka(kafka, pipeline, "run" + r));
         out.printf(
-            "%s run %d of %d: tokens/s (service + broker CPU us/token): engine alone %s,"
+            "%s run %d of %d: tokens/s (service + broker CPU us/token, JIT us/token): engine alone %s,"
                 + " through Kafka %s%n",
             guarantee, r + 1, repeats, alone.get(r).summary(), runs.get(r).summary());
         out.flush();
@@ -314,7 +324,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     long[] latencies =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
     out.printf(
-        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %6d  %20.0f  %19.0f%n",
+        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
         mode,
         tps,
         tps / base,
@@ -326,8 +336,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         percentile(latencies, 0.50),
         percentile(latencies, 0.99),
         runs.get(0).tokens(),
-        cpuPerToken(runs, Run::serviceCpuSeconds),
-        cpuPerToken(runs, Run::brokerCpuSeconds));
+        cpuPerToken(runs, run -> run.cpu().service()),
+        cpuPerToken(runs, run -> run.cpu().broker()),
+        cpuPerToken(runs, run -> run.cpu().compile()));
   }
 
   private List<int[]> promptIds(ServedModel served) {
@@ -371,13 +382,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     done.await();
     double seconds = (System.nanoTime() - start) / 1e9;
-    Cpu after = Cpu.now(kafka);
-    return new Run(
-        tokens.get(),
-        seconds,
-        new long[0],
-        after.service() - before.service(),
-        after.broker() - before.broker());
+    return new Run(tokens.get(), seconds, new long[0], Cpu.now(kafka).since(before));
   }
 
   /** The topology under one guarantee on its own topics, with a producer and a reader. */
@@ -493,13 +498,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    Cpu after = Cpu.now(kafka);
     return new Run(
         tokens,
         seconds,
         latencies.stream().mapToLong(Long::longValue).toArray(),
-        after.service() - before.service(),
-        after.broker() - before.broker());
+        Cpu.now(kafka).since(before));
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.latentstream.topology;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.streams.StreamsConfig;
@@ -32,6 +33,23 @@ public final class StreamsSettings {
       String guarantee,
       Path stateDirectory,
       int replication) {
+    return of(
+        applicationId,
+        bootstrapServers,
+        guarantee,
+        stateDirectory,
+        replication,
+        TopologySettings.defaults().emitInterval());
+  }
+
+  /** The same, for a topology that emits every {@code emitInterval} instead of the default. */
+  public static Properties of(
+      String applicationId,
+      String bootstrapServers,
+      String guarantee,
+      Path stateDirectory,
+      int replication,
+      Duration emitInterval) {
     Properties config = new Properties();
     config.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
     config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -41,7 +59,7 @@ public final class StreamsSettings {
     if (exactlyOnce) {
       config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
     }
-    config.put(StreamsConfig.POLL_MS_CONFIG, TopologySettings.defaults().emitInterval().toMillis());
+    config.put(StreamsConfig.POLL_MS_CONFIG, emitInterval.toMillis());
     config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, replication);
     config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), exactlyOnce ? 25 : 2);
     return config;

@@ -34,6 +34,11 @@ public record TopologySettings(
     return tenth.compareTo(min) < 0 ? min : tenth.compareTo(max) > 0 ? max : tenth;
   }
 
+  public TopologySettings withEmitInterval(Duration interval) {
+    return new TopologySettings(
+        maxNewTokensLimit, interval, sessionTtl, sessionCacheMaxBytes, requestIdRetention);
+  }
+
   public static TopologySettings defaults() {
     return new TopologySettings(
         1024, Duration.ofMillis(20), Duration.ofHours(24), 1L << 30, Duration.ofDays(7));

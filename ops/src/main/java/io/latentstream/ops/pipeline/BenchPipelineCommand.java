@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -125,6 +126,22 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   int warmup;
 
   @Option(
+      names = "--guarantees",
+      split = ",",
+      defaultValue = "at_least_once,exactly_once_v2",
+      description =
+          "Processing guarantees to measure, each in its own phase (default ${DEFAULT-VALUE}).")
+  List<String> guarantees;
+
+  @Option(
+      names = "--emit-interval",
+      description =
+          "Milliseconds between the topology's token forwards, and Kafka Streams' poll.ms (the"
+              + " service's LATENTSTREAM_EMIT_INTERVAL_MS; default ${DEFAULT-VALUE}): shorter"
+              + " means lower latency and more broker requests per token.")
+  long emitIntervalMs = TopologySettings.defaults().emitInterval().toMillis();
+
+  @Option(
       names = "--partitions",
       defaultValue = "2",
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
@@ -210,6 +227,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    for (String guarantee : guarantees) {
+      if (!List.of(StreamsConfig.AT_LEAST_ONCE, StreamsConfig.EXACTLY_ONCE_V2)
+          .contains(guarantee)) {
+        throw new picocli.CommandLine.ParameterException(
+            spec.commandLine(),
+            "--guarantees: " + guarantee + " is neither at_least_once nor exactly_once_v2");
+      }
+    }
     Path data = Files.createTempDirectory("latentstream-bench-");
     try (LocalKafkaCluster kafka =
             new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, data.resolve("kafka"))).start();
@@ -223,20 +248,20 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         return sessionsLoad(out, kafka, client, served, data);
       }
       out.printf(
-          "%d prompts x up to %d tokens, %d generating at once, %d partitions, %d warm-up rounds,"
-              + " %d runs per mode (medians)%n",
-          prompts, maxNewTokens, concurrency, partitions, warmup, repeats);
+          "%d prompts x up to %d tokens, %d generating at once, %d partitions, emit every %d ms,"
+              + " %d warm-up rounds, %d runs per mode (medians)%n",
+          prompts, maxNewTokens, concurrency, partitions, emitIntervalMs, warmup, repeats);
       out.flush();
       List<Run> alone = new ArrayList<>();
-      List<Run> atLeastOnceAlone = new ArrayList<>();
-      List<Run> exactlyOnceAlone = new ArrayList<>();
-      List<Run> atLeastOnce =
-          measure(out, kafka, client, served, StreamsConfig.AT_LEAST_ONCE, data, atLeastOnceAlone);
-      List<Run> exactlyOnce =
-          measure(
-              out, kafka, client, served, StreamsConfig.EXACTLY_ONCE_V2, data, exactlyOnceAlone);
-      alone.addAll(atLeastOnceAlone);
-      alone.addAll(exactlyOnceAlone);
+      Map<String, List<Run>> aloneByGuarantee = new LinkedHashMap<>();
+      Map<String, List<Run>> runsByGuarantee = new LinkedHashMap<>();
+      for (String guarantee : guarantees) {
+        List<Run> paired = new ArrayList<>();
+        runsByGuarantee.put(
+            guarantee, measure(out, kafka, client, served, guarantee, data, paired));
+        aloneByGuarantee.put(guarantee, paired);
+        alone.addAll(paired);
+      }
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
@@ -253,8 +278,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           cpuPerToken(alone, run -> run.cpu().service()),
           cpuPerToken(alone, run -> run.cpu().broker()),
           cpuPerToken(alone, run -> run.cpu().compile()));
-      report(out, "at_least_once", atLeastOnce, atLeastOnceAlone);
-      report(out, "exactly_once_v2", exactlyOnce, exactlyOnceAlone);
+      for (String guarantee : guarantees) {
+        report(out, guarantee, runsByGuarantee.get(guarantee), aloneByGuarantee.get(guarantee));
+      }
       out.flush();
     }
     return 0;
@@ -302,6 +328,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
     }
     return runs;
+  }
+
+  private Duration emitInterval() {
+    return Duration.ofMillis(emitIntervalMs);
   }
 
   private GenerationLoop.Settings loopSettings() {
@@ -403,6 +433,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         ServedModel served,
         String guarantee,
         int partitions,
+        Duration emitInterval,
         int producerLingerMs,
         Path data)
         throws Exception {
@@ -414,9 +445,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             .get(30, TimeUnit.SECONDS);
       }
       StreamsBuilder builder = new StreamsBuilder();
-      LatentstreamTopology.build(builder, topics, served, TopologySettings.defaults());
+      LatentstreamTopology.build(
+          builder, topics, served, TopologySettings.defaults().withEmitInterval(emitInterval));
       Properties config =
-          StreamsSettings.of(name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1);
+          StreamsSettings.of(
+              name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1, emitInterval);
       Pipeline pipeline =
           new Pipeline(
               topics,
@@ -449,7 +482,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       Path data)
       throws Exception {
     String name = "bench-" + guarantee.replace('_', '-');
-    return Pipeline.start(name, kafka, client, served, guarantee, partitions, 0, data);
+    return Pipeline.start(
+        name, kafka, client, served, guarantee, partitions, emitInterval(), 0, data);
   }
 
   /**
@@ -544,6 +578,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             served,
             StreamsConfig.EXACTLY_ONCE_V2,
             partitions,
+            emitInterval(),
             5,
             data)) {
       Topics topics = pipeline.topics();

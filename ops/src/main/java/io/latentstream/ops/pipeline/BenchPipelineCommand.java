@@ -69,6 +69,17 @@ import picocli.CommandLine.Spec;
       "token under both guarantees, and CPU per token of the service and the broker."
     })
 public final class BenchPipelineCommand implements Callable<Integer> {
+  /**
+   * Warm-up ends when this many round pairs in a row (engine alone, then through Kafka) each spent
+   * under {@link #QUIET_JIT_US} microseconds per token in the JIT compilers: about 3% of the
+   * engine's ~600 us of CPU per token on the development machine. The compilers stay busy for 15-30
+   * round pairs; the Kafka rounds' compilation (deoptimized Kafka client paths recompiled as the
+   * pipeline alternates between idle and busy) fades last.
+   */
+  private static final int QUIET_ROUNDS = 3;
+
+  private static final int QUIET_JIT_US = 20;
+
   private static final List<String> TEXTS =
       List.of(
           "The jury said",
@@ -121,9 +132,19 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       names = "--warmup",
       defaultValue = "8",
       description =
-          "Unmeasured rounds of each mode first (default ${DEFAULT-VALUE}): the service's JIT"
-              + " compiler takes several rounds to finish the Kafka paths.")
+          "Unmeasured rounds of each mode first, at least (default ${DEFAULT-VALUE}); warm-up goes"
+              + " on until the JIT compilers are done: "
+              + QUIET_ROUNDS
+              + " rounds in a row compiling under "
+              + QUIET_JIT_US
+              + " us per token.")
   int warmup;
+
+  @Option(
+      names = "--max-warmup",
+      defaultValue = "60",
+      description = "Warm-up rounds of each mode at most (default ${DEFAULT-VALUE}).")
+  int maxWarmup;
 
   @Option(
       names = "--guarantees",
@@ -170,13 +191,17 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       return tokens / seconds;
     }
 
+    double compileMicrosPerToken() {
+      return cpu.compile() * 1e6 / tokens;
+    }
+
     String summary() {
       return String.format(
           "%.0f (%.0f + %.0f, JIT %.0f)",
           tokensPerSecond(),
           cpu.service() * 1e6 / tokens,
           cpu.broker() * 1e6 / tokens,
-          cpu.compile() * 1e6 / tokens);
+          compileMicrosPerToken());
     }
   }
 
@@ -249,8 +274,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
       out.printf(
           "%d prompts x up to %d tokens, %d generating at once, %d partitions, emit every %d ms,"
-              + " %d warm-up rounds, %d runs per mode (medians)%n",
-          prompts, maxNewTokens, concurrency, partitions, emitIntervalMs, warmup, repeats);
+              + " %d-%d warm-up rounds, %d runs per mode (medians)%n",
+          prompts,
+          maxNewTokens,
+          concurrency,
+          partitions,
+          emitIntervalMs,
+          warmup,
+          maxWarmup,
+          repeats);
       out.flush();
       List<Run> alone = new ArrayList<>();
       Map<String, List<Run>> aloneByGuarantee = new LinkedHashMap<>();
@@ -307,16 +339,28 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     List<Run> runs = new ArrayList<>();
     try (Pipeline pipeline = pipeline(kafka, client, served, guarantee, data)) {
       // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths (the broker
-      // runs C1 code only). A round is short (~4 s) and this JVM has one C2 thread on the 2
-      // cores: it takes several rounds before the compiler stops taking CPU from the runs.
-      for (int w = 0; w < warmup; w++) {
+      // runs C1 code only) until the compilers no longer take CPU from the runs, as in a service
+      // that has been up for a while.
+      int quiet = 0;
+      int w = 0;
+      for (; w < maxWarmup && (w < warmup || quiet < QUIET_ROUNDS); w++) {
         Run engine = engineAlone(kafka, served);
         Run kafkaRound = throughKafka(kafka, pipeline, "warmup" + w);
+        boolean compiling =
+            engine.compileMicrosPerToken() >= QUIET_JIT_US
+                || kafkaRound.compileMicrosPerToken() >= QUIET_JIT_US;
+        quiet = compiling ? 0 : quiet + 1;
         out.printf(
-            "%s warm-up %d of %d: engine alone %s, through Kafka %s%n",
-            guarantee, w + 1, warmup, engine.summary(), kafkaRound.summary());
+            "%s warm-up %d: engine alone %s, through Kafka %s%n",
+            guarantee, w + 1, engine.summary(), kafkaRound.summary());
         out.flush();
       }
+      out.printf(
+          quiet >= QUIET_ROUNDS
+              ? "%s: warm-up done after %d rounds%n"
+              : "%s: the JIT compilers were still busy after %d warm-up rounds (--max-warmup)%n",
+          guarantee,
+          w);
       for (int r = 0; r < repeats; r++) {
         alone.add(engineAlone(kafka, served));
         runs.add(throughKafka(kafka, pipeline, "run" + r));

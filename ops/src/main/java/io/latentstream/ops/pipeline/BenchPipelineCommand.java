@@ -72,9 +72,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   /**
    * Warm-up ends when this many round pairs in a row (engine alone, then through Kafka) each spent
    * under {@link #QUIET_JIT_US} microseconds per token in the JIT compilers: about 3% of the
-   * engine's ~600 us of CPU per token on the development machine. The compilers stay busy for 15-30
-   * round pairs; the Kafka rounds' compilation (deoptimized Kafka client paths recompiled as the
-   * pipeline alternates between idle and busy) fades last.
+   * engine's ~600 us of CPU per token on the development machine. The compilers stayed busy for
+   * 12-37 round pairs there; the Kafka rounds' compilation (most likely Kafka client paths
+   * deoptimized and recompiled as the pipeline alternates between idle and busy) fades last.
    */
   private static final int QUIET_ROUNDS = 3;
 
@@ -205,7 +205,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
   }
 
-  /** CPU seconds of this JVM, of its JIT compiler threads and of the broker process. */
+  /**
+   * CPU seconds of this JVM and of the broker process, and the seconds this JVM's JIT compilers
+   * have spent compiling (elapsed time, summed over compiler threads, as the JVM reports it).
+   */
   private record Cpu(double service, double broker, double compile) {
     static Cpu now(LocalKafkaCluster kafka) {
       var os =

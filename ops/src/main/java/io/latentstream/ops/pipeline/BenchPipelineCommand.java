@@ -29,7 +29,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -287,16 +286,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           maxWarmup,
           repeats);
       out.flush();
-      List<Run> alone = new ArrayList<>();
-      Map<String, List<Run>> aloneByGuarantee = new LinkedHashMap<>();
-      Map<String, List<Run>> runsByGuarantee = new LinkedHashMap<>();
+      List<Phase> phases = new ArrayList<>();
       for (String guarantee : guarantees) {
-        List<Run> paired = new ArrayList<>();
-        runsByGuarantee.put(
-            guarantee, measure(out, kafka, client, served, guarantee, data, paired));
-        aloneByGuarantee.put(guarantee, paired);
-        alone.addAll(paired);
+        phases.add(measure(out, kafka, client, served, guarantee, data));
       }
+      List<Run> alone = phases.stream().flatMap(phase -> phase.alone().stream()).toList();
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
@@ -313,8 +307,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           cpuPerToken(alone, run -> run.cpu().service()),
           cpuPerToken(alone, run -> run.cpu().broker()),
           cpuPerToken(alone, run -> run.cpu().compile()));
-      for (String guarantee : guarantees) {
-        report(out, guarantee, runsByGuarantee.get(guarantee), aloneByGuarantee.get(guarantee));
+      for (Phase phase : phases) {
+        report(out, phase);
       }
       out.flush();
     }
@@ -327,18 +321,16 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    * follows an engine-alone round on the same prompts. Only this guarantee's pipeline exists
    * meanwhile: an idle second Kafka Streams instance still runs its poll loop (~30 ms of CPU a
    * second here), which would be charged to the pipeline under test.
-   *
-   * @param alone receives the engine-alone runs, each paired with the returned run of its index
    */
-  private List<Run> measure(
+  private Phase measure(
       PrintWriter out,
       LocalKafkaCluster kafka,
       SchemaRegistryClient client,
       ServedModel served,
       String guarantee,
-      Path data,
-      List<Run> alone)
+      Path data)
       throws Exception {
+    List<Run> alone = new ArrayList<>();
     List<Run> runs = new ArrayList<>();
     try (Pipeline pipeline = pipeline(kafka, client, served, guarantee, data)) {
       // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths (the broker
@@ -374,7 +366,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         out.flush();
       }
     }
-    return runs;
+    return new Phase(guarantee, alone, runs);
   }
 
   private Duration emitInterval() {
@@ -388,10 +380,18 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   }
 
   /**
-   * One mode's line. "vs engine" divides medians; "paired" is the median (and range) of each run's
-   * ratio to the engine-alone run just before it, which cancels the machine's slower drifts.
+   * One guarantee's measured runs: {@code throughKafka.get(i)} followed {@code alone.get(i)}, the
+   * engine alone on the same prompts.
    */
-  private void report(PrintWriter out, String mode, List<Run> runs, List<Run> alone) {
+  private record Phase(String guarantee, List<Run> alone, List<Run> throughKafka) {}
+
+  /**
+   * One guarantee's line. "vs engine" divides medians; "paired" is the median (and range) of each
+   * run's ratio to the engine-alone run just before it, which cancels the machine's slower drifts.
+   */
+  private void report(PrintWriter out, Phase phase) {
+    List<Run> runs = phase.throughKafka();
+    List<Run> alone = phase.alone();
     double tps = median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray());
     double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
     double[] paired = new double[runs.size()];
@@ -402,7 +402,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
     out.printf(
         "%-17s %8.0f  %8.2f  %s   %14d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
-        mode,
+        phase.guarantee(),
         tps,
         tps / base,
         String.format(

@@ -29,6 +29,7 @@ final class CudaBenchmarks {
   private final CudaDevice device;
   private final Path models;
   private double copyGbs = Double.NaN;
+  private double launchUs = Double.NaN;
 
   CudaBenchmarks(CudaDevice device, Path models) {
     this.device = device;
@@ -38,6 +39,7 @@ final class CudaBenchmarks {
   List<Supplier<List<CheckResult>>> all() {
     return List.of(
         this::copy,
+        this::launchCost,
         () -> linear(false),
         () -> linear(true),
         () -> mla(64, 4096),
@@ -55,6 +57,27 @@ final class CudaBenchmarks {
     device.free(b);
     copyGbs = 2.0 * bytes / s / 1e9;
     return List.of(info("device copy 1 GiB", "%.0f GB/s read+write", copyGbs));
+  }
+
+  /**
+   * What one launch costs from Java: an empty kernel (residual_add over 0 elements) launched 1,000
+   * times back to back, then one synchronize. A step of N launches cannot take less than N times
+   * this, however small its kernels.
+   */
+  private List<CheckResult> launchCost() {
+    CUdeviceptr x = device.alloc(4);
+    int n = 1000;
+    double s =
+        medianSeconds(
+            () -> {
+              for (int i = 0; i < n; i++) {
+                device.launch(CudaKernel.RESIDUAL_ADD, Grid.of(1, 32), x, x, 0);
+              }
+            },
+            5);
+    device.free(x);
+    launchUs = s / n * 1e6;
+    return List.of(info("launch, empty kernel x1000", "%.2f us per launch", launchUs));
   }
 
   /** V3's dense FFN up-projection shape [18432, 7168] at 1, 32 and 128 rows. */
@@ -243,6 +266,7 @@ final class CudaBenchmarks {
         }
         int steps = 16;
         double[] times = new double[steps];
+        long launchesBefore = device.launches();
         for (int step = 0; step < steps; step++) {
           List<int[]> tokens = new ArrayList<>();
           for (int t : next) {
@@ -252,14 +276,18 @@ final class CudaBenchmarks {
           next = gpu.stepGreedy(seqs, tokens);
           times[step] = (System.nanoTime() - t0) / 1e9;
         }
+        long perStep = (device.launches() - launchesBefore) / steps;
         seqs.forEach(gpu::release);
         double s = median(Arrays.copyOfRange(times, 2, steps));
         out.add(
             info(
                 "brown-mtp device decode batch " + batch,
-                "%.0f tok/s (%.2f ms per step, no CUDA graphs)",
+                "%.0f tok/s (%.2f ms per step, no CUDA graphs; %d launches per step, %.2f ms of"
+                    + " them at the empty-launch cost)",
                 batch / s,
-                s * 1e3));
+                s * 1e3,
+                perStep,
+                perStep * launchUs / 1e3));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

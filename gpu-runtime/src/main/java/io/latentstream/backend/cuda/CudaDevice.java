@@ -48,6 +48,7 @@ public final class CudaDevice implements AutoCloseable {
   private final Map<CudaKernel, List<PtxSignatures.Kind>> signatures =
       new EnumMap<>(CudaKernel.class);
   private final List<CUdeviceptr> allocations = new ArrayList<>();
+  private long launches;
 
   private CudaDevice(CUcontext context, String name, int driverVersion) {
     this.context = context;
@@ -260,6 +261,7 @@ public final class CudaDevice implements AutoCloseable {
    */
   public void launch(CudaKernel kernel, Grid grid, Object... args) {
     PtxSignatures.check(kernel, signatures.get(kernel), args);
+    launches++;
     Pointer[] params = new Pointer[args.length];
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
@@ -289,6 +291,11 @@ public final class CudaDevice implements AutoCloseable {
         null,
         Pointer.to(params),
         null);
+  }
+
+  /** Kernels launched so far (launches per step, for the benchmarks). */
+  public long launches() {
+    return launches;
   }
 
   /** Waits for every launched kernel; a kernel's failure surfaces here as an exception. */

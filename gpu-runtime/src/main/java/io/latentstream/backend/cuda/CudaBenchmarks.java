@@ -277,8 +277,42 @@ final class CudaBenchmarks {
           times[step] = (System.nanoTime() - t0) / 1e9;
         }
         long perStep = (device.launches() - launchesBefore) / steps;
+        // Four more steps with each kernel timed on the device: how much of a step is kernels.
+        int profiled = 4;
+        int[][] feed = {next};
+        java.util.Map<CudaKernel, Double> kernelMs =
+            device.profile(
+                () -> {
+                  for (int step = 0; step < profiled; step++) {
+                    List<int[]> tokens = new ArrayList<>();
+                    for (int t : feed[0]) {
+                      tokens.add(new int[] {t});
+                    }
+                    feed[0] = gpu.stepGreedy(seqs, tokens);
+                  }
+                });
         seqs.forEach(gpu::release);
         double s = median(Arrays.copyOfRange(times, 2, steps));
+        double kernels =
+            kernelMs.values().stream().mapToDouble(Double::doubleValue).sum() / profiled;
+        String top =
+            kernelMs.entrySet().stream()
+                .sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
+                .limit(4)
+                .map(
+                    e ->
+                        String.format(
+                            Locale.ROOT, "%s %.3f", e.getKey().entry(), e.getValue() / profiled))
+                .collect(java.util.stream.Collectors.joining(", "));
+        out.add(
+            info(
+                "brown-mtp device step split batch " + batch,
+                "kernels %.3f ms of %.2f ms (%.0f%%); the rest is launch gaps and host work;"
+                    + " top: %s",
+                kernels,
+                s * 1e3,
+                100 * kernels / (s * 1e3),
+                top));
         out.add(
             info(
                 "brown-mtp device decode batch " + batch,

@@ -49,6 +49,7 @@ public final class CudaDevice implements AutoCloseable {
       new EnumMap<>(CudaKernel.class);
   private final List<CUdeviceptr> allocations = new ArrayList<>();
   private long launches;
+  private KernelTimes profile;
 
   private CudaDevice(CUcontext context, String name, int driverVersion) {
     this.context = context;
@@ -279,6 +280,9 @@ public final class CudaDevice implements AutoCloseable {
         throw new IllegalArgumentException(kernel + " argument " + i + ": " + a.getClass());
       }
     }
+    if (profile != null) {
+      profile.before(kernel);
+    }
     cuLaunchKernel(
         functions.get(kernel),
         grid.x(),
@@ -291,6 +295,24 @@ public final class CudaDevice implements AutoCloseable {
         null,
         Pointer.to(params),
         null);
+    if (profile != null) {
+      profile.after();
+    }
+  }
+
+  /**
+   * Runs work with every launch timed on the device (CUDA events around each), then synchronizes;
+   * returns milliseconds of GPU time per kernel.
+   */
+  public Map<CudaKernel, Double> profile(Runnable work) {
+    profile = new KernelTimes();
+    try {
+      work.run();
+      synchronize();
+      return profile.millis();
+    } finally {
+      profile = null;
+    }
   }
 
   /** Kernels launched so far (launches per step, for the benchmarks). */

@@ -2,6 +2,7 @@ package io.latentstream.backend.cuda;
 
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.Rope;
+import io.latentstream.model.Trace;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.TensorName;
 import java.io.IOException;
@@ -437,7 +438,17 @@ public final class CudaEngine {
    * every row, [rows][vocab], in request order (sequence 0's rows first).
    */
   public float[][] step(List<Sequence> seqs, List<int[]> tokens) {
-    forward(prepare(main(seqs), pool, tokens));
+    return step(seqs, tokens, null);
+  }
+
+  /**
+   * As {@link #step}, telling trace (when not null) each MoE layer's chosen experts, read back from
+   * the device: conformance checks compare the routing with the CPU engine's, since one expert
+   * chosen differently (a near-tie that bf16 rounding tips) changes a row's output by far more than
+   * rounding.
+   */
+  public float[][] step(List<Sequence> seqs, List<int[]> tokens, Trace trace) {
+    forward(prepare(main(seqs), pool, tokens), trace);
     return logits(rows(tokens));
   }
 
@@ -470,7 +481,7 @@ public final class CudaEngine {
   /** As {@link #step}, returning only each row's argmax, computed on the device. */
   public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
     int rows = prepare(main(seqs), pool, tokens);
-    forward(rows);
+    forward(rows, null);
     ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
     return device.readInts(b.argmax, rows);
   }
@@ -544,18 +555,22 @@ public final class CudaEngine {
     return seqs.stream().map(s -> s.main).toList();
   }
 
-  private void forward(int rows) {
+  private void forward(int rows, Trace trace) {
     int dim = c.hiddenSize();
     ops.embed(b.tokens, rows, w.embed, dim, b.x, dim);
     for (int l = 0; l < w.layers.length; l++) {
-      block(w.layers[l], pool.latents, l, rows);
+      block(w.layers[l], pool.latents, l, rows, trace);
     }
     ops.rmsnorm(b.x, dim, w.norm, b.xn, dim, rows, dim, (float) c.rmsNormEps());
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
   }
 
-  /** model/Block: x += MLA(attnNorm(x)); x += ffn(ffnNorm(x)), caching at cacheLayer of cache. */
-  private void block(Layer layer, CudaOps.PagedLatents cache, int cacheLayer, int rows) {
+  /**
+   * model/Block: x += MLA(attnNorm(x)); x += ffn(ffnNorm(x)), caching at cacheLayer of cache (the
+   * layer's index for the main model's blocks, reported to trace).
+   */
+  private void block(
+      Layer layer, CudaOps.PagedLatents cache, int cacheLayer, int rows, Trace trace) {
     int dim = c.hiddenSize();
     float eps = (float) c.rmsNormEps();
     ops.rmsnorm(b.x, dim, layer.attnNorm, b.xn, dim, rows, dim, eps);
@@ -564,6 +579,10 @@ public final class CudaEngine {
     ops.rmsnorm(b.x, dim, layer.ffnNorm, b.xn, dim, rows, dim, eps);
     if (layer.moe != null) {
       moe(layer.moe, rows);
+      if (trace != null) {
+        int topK = c.numExpertsPerTok();
+        trace.routing(cacheLayer, device.readInts(b.chosen, rows * topK), rows, topK);
+      }
     } else {
       mlp(layer.dense, b.xn, rows, b.out);
     }
@@ -603,7 +622,7 @@ public final class CudaEngine {
         dim,
         eps);
     ops.linear(b.concat, rows, w.mtp.ehProj, b.x, dim, 2 * dim);
-    block(w.mtp.block, mtpPool.latents, 0, rows);
+    block(w.mtp.block, mtpPool.latents, 0, rows, null);
     ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
     return logits(rows);

@@ -27,6 +27,16 @@ import java.util.function.Supplier;
  * within 1e-4 of the logits' scale (fp32 layers: about the CPU golden test's 1e-3 absolute) or 2e-2
  * (bf16 layers: activations rounded to bf16 at every linear layer), greedy continuations token for
  * token. Then the device-resident {@link CudaEngine} the same way, and its batch invariance.
+ *
+ * <p>bf16 and routing: rounding tips near-ties between experts (random-weight models have many).
+ * The CPU engine with the GPU's bf16 roundings (weights and linear-layer inputs), against fp32,
+ * stays within 0.8% of the logits' scale on every prompt up to the first row whose experts differ,
+ * and is off by 1.5 (tiny-a), 3.2 (tiny-a-fp8) and 1.5 (brown-mtp with its greedy continuation)
+ * after it; the first H200 run failed its bf16 rows at exactly those rows, by those amounts. So the
+ * routing is read back and compared: an fp32 candidate must route as the CPU does everywhere; a
+ * bf16 candidate's logits are held to the tolerance up to its first differently-routed row (the row
+ * says how many were compared), and its free-running greedy continuations, which one tipped choice
+ * may redirect, are reported, not judged.
  */
 final class EngineChecks {
   private static final String SECTION = "engine";
@@ -77,10 +87,12 @@ final class EngineChecks {
       Candidate candidate =
           new Candidate() {
             @Override
-            public float[] logits(int[] tokens) {
+            public Forward forward(int[] tokens) {
               CudaEngine.Sequence seq = gpu.newSequence();
+              Routing routing = new Routing();
               try {
-                return flatten(gpu.step(List.of(seq), List.of(tokens)));
+                return new Forward(
+                    flatten(gpu.step(List.of(seq), List.of(tokens), routing)), routing.layers);
               } finally {
                 gpu.release(seq);
               }
@@ -91,7 +103,7 @@ final class EngineChecks {
               return gpu.generateGreedy(prompt, n);
             }
           };
-      return conformance(model + " device", model, dir, candidate, BF16_TOL);
+      return conformance(model + " device", model, dir, candidate, false);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -150,7 +162,7 @@ final class EngineChecks {
       Candidate candidate =
           new Candidate() {
             @Override
-            public float[] logits(int[] tokens) {
+            public Forward forward(int[] tokens) {
               return allLogits(cuda, tokens);
             }
 
@@ -160,8 +172,7 @@ final class EngineChecks {
             }
           };
       String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
-      return conformance(
-          name, model, dir, candidate, precision == Precision.FP32 ? FP32_TOL : BF16_TOL);
+      return conformance(name, model, dir, candidate, precision == Precision.FP32);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -215,18 +226,61 @@ final class EngineChecks {
 
   /** An engine under test. */
   private interface Candidate {
-    /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
-    float[] logits(int[] tokens);
+    /** Logits and routing at every position of a fresh sequence. */
+    Forward forward(int[] tokens);
 
     int[] greedy(int[] prompt, int n);
   }
 
   /**
+   * A forward pass over a fresh sequence: logits flattened [tokens * vocab], and per MoE layer the
+   * chosen experts [tokens * topK], each row's ids sorted (the order of selection does not matter).
+   */
+  private record Forward(float[] logits, List<int[]> routing) {}
+
+  /** Collects each MoE layer's routing, rows sorted. */
+  private static final class Routing implements io.latentstream.model.Trace {
+    final List<int[]> layers = new ArrayList<>();
+
+    @Override
+    public void hidden(int k, float[] x, int rows, int dim) {}
+
+    @Override
+    public void routing(int layer, int[] experts, int rows, int topK) {
+      int[] sorted = Arrays.copyOf(experts, rows * topK);
+      for (int r = 0; r < rows; r++) {
+        Arrays.sort(sorted, r * topK, (r + 1) * topK);
+      }
+      layers.add(sorted);
+    }
+  }
+
+  /** The first row whose experts differ in some layer, or rows when none does. */
+  private static int firstRoutingDifference(List<int[]> a, List<int[]> b, int rows) {
+    if (a.size() != b.size()) {
+      return 0;
+    }
+    int first = rows;
+    for (int l = 0; l < a.size(); l++) {
+      int topK = a.get(l).length / rows;
+      for (int i = 0; i < a.get(l).length; i++) {
+        if (a.get(l)[i] != b.get(l)[i]) {
+          first = Math.min(first, i / topK);
+        }
+      }
+    }
+    return first;
+  }
+
+  /**
    * For every golden prompt: logits against the CPU engine and the golden (where carried), and the
-   * greedy continuation against both; one row per prompt and comparison, greedy rows counted.
+   * greedy continuation against both; one row per comparison, over the prompts. exact: the
+   * candidate computes as the CPU does up to summation order (fp32), so it must route the same and
+   * match within {@link #FP32_TOL}, greedy token for token; else bf16 (see the class comment).
    */
   private List<CheckResult> conformance(
-      String name, String model, Path dir, Candidate gpu, double tol) throws IOException {
+      String name, String model, Path dir, Candidate gpu, boolean exact) throws IOException {
+    double tol = exact ? FP32_TOL : BF16_TOL;
     Engine cpu = cpuEngine(dir);
     JsonNode prompts =
         new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
@@ -234,33 +288,75 @@ final class EngineChecks {
     List<CheckResult> vsGoldenLogits = new ArrayList<>();
     int vsGolden = 0;
     int vsCpu = 0;
+    int firstDifference = Integer.MAX_VALUE;
+    int rowsCompared = 0;
+    int rowsInAll = 0;
+    int rerouted = 0;
     for (int i = 0; i < prompts.size(); i++) {
       JsonNode p = prompts.get(i);
       int[] prompt = ints(p.get("input_ids"));
       int[] greedy = p.has("greedy_32") ? ints(p.get("greedy_32")) : ints(p.get("greedy_20"));
       // brown-mtp's logits goldens cover the prompt and its greedy continuation.
       int[] tokens = model.equals("brown-mtp") ? concat(prompt, greedy) : prompt;
-      float[] got = gpu.logits(tokens);
+      Forward ref = allLogits(cpu, tokens);
+      Forward got = gpu.forward(tokens);
+      int rows = firstRoutingDifference(ref.routing(), got.routing(), tokens.length);
+      rerouted += rows < tokens.length ? 1 : 0;
+      rowsCompared += exact ? tokens.length : rows;
+      rowsInAll += tokens.length;
+      int n = (exact ? tokens.length : rows) * cpu.config().vocabSize();
       String what = name + " logits p" + i;
-      vsCpuLogits.add(
-          CheckResult.compare(SECTION, what, allLogits(cpu, tokens), got, got.length, tol));
+      vsCpuLogits.add(CheckResult.compare(SECTION, what, ref.logits(), got.logits(), n, tol));
       float[] golden = goldenTensor(dir, "logits." + i);
       if (golden != null) {
-        vsGoldenLogits.add(CheckResult.compare(SECTION, what, golden, got, got.length, tol));
+        vsGoldenLogits.add(CheckResult.compare(SECTION, what, golden, got.logits(), n, tol));
       }
       int[] a = gpu.greedy(prompt, greedy.length);
       vsGolden += Arrays.equals(a, greedy) ? 0 : 1;
       vsCpu += Arrays.equals(a, cpu.generateGreedy(prompt, greedy.length)) ? 0 : 1;
+      if (Arrays.mismatch(a, greedy) >= 0) {
+        firstDifference = Math.min(firstDifference, Arrays.mismatch(a, greedy));
+      }
     }
+    String routing =
+        String.format(
+            java.util.Locale.ROOT,
+            "; %d of %d prompts routed differently, %d of %d rows compared",
+            rerouted,
+            prompts.size(),
+            rowsCompared,
+            rowsInAll);
     List<CheckResult> out = new ArrayList<>();
-    out.add(CheckResult.worst(name + " logits vs cpu", vsCpuLogits));
+    out.add(withNote(CheckResult.worst(name + " logits vs cpu", vsCpuLogits), routing));
     if (!vsGoldenLogits.isEmpty()) {
-      out.add(CheckResult.worst(name + " logits vs golden", vsGoldenLogits));
+      out.add(withNote(CheckResult.worst(name + " logits vs golden", vsGoldenLogits), routing));
     }
-    out.add(
-        CheckResult.exact(SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
-    out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
+    if (exact) {
+      out.add(
+          CheckResult.exact(SECTION, name + " routing vs cpu (prompts)", rerouted, prompts.size()));
+      out.add(
+          CheckResult.exact(
+              SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
+      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
+    } else {
+      out.add(
+          CheckResult.info(
+              SECTION,
+              name + " greedy (prompts)",
+              String.format(
+                  java.util.Locale.ROOT,
+                  "%d of %d differ from the golden, %d from the cpu%s",
+                  vsGolden,
+                  prompts.size(),
+                  vsCpu,
+                  vsGolden == 0 ? "" : "; first at token " + firstDifference)));
+    }
     return out;
+  }
+
+  private static CheckResult withNote(CheckResult r, String more) {
+    return new CheckResult(
+        r.section(), r.name(), r.maxAbs(), r.maxRel(), r.tolerance(), r.status(), r.note() + more);
   }
 
   private Engine cpuEngine(Path dir) throws IOException {
@@ -272,13 +368,17 @@ final class EngineChecks {
     return e;
   }
 
-  /** Logits at every position of a fresh sequence, flattened [tokens * vocab]. */
-  private static float[] allLogits(Engine engine, int[] tokens) {
-    return flatten(
+  /** Logits and routing at every position of a fresh sequence. */
+  private static Forward allLogits(Engine engine, int[] tokens) {
+    Routing routing = new Routing();
+    float[][] logits =
         engine
-            .step(List.of(new StepRequest(engine.newSequence(), tokens, StepRequest.Logits.ALL)))
+            .step(
+                List.of(new StepRequest(engine.newSequence(), tokens, StepRequest.Logits.ALL)),
+                routing)
             .get(0)
-            .logits());
+            .logits();
+    return new Forward(flatten(logits), routing.layers);
   }
 
   private static float[] flatten(float[][] rows) {

@@ -21,8 +21,9 @@ import jcuda.driver.CUdeviceptr;
  * Speed on the GPU, each figure the median of several timed repetitions, peers in the same run:
  * device copy bandwidth (the reference for every bandwidth ratio), DeepSeek-V3-sized linear layers
  * (bf16 and fp8, weights generated on the host), absorbed MLA decode attention at V3 sizes (128
- * heads, 512 + 64 latent) at 64 x 4K and 1 x 32K context, and brown-mtp decode tokens/s at batch 1,
- * 32 and 128 with the GPU linear layers beside the CPU engine.
+ * heads, 512 + 64 latent) at 64 x 4K and 1 x 32K context, brown-mtp decode tokens/s at batch 1, 32
+ * and 128 with the GPU linear layers beside the CPU engine, then with the forward pass on the
+ * device ({@link DeviceDecodeBenchmark}).
  */
 final class CudaBenchmarks {
   private static final String SECTION = "bench";
@@ -30,10 +31,13 @@ final class CudaBenchmarks {
   private final Path models;
   private double copyGbs = Double.NaN;
   private double launchUs = Double.NaN;
+  private final DeviceDecodeBenchmark deviceDecode;
 
   CudaBenchmarks(CudaDevice device, Path models) {
     this.device = device;
     this.models = models;
+    this.deviceDecode =
+        new DeviceDecodeBenchmark(device, models.resolve("brown-mtp"), () -> launchUs);
   }
 
   List<Supplier<List<CheckResult>>> all() {
@@ -45,7 +49,12 @@ final class CudaBenchmarks {
         () -> mla(64, 4096),
         () -> mla(1, 32768),
         this::decode,
-        this::deviceDecode);
+        () -> deviceDecode.batch(1),
+        () -> deviceDecode.batch(32),
+        () -> deviceDecode.batch(128),
+        () -> deviceDecode.split(1),
+        () -> deviceDecode.split(32),
+        () -> deviceDecode.split(128));
   }
 
   private List<CheckResult> copy() {
@@ -236,92 +245,6 @@ final class CudaBenchmarks {
                 c,
                 f / c,
                 b / c));
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out;
-  }
-
-  /** {@link CudaEngine} decode tokens/s (16-token prompts, greedy, argmax on the device). */
-  private List<CheckResult> deviceDecode() {
-    List<CheckResult> out = new ArrayList<>();
-    try {
-      CudaEngine gpu = CudaEngine.load(device, models.resolve("brown-mtp"), 2048, 1 << 16);
-      for (int batch : new int[] {1, 32, 128}) {
-        List<CudaEngine.Sequence> seqs = new ArrayList<>();
-        List<int[]> prompts = new ArrayList<>();
-        for (int s = 0; s < batch; s++) {
-          seqs.add(gpu.newSequence());
-          int[] p = new int[16];
-          for (int i = 0; i < p.length; i++) {
-            p[i] = (s * 31 + i * 7) % gpu.config().vocabSize();
-          }
-          prompts.add(p);
-        }
-        int[] last = gpu.stepGreedy(seqs, prompts);
-        int[] next = new int[batch];
-        for (int s = 0; s < batch; s++) {
-          next[s] = last[s * 16 + 15];
-        }
-        int steps = 16;
-        double[] times = new double[steps];
-        long launchesBefore = device.launches();
-        for (int step = 0; step < steps; step++) {
-          List<int[]> tokens = new ArrayList<>();
-          for (int t : next) {
-            tokens.add(new int[] {t});
-          }
-          long t0 = System.nanoTime();
-          next = gpu.stepGreedy(seqs, tokens);
-          times[step] = (System.nanoTime() - t0) / 1e9;
-        }
-        long perStep = (device.launches() - launchesBefore) / steps;
-        // Four more steps with each kernel timed on the device: how much of a step is kernels.
-        int profiled = 4;
-        int[][] feed = {next};
-        java.util.Map<CudaKernel, Double> kernelMs =
-            device.profile(
-                () -> {
-                  for (int step = 0; step < profiled; step++) {
-                    List<int[]> tokens = new ArrayList<>();
-                    for (int t : feed[0]) {
-                      tokens.add(new int[] {t});
-                    }
-                    feed[0] = gpu.stepGreedy(seqs, tokens);
-                  }
-                });
-        seqs.forEach(gpu::release);
-        double s = median(Arrays.copyOfRange(times, 2, steps));
-        double kernels =
-            kernelMs.values().stream().mapToDouble(Double::doubleValue).sum() / profiled;
-        String top =
-            kernelMs.entrySet().stream()
-                .sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
-                .limit(4)
-                .map(
-                    e ->
-                        String.format(
-                            Locale.ROOT, "%s %.3f", e.getKey().entry(), e.getValue() / profiled))
-                .collect(java.util.stream.Collectors.joining(", "));
-        out.add(
-            info(
-                "brown-mtp device step split batch " + batch,
-                "kernels %.3f ms of %.2f ms (%.0f%%); the rest is launch gaps and host work;"
-                    + " top: %s",
-                kernels,
-                s * 1e3,
-                100 * kernels / (s * 1e3),
-                top));
-        out.add(
-            info(
-                "brown-mtp device decode batch " + batch,
-                "%.0f tok/s (%.2f ms per step, no CUDA graphs; %d launches per step, %.2f ms of"
-                    + " them at the empty-launch cost)",
-                batch / s,
-                s * 1e3,
-                perStep,
-                perStep * launchUs / 1e3));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -8,6 +8,10 @@ import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -18,6 +22,9 @@ import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD8;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,16 +39,27 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 
 /**
  * One GPU through JCuda's driver API: a context on device 0, every {@link CudaKernel} loaded from
  * the PTX resources, device memory owned until {@link #close}. Not thread-safe; a thread other than
  * the opener must call {@link #makeCurrent} first.
+ *
+ * <p>Kernels run in order on one stream of the context, created blocking: the synchronous copies
+ * ({@link #copy}, {@link #read}), issued on the legacy default stream, wait for the kernels before
+ * them and the kernels after them wait for the copies, so the order of calls is the order of work.
+ * A separate stream, rather than the legacy one, is what CUDA graph capture ({@link #capture})
+ * needs.
  */
 public final class CudaDevice implements AutoCloseable {
   private final CUcontext context;
+  private final CUstream stream;
   private final String name;
   private final int driverVersion;
   private final Map<CudaKernel, CUfunction> functions = new EnumMap<>(CudaKernel.class);
@@ -51,8 +69,12 @@ public final class CudaDevice implements AutoCloseable {
   private long launches;
   private KernelTimes profile;
 
-  private CudaDevice(CUcontext context, String name, int driverVersion) {
+  /** Kernels added to the graph being captured, or -1 when no capture is under way. */
+  private int captured = -1;
+
+  private CudaDevice(CUcontext context, CUstream stream, String name, int driverVersion) {
     this.context = context;
+    this.stream = stream;
     this.name = name;
     this.driverVersion = driverVersion;
   }
@@ -66,6 +88,7 @@ public final class CudaDevice implements AutoCloseable {
     Map<CudaKernel.Module, byte[]> ptx = loadPtx();
     loadDriver();
     CUcontext context = new CUcontext();
+    CUstream stream = new CUstream();
     String name;
     int[] version = new int[1];
     try {
@@ -82,10 +105,11 @@ public final class CudaDevice implements AutoCloseable {
       name = new String(bytes, StandardCharsets.US_ASCII).trim().replace("\0", "");
       cuDriverGetVersion(version);
       cuCtxCreate(context, 0, device);
+      cuStreamCreate(stream, 0); // 0: blocking, ordered with the legacy default stream's copies
     } catch (RuntimeException e) { // JCuda's CudaException: cuInit or device queries failed
       throw new CudaUnavailableException("CUDA driver initialisation failed: " + e.getMessage(), e);
     }
-    CudaDevice d = new CudaDevice(context, name, version[0]);
+    CudaDevice d = new CudaDevice(context, stream, name, version[0]);
     try {
       Map<CudaKernel.Module, CUmodule> modules = new EnumMap<>(CudaKernel.Module.class);
       Map<String, List<PtxSignatures.Kind>> declared = new java.util.HashMap<>();
@@ -256,13 +280,18 @@ public final class CudaDevice implements AutoCloseable {
   }
 
   /**
-   * Launches a kernel on the default stream, after checking the arguments against the kernel's PTX
-   * parameter list (count and width). Arguments are {@link CUdeviceptr}s (pointers, null for a null
-   * pointer), Integers, Longs (C {@code long long}) and Floats, in the kernel's order.
+   * Launches a kernel on the device's stream (or adds it to the graph being captured), after
+   * checking the arguments against the kernel's PTX parameter list (count and width). Arguments are
+   * {@link CUdeviceptr}s (pointers, null for a null pointer), Integers, Longs (C {@code long long})
+   * and Floats, in the kernel's order.
    */
   public void launch(CudaKernel kernel, Grid grid, Object... args) {
     PtxSignatures.check(kernel, signatures.get(kernel), args);
-    launches++;
+    if (captured >= 0) {
+      captured++;
+    } else {
+      launches++;
+    }
     Pointer[] params = new Pointer[args.length];
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
@@ -281,7 +310,7 @@ public final class CudaDevice implements AutoCloseable {
       }
     }
     if (profile != null) {
-      profile.before(kernel);
+      profile.before(kernel.entry());
     }
     cuLaunchKernel(
         functions.get(kernel),
@@ -292,7 +321,7 @@ public final class CudaDevice implements AutoCloseable {
         1,
         1,
         0,
-        null,
+        stream,
         Pointer.to(params),
         null);
     if (profile != null) {
@@ -301,11 +330,59 @@ public final class CudaDevice implements AutoCloseable {
   }
 
   /**
-   * Runs work with every launch timed on the device (CUDA events around each), then synchronizes;
-   * returns milliseconds of GPU time per kernel.
+   * Records the launches that work makes into a CUDA graph instead of running them: replaying it
+   * ({@link #launch(Graph)}) costs one launch from Java instead of one per kernel. The launches'
+   * arguments are fixed at capture (pointers, sizes), so the graph is valid for as long as its
+   * buffers are and its sizes hold; work must only launch (no copies, no synchronize).
    */
-  public Map<CudaKernel, Double> profile(Runnable work) {
-    profile = new KernelTimes();
+  public Graph capture(Runnable work) {
+    if (captured >= 0) {
+      throw new IllegalStateException("a capture is already under way");
+    }
+    cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+    captured = 0;
+    CUgraph graph = new CUgraph();
+    int kernels;
+    try {
+      work.run();
+    } finally {
+      kernels = captured;
+      captured = -1;
+      cuStreamEndCapture(stream, graph); // also on failure: the stream must leave capture mode
+    }
+    CUgraphExec exec = new CUgraphExec();
+    cuGraphInstantiate(exec, graph, 0);
+    cuGraphDestroy(graph);
+    return new Graph(exec, kernels);
+  }
+
+  /** A captured sequence of kernels, ready to replay; freed with the context. */
+  public record Graph(CUgraphExec exec, int kernels) {}
+
+  /** Replays a captured graph on the device's stream: one launch from Java. */
+  public void launch(Graph graph) {
+    launches++;
+    if (profile != null) {
+      profile.before("graph of " + graph.kernels() + " kernels");
+    }
+    cuGraphLaunch(graph.exec(), stream);
+    if (profile != null) {
+      profile.after();
+    }
+  }
+
+  /** Frees a graph that will not be replayed again. */
+  public void destroy(Graph graph) {
+    cuGraphExecDestroy(graph.exec());
+  }
+
+  /**
+   * Runs work with every launch timed on the device (CUDA events around each, recorded on the
+   * device's stream, so also into a graph captured meanwhile), then synchronizes; returns
+   * milliseconds of GPU time per kernel entry point (and per graph replayed).
+   */
+  public Map<String, Double> profile(Runnable work) {
+    profile = new KernelTimes(stream);
     try {
       work.run();
       synchronize();
@@ -315,7 +392,9 @@ public final class CudaDevice implements AutoCloseable {
     }
   }
 
-  /** Kernels launched so far (launches per step, for the benchmarks). */
+  /**
+   * Launches from Java so far, a graph's replay counted once (launches per step, for benchmarks).
+   */
   public long launches() {
     return launches;
   }

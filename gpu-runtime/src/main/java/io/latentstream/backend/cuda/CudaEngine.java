@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 
@@ -26,10 +28,12 @@ import jcuda.driver.CUdeviceptr;
  *       -> x += out;  then the final rmsnorm and the head's logits.
  * </pre>
  *
- * <p>First version, not yet run on a GPU: no MTP module, no CUDA graphs (each kernel is a ~10 us
- * launch from Java), fp8 checkpoints are uploaded dequantized to bf16, and the latent pages are
- * fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives it. Its
- * device memory belongs to the {@link CudaDevice} and is freed when that closes.
+ * <p>Decode steps (one token per sequence) can replay CUDA graphs ({@link #useGraphs}): one per
+ * step shape (rows, attention chunks), captured the first time the shape occurs, since a launch
+ * from Java costs about 9 us on the H200 and a step launches 119 kernels for brown-mtp. fp8
+ * checkpoints are uploaded dequantized to bf16, and the latent pages are fp32 as the CPU's cache.
+ * Rows of a step must fit {@link #maxRows}; one thread drives it. Its device memory belongs to the
+ * {@link CudaDevice} and is freed when that closes.
  */
 public final class CudaEngine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -51,6 +55,9 @@ public final class CudaEngine {
 
   /** The longest context of the current step: how many chunks attention is split into. */
   private int longestContext;
+
+  /** Decode-step graphs by shape (rows, attention chunks); null when graphs are off. */
+  private Map<Long, CudaDevice.Graph> graphs;
 
   /** A sequence's places in the page pools (main model, MTP); its latents live on the device. */
   public static final class Sequence {
@@ -232,6 +239,30 @@ public final class CudaEngine {
 
   public boolean hasMtp() {
     return w.mtp != null;
+  }
+
+  /**
+   * Keeps the first n tokens of a sequence (a rejected draft's row leaves no trace: attention reads
+   * only a sequence's length, and the next step overwrites the row). MTP entry j pairs hidden state
+   * j with token j+1, so only entries below n-1 stay valid. Pages stay with the sequence.
+   */
+  public void truncate(Sequence s, int n) {
+    if (n < 0 || n > s.main.length) {
+      throw new IllegalArgumentException("cannot keep " + n + " of " + s.main.length + " tokens");
+    }
+    s.main.length = n;
+    s.mtp.length = Math.min(s.mtp.length, Math.max(0, n - 1));
+  }
+
+  /**
+   * Replays decode steps from CUDA graphs (on) or launches each kernel (off). The logits are
+   * bitwise the same either way: a graph holds the very launches, arguments and order.
+   */
+  public void useGraphs(boolean on) {
+    if (!on && graphs != null) {
+      graphs.values().forEach(device::destroy);
+    }
+    graphs = on ? new HashMap<>() : null;
   }
 
   // ---- loading --------------------------------------------------------------------------------
@@ -478,11 +509,23 @@ public final class CudaEngine {
     return out;
   }
 
-  /** As {@link #step}, returning only each row's argmax, computed on the device. */
+  /**
+   * As {@link #step}, returning only each row's argmax, computed on the device; a decode step
+   * replays its shape's graph when graphs are on.
+   */
   public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
     int rows = prepare(main(seqs), pool, tokens);
-    forward(rows, null);
-    ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+    Runnable launches =
+        () -> {
+          forward(rows, null);
+          ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+        };
+    if (graphs != null && rows == seqs.size()) {
+      long shape = ((long) rows << 32) | splits();
+      device.launch(graphs.computeIfAbsent(shape, k -> device.capture(launches)));
+    } else {
+      launches.run();
+    }
     return device.readInts(b.argmax, rows);
   }
 
@@ -595,6 +638,28 @@ public final class CudaEngine {
    * token after next), request order.
    */
   public float[][] mtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    return logits(mtpForward(seqs, hidden, nextTokens));
+  }
+
+  /**
+   * As {@link #mtp}, returning for each sequence the argmax of its last row (the draft: the token
+   * after the last of its next tokens), computed on the device.
+   */
+  public int[] mtpGreedy(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    int rows = mtpForward(seqs, hidden, nextTokens);
+    ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+    int[] all = device.readInts(b.argmax, rows);
+    int[] drafts = new int[seqs.size()];
+    int end = 0;
+    for (int i = 0; i < drafts.length; i++) {
+      end += nextTokens.get(i).length;
+      drafts[i] = all[end - 1];
+    }
+    return drafts;
+  }
+
+  /** The MTP module over the rows, its logits left in b.logits; returns the rows. */
+  private int mtpForward(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     if (w.mtp == null) {
       throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
     }
@@ -625,7 +690,7 @@ public final class CudaEngine {
     block(w.mtp.block, mtpPool.latents, 0, rows, null);
     ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
-    return logits(rows);
+    return rows;
   }
 
   /** model/MLA.forward on the device, output projection into b.out. */
@@ -675,7 +740,7 @@ public final class CudaEngine {
         rows,
         h,
         rope);
-    int splits = Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
+    int splits = splits();
     ops.mlaAttention(
         CudaKernel.MLA_ATTEND,
         b.qAbs,
@@ -692,6 +757,11 @@ public final class CudaEngine {
         b.oLat);
     ops.linear(b.oLat, h * kvl, kvl, rows, layer.wUV, (long) v * kvl, b.heads, h * v, v, v, kvl, h);
     ops.linear(b.heads, rows, layer.wo, b.out, dim, h * v);
+  }
+
+  /** Chunks of attention in this step: its longest context in {@link #SPLIT_LEN} chunks. */
+  private int splits() {
+    return Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
   }
 
   /** SwiGLU over rows of x into y, with b.g and b.u as scratch. */

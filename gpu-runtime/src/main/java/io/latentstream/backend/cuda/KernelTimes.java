@@ -6,33 +6,40 @@ import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUstream;
 
 /**
- * GPU time of each launch, by a pair of CUDA events recorded around it on the default stream while
- * {@link CudaDevice#profile} is open: what the kernels of a step cost on the device, apart from the
- * launch gaps and host work between them (the events themselves widen the gaps, not the kernels).
+ * GPU time of each launch, by a pair of CUDA events recorded around it on the device's stream while
+ * {@link CudaDevice#profile} is open. Launched one by one from Java, a kernel's pair also spans the
+ * time the GPU waited for the launch to arrive (when kernels are shorter than a launch, most of
+ * it); recorded into a CUDA graph during capture, the pairs time the kernels alone, back to back.
  */
-public final class KernelTimes {
-  private record Launch(CudaKernel kernel, CUevent start, CUevent end) {}
+final class KernelTimes {
+  private record Launch(String name, CUevent start, CUevent end) {}
 
+  private final CUstream stream;
   private final List<Launch> launches = new ArrayList<>();
-  private CudaKernel current;
+  private String current;
   private CUevent start;
 
-  void before(CudaKernel kernel) {
-    current = kernel;
+  KernelTimes(CUstream stream) {
+    this.stream = stream;
+  }
+
+  void before(String name) {
+    current = name;
     start = event();
-    cuEventRecord(start, null);
+    cuEventRecord(start, stream);
   }
 
   void after() {
     CUevent end = event();
-    cuEventRecord(end, null);
+    cuEventRecord(end, stream);
     launches.add(new Launch(current, start, end));
   }
 
@@ -43,15 +50,15 @@ public final class KernelTimes {
   }
 
   /**
-   * Milliseconds of GPU time per kernel over everything recorded, after the device has
-   * synchronized; releases the events.
+   * Milliseconds of GPU time per name over everything recorded, after the device has synchronized;
+   * releases the events.
    */
-  Map<CudaKernel, Double> millis() {
-    Map<CudaKernel, Double> ms = new EnumMap<>(CudaKernel.class);
+  Map<String, Double> millis() {
+    Map<String, Double> ms = new TreeMap<>();
     float[] t = new float[1];
     for (Launch l : launches) {
       cuEventElapsedTime(t, l.start(), l.end());
-      ms.merge(l.kernel(), (double) t[0], Double::sum);
+      ms.merge(l.name(), (double) t[0], Double::sum);
       cuEventDestroy(l.start());
       cuEventDestroy(l.end());
     }

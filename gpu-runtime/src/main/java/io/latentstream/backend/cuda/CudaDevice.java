@@ -309,7 +309,8 @@ public final class CudaDevice implements AutoCloseable {
         throw new IllegalArgumentException(kernel + " argument " + i + ": " + a.getClass());
       }
     }
-    if (profile != null) {
+    boolean timed = profile != null && captured < 0; // events inside a graph cannot be timed
+    if (timed) {
       profile.before(kernel.entry());
     }
     cuLaunchKernel(
@@ -324,7 +325,7 @@ public final class CudaDevice implements AutoCloseable {
         stream,
         Pointer.to(params),
         null);
-    if (profile != null) {
+    if (timed) {
       profile.after();
     }
   }
@@ -377,9 +378,10 @@ public final class CudaDevice implements AutoCloseable {
   }
 
   /**
-   * Runs work with every launch timed on the device (CUDA events around each, recorded on the
-   * device's stream, so also into a graph captured meanwhile), then synchronizes; returns
-   * milliseconds of GPU time per kernel entry point (and per graph replayed).
+   * Runs work with every launch timed on the device (CUDA events around each on the device's
+   * stream; a graph's replay timed as a whole: on the H200, cuEventElapsedTime refuses events
+   * recorded inside a graph), then synchronizes; returns milliseconds of GPU time per kernel entry
+   * point and per graph.
    */
   public Map<String, Double> profile(Runnable work) {
     profile = new KernelTimes(stream);

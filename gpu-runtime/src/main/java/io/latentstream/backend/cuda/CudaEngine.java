@@ -28,12 +28,12 @@ import jcuda.driver.CUdeviceptr;
  *       -> x += out;  then the final rmsnorm and the head's logits.
  * </pre>
  *
- * <p>Decode steps (one token per sequence) can replay CUDA graphs ({@link #useGraphs}): one per
- * step shape (rows, attention chunks), captured the first time the shape occurs, since a launch
- * from Java costs about 9 us on the H200 and a step launches 119 kernels for brown-mtp. fp8
- * checkpoints are uploaded dequantized to bf16, and the latent pages are fp32 as the CPU's cache.
- * Rows of a step must fit {@link #maxRows}; one thread drives it. Its device memory belongs to the
- * {@link CudaDevice} and is freed when that closes.
+ * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts can replay CUDA graphs
+ * ({@link #useGraphs}): one per pass and step shape (rows, attention chunks), captured the first
+ * time the shape occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp
+ * decode step launches 120 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the
+ * latent pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread
+ * drives it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
  */
 public final class CudaEngine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -515,18 +515,34 @@ public final class CudaEngine {
    */
   public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
     int rows = prepare(main(seqs), pool, tokens);
-    Runnable launches =
+    run(
+        Graphed.MAIN,
+        rows,
+        seqs.size(),
         () -> {
           forward(rows, null);
           ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
-        };
-    if (graphs != null && rows == seqs.size()) {
-      long shape = ((long) rows << 32) | splits();
+        });
+    return device.readInts(b.argmax, rows);
+  }
+
+  /** The passes that replay graphs: the main model's and the MTP module's. */
+  private enum Graphed {
+    MAIN,
+    MTP
+  }
+
+  /**
+   * Runs a prepared step's launches: from the graph of its shape when graphs are on and the step is
+   * a decode or verify step (at most 2 rows per sequence: shapes that recur), else one by one.
+   */
+  private void run(Graphed pass, int rows, int seqs, Runnable launches) {
+    if (graphs != null && rows <= 2 * seqs) {
+      long shape = ((long) pass.ordinal() << 62) | ((long) rows << 32) | splits();
       device.launch(graphs.computeIfAbsent(shape, k -> device.capture(launches)));
     } else {
       launches.run();
     }
-    return device.readInts(b.argmax, rows);
   }
 
   /** Greedy continuation of one prompt (argmax on the device each step). */
@@ -638,7 +654,9 @@ public final class CudaEngine {
    * token after next), request order.
    */
   public float[][] mtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
-    return logits(mtpForward(seqs, hidden, nextTokens));
+    int rows = prepareMtp(seqs, hidden, nextTokens);
+    mtpForward(rows);
+    return logits(rows);
   }
 
   /**
@@ -646,8 +664,15 @@ public final class CudaEngine {
    * after the last of its next tokens), computed on the device.
    */
   public int[] mtpGreedy(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
-    int rows = mtpForward(seqs, hidden, nextTokens);
-    ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+    int rows = prepareMtp(seqs, hidden, nextTokens);
+    run(
+        Graphed.MTP,
+        rows,
+        seqs.size(),
+        () -> {
+          mtpForward(rows);
+          ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
+        });
     int[] all = device.readInts(b.argmax, rows);
     int[] drafts = new int[seqs.size()];
     int end = 0;
@@ -658,8 +683,8 @@ public final class CudaEngine {
     return drafts;
   }
 
-  /** The MTP module over the rows, its logits left in b.logits; returns the rows. */
-  private int mtpForward(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+  /** Uploads an MTP step's tokens, positions, pages and hidden states; returns its rows. */
+  private int prepareMtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     if (w.mtp == null) {
       throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
     }
@@ -673,6 +698,12 @@ public final class CudaEngine {
       }
     }
     device.copy(h, b.xn);
+    return rows;
+  }
+
+  /** The MTP module over the prepared rows, its logits left in b.logits. */
+  private void mtpForward(int rows) {
+    int dim = c.hiddenSize();
     float eps = (float) c.rmsNormEps();
     // concat = [enorm(embed(t_{i+1})), hnorm(h_i)], then eh_proj into the residual stream.
     ops.embed(b.tokens, rows, w.embed, dim, b.concat, 2 * dim);
@@ -690,7 +721,6 @@ public final class CudaEngine {
     block(w.mtp.block, mtpPool.latents, 0, rows, null);
     ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
-    return rows;
   }
 
   /** model/MLA.forward on the device, output projection into b.out. */

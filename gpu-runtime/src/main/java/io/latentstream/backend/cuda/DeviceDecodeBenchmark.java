@@ -18,8 +18,8 @@ import java.util.stream.Collectors;
  * alternated over three rounds, medians reported: kernels launched one by one or decode steps
  * replayed from CUDA graphs, each with MTP drafting off and on. MTP drafting must be lossless and
  * graphs must not change a number: every way's tokens are checked against the first's, bitwise.
- * Then the split of a decode step: the GPU time of its graph's kernels (CUDA events captured into
- * the graph) against the step's wall time.
+ * Then the split of a decode step: the GPU time of its graph (CUDA events around the replay)
+ * against the step's wall time launched one by one and from the graph.
  */
 final class DeviceDecodeBenchmark {
   private static final String SECTION = "bench";
@@ -279,9 +279,10 @@ final class DeviceDecodeBenchmark {
   }
 
   /**
-   * Where a decode step's time goes: its kernels' GPU time, timed by events captured into a fresh
-   * graph and replayed, against the step's wall time launched one by one and from a graph (measured
-   * by {@link #batch} before).
+   * Where a decode step's time goes: the GPU time of its graph's replay (kernels back to back)
+   * against the step's wall time launched one by one and from a graph (measured by {@link #batch}
+   * before); and the kernels' own times launched one by one, which include the GPU's wait for each
+   * launch.
    */
   List<CheckResult> split(int batch) {
     CudaEngine e = engine();
@@ -296,35 +297,35 @@ final class DeviceDecodeBenchmark {
       next[s] = argmax[s * PROMPT + PROMPT - 1];
     }
     long launchesBefore = device.launches();
-    e.stepGreedy(seqs, decodeRows(next));
+    next = e.stepGreedy(seqs, decodeRows(next));
     long launches = device.launches() - launchesBefore;
-    e.useGraphs(true);
     int[][] feed = {next};
-    int replays = 2; // the first captures (the events with it) and replays, the second replays
-    Map<String, Double> ms =
+    int steps = 3;
+    Map<String, Double> launched =
         device.profile(
             () -> {
-              for (int i = 0; i < replays; i++) {
+              for (int i = 0; i < steps; i++) {
                 feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
               }
             });
-    e.useGraphs(false); // its graph holds the profile's events, released now
+    e.useGraphs(true);
+    feed[0] = e.stepGreedy(seqs, decodeRows(feed[0])); // captures
+    Map<String, Double> graphed =
+        device.profile(
+            () -> {
+              for (int i = 0; i < steps; i++) {
+                feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
+              }
+            });
+    e.useGraphs(false);
     seqs.forEach(e::release);
-    double graphMs = 0;
-    double kernelMs = 0;
-    for (var entry : ms.entrySet()) {
-      if (entry.getKey().startsWith("graph of")) {
-        graphMs += entry.getValue() / replays;
-      } else {
-        kernelMs += entry.getValue(); // events in a graph hold the last replay's times
-      }
-    }
+    double graphMs = graphed.values().stream().mapToDouble(Double::doubleValue).sum() / steps;
+    double kernelMs = launched.values().stream().mapToDouble(Double::doubleValue).sum() / steps;
     String top =
-        ms.entrySet().stream()
-            .filter(x -> !x.getKey().startsWith("graph of"))
+        launched.entrySet().stream()
             .sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
             .limit(5)
-            .map(x -> String.format(Locale.ROOT, "%s %.3f", x.getKey(), x.getValue()))
+            .map(x -> String.format(Locale.ROOT, "%s %.3f", x.getKey(), x.getValue() / steps))
             .collect(Collectors.joining(", "));
     double[] wall = stepMs.getOrDefault(batch, new double[] {Double.NaN, Double.NaN});
     return List.of(
@@ -334,8 +335,8 @@ final class DeviceDecodeBenchmark {
             String.format(
                 Locale.ROOT,
                 "step %.3f ms launched (%d launches, %.3f ms of them at the empty-launch cost),"
-                    + " %.3f ms from a graph; on the GPU the graph takes %.3f ms, its kernels %.3f ms"
-                    + " (events in the graph); top ms: %s",
+                    + " %.3f ms from a graph; on the GPU the graph takes %.3f ms; kernels launched"
+                    + " one by one %.3f ms with the waits for their launches, top ms: %s",
                 wall[0],
                 launches,
                 launches * launchUs.getAsDouble() / 1e3,

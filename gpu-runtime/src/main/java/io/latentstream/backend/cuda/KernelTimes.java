@@ -17,7 +17,7 @@ import jcuda.driver.CUstream;
  * GPU time of each launch, by a pair of CUDA events recorded around it on the device's stream while
  * {@link CudaDevice#profile} is open. Launched one by one from Java, a kernel's pair also spans the
  * time the GPU waited for the launch to arrive (when kernels are shorter than a launch, most of
- * it); recorded into a CUDA graph during capture, the pairs time the kernels alone, back to back.
+ * it); a graph's pair spans its kernels back to back, with only the graph's own launch before them.
  */
 final class KernelTimes {
   private record Launch(String name, CUevent start, CUevent end) {}

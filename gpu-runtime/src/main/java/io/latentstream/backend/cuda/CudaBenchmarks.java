@@ -49,6 +49,7 @@ final class CudaBenchmarks {
         () -> mla(64, 4096),
         () -> mla(1, 32768),
         this::decode,
+        this::memory,
         () -> deviceDecode.batch(1),
         () -> deviceDecode.batch(32),
         () -> deviceDecode.batch(128),
@@ -248,6 +249,48 @@ final class CudaBenchmarks {
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  /**
+   * What {@link CudaEngine} takes on the device for each model, against the checkpoint's bytes on
+   * disk and the pool asked for (2,048 rows, 65,536 latent tokens, as the benchmarks load it).
+   */
+  private List<CheckResult> memory() {
+    List<CheckResult> out = new ArrayList<>();
+    for (String m : List.of("brown-mtp", "tiny-a-fp8")) {
+      Path dir = models.resolve(m);
+      try (var files = java.nio.file.Files.list(dir)) {
+        long checkpoint =
+            files
+                .filter(f -> f.getFileName().toString().matches("model.*\\.safetensors"))
+                .mapToLong(f -> f.toFile().length())
+                .sum();
+        long before = device.allocatedBytes();
+        CudaEngine e = CudaEngine.load(device, dir, 2048, 1 << 16);
+        CudaEngine.Memory mem = e.memory();
+        int tokens = 1 << 16;
+        long perToken = (long) e.config().latentDim() * Float.BYTES;
+        int layers = e.config().numHiddenLayers() + (e.hasMtp() ? 1 : 0);
+        out.add(
+            info(
+                m + " device memory",
+                "weights %.1f MB (checkpoint %.1f MB on disk), latent pool %.1f MB (%d tokens x"
+                    + " %d layers x %d B asked: %.1f MB), workspace %.1f MB for 2048 rows; %.1f MB"
+                    + " in all",
+                mem.weights() / 1e6,
+                checkpoint / 1e6,
+                mem.latentPool() / 1e6,
+                tokens,
+                layers,
+                perToken,
+                (double) tokens * layers * perToken / 1e6,
+                mem.workspace() / 1e6,
+                (device.allocatedBytes() - before) / 1e6));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
     return out;
   }

@@ -29,7 +29,6 @@ import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -65,7 +64,8 @@ public final class CudaDevice implements AutoCloseable {
   private final Map<CudaKernel, CUfunction> functions = new EnumMap<>(CudaKernel.class);
   private final Map<CudaKernel, List<PtxSignatures.Kind>> signatures =
       new EnumMap<>(CudaKernel.class);
-  private final List<CUdeviceptr> allocations = new ArrayList<>();
+  private final Map<CUdeviceptr, Long> allocations = new java.util.LinkedHashMap<>();
+  private long allocatedBytes;
   private long launches;
   private KernelTimes profile;
 
@@ -203,13 +203,21 @@ public final class CudaDevice implements AutoCloseable {
     CUdeviceptr p = new CUdeviceptr();
     cuMemAlloc(p, Math.max(bytes, 1));
     cuMemsetD8(p, (byte) 0, Math.max(bytes, 1));
-    allocations.add(p);
+    allocations.put(p, bytes);
+    allocatedBytes += bytes;
     return p;
+  }
+
+  /** Bytes held through {@link #alloc} now. */
+  public long allocatedBytes() {
+    return allocatedBytes;
   }
 
   /** Frees memory from {@link #alloc} before close (a buffer being replaced by a larger one). */
   public void free(CUdeviceptr p) {
-    if (allocations.remove(p)) {
+    Long bytes = allocations.remove(p);
+    if (bytes != null) {
+      allocatedBytes -= bytes;
       cuMemFree(p);
     }
   }
@@ -409,10 +417,11 @@ public final class CudaDevice implements AutoCloseable {
   @Override
   public void close() {
     makeCurrent();
-    for (CUdeviceptr p : allocations) {
+    for (CUdeviceptr p : allocations.keySet()) {
       cuMemFree(p);
     }
     allocations.clear();
+    allocatedBytes = 0;
     cuCtxDestroy(context);
   }
 
@@ -422,6 +431,7 @@ public final class CudaDevice implements AutoCloseable {
    */
   public void abandon() {
     allocations.clear();
+    allocatedBytes = 0;
     try {
       cuCtxDestroy(context);
     } catch (RuntimeException e) {

@@ -56,6 +56,18 @@ public final class CudaEngine {
   /** The longest context of the current step: how many chunks attention is split into. */
   private int longestContext;
 
+  private final Memory memory;
+
+  /**
+   * Device memory the engine took at load: weights (with the RoPE tables), activation buffers for
+   * {@link #maxRows} rows, and the latent page pools (main model and MTP) for the tokens asked for.
+   */
+  public record Memory(long weights, long workspace, long latentPool) {}
+
+  public Memory memory() {
+    return memory;
+  }
+
   /** Decode-step graphs by shape (rows, attention chunks); null when graphs are off. */
   private Map<Long, CudaDevice.Graph> graphs;
 
@@ -196,11 +208,16 @@ public final class CudaEngine {
     this.c = c;
     this.maxRows = maxRows;
     this.maxPagesPerSequence = (c.maxPositionEmbeddings() + PAGE_TOKENS - 1) / PAGE_TOKENS;
+    long start = device.allocatedBytes();
     this.w = upload(ck);
+    long weights = device.allocatedBytes() - start;
     this.b = allocate();
+    long workspace = device.allocatedBytes() - start - weights;
     int pages = (maxTokens + PAGE_TOKENS - 1) / PAGE_TOKENS;
     this.pool = new PagePool(pages, c.numHiddenLayers());
     this.mtpPool = w.mtp == null ? null : new PagePool(pages, 1);
+    this.memory =
+        new Memory(weights, workspace, device.allocatedBytes() - start - weights - workspace);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
   }
 

@@ -31,7 +31,7 @@ import jcuda.driver.CUdeviceptr;
  * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts can replay CUDA graphs
  * ({@link #useGraphs}): one per pass and step shape (rows, attention chunks), captured the first
  * time the shape occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp
- * decode step launches 120 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the
+ * decode step launches 119 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the
  * latent pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread
  * drives it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
  */

@@ -301,22 +301,16 @@ final class DeviceDecodeBenchmark {
     long launches = device.launches() - launchesBefore;
     int[][] feed = {next};
     int steps = 3;
-    Map<String, Double> launched =
-        device.profile(
-            () -> {
-              for (int i = 0; i < steps; i++) {
-                feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
-              }
-            });
+    Runnable decode =
+        () -> {
+          for (int i = 0; i < steps; i++) {
+            feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
+          }
+        };
+    Map<String, Double> launched = device.profile(decode);
     e.useGraphs(true);
     feed[0] = e.stepGreedy(seqs, decodeRows(feed[0])); // captures
-    Map<String, Double> graphed =
-        device.profile(
-            () -> {
-              for (int i = 0; i < steps; i++) {
-                feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
-              }
-            });
+    Map<String, Double> graphed = device.profile(decode);
     e.useGraphs(false);
     seqs.forEach(e::release);
     double graphMs = graphed.values().stream().mapToDouble(Double::doubleValue).sum() / steps;

@@ -25,8 +25,9 @@ import org.apache.kafka.common.serialization.Serializer;
  * <topic>-key}). The serializer registers the record's schema under it (or, with auto-register off,
  * only looks it up, failing when absent); the deserializer fetches the writer schema by the id in
  * each record and resolves it into the generated class's schema, so old records stay readable after
- * a BACKWARD compatible change. Decoding failures throw {@link RecordDecodingException} with a code
- * and the original bytes.
+ * a BACKWARD compatible change. Before decoding, {@link AvroBounds} checks the bytes against the
+ * writer schema, so no record, however crafted, makes the decoder allocate more than its size.
+ * Decoding failures throw {@link RecordDecodingException} with a code and the original bytes.
  *
  * <p>The serdes are configured by their constructor arguments, not by {@code configure()}: there is
  * no shared mutable configuration.
@@ -112,7 +113,10 @@ public final class AvroSerdes {
     private final SchemaRegistryClient registry;
     private final SpecificData model;
     private final Schema readerSchema;
-    private final Map<Integer, DatumReader<T>> readerByWriterId = new ConcurrentHashMap<>();
+    private final Map<Integer, Writer<T>> byWriterId = new ConcurrentHashMap<>();
+
+    /** A writer schema and the reader that resolves it into T. */
+    private record Writer<T>(Schema schema, DatumReader<T> reader) {}
 
     public SpecificDeserializer(Class<T> type, SchemaRegistryClient registry, Config config) {
       this.registry = registry;
@@ -126,11 +130,28 @@ public final class AvroSerdes {
         return null;
       }
       int id = WireFormat.schemaId(bytes);
-      DatumReader<T> reader = readerByWriterId.get(id);
-      if (reader == null) {
-        reader = new SpecificDatumReader<>(writerSchema(id, bytes), readerSchema, model);
-        readerByWriterId.put(id, reader);
+      Writer<T> writer = byWriterId.get(id);
+      if (writer == null) {
+        Schema schema = writerSchema(id, bytes);
+        writer = new Writer<>(schema, new SpecificDatumReader<>(schema, readerSchema, model));
+        byWriterId.put(id, writer);
       }
+      try {
+        AvroBounds.check(
+            writer.schema(), bytes, WireFormat.HEADER_SIZE, bytes.length - WireFormat.HEADER_SIZE);
+      } catch (AvroBounds.Violation e) {
+        throw new RecordDecodingException(
+            RecordDecodingException.Code.UNDECODABLE,
+            "not a safe "
+                + readerSchema.getFullName()
+                + " written with schema id "
+                + id
+                + ": "
+                + e.getMessage(),
+            bytes,
+            e);
+      }
+      DatumReader<T> reader = writer.reader();
       BinaryDecoder decoder =
           DecoderFactory.get()
               .binaryDecoder(

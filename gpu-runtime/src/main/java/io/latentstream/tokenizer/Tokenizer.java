@@ -23,6 +23,7 @@ public final class Tokenizer {
   private final PreTokenizer preTokenizer;
   private final TokenizerConfig config;
   private final int vocabSize;
+  private final int maxTokenBytes;
   private volatile ChatTemplate chatTemplate;
 
   private Tokenizer(TokenizerJson.Components components, TokenizerConfig config) {
@@ -35,6 +36,28 @@ public final class Tokenizer {
       size = Math.max(size, t.id() + 1);
     }
     this.vocabSize = size;
+    int longest = 1;
+    for (int id = 0; id < model.vocabSize(); id++) {
+      String token = model.idToToken(id);
+      if (token != null) {
+        longest = Math.max(longest, token.length()); // byte-level: one character per byte
+      }
+    }
+    for (AddedToken t : addedTokens.all()) {
+      longest =
+          Math.max(longest, t.content().getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+    }
+    this.maxTokenBytes = longest;
+  }
+
+  /**
+   * The most bytes of text one token stands for: a text of n bytes encodes to at least n divided by
+   * this many tokens (byte-level BPE covers every byte of its input, each token a run of bytes,
+   * each added token its content), so a prompt can be refused for its length before it is
+   * tokenized.
+   */
+  public int maxTokenBytes() {
+    return maxTokenBytes;
   }
 
   /**

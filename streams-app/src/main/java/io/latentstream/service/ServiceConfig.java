@@ -1,5 +1,6 @@
 package io.latentstream.service;
 
+import io.latentstream.topology.PromptLimits;
 import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;
 import java.time.Duration;
@@ -21,10 +22,13 @@ import java.time.Duration;
  * @param maxStepTokens most tokens per engine step (prefill chunks are cut to fit)
  * @param mtpDrafting whether to draft tokens with Multi-Token Prediction (when the model has it)
  * @param maxNewTokensLimit the largest max_new_tokens a prompt may ask for
+ * @param promptLimits sizes of a prompt's ids, stop strings, metadata and input
  * @param emitInterval how often generated tokens are forwarded to Kafka
  * @param sessionTtl sessions unused this long are evicted
  * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much
  * @param requestIdRetention how long completed request ids are kept to refuse duplicates
+ * @param maxOutputRecordBytes the most one output event may take (at most the producer's
+ *     max.request.size and the topics' max.message.bytes)
  */
 @ConfigurationProperties("latentstream")
 public record ServiceConfig(
@@ -39,16 +43,41 @@ public record ServiceConfig(
     int maxStepTokens,
     boolean mtpDrafting,
     int maxNewTokensLimit,
+    PromptLimitsConfig promptLimits,
     Duration emitInterval,
     Duration sessionTtl,
     long sessionCacheMaxBytes,
-    Duration requestIdRetention) {
+    Duration requestIdRetention,
+    int maxOutputRecordBytes) {
 
   /**
    * The registry client's trust store (the registry's certificate or its CA) and key store (a
    * client certificate, for registries that require mutual TLS), JKS or PKCS12 files; a blank
    * location is unset. The passwords are secrets: set them from the environment.
    */
+  /** {@code latentstream.prompt-limits.*}: see {@link PromptLimits}. */
+  @ConfigurationProperties("prompt-limits")
+  public record PromptLimitsConfig(
+      int maxIdBytes,
+      int maxStopStrings,
+      int maxStopBytes,
+      int maxMetadataEntries,
+      int maxMetadataBytes,
+      int maxInputBytes) {}
+
+  /** The prompt limits, max_new_tokens's with the rest. */
+  public PromptLimits limits() {
+    PromptLimitsConfig l = promptLimits;
+    return new PromptLimits(
+        maxNewTokensLimit,
+        l.maxIdBytes(),
+        l.maxStopStrings(),
+        l.maxStopBytes(),
+        l.maxMetadataEntries(),
+        l.maxMetadataBytes(),
+        l.maxInputBytes());
+  }
+
   @ConfigurationProperties("schema-registry-ssl")
   public record RegistrySsl(
       @Nullable String truststoreLocation,

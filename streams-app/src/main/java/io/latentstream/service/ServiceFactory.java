@@ -97,11 +97,12 @@ public class ServiceFactory {
         topics,
         model,
         new TopologySettings(
-            config.maxNewTokensLimit(),
+            config.limits(),
             config.emitInterval(),
             config.sessionTtl(),
             config.sessionCacheMaxBytes(),
-            config.requestIdRetention()),
+            config.requestIdRetention(),
+            config.maxOutputRecordBytes()),
         GenerationObserver.all(observers));
   }
 }

@@ -29,6 +29,7 @@ import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.Cancellable;
@@ -141,7 +142,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     this.settings = settings;
     this.validator =
         new PromptValidator(
-            model.tokenizer(), model.engine().config().vocabSize(), settings.maxNewTokensLimit());
+            model.tokenizer(),
+            model.engine().config().vocabSize(),
+            model.engine().config().maxPositionEmbeddings(),
+            settings.limits());
   }
 
   @Override
@@ -173,14 +177,26 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       }
       reject(null, ErrorCode.valueOf(e.code().name()), e.getMessage(), record);
       return;
+    } catch (RuntimeException e) {
+      if (e instanceof KafkaException) {
+        throw e;
+      }
+      LOG.error("failed while decoding; refused as an internal error", e);
+      reject(null, ErrorCode.INTERNAL_ERROR, String.valueOf(e), record);
+      return;
     }
     try (RequestLogContext logContext =
         RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
-      accept(prompt, source.offset(), record.timestamp());
-    } catch (PromptRejected e) {
-      try (RequestLogContext logContext =
-          RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
+      try {
+        accept(prompt, source.offset(), record.timestamp());
+      } catch (PromptRejected e) {
         reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
+      } catch (RuntimeException e) {
+        if (e instanceof KafkaException) {
+          throw e; // the task's own failure (a store, the producer): retried, never dropped
+        }
+        LOG.error("failed while accepting; refused as an internal error", e);
+        reject(prompt.getRequestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e), record);
       }
     }
   }
@@ -214,7 +230,20 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(offset, request);
       LOG.info("accepted; waits for the session's earlier turns");
     } else {
-      start(request);
+      try {
+        start(request);
+      } catch (RuntimeException e) {
+        forget(requestId); // refused instead: nothing of it may be resumed later
+        throw e;
+      }
+    }
+  }
+
+  /** Drops a request that could not start from the in-flight store and the loop. */
+  private void forget(String requestId) {
+    inFlight.delete(requestId);
+    if (active.remove(requestId) != null) {
+      model.loop().cancel(requestId);
     }
   }
 
@@ -249,7 +278,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private void startNextTurn(SessionKey session) {
     NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
     while (turns != null && !turns.isEmpty() && !generating(session)) {
-      start(turns.pollFirstEntry().getValue());
+      startOrFail(turns.pollFirstEntry().getValue());
     }
     if (turns != null && turns.isEmpty()) {
       waiting.remove(session);
@@ -281,9 +310,26 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
               "resuming request {} after {} forwarded tokens",
               request.requestId(),
               request.generated().length);
-          start(request);
+          startOrFail(request);
         }
       }
+    }
+  }
+
+  /**
+   * Starts an accepted request outside the processing of its prompt (a waiting turn, a resumed
+   * one): a failure fails that request alone, with one error event, and the rest go on.
+   */
+  private void startOrFail(InFlightRequest request) {
+    try {
+      start(request);
+    } catch (RuntimeException e) {
+      if (e instanceof KafkaException) {
+        throw e;
+      }
+      LOG.error("failed to start request {}", request.requestId(), e);
+      forget(request.requestId());
+      fail(request.requestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e));
     }
   }
 
@@ -363,7 +409,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
         progressed.remove(outcome.requestId());
         Active finished = active.remove(outcome.requestId());
         try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
-          complete(finished, outcome, now);
+          completeOrFail(finished, outcome, now);
         }
       }
     }
@@ -404,6 +450,25 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
             .build();
     context.forward(new Record<>(r.requestId(), event, now));
+  }
+
+  /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */
+  private void completeOrFail(Active request, GenerationOutcome outcome, long now) {
+    try {
+      complete(request, outcome, now);
+    } catch (RuntimeException e) {
+      if (e instanceof KafkaException) {
+        throw e;
+      }
+      InFlightRequest r = request.request;
+      LOG.error("failed to complete request {}", r.requestId(), e);
+      fail(r.requestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+      completed.put(r.requestId(), now);
+      inFlight.delete(r.requestId());
+      if (r.session() != null) {
+        startNextTurn(r.session());
+      }
+    }
   }
 
   private void complete(Active request, GenerationOutcome outcome, long now) {
@@ -469,10 +534,32 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     observer.sessionCacheWritten(appended.length);
   }
 
-  /** Refuses a consumed record: the error names it and carries its original bytes. */
+  /** Longest error message an event carries (exception texts can hold anything). */
+  static final int MAX_MESSAGE_CHARS = 4096;
+
+  /**
+   * Refuses a consumed record: the error names it and carries its original bytes, up to a quarter
+   * of the output limit (the broker may accept records larger than our producer may send); a
+   * request id over the limit is not repeated (the echoed bytes hold its start).
+   */
   private void reject(
       String requestId, ErrorCode code, String message, Record<String, byte[]> record) {
     RecordMetadata source = context.recordMetadata().orElseThrow();
+    if (requestId != null
+        && PromptValidator.utf8Length(requestId) > settings.limits().maxIdBytes()) {
+      requestId = null;
+    }
+    int budget = settings.maxOutputRecordBytes() / 4;
+    byte[] key = record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8);
+    int keyEcho = key == null ? 0 : Math.min(key.length, budget);
+    byte[] value = record.value();
+    int valueEcho = value == null ? 0 : Math.min(value.length, budget - keyEcho);
+    if ((key != null && keyEcho < key.length) || (value != null && valueEcho < value.length)) {
+      message +=
+          String.format(
+              " (echoed: the first %d of %d key bytes, %d of %d value bytes)",
+              keyEcho, key == null ? 0 : key.length, valueEcho, value == null ? 0 : value.length);
+    }
     observer.refused(code);
     LOG.info(
         "refused {}-{}@{}: {} {}",
@@ -488,11 +575,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
                 .setSourceTopic(source.topic())
                 .setSourcePartition(source.partition())
                 .setSourceOffset(source.offset())
-                .setOriginalKey(
-                    record.key() == null
-                        ? null
-                        : ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
-                .setOriginalValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
+                .setOriginalKey(key == null ? null : ByteBuffer.wrap(key, 0, keyEcho))
+                .setOriginalValue(value == null ? null : ByteBuffer.wrap(value, 0, valueEcho))
                 .build(),
             record.timestamp()));
   }
@@ -509,7 +593,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     return GenerationError.newBuilder()
         .setRequestId(requestId)
         .setCode(code)
-        .setMessage(message == null ? code.name() : message)
+        .setMessage(
+            message == null
+                ? code.name()
+                : message.length() <= MAX_MESSAGE_CHARS
+                    ? message
+                    : message.substring(0, MAX_MESSAGE_CHARS) + "...")
         .setOccurredAt(Instant.ofEpochMilli(context.currentSystemTimeMs()));
   }
 

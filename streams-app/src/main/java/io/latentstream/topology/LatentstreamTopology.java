@@ -43,6 +43,7 @@ public final class LatentstreamTopology {
       ServedModel model,
       TopologySettings settings,
       GenerationObserver observer) {
+    checkOutputBound(model, settings);
     KStream<String, SpecificRecord> outputs =
         builder.stream(topics.prompts().name(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
             .process(generate(topics, model, settings, observer), Named.as("generate"));
@@ -72,6 +73,33 @@ public final class LatentstreamTopology {
                         .to(topics.generationErrors().name(), topics.generationErrors().produced()),
                 "errors"));
     return outputs;
+  }
+
+  /** What a completion may take besides its text and token ids (ids, model, digest, numbers). */
+  static final int COMPLETION_OVERHEAD_BYTES = 64 * 1024;
+
+  /**
+   * Refuses settings under which an event could exceed the output limit, so that none ever does:
+   * the largest is a completion, max_new_tokens tokens of at most {@code maxTokenBytes} text each
+   * and 5 bytes of id each. Token events carry one token and bounded ids; error events cap their
+   * message and echo (see GenerationProcessor).
+   */
+  static void checkOutputBound(ServedModel model, TopologySettings settings) {
+    int tokenBytes = model.tokenizer() == null ? 0 : model.tokenizer().maxTokenBytes();
+    long completion =
+        (long) settings.limits().maxNewTokens() * (tokenBytes + 5) + COMPLETION_OVERHEAD_BYTES;
+    if (completion > settings.maxOutputRecordBytes()) {
+      throw new IllegalArgumentException(
+          "a completion of "
+              + settings.limits().maxNewTokens()
+              + " tokens (the max_new_tokens limit) can take "
+              + completion
+              + " bytes, over the "
+              + settings.maxOutputRecordBytes()
+              + " an output event may take: lower latentstream.max-new-tokens-limit, or raise"
+              + " latentstream.max-output-record-bytes together with the producer's"
+              + " max.request.size and the output topics' max.message.bytes");
+    }
   }
 
   static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(

@@ -15,26 +15,34 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * Checks a decoded prompt and turns its input into tokens. Every refusal names what is wrong, so
- * the publisher can fix it from the {@code generation-errors} event alone.
+ * the publisher can fix it from the {@code generation-errors} event alone. Sizes are checked before
+ * any work that grows with them: ids, stop strings and metadata against {@link PromptLimits}, and
+ * the input's bytes before it is tokenized, against the limit and against the model's context (a
+ * token stands for at most {@link Tokenizer#maxTokenBytes} bytes, so a text longer than the context
+ * times that cannot fit, whatever its tokens).
  */
 final class PromptValidator {
   private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
   private final Tokenizer tokenizer;
   private final int vocabSize;
-  private final int maxNewTokensLimit;
+  private final int contextTokens;
+  private final PromptLimits limits;
 
   /**
    * @param tokenizer tokenizes text and chat input; null accepts token ids only
+   * @param contextTokens the model's context (max_position_embeddings)
    */
-  PromptValidator(Tokenizer tokenizer, int vocabSize, int maxNewTokensLimit) {
+  PromptValidator(Tokenizer tokenizer, int vocabSize, int contextTokens, PromptLimits limits) {
     this.tokenizer = tokenizer;
     this.vocabSize = vocabSize;
-    this.maxNewTokensLimit = maxNewTokensLimit;
+    this.contextTokens = contextTokens;
+    this.limits = limits;
   }
 
   /**
@@ -45,14 +53,21 @@ final class PromptValidator {
     if (prompt.getRequestId() == null || prompt.getRequestId().isBlank()) {
       throw new PromptRejected(ErrorCode.MISSING_REQUEST_ID, "the request has no request_id");
     }
+    checkId("request_id", prompt.getRequestId());
     if (prompt.getTenant() == null || prompt.getTenant().isBlank()) {
       throw new PromptRejected(ErrorCode.INVALID_REQUEST, "the request has no tenant");
     }
+    checkId("tenant", prompt.getTenant());
     if (prompt.getSessionId() != null && prompt.getSessionId().isBlank()) {
       throw new PromptRejected(ErrorCode.INVALID_REQUEST, "session_id is blank; omit it instead");
     }
+    if (prompt.getSessionId() != null) {
+      checkId("session_id", prompt.getSessionId());
+    }
+    checkMetadata(prompt.getMetadata());
     SamplingParams params = sampling(prompt);
     Object input = prompt.getInput();
+    checkInputBytes(input);
     boolean chat = input instanceof ChatInput;
     int[] tokens;
     if (input instanceof TextInput text) {
@@ -84,14 +99,26 @@ final class PromptValidator {
           ErrorCode.INVALID_TOP_K, "top_k must be >= 0 (0 disables it), got " + sampling.getTopK());
     }
     int maxNewTokens = sampling.getMaxNewTokens();
-    if (maxNewTokens <= 0 || maxNewTokens > maxNewTokensLimit) {
+    if (maxNewTokens <= 0 || maxNewTokens > limits.maxNewTokens()) {
       throw new PromptRejected(
           ErrorCode.INVALID_MAX_NEW_TOKENS,
-          "max_new_tokens must be in [1, " + maxNewTokensLimit + "], got " + maxNewTokens);
+          "max_new_tokens must be in [1, " + limits.maxNewTokens() + "], got " + maxNewTokens);
     }
     List<String> stop = sampling.getStop();
+    if (stop.size() > limits.maxStopStrings()) {
+      throw new PromptRejected(
+          ErrorCode.INVALID_REQUEST,
+          stop.size() + " stop strings; the limit is " + limits.maxStopStrings());
+    }
     if (stop.stream().anyMatch(String::isEmpty)) {
       throw new PromptRejected(ErrorCode.INVALID_REQUEST, "stop strings must not be empty");
+    }
+    for (String s : stop) {
+      if (utf8Length(s) > limits.maxStopBytes()) {
+        throw new PromptRejected(
+            ErrorCode.INVALID_REQUEST,
+            "a stop string of " + utf8Length(s) + " bytes; the limit is " + limits.maxStopBytes());
+      }
     }
     if (!stop.isEmpty() && tokenizer == null) {
       throw new PromptRejected(
@@ -113,6 +140,86 @@ final class PromptValidator {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime provides SHA-256", e);
     }
+  }
+
+  private void checkId(String field, String value) throws PromptRejected {
+    long bytes = utf8Length(value);
+    if (bytes > limits.maxIdBytes()) {
+      throw new PromptRejected(
+          ErrorCode.INVALID_REQUEST,
+          field + " of " + bytes + " bytes; the limit is " + limits.maxIdBytes());
+    }
+  }
+
+  private void checkMetadata(Map<String, String> metadata) throws PromptRejected {
+    if (metadata.size() > limits.maxMetadataEntries()) {
+      throw new PromptRejected(
+          ErrorCode.INVALID_REQUEST,
+          metadata.size() + " metadata entries; the limit is " + limits.maxMetadataEntries());
+    }
+    long bytes = 0;
+    for (Map.Entry<String, String> e : metadata.entrySet()) {
+      bytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
+    }
+    if (bytes > limits.maxMetadataBytes()) {
+      throw new PromptRejected(
+          ErrorCode.INVALID_REQUEST,
+          "metadata of " + bytes + " bytes; the limit is " + limits.maxMetadataBytes());
+    }
+  }
+
+  /**
+   * Refuses an input whose bytes exceed the limit, or that needs more tokens than the model's
+   * context holds, before it is tokenized.
+   */
+  private void checkInputBytes(Object input) throws PromptRejected {
+    long bytes = 0;
+    if (input instanceof TextInput text) {
+      bytes = utf8Length(text.getText());
+    } else if (input instanceof ChatInput chat) {
+      for (var message : chat.getMessages()) {
+        bytes += utf8Length(message.getRole()) + utf8Length(message.getContent());
+      }
+    }
+    if (bytes > limits.maxInputBytes()) {
+      throw new PromptRejected(
+          ErrorCode.INVALID_REQUEST,
+          "an input of " + bytes + " bytes; the limit is " + limits.maxInputBytes());
+    }
+    if (tokenizer != null) {
+      long fewestTokens = (bytes + tokenizer.maxTokenBytes() - 1) / tokenizer.maxTokenBytes();
+      if (fewestTokens > contextTokens) {
+        throw new PromptRejected(
+            ErrorCode.CONTEXT_OVERFLOW,
+            "an input of "
+                + bytes
+                + " bytes is at least "
+                + fewestTokens
+                + " tokens (a token stands for at most "
+                + tokenizer.maxTokenBytes()
+                + " bytes); the model's context is "
+                + contextTokens);
+      }
+    }
+  }
+
+  /** UTF-8 bytes of s (strings here come from strictly validated UTF-8, so no lone surrogates). */
+  static long utf8Length(CharSequence s) {
+    long bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
   }
 
   private int[] text(String text, boolean continuesContext) throws PromptRejected {

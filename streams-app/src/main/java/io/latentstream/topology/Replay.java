@@ -125,19 +125,19 @@ public final class Replay {
   /**
    * @param model the model to regenerate with; its loop is not used (replay runs its own)
    * @param clientProperties bootstrap servers and security settings of the cluster
-   * @param maxNewTokensLimit the service's limit, so the same prompts are refused
+   * @param limits the service's prompt limits, so the same prompts are refused
    */
   public Replay(
-      ServedModel model,
-      Topics topics,
-      Map<String, Object> clientProperties,
-      int maxNewTokensLimit) {
+      ServedModel model, Topics topics, Map<String, Object> clientProperties, PromptLimits limits) {
     this.model = model;
     this.topics = topics;
     this.clientProperties = clientProperties;
     this.validator =
         new PromptValidator(
-            model.tokenizer(), model.engine().config().vocabSize(), maxNewTokensLimit);
+            model.tokenizer(),
+            model.engine().config().vocabSize(),
+            model.engine().config().maxPositionEmbeddings(),
+            limits);
     this.prompts = topics.prompts().valueSerde().deserializer();
   }
 

@@ -24,11 +24,18 @@ final class RequestLogContext implements AutoCloseable {
     return of(request.requestId(), request.session() == null ? null : request.session().session());
   }
 
+  /** Ids longer than this (refused, but logged) are cut, so a hostile id cannot flood the logs. */
+  static final int MAX_LOGGED_CHARS = 160;
+
   private static void put(String key, String value) {
     if (value == null) {
       MDC.remove(key);
     } else {
-      MDC.put(key, value);
+      MDC.put(
+          key,
+          value.length() <= MAX_LOGGED_CHARS
+              ? value
+              : value.substring(0, MAX_LOGGED_CHARS) + "...(" + value.length() + " chars)");
     }
   }
 

@@ -62,6 +62,19 @@ public final class StreamsSettings {
     config.put(StreamsConfig.POLL_MS_CONFIG, emitInterval.toMillis());
     config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, replication);
     config.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), exactlyOnce ? 25 : 2);
+    errorHandlers().forEach(config::put);
     return config;
+  }
+
+  /**
+   * The exception handlers every deployment of the topology uses (application.yml names the same):
+   * no record can stop a stream thread.
+   */
+  public static java.util.Map<String, String> errorHandlers() {
+    return java.util.Map.of(
+        StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG,
+        ProcessingErrorHandler.class.getName(),
+        StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG,
+        ProductionErrorHandler.class.getName());
   }
 }

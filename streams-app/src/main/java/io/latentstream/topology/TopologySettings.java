@@ -5,20 +5,25 @@ import java.time.Duration;
 /**
  * The knobs of the generation topology.
  *
- * @param maxNewTokensLimit the largest max_new_tokens a prompt may ask for
+ * @param limits what one prompt may hold
  * @param emitInterval how often finished tokens are forwarded (a wall-clock punctuation); Kafka
  *     Streams' poll interval should equal it (see {@link StreamsSettings})
  * @param sessionTtl sessions unused this long are evicted with their caches
  * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much;
  *     least recently used sessions go first
  * @param requestIdRetention how long completed request ids are remembered to refuse duplicates
+ * @param maxOutputRecordBytes the most bytes one output event may take: at most the producer's
+ *     {@code max.request.size} and the output topics' {@code max.message.bytes} (their defaults are
+ *     1,048,576 and 1,048,588); events are bounded to it by construction (see {@link
+ *     LatentstreamTopology#build})
  */
 public record TopologySettings(
-    int maxNewTokensLimit,
+    PromptLimits limits,
     Duration emitInterval,
     Duration sessionTtl,
     long sessionCacheMaxBytes,
-    Duration requestIdRetention) {
+    Duration requestIdRetention,
+    int maxOutputRecordBytes) {
 
   /**
    * How often the stores are scanned for expired sessions, caches over the bound and expired
@@ -36,11 +41,21 @@ public record TopologySettings(
 
   public TopologySettings withEmitInterval(Duration interval) {
     return new TopologySettings(
-        maxNewTokensLimit, interval, sessionTtl, sessionCacheMaxBytes, requestIdRetention);
+        limits,
+        interval,
+        sessionTtl,
+        sessionCacheMaxBytes,
+        requestIdRetention,
+        maxOutputRecordBytes);
   }
 
   public static TopologySettings defaults() {
     return new TopologySettings(
-        1024, Duration.ofMillis(20), Duration.ofHours(24), 1L << 30, Duration.ofDays(7));
+        PromptLimits.defaults(),
+        Duration.ofMillis(20),
+        Duration.ofHours(24),
+        1L << 30,
+        Duration.ofDays(7),
+        1_000_000);
   }
 }

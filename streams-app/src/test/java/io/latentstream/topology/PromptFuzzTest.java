@@ -12,6 +12,7 @@ import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
@@ -61,13 +62,19 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * messages, invalid UTF-8, well-formed records with edge-case field values) interleaved with valid
  * prompts. Every record is accounted for: a generation error naming its source offset, or, when the
  * mutation still decodes to a valid prompt, its completion; the valid prompts complete and the
- * service never fails.
+ * service never fails. Then records crafted to hurt (counts of 2^31 items in a few bytes, ids and
+ * prompts of hundreds of kilobytes, a record near the broker's size limit, a failure inside the
+ * service) each get the error they deserve, and the service goes on.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class PromptFuzzTest {
   private static final long SEED = 8;
   private static final int RECORDS = 200;
+
+  /** Request ids with this prefix make the service fail inside (a planted bug). */
+  private static final String EXPLODES = "explodes-";
+
   private static EmbeddedSchemaRegistry registry;
   private static Topics topics;
   private static ServedModel model;
@@ -96,7 +103,19 @@ class PromptFuzzTest {
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
     StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    LatentstreamTopology.build(
+        builder,
+        topics,
+        model,
+        TopologySettings.defaults(),
+        new GenerationObserver() {
+          @Override
+          public void started(String requestId, String sessionId, int promptTokens) {
+            if (requestId.startsWith(EXPLODES)) {
+              throw new IllegalStateException("a planted failure for " + requestId);
+            }
+          }
+        });
     Properties config =
         StreamsSettings.of(
             "fuzz-test",
@@ -284,6 +303,211 @@ class PromptFuzzTest {
     assertTrue(errors >= (RECORDS - valid.size()) * 3 / 4, "most hostile records are refused");
     assertEquals(KafkaStreams.State.RUNNING, streams.state());
     assertEquals(List.of(), failures);
+  }
+
+  /** A crafted record and the error code it must get. */
+  private record Crafted(String kind, byte[] value, ErrorCode expected) {}
+
+  @Test
+  void craftedRecordsGetTheirErrorAndTheServiceGoesOn() throws Exception {
+    Serializer<PromptRequest> serializer = topics.prompts().valueSerde().serializer();
+    String name = topics.prompts().name();
+    byte[] valid = serializer.serialize(name, prompt("crafted-base", text("It was")));
+    byte[] header = Arrays.copyOf(valid, 5); // magic byte and the registered schema id
+    String big = "x".repeat(600_000);
+    List<Crafted> crafted =
+        List.of(
+            new Crafted(
+                "2^31 token ids in a few bytes",
+                concat(header, avroHead(2), varint(2_147_483_639L), varint(2), varint(4)),
+                ErrorCode.UNDECODABLE),
+            new Crafted(
+                "2^31 chat messages",
+                concat(header, avroHead(1), varint(2_147_483_639L), avroString("user")),
+                ErrorCode.UNDECODABLE),
+            new Crafted(
+                "a string claiming 600 MB",
+                concat(header, varint(600_000_000L), "abc".getBytes(StandardCharsets.UTF_8)),
+                ErrorCode.UNDECODABLE),
+            new Crafted(
+                "a 600 KB request id",
+                serializer.serialize(name, prompt(big, text("It was"))),
+                ErrorCode.INVALID_REQUEST),
+            new Crafted(
+                "a 600 KB session id",
+                serializer.serialize(
+                    name,
+                    PromptRequest.newBuilder(prompt("crafted-session", text("It was")))
+                        .setSessionId(big)
+                        .build()),
+                ErrorCode.INVALID_REQUEST),
+            new Crafted(
+                "a 600 KB tenant",
+                serializer.serialize(
+                    name,
+                    PromptRequest.newBuilder(prompt("crafted-tenant", text("It was")))
+                        .setTenant(big)
+                        .build()),
+                ErrorCode.INVALID_REQUEST),
+            new Crafted(
+                "a 900 KB prompt, refused before tokenizing",
+                serializer.serialize(
+                    name, prompt("crafted-long", text("the jury said ".repeat(64_000)))),
+                ErrorCode.CONTEXT_OVERFLOW),
+            new Crafted(
+                "200 stop strings",
+                serializer.serialize(
+                    name,
+                    PromptRequest.newBuilder(prompt("crafted-stop", text("It was")))
+                        .setSampling(
+                            SamplingParams.newBuilder()
+                                .setMaxNewTokens(4)
+                                .setStop(java.util.Collections.nCopies(200, "stop"))
+                                .build())
+                        .build()),
+                ErrorCode.INVALID_REQUEST),
+            new Crafted(
+                "4,000 metadata entries",
+                serializer.serialize(
+                    name,
+                    PromptRequest.newBuilder(prompt("crafted-metadata", text("It was")))
+                        .setMetadata(metadata(4_000))
+                        .build()),
+                ErrorCode.INVALID_REQUEST),
+            new Crafted(
+                "an undecodable record of 990 KB, echoed in part",
+                concat(header, new byte[990_000]),
+                ErrorCode.UNDECODABLE),
+            new Crafted(
+                "invalid UTF-8 in the request id",
+                invalidUtf8(serializer.serialize(name, prompt("@@@@", text("It was")))),
+                ErrorCode.UNDECODABLE),
+            new Crafted(
+                "a failure inside the service",
+                serializer.serialize(name, prompt(EXPLODES + "1", text("It was"))),
+                ErrorCode.INTERNAL_ERROR));
+    Map<String, Crafted> byOffset = new HashMap<>();
+    List<String> after = new ArrayList<>();
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(
+            Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                SharedKafkaCluster.bootstrapServers(),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+                1_040_000),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
+      for (Crafted c : crafted) {
+        RecordMetadata m = producer.send(new ProducerRecord<>(name, c.kind(), c.value())).get();
+        byOffset.put(m.partition() + "@" + m.offset(), c);
+      }
+      for (int i = 0; i < 2; i++) {
+        String id = "after-crafted-" + i;
+        after.add(id);
+        producer
+            .send(
+                new ProducerRecord<>(
+                    name, id, serializer.serialize(name, prompt(id, text("The jury")))))
+            .get();
+      }
+    }
+    Map<String, GenerationError> errors = new HashMap<>();
+    Map<String, Completion> completions = new HashMap<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      consumer.subscribe(List.of(topics.generationErrors().name(), topics.completions().name()));
+      while (!errors.keySet().containsAll(byOffset.keySet())
+          || !completions.keySet().containsAll(after)) {
+        assertTrue(failures.isEmpty(), "the service failed: " + failures);
+        assertTrue(
+            System.nanoTime() < deadline,
+            "unaccounted: " + byOffset.keySet() + " vs " + errors.keySet() + ", " + after);
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+          if (record.topic().equals(topics.generationErrors().name())) {
+            assertTrue(record.serializedValueSize() < 1_000_000, "an error event fits the limit");
+            GenerationError error =
+                topics
+                    .generationErrors()
+                    .valueSerde()
+                    .deserializer()
+                    .deserialize(record.topic(), record.value());
+            if (error.getSourceOffset() != null) {
+              errors.put(error.getSourcePartition() + "@" + error.getSourceOffset(), error);
+            }
+          } else {
+            Completion completion =
+                topics
+                    .completions()
+                    .valueSerde()
+                    .deserializer()
+                    .deserialize(record.topic(), record.value());
+            completions.put(completion.getRequestId(), completion);
+          }
+        }
+      }
+    }
+    for (var entry : byOffset.entrySet()) {
+      GenerationError error = errors.get(entry.getKey());
+      assertEquals(
+          entry.getValue().expected(),
+          error.getCode(),
+          entry.getValue().kind() + ": " + error.getMessage());
+      assertTrue(
+          error.getRequestId() == null || error.getRequestId().length() <= 128,
+          entry.getValue().kind() + ": an over-long id is not repeated");
+    }
+    GenerationError echoed =
+        errors.values().stream()
+            .filter(e -> e.getMessage().contains("echoed"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(echoed.getOriginalValue().remaining() <= 250_000, "the echo is cut");
+    assertEquals(KafkaStreams.State.RUNNING, streams.state());
+  }
+
+  private static Map<String, String> metadata(int entries) {
+    Map<String, String> m = new HashMap<>();
+    for (int i = 0; i < entries; i++) {
+      m.put("k" + i, "v");
+    }
+    return m;
+  }
+
+  private static byte[] invalidUtf8(byte[] marked) {
+    byte[] value = marked.clone();
+    int at = indexOf(marked, "@@@@".getBytes(StandardCharsets.UTF_8));
+    value[at] = (byte) 0xff;
+    return value;
+  }
+
+  /** A prompt's fields up to its input union's branch: request id, no session, tenant. */
+  private static byte[] avroHead(int inputBranch) {
+    return concat(avroString("r-crafted"), varint(0), avroString("acme"), varint(inputBranch));
+  }
+
+  private static byte[] avroString(String s) {
+    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+    return concat(varint(bytes.length), bytes);
+  }
+
+  /** Avro's zig-zag varint. */
+  private static byte[] varint(long value) {
+    long v = (value << 1) ^ (value >> 63);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    while ((v & ~0x7fL) != 0) {
+      out.write((int) ((v & 0x7f) | 0x80));
+      v >>>= 7;
+    }
+    out.write((int) v);
+    return out.toByteArray();
+  }
+
+  private static byte[] concat(byte[]... parts) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
   }
 
   /** A well-formed record whose every field is drawn from edge cases and random values. */

@@ -92,11 +92,12 @@ class ReplayTest {
     TopologySettings defaults = TopologySettings.defaults();
     TopologySettings settings =
         new TopologySettings(
-            defaults.maxNewTokensLimit(),
+            defaults.limits(),
             defaults.emitInterval(),
             LIFETIME,
             defaults.sessionCacheMaxBytes(),
-            LIFETIME);
+            LIFETIME,
+            defaults.maxOutputRecordBytes());
     LatentstreamTopology.build(builder, topics, model, settings);
     Properties config =
         StreamsSettings.of(
@@ -275,7 +276,7 @@ class ReplayTest {
         model,
         topics,
         Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
-        TopologySettings.defaults().maxNewTokensLimit());
+        TopologySettings.defaults().limits());
   }
 
   private static PromptRequest prompt(

@@ -1,6 +1,7 @@
 package io.latentstream.ops.pipeline;
 
 import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.Replay;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -93,8 +95,32 @@ public final class ReplayCommand implements Callable<Integer> {
           "The service's max_new_tokens limit, so the same prompts are refused (default ${DEFAULT-VALUE}).")
   int maxNewTokensLimit;
 
+  @Option(
+      names = "--prompt-limit",
+      paramLabel = "NAME=BYTES",
+      description =
+          "One of the service's latentstream.prompt-limits when not the default (e.g."
+              + " max-id-bytes=64), so the same prompts are refused; repeatable.")
+  Map<String, Integer> promptLimits = new java.util.HashMap<>();
+
+  /**
+   * Exit codes: 0 every request identical (or not verifying), 1 a request diverged (with {@code
+   * --verify}), 2 replay could not be carried out (bad arguments, another model, an internal
+   * failure): never 1, which an auditor reads as a divergence.
+   */
   @Override
   public Integer call() throws Exception {
+    PrintWriter err = spec.commandLine().getErr();
+    try {
+      return replay();
+    } catch (RuntimeException | OutOfMemoryError e) {
+      err.println("latentstream replay: internal failure, nothing verified: " + e);
+      e.printStackTrace(err);
+      return 2;
+    }
+  }
+
+  private int replay() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Replay.Range range;
@@ -114,13 +140,20 @@ public final class ReplayCommand implements Callable<Integer> {
       err.println("latentstream replay: model directory " + model + " does not exist");
       return 2;
     }
+    PromptLimits limits;
+    try {
+      limits = PromptLimits.defaults().withMaxNewTokens(maxNewTokensLimit).with(promptLimits);
+    } catch (IllegalArgumentException e) {
+      err.println("latentstream replay: " + e.getMessage());
+      return 2;
+    }
     Topics topics = pipeline.topics();
     String id = modelId != null ? modelId : model.getFileName().toString();
     try (ServedModel served = ServedModel.load(model, id, GenerationLoop.Settings.defaults())) {
       Replay.Report report;
       try {
         report =
-            new Replay(served, topics, pipeline.clientProperties(), maxNewTokensLimit)
+            new Replay(served, topics, pipeline.clientProperties(), limits)
                 .verify(range, allowDifferentDigest || !verify, outputTopic);
       } catch (Replay.DigestMismatchException e) {
         err.println("latentstream replay: refused: " + e.getMessage());

@@ -16,6 +16,7 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.Replay;
 import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
@@ -194,7 +195,11 @@ class FailoverTest {
     try (ServedModel model =
         ServedModel.load(MODEL, "brown-mtp", GenerationLoop.Settings.defaults())) {
       Replay.Report report =
-          new Replay(model, topics, Map.of("bootstrap.servers", cluster.bootstrapServers()), 1024)
+          new Replay(
+                  model,
+                  topics,
+                  Map.of("bootstrap.servers", cluster.bootstrapServers()),
+                  PromptLimits.defaults())
               .verify(Replay.Range.all(), false, null);
       assertEquals(List.of(), report.diverging(), "the text equals an undisturbed run");
       assertEquals(requests.size(), report.identical());

@@ -43,7 +43,12 @@ public class StreamsLifecycle {
 
   @EventListener
   void beforeStart(BeforeKafkaStreamStart event) {
-    streams = event.getKafkaStreams();
+    attach(event.getKafkaStreams());
+  }
+
+  /** Watches {@code streams} (before it starts) and handles its stream threads' failures. */
+  void attach(KafkaStreams streams) {
+    this.streams = streams;
     streams.setUncaughtExceptionHandler(this::onThreadFailure);
   }
 

@@ -98,6 +98,10 @@ class ServiceTest implements TestPropertyProvider {
             topics.prompts().valueSerde().serializer())) {
       producer.send(new ProducerRecord<>(topics.prompts().name(), "chat-7", prompt)).get();
     }
+    for (String probe : List.of("/health/readiness", "/health/liveness")) {
+      HttpResponse<Map> health = http.toBlocking().exchange(probe, Map.class);
+      assertEquals("UP", health.body().get("status"), probe + ": " + health.body());
+    }
     Completion completion = awaitCompletion("service-1");
     assertEquals("brown-mtp", completion.getModelId());
     // The service registered the schemas of what it wrote over HTTPS, trusting the test's

@@ -429,6 +429,9 @@ public final class LocalKafkaCluster implements AutoCloseable {
     // also how long a killed node's successor waits to re-register under the same id.
     props.put("broker.heartbeat.interval.ms", "500");
     props.put("broker.session.timeout.ms", "3000");
+    // A killed service instance's open transaction blocks read_committed consumers until it is
+    // aborted: look for timed-out transactions every second, not every 10 s.
+    props.put("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
     props.putAll(config.extraBrokerProperties());
     Properties properties = new Properties();
     properties.putAll(props);

@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.kstream.KStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,7 +85,7 @@ public class ServiceFactory {
 
   /** The topology on Micronaut's default stream ({@code kafka.streams.default.*}). */
   @Singleton
-  KStream<String, SpecificRecord> latentstream(
+  KStream<String, Object> latentstream(
       ConfiguredStreamBuilder builder,
       Topics topics,
       ServedModel model,

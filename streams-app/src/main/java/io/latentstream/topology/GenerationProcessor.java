@@ -16,6 +16,7 @@ import io.latentstream.schemas.TokenEvent;
 import io.latentstream.schemas.Usage;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,10 +29,8 @@ import java.util.NavigableMap;
 import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -47,9 +46,11 @@ import org.slf4j.LoggerFactory;
  * The stateful heart of the service, one instance per stream task (partition of {@code prompts}).
  *
  * <ul>
- *   <li>{@link #process}: decodes and validates a prompt, refuses duplicates, records it in the
- *       {@code in-flight} store (durable once consumed) and hands it to the instance's generation
- *       loop, or queues it behind an earlier turn of the same session;
+ *   <li>{@link #process}: decodes and validates a prompt, records it in the {@code in-flight} store
+ *       (durable once consumed) and claims its request id ({@link Claims}); once the verdict
+ *       returns (from {@code request-verdicts}, merged into this processor's input) it hands the
+ *       request to the instance's generation loop, or queues it behind an earlier turn of the same
+ *       session, or refuses it as a duplicate;
  *   <li>a wall-clock punctuation forwards what the loop produced since the last one, from the
  *       stream thread, so token events, store updates and the consumed offsets commit together;
  *   <li>{@link #init} resumes every in-flight request after a restart or a failover from its last
@@ -57,11 +58,13 @@ import org.slf4j.LoggerFactory;
  *       undisturbed one.
  * </ul>
  */
-final class GenerationProcessor implements Processor<String, byte[], String, SpecificRecord> {
+final class GenerationProcessor implements Processor<String, byte[], String, Object> {
   private static final Logger LOG = LoggerFactory.getLogger(GenerationProcessor.class);
 
   private final ServedModel model;
+  private final Topics topics;
   private final Deserializer<PromptRequest> prompts;
+  private final Deserializer<Claims.Verdict> verdicts;
   private final TopologySettings settings;
   private final PromptValidator validator;
   private final Map<String, Active> active = new HashMap<>();
@@ -72,11 +75,16 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
    */
   private final Map<SessionKey, NavigableMap<Long, InFlightRequest>> waiting = new HashMap<>();
 
+  /** One-off requests whose id is claimed but not yet granted, by request id. */
+  private final Map<String, InFlightRequest> unclaimed = new HashMap<>();
+
+  /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
+  private final List<InFlightRequest> claimsToResend = new ArrayList<>();
+
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
-  private ProcessorContext<String, SpecificRecord> context;
+  private ProcessorContext<String, Object> context;
   private KeyValueStore<String, byte[]> inFlight;
-  private KeyValueStore<String, Long> completed;
   private SessionCacheStore sessions;
 
   /**
@@ -132,13 +140,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   }
 
   GenerationProcessor(
-      ServedModel model,
-      Deserializer<PromptRequest> prompts,
-      TopologySettings settings,
-      GenerationObserver observer) {
+      ServedModel model, Topics topics, TopologySettings settings, GenerationObserver observer) {
     this.model = model;
     this.observer = observer;
-    this.prompts = prompts;
+    this.topics = topics;
+    this.prompts = topics.prompts().valueSerde().deserializer();
+    this.verdicts = topics.requestVerdicts().valueSerde().deserializer();
     this.settings = settings;
     this.validator =
         new PromptValidator(
@@ -149,10 +156,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   }
 
   @Override
-  public void init(ProcessorContext<String, SpecificRecord> context) {
+  public void init(ProcessorContext<String, Object> context) {
     this.context = context;
     this.inFlight = context.getStateStore(StoreNames.IN_FLIGHT);
-    this.completed = context.getStateStore(StoreNames.COMPLETED_REQUESTS);
     this.sessions =
         new SessionCacheStore(
             context.getStateStore(StoreNames.SESSION_CACHE),
@@ -164,6 +170,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   @Override
   public void process(Record<String, byte[]> record) {
     RecordMetadata source = context.recordMetadata().orElseThrow();
+    if (source.topic().equals(topics.requestVerdicts().name())) {
+      onVerdict(verdicts.deserialize(source.topic(), record.value()));
+      return;
+    }
     PromptRequest prompt;
     try {
       if (record.value() == null) {
@@ -207,7 +217,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     boolean continues =
         session != null && (sessions.entry(session).isPresent() || sessionBusy(session));
     Turn turn = validator.validate(prompt, continues);
-    if (completed.get(requestId) != null || inFlight.get(requestId) != null) {
+    if (inFlight.get(requestId) != null) {
       throw new PromptRejected(
           ErrorCode.DUPLICATE_REQUEST_ID,
           "request " + requestId + " was already accepted; it is never generated twice");
@@ -223,20 +233,86 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             offset,
             turn,
             context.currentSystemTimeMs(),
+            false,
             new int[0]);
-    boolean waits = session != null && sessionBusy(session);
     inFlight.put(requestId, request.toBytes());
-    if (waits) {
-      waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(offset, request);
-      LOG.info("accepted; waits for the session's earlier turns");
+    hold(request);
+    claim(request);
+    LOG.info("accepted; its request id is claimed");
+  }
+
+  /** Keeps an accepted request until it may start: its claim granted, its session's turn come. */
+  private void hold(InFlightRequest request) {
+    if (request.session() == null) {
+      unclaimed.put(request.requestId(), request);
     } else {
-      try {
-        start(request);
-      } catch (RuntimeException e) {
-        forget(requestId); // refused instead: nothing of it may be resumed later
-        throw e;
+      waiting
+          .computeIfAbsent(request.session(), s -> new TreeMap<>())
+          .put(request.offset(), request);
+    }
+  }
+
+  private void claim(InFlightRequest request) {
+    Claims.Claim claim =
+        new Claims.Claim(request.requestId(), context.taskId().partition(), request.offset());
+    context.forward(
+        new Record<>(request.requestId(), claim, context.currentSystemTimeMs()),
+        LatentstreamTopology.REQUEST_CLAIMS);
+  }
+
+  /**
+   * A verdict on one of this task's claims: a granted request starts (a session turn when its
+   * earlier turns are done); a denied one is refused as a duplicate. Verdicts for requests no
+   * longer waiting (a claim sent twice around a failover) change nothing.
+   */
+  private void onVerdict(Claims.Verdict verdict) {
+    Claims.Claim claim = verdict.claim();
+    byte[] stored = inFlight.get(claim.requestId());
+    InFlightRequest request = stored == null ? null : InFlightRequest.fromBytes(stored);
+    if (request == null || request.claimed() || request.offset() != claim.offset()) {
+      return;
+    }
+    try (RequestLogContext logContext = RequestLogContext.of(request)) {
+      if (request.session() == null) {
+        unclaimed.remove(request.requestId());
+      } else {
+        waiting.get(request.session()).remove(request.offset());
+      }
+      if (!verdict.granted()) {
+        inFlight.delete(request.requestId());
+        refuseDuplicate(request);
+        if (request.session() != null) {
+          startNextTurn(request.session());
+        }
+        return;
+      }
+      InFlightRequest granted = request.asClaimed();
+      inFlight.put(granted.requestId(), granted.toBytes());
+      if (granted.session() == null) {
+        startOrFail(granted);
+      } else {
+        waiting.get(granted.session()).put(granted.offset(), granted);
+        startNextTurn(granted.session());
       }
     }
+  }
+
+  /** A duplicate found by its claim: the error names the prompt (its bytes are not kept). */
+  private void refuseDuplicate(InFlightRequest request) {
+    observer.refused(ErrorCode.DUPLICATE_REQUEST_ID);
+    String message =
+        "request " + request.requestId() + " was already accepted; it is never generated twice";
+    LOG.info("refused: {}", message);
+    context.forward(
+        new Record<String, Object>(
+            request.requestId(),
+            error(request.requestId(), ErrorCode.DUPLICATE_REQUEST_ID, message)
+                .setSourceTopic(topics.prompts().name())
+                .setSourcePartition(context.taskId().partition())
+                .setSourceOffset(request.offset())
+                .build(),
+            context.currentSystemTimeMs()),
+        LatentstreamTopology.GENERATION_ERRORS);
   }
 
   /** Drops a request that could not start from the in-flight store and the loop. */
@@ -274,10 +350,16 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     return active.values().stream().anyMatch(a -> session.equals(a.request.session()));
   }
 
-  /** Starts the session's earliest waiting turn, or the next one if that one fails to start. */
+  /**
+   * Starts the session's earliest waiting turn once its claim is granted, or the next one if that
+   * one fails to start.
+   */
   private void startNextTurn(SessionKey session) {
     NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
-    while (turns != null && !turns.isEmpty() && !generating(session)) {
+    while (turns != null
+        && !turns.isEmpty()
+        && turns.firstEntry().getValue().claimed()
+        && !generating(session)) {
       startOrFail(turns.pollFirstEntry().getValue());
     }
     if (turns != null && turns.isEmpty()) {
@@ -295,24 +377,51 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     return all;
   }
 
-  /** After a restart or failover: starts each session's first turn and every one-off request. */
+  /**
+   * After a restart or failover: claims again what was not yet granted (at the first punctuation:
+   * init may not forward), starts every granted one-off request and each session's first turn.
+   */
   private void resumeInFlight() {
     List<InFlightRequest> pending = allInFlight();
     pending.sort(Comparator.comparingLong(InFlightRequest::offset));
     for (InFlightRequest request : pending) {
-      if (request.session() != null && generating(request.session())) {
-        waiting
-            .computeIfAbsent(request.session(), s -> new TreeMap<>())
-            .put(request.offset(), request);
+      if (!request.claimed()) {
+        hold(request);
+        claimsToResend.add(request);
+      } else if (request.session() != null) {
+        hold(request);
       } else {
-        try (RequestLogContext logContext = RequestLogContext.of(request)) {
-          LOG.info(
-              "resuming request {} after {} forwarded tokens",
-              request.requestId(),
-              request.generated().length);
-          startOrFail(request);
-        }
+        resume(request);
       }
+    }
+    for (SessionKey session : List.copyOf(waiting.keySet())) {
+      InFlightRequest first = waiting.get(session).firstEntry().getValue();
+      if (first.claimed()) {
+        waiting.get(session).remove(first.offset());
+        resume(first);
+      }
+    }
+    if (!claimsToResend.isEmpty()) {
+      Cancellable[] once = new Cancellable[1];
+      once[0] =
+          context.schedule(
+              Duration.ofMillis(1),
+              PunctuationType.WALL_CLOCK_TIME,
+              now -> {
+                claimsToResend.forEach(this::claim);
+                claimsToResend.clear();
+                once[0].cancel();
+              });
+    }
+  }
+
+  private void resume(InFlightRequest request) {
+    try (RequestLogContext logContext = RequestLogContext.of(request)) {
+      LOG.info(
+          "resuming request {} after {} forwarded tokens",
+          request.requestId(),
+          request.generated().length);
+      startOrFail(request);
     }
   }
 
@@ -449,7 +558,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             .setSeed(r.turn().params().seed())
             .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
             .build();
-    context.forward(new Record<>(r.requestId(), event, now));
+    context.forward(
+        new Record<String, Object>(r.requestId(), event, now), LatentstreamTopology.TOKENS);
   }
 
   /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */
@@ -463,7 +573,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       InFlightRequest r = request.request;
       LOG.error("failed to complete request {}", r.requestId(), e);
       fail(r.requestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e));
-      completed.put(r.requestId(), now);
       inFlight.delete(r.requestId());
       if (r.session() != null) {
         startNextTurn(r.session());
@@ -511,8 +620,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
             .setEngineVersion(model.engineVersion())
             .setSeed(r.turn().params().seed())
             .build();
-    context.forward(new Record<>(r.requestId(), completion, now));
-    completed.put(r.requestId(), now);
+    context.forward(
+        new Record<String, Object>(r.requestId(), completion, now),
+        LatentstreamTopology.COMPLETIONS);
     inFlight.delete(r.requestId());
     if (r.session() != null) {
       startNextTurn(r.session());
@@ -569,7 +679,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
         code,
         message);
     context.forward(
-        new Record<>(
+        new Record<String, Object>(
             requestId,
             error(requestId, code, message)
                 .setSourceTopic(source.topic())
@@ -578,7 +688,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
                 .setOriginalKey(key == null ? null : ByteBuffer.wrap(key, 0, keyEcho))
                 .setOriginalValue(value == null ? null : ByteBuffer.wrap(value, 0, valueEcho))
                 .build(),
-            record.timestamp()));
+            record.timestamp()),
+        LatentstreamTopology.GENERATION_ERRORS);
   }
 
   /** Reports a request that failed after it was accepted (its prompt was valid). */
@@ -586,7 +697,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
     observer.failed(code);
     LOG.warn("failed: {} {}", code, message);
     long now = context.currentSystemTimeMs();
-    context.forward(new Record<>(requestId, error(requestId, code, message).build(), now));
+    context.forward(
+        new Record<String, Object>(requestId, error(requestId, code, message).build(), now),
+        LatentstreamTopology.GENERATION_ERRORS);
   }
 
   private GenerationError.Builder error(String requestId, ErrorCode code, String message) {
@@ -605,23 +718,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
   private void evict(long now) {
     SessionCacheStore.Evicted evicted =
         sessions.evict(now, settings.sessionTtl().toMillis(), settings.sessionCacheMaxBytes());
-    List<String> expired = new ArrayList<>();
-    try (KeyValueIterator<String, Long> it = completed.all()) {
-      while (it.hasNext()) {
-        KeyValue<String, Long> next = it.next();
-        if (now - next.value > settings.requestIdRetention().toMillis()) {
-          expired.add(next.key);
-        }
-      }
-    }
-    expired.forEach(completed::delete);
-    if (evicted.sessions() > 0 || evicted.caches() > 0 || !expired.isEmpty()) {
-      observer.evicted(evicted.sessions(), evicted.caches(), expired.size());
+    if (evicted.sessions() > 0 || evicted.caches() > 0) {
+      observer.evicted(evicted.sessions(), evicted.caches(), 0);
       LOG.info(
-          "forgot {} expired sessions, dropped {} session caches, expired {} request ids",
+          "forgot {} expired sessions, dropped {} session caches",
           evicted.sessions(),
-          evicted.caches(),
-          expired.size());
+          evicted.caches());
     }
   }
 
@@ -635,6 +737,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Spe
       emitting = null;
     }
     waiting.clear();
+    unclaimed.clear();
+    claimsToResend.clear();
   }
 
   private static int[] concat(int[] a, int[] b) {

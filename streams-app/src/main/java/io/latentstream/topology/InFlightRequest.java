@@ -19,6 +19,7 @@ import java.util.List;
  *
  * @param offset the prompt's offset in its partition: session turns start in this order
  * @param turn the turn's own tokens, appended to the session's history when it starts
+ * @param claimed whether its request id was granted to it ({@link Claims}): it may generate
  * @param generated the tokens forwarded so far, in order from index 0
  */
 record InFlightRequest(
@@ -28,11 +29,19 @@ record InFlightRequest(
     long offset,
     Turn turn,
     long acceptedAtMs,
+    boolean claimed,
     int[] generated) {
-  private static final byte FORMAT_VERSION = 1;
+  /** 2 added {@code claimed}; requests of version 1 were accepted before claims and count as. */
+  private static final byte FORMAT_VERSION = 2;
 
   InFlightRequest withGenerated(int[] tokens) {
-    return new InFlightRequest(requestId, session, tenant, offset, turn, acceptedAtMs, tokens);
+    return new InFlightRequest(
+        requestId, session, tenant, offset, turn, acceptedAtMs, claimed, tokens);
+  }
+
+  InFlightRequest asClaimed() {
+    return new InFlightRequest(
+        requestId, session, tenant, offset, turn, acceptedAtMs, true, generated);
   }
 
   byte[] toBytes() {
@@ -57,6 +66,7 @@ record InFlightRequest(
         writeString(out, stop);
       }
       out.writeLong(acceptedAtMs);
+      out.writeBoolean(claimed);
       writeInts(out, generated);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -67,7 +77,7 @@ record InFlightRequest(
   static InFlightRequest fromBytes(byte[] bytes) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
       byte version = in.readByte();
-      if (version != FORMAT_VERSION) {
+      if (version != FORMAT_VERSION && version != 1) {
         throw new IllegalStateException("unknown in-flight request format " + version);
       }
       String requestId = readString(in);
@@ -87,6 +97,7 @@ record InFlightRequest(
         stops.add(readString(in));
       }
       long acceptedAtMs = in.readLong();
+      boolean claimed = version == 1 || in.readBoolean();
       int[] generated = readInts(in);
       SamplingParams params =
           new SamplingParams(temperature, topP, topK, seed, maxNewTokens, stops);
@@ -97,6 +108,7 @@ record InFlightRequest(
           offset,
           new Turn(tokens, params, mtp, chat),
           acceptedAtMs,
+          claimed,
           generated);
     } catch (IOException e) {
       throw new UncheckedIOException("corrupt in-flight request", e);

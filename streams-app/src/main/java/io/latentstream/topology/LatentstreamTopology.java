@@ -1,13 +1,11 @@
 package io.latentstream.topology;
 
-import io.latentstream.schemas.Completion;
-import io.latentstream.schemas.GenerationError;
-import io.latentstream.schemas.TokenEvent;
+import io.latentstream.topology.Claims.Claim;
+import io.latentstream.topology.Claims.Verdict;
+import java.util.Optional;
 import java.util.Set;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
@@ -21,58 +19,82 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  *   prompts (raw bytes, so undecodable records keep their bytes)
- *     -> generate [in-flight, session-cache, completed-requests]
+ *   + request-verdicts
+ *     -> generate [in-flight, session-cache]
  *          -> tokens             TokenEvent, one per generated token
  *          -> completions        Completion, one per finished request
  *          -> generation-errors  GenerationError, one per refused record or failed request
+ *          -> request-claims     Claim, one per accepted prompt, keyed by request id
+ *   request-claims
+ *     -> deduplicate [request-ids]
+ *          -> request-verdicts   Verdict, back to the partition of the claim's prompt
  * </pre>
+ *
+ * Generation is partitioned by session (a session's turns and cache meet in one task); request ids
+ * are deduplicated partitioned by request id (every prompt of an id meets in one task): an accepted
+ * prompt waits for its verdict before it generates.
  */
 public final class LatentstreamTopology {
+  /** The generate processor's children, one per output topic. */
+  static final String TOKENS = "tokens";
+
+  static final String COMPLETIONS = "completions";
+  static final String GENERATION_ERRORS = "generation-errors";
+  static final String REQUEST_CLAIMS = "request-claims";
+
   private LatentstreamTopology() {}
 
-  /** Adds the topology to {@code builder}; returns the stream of everything it produces. */
-  public static KStream<String, SpecificRecord> build(
+  /** Adds the topology to {@code builder}; returns the stream of what generate produces. */
+  public static KStream<String, Object> build(
       StreamsBuilder builder, Topics topics, ServedModel model, TopologySettings settings) {
     return build(builder, topics, model, settings, GenerationObserver.NONE);
   }
 
   /** As {@link #build(StreamsBuilder, Topics, ServedModel, TopologySettings)}, observed. */
-  public static KStream<String, SpecificRecord> build(
+  public static KStream<String, Object> build(
       StreamsBuilder builder,
       Topics topics,
       ServedModel model,
       TopologySettings settings,
       GenerationObserver observer) {
     checkOutputBound(model, settings);
-    KStream<String, SpecificRecord> outputs =
-        builder.stream(topics.prompts().name(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
+    Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
+    KStream<String, byte[]> prompts =
+        builder.stream(topics.prompts().name(), raw.withName("prompts"));
+    KStream<String, byte[]> verdicts =
+        builder.stream(topics.requestVerdicts().name(), raw.withName("request-verdicts"));
+    KStream<String, Object> generated =
+        prompts
+            .merge(verdicts, Named.as("prompts-and-verdicts"))
             .process(generate(topics, model, settings, observer), Named.as("generate"));
-    outputs
-        .split(Named.as("route-"))
-        .branch(
-            (key, value) -> value instanceof TokenEvent,
-            Branched.withConsumer(
-                tokens ->
-                    tokens
-                        .mapValues(value -> (TokenEvent) value)
-                        .to(topics.tokens().name(), topics.tokens().produced()),
-                "tokens"))
-        .branch(
-            (key, value) -> value instanceof Completion,
-            Branched.withConsumer(
-                completions ->
-                    completions
-                        .mapValues(value -> (Completion) value)
-                        .to(topics.completions().name(), topics.completions().produced()),
-                "completions"))
-        .defaultBranch(
-            Branched.withConsumer(
-                errors ->
-                    errors
-                        .mapValues(value -> (GenerationError) value)
-                        .to(topics.generationErrors().name(), topics.generationErrors().produced()),
-                "errors"));
-    return outputs;
+    sink(generated, topics.tokens(), TOKENS);
+    sink(generated, topics.completions(), COMPLETIONS);
+    sink(generated, topics.generationErrors(), GENERATION_ERRORS);
+    sink(generated, topics.requestClaims(), REQUEST_CLAIMS);
+
+    builder.stream(topics.requestClaims().name(), topics.requestClaims().consumed())
+        .process(deduplicate(settings, observer), Named.as("deduplicate"))
+        .to(
+            topics.requestVerdicts().name(),
+            topics
+                .requestVerdicts()
+                .produced()
+                .withName("verdicts")
+                .withStreamPartitioner(
+                    (topic, key, verdict, partitions) ->
+                        Optional.of(Set.of(verdict.claim().partition()))));
+    return generated;
+  }
+
+  /**
+   * A sink for one of generate's outputs, named so that generate forwards to it by name: each
+   * output has its own topic and typed serde, no routing by type.
+   */
+  @SuppressWarnings("unchecked")
+  private static <V> void sink(
+      KStream<String, Object> outputs, Topics.Topic<String, V> topic, String name) {
+    ((KStream<String, V>) (KStream<String, ?>) outputs)
+        .to(topic.name(), topic.produced().withName(name));
   }
 
   /** What a completion may take besides its text and token ids (ids, model, digest, numbers). */
@@ -102,13 +124,12 @@ public final class LatentstreamTopology {
     }
   }
 
-  static ProcessorSupplier<String, byte[], String, SpecificRecord> generate(
+  static ProcessorSupplier<String, byte[], String, Object> generate(
       Topics topics, ServedModel model, TopologySettings settings, GenerationObserver observer) {
     return new ProcessorSupplier<>() {
       @Override
-      public Processor<String, byte[], String, SpecificRecord> get() {
-        return new GenerationProcessor(
-            model, topics.prompts().valueSerde().deserializer(), settings, observer);
+      public Processor<String, byte[], String, Object> get() {
+        return new GenerationProcessor(model, topics, settings, observer);
       }
 
       @Override
@@ -124,11 +145,26 @@ public final class LatentstreamTopology {
             Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(StoreNames.SESSION_CACHE),
                 Serdes.String(),
-                Serdes.ByteArray()),
+                Serdes.ByteArray()));
+      }
+    };
+  }
+
+  static ProcessorSupplier<String, Claim, String, Verdict> deduplicate(
+      TopologySettings settings, GenerationObserver observer) {
+    return new ProcessorSupplier<>() {
+      @Override
+      public Processor<String, Claim, String, Verdict> get() {
+        return new DeduplicationProcessor(settings, observer);
+      }
+
+      @Override
+      public Set<StoreBuilder<?>> stores() {
+        return Set.of(
             Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(StoreNames.COMPLETED_REQUESTS),
+                Stores.persistentKeyValueStore(StoreNames.REQUEST_IDS),
                 Serdes.String(),
-                Serdes.Long()));
+                Serdes.ByteArray()));
       }
     };
   }

@@ -8,8 +8,11 @@ public final class StoreNames {
   /** Sessions' histories and latent caches: {@link SessionCacheStore}. */
   public static final String SESSION_CACHE = "session-cache";
 
-  /** Ids of completed requests and when they completed, to refuse duplicates. */
-  public static final String COMPLETED_REQUESTS = "completed-requests";
+  /**
+   * Request ids granted to a prompt and when, so that an id is generated at most once: {@link
+   * DeduplicationProcessor}.
+   */
+  public static final String REQUEST_IDS = "request-ids";
 
   private StoreNames() {}
 }

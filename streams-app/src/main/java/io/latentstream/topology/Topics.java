@@ -37,6 +37,18 @@ public final class Topics {
   /** Prompts that could not be served: {@link GenerationError}, keyed by request id when known. */
   public static final String GENERATION_ERRORS = "generation-errors";
 
+  /**
+   * The service's own: claims of request ids ({@link Claims.Claim}), keyed by request id, so that
+   * an id is generated at most once whatever partition of prompts it arrives on.
+   */
+  public static final String REQUEST_CLAIMS = "request-claims";
+
+  /**
+   * The service's own: the answers to claims ({@link Claims.Verdict}), each on the partition of the
+   * prompt it answers: it must have as many partitions as prompts.
+   */
+  public static final String REQUEST_VERDICTS = "request-verdicts";
+
   private static final Pattern LEGAL_NAME = Pattern.compile("[a-zA-Z0-9._-]+");
 
   /** A topic with the serdes of its keys and values. */
@@ -55,6 +67,8 @@ public final class Topics {
   private final Topic<String, TokenEvent> tokens;
   private final Topic<String, Completion> completions;
   private final Topic<String, GenerationError> generationErrors;
+  private final Topic<String, Claims.Claim> requestClaims;
+  private final Topic<String, Claims.Verdict> requestVerdicts;
 
   private Topics(String prefix, SchemaRegistryClient registry, AvroSerdes.Config serdeConfig) {
     this.prefix = checkPrefix(prefix);
@@ -62,6 +76,9 @@ public final class Topics {
     this.tokens = topic(TOKENS, TokenEvent.class, registry, serdeConfig);
     this.completions = topic(COMPLETIONS, Completion.class, registry, serdeConfig);
     this.generationErrors = topic(GENERATION_ERRORS, GenerationError.class, registry, serdeConfig);
+    this.requestClaims = new Topic<>(prefix + REQUEST_CLAIMS, Serdes.String(), Claims.claimSerde());
+    this.requestVerdicts =
+        new Topic<>(prefix + REQUEST_VERDICTS, Serdes.String(), Claims.verdictSerde());
   }
 
   /** The topics under {@code prefix}, with serdes that register schemas on first use. */
@@ -94,13 +111,22 @@ public final class Topics {
     return generationErrors;
   }
 
+  public Topic<String, Claims.Claim> requestClaims() {
+    return requestClaims;
+  }
+
+  public Topic<String, Claims.Verdict> requestVerdicts() {
+    return requestVerdicts;
+  }
+
   /** The full name of {@code baseName} (one of the constants) under {@code prefix}. */
   public static String name(String prefix, String baseName) {
     return checkPrefix(prefix) + baseName;
   }
 
   /**
-   * The topics to create for a deployment under {@code prefix}. All are append-only event logs
+   * The topics to create for a deployment under {@code prefix}, all with the same partitions (the
+   * request-id verdicts return to their prompt's partition). All are append-only event logs
    * (cleanup policy delete, the broker's retention); prompts and tokens are the audit log that
    * replay reads, so give them a retention that covers the audit period.
    */
@@ -112,7 +138,9 @@ public final class Topics {
             // With replication >= 2, keep acknowledged events on two replicas.
             TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
             String.valueOf(Math.min(2, (int) replication)));
-    return List.of(PROMPTS, TOKENS, COMPLETIONS, GENERATION_ERRORS).stream()
+    return List.of(
+            PROMPTS, TOKENS, COMPLETIONS, GENERATION_ERRORS, REQUEST_CLAIMS, REQUEST_VERDICTS)
+        .stream()
         .map(base -> new NewTopic(name(prefix, base), partitions, replication).configs(eventLog))
         .toList();
   }

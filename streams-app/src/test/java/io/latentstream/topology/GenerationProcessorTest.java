@@ -26,7 +26,6 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -153,10 +152,10 @@ class GenerationProcessorTest {
     Properties config = new Properties();
     config.put(StreamsConfig.APPLICATION_ID_CONFIG, "punctuation-test");
     config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    MockProcessorContext<String, SpecificRecord> context =
+    MockProcessorContext<String, Object> context =
         new MockProcessorContext<>(
             config, new TaskId(0, 0), Files.createTempDirectory("punctuation").toFile());
-    ProcessorSupplier<String, byte[], String, SpecificRecord> supplier =
+    ProcessorSupplier<String, byte[], String, Object> supplier =
         LatentstreamTopology.generate(
             topics, model, TopologySettings.defaults(), GenerationObserver.NONE);
     List<StateStore> stores = new ArrayList<>();
@@ -165,7 +164,7 @@ class GenerationProcessorTest {
       store.init(context.getStateStoreContext(), store);
       stores.add(store);
     }
-    Processor<String, byte[], String, SpecificRecord> processor = supplier.get();
+    Processor<String, byte[], String, Object> processor = supplier.get();
     try {
       processor.init(context);
       Duration emitInterval = TopologySettings.defaults().emitInterval();
@@ -183,6 +182,27 @@ class GenerationProcessorTest {
               .serializer()
               .serialize(topics.prompts().name(), prompt("r", null, 5));
       processor.process(new Record<>("r", bytes, 0L));
+      assertTrue(
+          context.scheduledPunctuators().stream()
+              .noneMatch(p -> p.getInterval().equals(emitInterval)),
+          "nothing generates before the request id's claim is granted");
+      Claims.Claim claim =
+          (Claims.Claim)
+              context.forwarded().stream()
+                  .filter(f -> LatentstreamTopology.REQUEST_CLAIMS.equals(f.childName().orElse("")))
+                  .findFirst()
+                  .orElseThrow()
+                  .record()
+                  .value();
+      assertEquals(new Claims.Claim("r", 0, 0), claim);
+      context.setRecordMetadata(topics.requestVerdicts().name(), 0, 0);
+      byte[] granted =
+          topics
+              .requestVerdicts()
+              .valueSerde()
+              .serializer()
+              .serialize(topics.requestVerdicts().name(), new Claims.Verdict(claim, true));
+      processor.process(new Record<>("r", granted, 0L));
       MockProcessorContext.CapturedPunctuator emit =
           context.scheduledPunctuators().stream()
               .filter(p -> p.getInterval().equals(emitInterval))

@@ -1,0 +1,198 @@
+package io.latentstream.topology;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.RegistryClientConfig;
+import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * A request id is generated at most once whatever partition its prompts arrive on, on a real broker
+ * with three partitions: the same id published on every partition, as a one-off request and as
+ * turns of sessions that hash elsewhere, generates once; every other publication gets one
+ * DUPLICATE_REQUEST_ID error naming its record, and a session whose turn was refused goes on with
+ * its next turn.
+ */
+@ExtendWith(SharedKafkaCluster.class)
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class DeduplicationTest {
+  @Test
+  void anIdPublishedOnEveryPartitionGeneratesOnce() throws Exception {
+    EmbeddedSchemaRegistry registry =
+        new EmbeddedSchemaRegistry(
+                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
+                    .withSchemasTopic("_schemas-dedup-test"))
+            .start();
+    Topics topics =
+        Topics.create(
+            "dedup-test.",
+            new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
+    try (Admin admin =
+        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
+      admin
+          .createTopics(Topics.newTopics(topics.prefix(), 3, (short) 1))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    }
+    ServedModel model =
+        ServedModel.load(
+            SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
+    StreamsBuilder builder = new StreamsBuilder();
+    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    Properties config =
+        StreamsSettings.of(
+            "dedup-test",
+            SharedKafkaCluster.bootstrapServers(),
+            StreamsConfig.EXACTLY_ONCE_V2,
+            Files.createTempDirectory("dedup"),
+            1);
+    try (KafkaStreams streams = new KafkaStreams(builder.build(), config)) {
+      streams.start();
+      // The id on each partition as a one-off request, then as turn 1 of two sessions.
+      List<ProducerRecord<String, PromptRequest>> sent = new ArrayList<>();
+      String name = topics.prompts().name();
+      for (int p = 0; p < 3; p++) {
+        sent.add(new ProducerRecord<>(name, p, "key-" + p, prompt("same-id", null)));
+      }
+      sent.add(new ProducerRecord<>(name, 1, "chat-x", prompt("same-id", "chat-x")));
+      sent.add(new ProducerRecord<>(name, 1, "chat-x", prompt("chat-x-2", "chat-x")));
+      sent.add(new ProducerRecord<>(name, 2, "chat-y", prompt("same-id", "chat-y")));
+      Map<String, Integer> partitionOf = new HashMap<>();
+      List<String> offsets = new ArrayList<>();
+      try (KafkaProducer<String, PromptRequest> producer =
+          new KafkaProducer<>(
+              Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
+              new StringSerializer(),
+              topics.prompts().valueSerde().serializer())) {
+        for (ProducerRecord<String, PromptRequest> record : sent) {
+          var m = producer.send(record).get();
+          offsets.add(m.partition() + "@" + m.offset());
+          partitionOf.put(record.value().getRequestId(), m.partition());
+        }
+      }
+      Map<String, List<Integer>> indices = new HashMap<>();
+      Map<String, Integer> completions = new HashMap<>();
+      List<GenerationError> duplicates = new ArrayList<>();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+        consumer.subscribe(
+            List.of(
+                topics.tokens().name(),
+                topics.completions().name(),
+                topics.generationErrors().name()));
+        while (duplicates.size() < 4 || completions.size() < 2) {
+          assertTrue(
+              System.nanoTime() < deadline,
+              "completions " + completions + ", duplicates refused " + duplicates.size());
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+            if (r.topic().equals(topics.tokens().name())) {
+              TokenEvent e =
+                  topics.tokens().valueSerde().deserializer().deserialize(r.topic(), r.value());
+              indices.computeIfAbsent(e.getRequestId(), k -> new ArrayList<>()).add(e.getIndex());
+            } else if (r.topic().equals(topics.completions().name())) {
+              Completion c =
+                  topics
+                      .completions()
+                      .valueSerde()
+                      .deserializer()
+                      .deserialize(r.topic(), r.value());
+              completions.merge(c.getRequestId(), 1, Integer::sum);
+            } else {
+              GenerationError e =
+                  topics
+                      .generationErrors()
+                      .valueSerde()
+                      .deserializer()
+                      .deserialize(r.topic(), r.value());
+              assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, e.getCode(), e.getMessage());
+              assertEquals("same-id", e.getRequestId());
+              assertTrue(offsets.contains(e.getSourcePartition() + "@" + e.getSourceOffset()));
+              duplicates.add(e);
+            }
+          }
+        }
+        // Time for a second generation of the id, were there one.
+        long quiet = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        while (System.nanoTime() < quiet) {
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+            if (r.topic().equals(topics.completions().name())) {
+              Completion c =
+                  topics
+                      .completions()
+                      .valueSerde()
+                      .deserializer()
+                      .deserialize(r.topic(), r.value());
+              completions.merge(c.getRequestId(), 1, Integer::sum);
+            }
+          }
+        }
+      }
+      assertEquals(Map.of("same-id", 1, "chat-x-2", 1), completions);
+      assertEquals(4, duplicates.size(), "one refusal per other publication");
+      List<Integer> same = indices.get("same-id");
+      for (int i = 0; i < same.size(); i++) {
+        assertEquals(i, same.get(i), "one token per index: " + same);
+      }
+      streams.close(Duration.ofSeconds(30));
+    } finally {
+      model.close();
+      registry.stop();
+    }
+  }
+
+  private static PromptRequest prompt(String id, String session) {
+    return PromptRequest.newBuilder()
+        .setRequestId(id)
+        .setSessionId(session)
+        .setTenant("acme")
+        .setInput(TextInput.newBuilder().setText("The jury said").build())
+        .setSampling(SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(8).build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  private static KafkaConsumer<String, byte[]> consumer() {
+    Map<String, Object> config = new HashMap<>();
+    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
+    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    config.put(ConsumerConfig.GROUP_ID_CONFIG, "dedup-reader-" + System.nanoTime());
+    return new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+  }
+}

@@ -303,16 +303,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     String message =
         "request " + request.requestId() + " was already accepted; it is never generated twice";
     LOG.info("refused: {}", message);
-    context.forward(
-        new Record<String, Object>(
-            request.requestId(),
-            error(request.requestId(), ErrorCode.DUPLICATE_REQUEST_ID, message)
-                .setSourceTopic(topics.prompts().name())
-                .setSourcePartition(context.taskId().partition())
-                .setSourceOffset(request.offset())
-                .build(),
-            context.currentSystemTimeMs()),
-        LatentstreamTopology.GENERATION_ERRORS);
+    forwardError(request, error(request.requestId(), ErrorCode.DUPLICATE_REQUEST_ID, message));
   }
 
   /** Drops a request that could not start from the in-flight store and the loop. */
@@ -438,7 +429,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       }
       LOG.error("failed to start request {}", request.requestId(), e);
       forget(request.requestId());
-      fail(request.requestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+      fail(request, ErrorCode.INTERNAL_ERROR, String.valueOf(e));
     }
   }
 
@@ -461,7 +452,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
           request.turn().params().maxNewTokens());
     } catch (PromptRejected e) {
       inFlight.delete(request.requestId());
-      fail(request.requestId(), e.code(), e.getMessage());
+      fail(request, e.code(), e.getMessage());
       return;
     }
     Sequence prefix = null;
@@ -572,7 +563,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       }
       InFlightRequest r = request.request;
       LOG.error("failed to complete request {}", r.requestId(), e);
-      fail(r.requestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+      fail(r, ErrorCode.INTERNAL_ERROR, String.valueOf(e));
       inFlight.delete(r.requestId());
       if (r.session() != null) {
         startNextTurn(r.session());
@@ -590,7 +581,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         outcome.accepted(),
         outcome.drafted());
     if (outcome.finishReason() == io.latentstream.scheduler.FinishReason.ERROR) {
-      fail(r.requestId(), ErrorCode.ENGINE_FAILURE, outcome.message());
+      fail(r, ErrorCode.ENGINE_FAILURE, outcome.message());
     } else if (r.session() != null) {
       remember(r, request.historyLength, outcome, now);
     }
@@ -692,13 +683,26 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         LatentstreamTopology.GENERATION_ERRORS);
   }
 
-  /** Reports a request that failed after it was accepted (its prompt was valid). */
-  private void fail(String requestId, ErrorCode code, String message) {
+  /**
+   * Reports a request that failed after it was accepted (its prompt was valid), naming its prompt
+   * (this task's partition, the prompt's offset), as a refused duplicate is named.
+   */
+  private void fail(InFlightRequest request, ErrorCode code, String message) {
     observer.failed(code);
     LOG.warn("failed: {} {}", code, message);
-    long now = context.currentSystemTimeMs();
+    forwardError(request, error(request.requestId(), code, message));
+  }
+
+  private void forwardError(InFlightRequest request, GenerationError.Builder error) {
     context.forward(
-        new Record<String, Object>(requestId, error(requestId, code, message).build(), now),
+        new Record<String, Object>(
+            request.requestId(),
+            error
+                .setSourceTopic(topics.prompts().name())
+                .setSourcePartition(context.taskId().partition())
+                .setSourceOffset(request.offset())
+                .build(),
+            context.currentSystemTimeMs()),
         LatentstreamTopology.GENERATION_ERRORS);
   }
 

@@ -51,10 +51,16 @@ class TopicsTest {
   }
 
   @Test
-  void newTopicsAreTheFourEventLogsUnderThePrefix() {
+  void newTopicsAreTheEventLogsAndTheClaimTopicsUnderThePrefix() {
     List<NewTopic> created = Topics.newTopics("", 6, (short) 3);
     assertEquals(
-        List.of("prompts", "tokens", "completions", "generation-errors"),
+        List.of(
+            "prompts",
+            "tokens",
+            "completions",
+            "generation-errors",
+            "request-claims",
+            "request-verdicts"),
         created.stream().map(NewTopic::name).toList());
     for (NewTopic topic : created) {
       assertEquals(6, topic.numPartitions());

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Creates the pipeline's topics under a prefix; existing ones are left as they are.",
-      "They are prompts, tokens, completions and generation-errors. State-store changelogs",
+      "They are prompts, tokens, completions, generation-errors, and the service's own",
+      "request-claims and request-verdicts (as many partitions as prompts). State-store changelogs",
       "(the session cache, compacted) are created by Kafka Streams itself; the registry",
       "creates its _schemas topic."
     })

@@ -318,6 +318,12 @@ class SecureClusterTest {
     for (String output : List.of("tokens", "completions", "generation-errors")) {
       allow(acls, SERVICE, ResourceType.TOPIC, PREFIX + output, false, AclOperation.WRITE);
     }
+    // The request-id claims go round through the service's own two topics.
+    for (String own : List.of("request-claims", "request-verdicts")) {
+      for (AclOperation operation : List.of(AclOperation.READ, AclOperation.WRITE)) {
+        allow(acls, SERVICE, ResourceType.TOPIC, PREFIX + own, false, operation);
+      }
+    }
     allow(acls, SERVICE, ResourceType.GROUP, APPLICATION_ID, false, AclOperation.READ);
     // Internal topics (changelogs) and transactional ids all start with the application id.
     for (AclOperation operation :

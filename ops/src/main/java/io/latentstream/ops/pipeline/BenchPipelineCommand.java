@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -185,7 +186,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    * One run's figures, with the CPU time this JVM (engine, topology, clients) and the broker
    * process spent on it, and how much of this JVM's went to its JIT compilers.
    */
-  private record Run(long tokens, double seconds, long[] latenciesMs, Cpu cpu) {
+  private record Run(
+      long tokens, double seconds, long[] latenciesMs, long[] firstTokenMs, Cpu cpu) {
     double tokensPerSecond() {
       return tokens / seconds;
     }
@@ -294,13 +296,17 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
-          "mode              tokens/s  vs engine  paired            latency p50 ms  p99 ms  tokens"
+          "mode              tokens/s  vs engine  paired            latency p50 ms  p99 ms"
+              + "  first token p50 ms  p99 ms  tokens"
               + "  service CPU us/token  broker CPU us/token  JIT us/token");
       out.printf(
-          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %6d  %20.0f  %19.0f  %12.0f%n",
+          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %18s  %6s  %6d  %20.0f  %19.0f"
+              + "  %12.0f%n",
           base,
           1.0,
           "",
+          "-",
+          "-",
           "-",
           "-",
           alone.get(0).tokens(),
@@ -400,8 +406,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     long[] latencies =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
+    long[] firstTokens =
+        runs.stream().flatMapToLong(run -> Arrays.stream(run.firstTokenMs())).sorted().toArray();
     out.printf(
-        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
+        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %18d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
         phase.guarantee(),
         tps,
         tps / base,
@@ -412,6 +420,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             Arrays.stream(paired).max().orElse(0)),
         percentile(latencies, 0.50),
         percentile(latencies, 0.99),
+        percentile(firstTokens, 0.50),
+        percentile(firstTokens, 0.99),
         runs.get(0).tokens(),
         cpuPerToken(runs, run -> run.cpu().service()),
         cpuPerToken(runs, run -> run.cpu().broker()),
@@ -459,7 +469,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     done.await();
     double seconds = (System.nanoTime() - start) / 1e9;
-    return new Run(tokens.get(), seconds, new long[0], Cpu.now(kafka).since(before));
+    return new Run(tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before));
   }
 
   /** The topology under one guarantee on its own topics, with a producer and a reader. */
@@ -543,7 +553,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     settle(kafka);
     Cpu before = Cpu.now(kafka);
     long start = System.nanoTime();
+    Map<String, Long> sentAtMs = new HashMap<>();
     for (int i = 0; i < prompts; i++) {
+      sentAtMs.put(prefix + i, System.currentTimeMillis());
       pipeline
           .producer()
           .send(
@@ -553,6 +565,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                   prompt(prefix + i, i, maxNewTokens)));
     }
     pipeline.producer().flush();
+    List<Long> firstTokens = new ArrayList<>();
     long tokens = 0;
     long expectedTokens = 0;
     int completed = 0;
@@ -572,6 +585,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         if (record.value() instanceof TokenEvent token) {
           tokens++;
           latencies.add(receivedMs - token.getProducedAt().toEpochMilli());
+          if (token.getIndex() == 0) {
+            firstTokens.add(receivedMs - sentAtMs.get(token.getRequestId()));
+          }
         } else if (record.value() instanceof Completion completion) {
           completed++;
           expectedTokens += completion.getTokenIds().size();
@@ -583,6 +599,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         tokens,
         seconds,
         latencies.stream().mapToLong(Long::longValue).toArray(),
+        firstTokens.stream().mapToLong(Long::longValue).toArray(),
         Cpu.now(kafka).since(before));
   }
 

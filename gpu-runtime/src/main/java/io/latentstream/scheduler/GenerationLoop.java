@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
@@ -39,6 +40,8 @@ public final class GenerationLoop implements AutoCloseable {
   private final AtomicLong generatedTokens = new AtomicLong();
   private final AtomicLong drafted = new AtomicLong();
   private final AtomicLong accepted = new AtomicLong();
+  private final AtomicInteger held = new AtomicInteger();
+  private final int maxRunning;
   private final DraftGate gate = new DraftGate();
   private volatile StepObserver observer = step -> {};
   private volatile Thread thread;
@@ -92,6 +95,7 @@ public final class GenerationLoop implements AutoCloseable {
             engine.config().maxPositionEmbeddings(),
             settings.mtpDrafting() && engine.hasMtp());
     this.scheduler = new Scheduler(settings.maxRunning(), settings.maxStepTokens());
+    this.maxRunning = settings.maxRunning();
     this.clock = System::nanoTime;
   }
 
@@ -124,6 +128,7 @@ public final class GenerationLoop implements AutoCloseable {
               + limits.maxPositions());
     }
     long now = clock.getAsLong();
+    held.incrementAndGet();
     inbox.add(
         () ->
             scheduler.add(
@@ -139,8 +144,23 @@ public final class GenerationLoop implements AutoCloseable {
 
   /** Stops a request without an outcome (its partition moved to another instance). */
   public void cancel(String requestId) {
-    inbox.add(() -> scheduler.cancel(requestId));
+    inbox.add(
+        () -> {
+          if (scheduler.cancel(requestId) != null) {
+            held.decrementAndGet();
+          }
+        });
     wake();
+  }
+
+  /**
+   * Whether the loop has room for another request: it holds (queued or running) fewer than
+   * max-running plus {@code maxWaiting}. Callers keep the rest where it costs no memory (in Kafka,
+   * in a store) until there is room: a queued request already holds its context and, for a session,
+   * its imported latent cache.
+   */
+  public boolean hasRoom(int maxWaiting) {
+    return held.get() < maxRunning + maxWaiting;
   }
 
   /** Runs the loop on a daemon thread until {@link #close}. */
@@ -272,6 +292,7 @@ public final class GenerationLoop implements AutoCloseable {
       generatedTokens.addAndGet(generation.generatedInThisRun());
       drafted.addAndGet(generation.drafted());
       accepted.addAndGet(generation.accepted());
+      held.decrementAndGet();
       generation.finish(now);
     }
     try {

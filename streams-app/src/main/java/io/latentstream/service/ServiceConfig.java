@@ -27,8 +27,10 @@ import java.time.Duration;
  * @param sessionTtl sessions unused this long are evicted
  * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much
  * @param requestIdRetention how long completed request ids are kept to refuse duplicates
+ * @param maxWaiting requests the generation loop may hold beyond maxRunning, waiting to run
  * @param maxOutputRecordBytes the most one output event may take (at most the producer's
  *     max.request.size and the topics' max.message.bytes)
+ * @param httpCredentials {@code user:password} for the HTTP endpoints ({@link HttpCredentials})
  */
 @ConfigurationProperties("latentstream")
 public record ServiceConfig(
@@ -48,7 +50,9 @@ public record ServiceConfig(
     Duration sessionTtl,
     long sessionCacheMaxBytes,
     Duration requestIdRetention,
-    int maxOutputRecordBytes) {
+    int maxWaiting,
+    int maxOutputRecordBytes,
+    @Nullable String httpCredentials) {
 
   /**
    * The registry client's trust store (the registry's certificate or its CA) and key store (a

@@ -101,6 +101,7 @@ public class ServiceFactory {
             config.sessionTtl(),
             config.sessionCacheMaxBytes(),
             config.requestIdRetention(),
+            config.maxWaiting(),
             config.maxOutputRecordBytes()),
         GenerationObserver.all(observers));
   }

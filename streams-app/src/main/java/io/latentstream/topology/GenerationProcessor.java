@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,16 +69,27 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   private final Map<String, Active> active = new HashMap<>();
 
   /**
-   * Each session's accepted turns that have not started, by prompt offset: an index of the
-   * in-flight store, so a prompt need not scan the store to learn whether its session is busy.
+   * Each session's accepted turns that have not started, by prompt offset: the order they run in,
+   * and how a prompt learns that its session is busy without scanning the store.
    */
-  private final Map<SessionKey, NavigableMap<Long, InFlightRequest>> waiting = new HashMap<>();
+  private final Map<SessionKey, NavigableMap<Long, Held>> waiting = new HashMap<>();
 
-  /** One-off requests whose id is claimed but not yet granted, by request id. */
-  private final Map<String, InFlightRequest> unclaimed = new HashMap<>();
+  /**
+   * Requests that may start, by prompt offset, until the generation loop has room for them
+   * (admission control: the loop holds at most max-running plus max-waiting requests, because a
+   * request in it holds its context and, for a session, its imported cache).
+   */
+  private final NavigableMap<Long, String> ready = new TreeMap<>();
 
   /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
-  private final List<InFlightRequest> claimsToResend = new ArrayList<>();
+  private final List<Held> claimsToResend = new ArrayList<>();
+
+  /**
+   * An accepted request that has not started, as memory holds it: its id and place, no more. The
+   * request itself stays in the in-flight store until it starts, so the memory a backlog takes is a
+   * few dozen bytes per request, whatever its prompt or session.
+   */
+  private record Held(String requestId, long offset, boolean claimed) {}
 
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
@@ -88,7 +98,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   private SessionCacheStore sessions;
 
   /**
-   * The emitting punctuation while this task has requests in the loop, else null. Kafka Streams
+   * The emitting punctuation while this task has requests in the loop or ready, else null. Streams
    * commits a task after every punctuation, so one left running on an idle task would commit an
    * empty transaction every commit interval (under exactly-once: offsets, end marker and
    * transaction-log records, about 40 broker requests a second per instance, forever).
@@ -236,23 +246,20 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             false,
             new int[0]);
     inFlight.put(requestId, request.toBytes());
-    hold(request);
-    claim(request);
+    Held held = new Held(requestId, offset, false);
+    if (session != null) {
+      hold(session, held);
+    }
+    claim(held);
     LOG.info("accepted; its request id is claimed");
   }
 
-  /** Keeps an accepted request until it may start: its claim granted, its session's turn come. */
-  private void hold(InFlightRequest request) {
-    if (request.session() == null) {
-      unclaimed.put(request.requestId(), request);
-    } else {
-      waiting
-          .computeIfAbsent(request.session(), s -> new TreeMap<>())
-          .put(request.offset(), request);
-    }
+  /** Queues a session turn behind the session's earlier ones. */
+  private void hold(SessionKey session, Held turn) {
+    waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(turn.offset(), turn);
   }
 
-  private void claim(InFlightRequest request) {
+  private void claim(Held request) {
     Claims.Claim claim =
         new Claims.Claim(request.requestId(), context.taskId().partition(), request.offset());
     context.forward(
@@ -273,26 +280,34 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       return;
     }
     try (RequestLogContext logContext = RequestLogContext.of(request)) {
-      if (request.session() == null) {
-        unclaimed.remove(request.requestId());
-      } else {
-        waiting.get(request.session()).remove(request.offset());
-      }
+      SessionKey session = request.session();
       if (!verdict.granted()) {
         inFlight.delete(request.requestId());
         refuseDuplicate(request);
-        if (request.session() != null) {
-          startNextTurn(request.session());
+        if (session != null) {
+          dropTurn(session, request.offset());
+          startNextTurn(session);
         }
         return;
       }
-      InFlightRequest granted = request.asClaimed();
-      inFlight.put(granted.requestId(), granted.toBytes());
-      if (granted.session() == null) {
-        startOrFail(granted);
+      inFlight.put(request.requestId(), request.asClaimed().toBytes());
+      Held granted = new Held(request.requestId(), request.offset(), true);
+      if (session == null) {
+        admit(granted);
       } else {
-        waiting.get(granted.session()).put(granted.offset(), granted);
-        startNextTurn(granted.session());
+        hold(session, granted);
+        startNextTurn(session);
+      }
+    }
+  }
+
+  /** Removes a turn from its session's queue, and the queue when it is the last. */
+  private void dropTurn(SessionKey session, long offset) {
+    NavigableMap<Long, Held> turns = waiting.get(session);
+    if (turns != null) {
+      turns.remove(offset);
+      if (turns.isEmpty()) {
+        waiting.remove(session);
       }
     }
   }
@@ -342,57 +357,69 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   /**
-   * Starts the session's earliest waiting turn once its claim is granted, or the next one if that
-   * one fails to start.
+   * Admits the session's earliest waiting turn once its claim is granted and no turn of the session
+   * is generating (it leaves the session's queue when it starts).
    */
   private void startNextTurn(SessionKey session) {
-    NavigableMap<Long, InFlightRequest> turns = waiting.get(session);
-    while (turns != null
+    NavigableMap<Long, Held> turns = waiting.get(session);
+    if (turns != null
         && !turns.isEmpty()
         && turns.firstEntry().getValue().claimed()
         && !generating(session)) {
-      startOrFail(turns.pollFirstEntry().getValue());
-    }
-    if (turns != null && turns.isEmpty()) {
-      waiting.remove(session);
+      admit(turns.firstEntry().getValue());
     }
   }
 
-  private List<InFlightRequest> allInFlight() {
-    List<InFlightRequest> all = new ArrayList<>();
-    try (KeyValueIterator<String, byte[]> it = inFlight.all()) {
-      while (it.hasNext()) {
-        all.add(InFlightRequest.fromBytes(it.next().value));
+  /** A request that may start: it starts when the generation loop has room, in prompt order. */
+  private void admit(Held request) {
+    ready.put(request.offset(), request.requestId());
+    startReady();
+    ensureEmitting(); // what could not start yet is retried at each emit punctuation
+  }
+
+  /** Starts ready requests, earliest prompt first, while the generation loop has room. */
+  private void startReady() {
+    while (!ready.isEmpty() && model.loop().hasRoom(settings.maxWaiting())) {
+      String requestId = ready.pollFirstEntry().getValue();
+      byte[] stored = inFlight.get(requestId);
+      if (stored == null) {
+        continue; // refused or failed meanwhile
+      }
+      InFlightRequest request = InFlightRequest.fromBytes(stored);
+      if (request.session() != null) {
+        dropTurn(request.session(), request.offset());
+      }
+      if (!startOrFail(request) && request.session() != null) {
+        startNextTurn(request.session());
       }
     }
-    return all;
   }
 
   /**
-   * After a restart or failover: claims again what was not yet granted (at the first punctuation:
-   * init may not forward), starts every granted one-off request and each session's first turn.
+   * After a restart or failover, from the in-flight store: claims again what was not yet granted
+   * (at the first punctuation: init may not forward), admits every granted one-off request and each
+   * session's first turn, in prompt order; requests resume from their last forwarded token.
    */
   private void resumeInFlight() {
-    List<InFlightRequest> pending = allInFlight();
-    pending.sort(Comparator.comparingLong(InFlightRequest::offset));
-    for (InFlightRequest request : pending) {
-      if (!request.claimed()) {
-        hold(request);
-        claimsToResend.add(request);
-      } else if (request.session() != null) {
-        hold(request);
-      } else {
-        resume(request);
+    List<Held> granted = new ArrayList<>();
+    try (KeyValueIterator<String, byte[]> it = inFlight.all()) {
+      while (it.hasNext()) {
+        InFlightRequest request = InFlightRequest.fromBytes(it.next().value);
+        Held held = new Held(request.requestId(), request.offset(), request.claimed());
+        if (request.session() != null) {
+          hold(request.session(), held);
+        } else if (request.claimed()) {
+          granted.add(held);
+        }
+        if (!request.claimed()) {
+          claimsToResend.add(held);
+        }
       }
     }
-    for (SessionKey session : List.copyOf(waiting.keySet())) {
-      InFlightRequest first = waiting.get(session).firstEntry().getValue();
-      if (first.claimed()) {
-        waiting.get(session).remove(first.offset());
-        resume(first);
-      }
-    }
-    if (!claimsToResend.isEmpty()) {
+    granted.forEach(held -> ready.put(held.offset(), held.requestId()));
+    List.copyOf(waiting.keySet()).forEach(this::startNextTurn);
+    startReady();
+    if (!claimsToResend.isEmpty() || !ready.isEmpty()) {
       Cancellable[] once = new Cancellable[1];
       once[0] =
           context.schedule(
@@ -401,28 +428,20 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
               now -> {
                 claimsToResend.forEach(this::claim);
                 claimsToResend.clear();
+                ensureEmitting();
                 once[0].cancel();
               });
     }
   }
 
-  private void resume(InFlightRequest request) {
-    try (RequestLogContext logContext = RequestLogContext.of(request)) {
-      LOG.info(
-          "resuming request {} after {} forwarded tokens",
-          request.requestId(),
-          request.generated().length);
-      startOrFail(request);
-    }
-  }
-
   /**
-   * Starts an accepted request outside the processing of its prompt (a waiting turn, a resumed
-   * one): a failure fails that request alone, with one error event, and the rest go on.
+   * Starts an accepted request outside the processing of its prompt: a failure fails that request
+   * alone, with one error event, and the rest go on. Returns whether it started.
    */
-  private void startOrFail(InFlightRequest request) {
+  private boolean startOrFail(InFlightRequest request) {
     try {
       start(request);
+      return true;
     } catch (RuntimeException e) {
       if (e instanceof KafkaException) {
         throw e;
@@ -430,6 +449,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       LOG.error("failed to start request {}", request.requestId(), e);
       forget(request.requestId());
       fail(request, ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+      return false;
     }
   }
 
@@ -476,11 +496,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       started.forwarded.add(token);
     }
     active.put(request.requestId(), started);
-    if (emitting == null) {
-      emitting =
-          this.context.schedule(
-              settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
-    }
+    ensureEmitting();
     model
         .loop()
         .submit(
@@ -494,7 +510,19 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             new RequestListener(request.requestId(), sessionId));
   }
 
-  /** Forwards what the loop produced: token events, then completions; records progress. */
+  /** Schedules the emitting punctuation unless it runs. */
+  private void ensureEmitting() {
+    if (emitting == null) {
+      emitting =
+          this.context.schedule(
+              settings.emitInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    }
+  }
+
+  /**
+   * Forwards what the loop produced: token events, then completions; records progress; starts ready
+   * requests the loop now has room for.
+   */
   private void punctuate(long now) {
     Map<String, Active> progressed = new LinkedHashMap<>();
     for (Object item; (item = outbox.poll()) != null; ) {
@@ -520,8 +548,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
               request.forwarded.stream().mapToInt(Integer::intValue).toArray());
       inFlight.put(entry.getKey(), request.request.toBytes());
     }
-    // Nothing left to forward: the loop adds to the outbox only for requests in active.
-    if (active.isEmpty() && outbox.isEmpty()) {
+    startReady();
+    // Nothing left to forward or start: the loop adds to the outbox only for requests in active.
+    if (active.isEmpty() && outbox.isEmpty() && ready.isEmpty()) {
       emitting.cancel();
       emitting = null;
     }
@@ -741,7 +770,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       emitting = null;
     }
     waiting.clear();
-    unclaimed.clear();
+    ready.clear();
     claimsToResend.clear();
   }
 

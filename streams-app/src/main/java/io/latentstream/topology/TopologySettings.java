@@ -12,6 +12,9 @@ import java.time.Duration;
  * @param sessionCacheMaxBytes the latent caches of one task's sessions take at most this much;
  *     least recently used sessions go first
  * @param requestIdRetention how long completed request ids are remembered to refuse duplicates
+ * @param maxWaiting requests the instance's generation loop may hold beyond max-running, waiting to
+ *     run; the rest of a backlog waits in the in-flight store (a few dozen bytes of memory each)
+ *     and in Kafka
  * @param maxOutputRecordBytes the most bytes one output event may take: at most the producer's
  *     {@code max.request.size} and the output topics' {@code max.message.bytes} (their defaults are
  *     1,048,576 and 1,048,588); events are bounded to it by construction (see {@link
@@ -23,6 +26,7 @@ public record TopologySettings(
     Duration sessionTtl,
     long sessionCacheMaxBytes,
     Duration requestIdRetention,
+    int maxWaiting,
     int maxOutputRecordBytes) {
 
   /**
@@ -46,6 +50,7 @@ public record TopologySettings(
         sessionTtl,
         sessionCacheMaxBytes,
         requestIdRetention,
+        maxWaiting,
         maxOutputRecordBytes);
   }
 
@@ -56,6 +61,7 @@ public record TopologySettings(
         Duration.ofHours(24),
         1L << 30,
         Duration.ofDays(7),
+        32,
         1_000_000);
   }
 }

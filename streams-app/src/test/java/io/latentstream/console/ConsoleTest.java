@@ -86,10 +86,19 @@ class ConsoleTest implements TestPropertyProvider {
   @Order(1)
   void eventStreamCarriesEachTokenAndStatsCarryExpertLoad() throws Exception {
     awaitHealthy();
+    // Every tenant's text: not for anyone without the service's credentials.
+    for (String path :
+        List.of("/console/api/events", "/console/api/stats", "/console/index.html")) {
+      HttpResponse<String> refused =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(url(path)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(401, refused.statusCode(), path);
+    }
     HttpResponse<InputStream> stream =
         HttpClient.newHttpClient()
             .send(
-                HttpRequest.newBuilder(url("/console/api/events")).build(),
+                authenticated(url("/console/api/events")).build(),
                 HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, stream.statusCode());
     assertTrue(
@@ -148,6 +157,11 @@ class ConsoleTest implements TestPropertyProvider {
     assumeTrue(HeadlessChromium.available(), "no Chromium at " + HeadlessChromium.BINARY);
     awaitHealthy();
     try (HeadlessChromium browser = HeadlessChromium.start(1400, 1000)) {
+      // Logged in: the browser sends the credentials with every request of the page, the event
+      // stream's too.
+      browser.call("Network.enable", Map.of());
+      browser.call(
+          "Network.setExtraHTTPHeaders", Map.of("headers", Map.of("Authorization", BASIC)));
       browser.navigate(url("/console").toString());
       browser.await("document.getElementById('connection')?.textContent === 'live'", 20_000);
       browser.await("document.querySelectorAll('#heatmap rect.cell').length > 0", 20_000);
@@ -257,9 +271,21 @@ class ConsoleTest implements TestPropertyProvider {
 
   private String get(String path) throws Exception {
     return HttpClient.newHttpClient()
-        .send(HttpRequest.newBuilder(url(path)).build(), HttpResponse.BodyHandlers.ofString())
+        .send(authenticated(url(path)).build(), HttpResponse.BodyHandlers.ofString())
         .body();
   }
+
+  /** A request with the service's HTTP credentials (basic). */
+  private static HttpRequest.Builder authenticated(URI uri) {
+    return HttpRequest.newBuilder(uri).header("Authorization", BASIC);
+  }
+
+  private static final String BASIC =
+      "Basic "
+          + java.util.Base64.getEncoder()
+              .encodeToString(
+                  (ServiceUnderTest.HTTP_USER + ":" + ServiceUnderTest.HTTP_PASSWORD)
+                      .getBytes(StandardCharsets.UTF_8));
 
   private static PromptRequest prompt(String requestId, String text, int maxNewTokens) {
     return PromptRequest.newBuilder()

@@ -176,7 +176,12 @@ class MetricsTest implements TestPropertyProvider {
   private Prometheus scrapeWhenSettled() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
-      Prometheus text = new Prometheus(http.toBlocking().retrieve("/prometheus"));
+      Prometheus text =
+          new Prometheus(
+              http.toBlocking()
+                  .retrieve(
+                      io.micronaut.http.HttpRequest.GET("/prometheus")
+                          .basicAuth(ServiceUnderTest.HTTP_USER, ServiceUnderTest.HTTP_PASSWORD)));
       double steps = text.sum("latentstream_engine_steps_total");
       if (steps > 0 && steps == text.sum("latentstream_batch_tokens_count")
           || System.nanoTime() > deadline) {

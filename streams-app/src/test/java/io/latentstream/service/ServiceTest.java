@@ -1,6 +1,7 @@
 package io.latentstream.service;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -110,15 +111,45 @@ class ServiceTest implements TestPropertyProvider {
     assertTrue(registry.config().sslContext().isPresent());
     assertTrue(registry.subjects().contains(topics.completions().name() + "-value"));
 
-    Map<?, ?> session = http.toBlocking().retrieve("/sessions/acme/chat-7", Map.class);
+    Map<?, ?> session =
+        http.toBlocking().retrieve(authenticated("/sessions/acme/chat-7"), Map.class);
     int promptAndReply = 4 + completion.getTokenIds().size();
     assertEquals(promptAndReply, session.get("historyTokens"));
     assertEquals(promptAndReply - 1, session.get("cachedTokens"));
     HttpClientResponseException otherTenant =
         assertThrows(
             HttpClientResponseException.class,
-            () -> http.toBlocking().retrieve("/sessions/globex/chat-7", Map.class));
+            () -> http.toBlocking().retrieve(authenticated("/sessions/globex/chat-7"), Map.class));
     assertEquals(HttpStatus.NOT_FOUND, otherTenant.getStatus());
+    // Without the service's credentials: no session, no details, but the probes answer.
+    HttpClientResponseException anonymous =
+        assertThrows(
+            HttpClientResponseException.class,
+            () -> http.toBlocking().retrieve("/sessions/acme/chat-7", Map.class));
+    assertEquals(HttpStatus.UNAUTHORIZED, anonymous.getStatus());
+    assertTrue(
+        anonymous.getResponse().getHeaders().get("WWW-Authenticate").startsWith("Basic"),
+        "a challenge a browser answers");
+    HttpClientResponseException wrong =
+        assertThrows(
+            HttpClientResponseException.class,
+            () ->
+                http.toBlocking()
+                    .retrieve(
+                        io.micronaut.http.HttpRequest.GET("/sessions/acme/chat-7")
+                            .basicAuth(ServiceUnderTest.HTTP_USER, "guess"),
+                        Map.class));
+    assertEquals(HttpStatus.UNAUTHORIZED, wrong.getStatus());
+    Map<?, ?> bare = http.toBlocking().retrieve("/health", Map.class);
+    assertEquals("UP", bare.get("status"));
+    assertNull(bare.get("details"), "health details need credentials: " + bare);
+    Map<?, ?> detailed = http.toBlocking().retrieve(authenticated("/health"), Map.class);
+    assertTrue(detailed.get("details") != null, "with credentials, the details: " + detailed);
+  }
+
+  private static io.micronaut.http.MutableHttpRequest<?> authenticated(String path) {
+    return io.micronaut.http.HttpRequest.GET(path)
+        .basicAuth(ServiceUnderTest.HTTP_USER, ServiceUnderTest.HTTP_PASSWORD);
   }
 
   private void awaitHealthy() throws InterruptedException {

@@ -19,6 +19,11 @@ import org.apache.kafka.clients.admin.Admin;
  * classes share the broker but no topic, schema subject or application id.
  */
 public final class ServiceUnderTest implements AutoCloseable {
+  /** The HTTP credentials the services under test accept (console, sessions, metrics). */
+  public static final String HTTP_USER = "operator";
+
+  public static final String HTTP_PASSWORD = "test-" + Long.toHexString(System.nanoTime());
+
   private final EmbeddedSchemaRegistry registry;
   private final Topics topics;
   private final Map<String, String> properties;
@@ -64,6 +69,7 @@ public final class ServiceUnderTest implements AutoCloseable {
       String prefix = name + ".";
       properties.put("latentstream.topic-prefix", prefix);
       properties.put("latentstream.schema-registry-url", registry.url().toString());
+      properties.put("latentstream.http-credentials", HTTP_USER + ":" + HTTP_PASSWORD);
       Map<String, Object> clientProperties = new HashMap<>();
       clientProperties.put(RegistryClientConfig.URL, registry.url().toString());
       tls.ifPresent(

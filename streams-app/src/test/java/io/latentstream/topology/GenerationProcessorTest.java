@@ -271,6 +271,71 @@ class GenerationProcessorTest {
         completed.get(1).getUsage().getCachedPromptTokens());
   }
 
+  /**
+   * Admission control: with room for one request in the loop (max-running 1, max-waiting 0), a
+   * backlog of one-off requests and session turns waits outside the loop, in the in-flight store,
+   * and all of it completes, one at a time, one-offs in prompt order.
+   */
+  @Test
+  void aBacklogWaitsOutsideTheLoopUntilThereIsRoom() throws Exception {
+    try (ServedModel narrow =
+        ServedModel.load(
+            SharedModels.model("brown-mtp"),
+            "brown-mtp",
+            new GenerationLoop.Settings(1, 512, true))) {
+      TopologySettings defaults = TopologySettings.defaults();
+      TopologySettings oneAtATime =
+          new TopologySettings(
+              defaults.limits(),
+              defaults.emitInterval(),
+              defaults.sessionTtl(),
+              defaults.sessionCacheMaxBytes(),
+              defaults.requestIdRetention(),
+              0,
+              defaults.maxOutputRecordBytes());
+      driver.close();
+      StreamsBuilder builder = new StreamsBuilder();
+      LatentstreamTopology.build(builder, topics, narrow, oneAtATime);
+      Properties config = new Properties();
+      config.put(StreamsConfig.APPLICATION_ID_CONFIG, "admission-test");
+      config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+      config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("admission").toString());
+      driver = new TopologyTestDriver(builder.build(), config);
+      prompts =
+          driver.createInputTopic(
+              topics.prompts().name(),
+              new StringSerializer(),
+              topics.prompts().valueSerde().serializer());
+      completions =
+          driver.createOutputTopic(
+              topics.completions().name(),
+              new StringDeserializer(),
+              topics.completions().valueSerde().deserializer());
+      tokens =
+          driver.createOutputTopic(
+              topics.tokens().name(),
+              new StringDeserializer(),
+              topics.tokens().valueSerde().deserializer());
+      for (int i = 0; i < 6; i++) {
+        prompts.pipeInput("q" + i, prompt("queued-" + i, i % 3 == 2 ? "chat-q" : null, 3));
+      }
+      int[] mostInLoop = {0};
+      punctuateUntil(
+          () -> {
+            GenerationLoop.Stats stats = narrow.loop().stats();
+            mostInLoop[0] = Math.max(mostInLoop[0], stats.running() + stats.waiting());
+            return completed.size() == 6;
+          });
+      assertEquals(1, mostInLoop[0], "never more than max-running plus max-waiting in the loop");
+      List<String> oneOffs =
+          completed.stream()
+              .map(Completion::getRequestId)
+              .filter(id -> !id.equals("queued-2") && !id.equals("queued-5"))
+              .toList();
+      assertEquals(List.of("queued-0", "queued-1", "queued-3", "queued-4"), oneOffs);
+    }
+  }
+
   /** Every line the processor logs about a request carries its request id and session id. */
   @Test
   void everyLogLineAboutARequestNamesItsRequestAndSession() throws Exception {

@@ -97,6 +97,7 @@ class ReplayTest {
             LIFETIME,
             defaults.sessionCacheMaxBytes(),
             LIFETIME,
+            defaults.maxWaiting(),
             defaults.maxOutputRecordBytes());
     LatentstreamTopology.build(builder, topics, model, settings);
     Properties config =

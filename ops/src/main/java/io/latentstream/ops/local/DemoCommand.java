@@ -69,6 +69,12 @@ public final class DemoCommand implements Callable<Integer> {
           Topics.create(
               stack.topicPrefix(),
               new SchemaRegistryClient(RegistryClientConfig.of(stack.registryUrl())));
+      out.println(
+          "Console: "
+              + stack.serviceUrl()
+              + "/console (credentials "
+              + stack.credentials()
+              + ", for this run)");
       out.println("Publishing prompts to " + topics.prompts().name() + "; tokens as they arrive:");
       out.flush();
       try (KafkaProducer<String, PromptRequest> producer =

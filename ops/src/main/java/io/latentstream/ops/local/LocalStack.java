@@ -24,6 +24,7 @@ public final class LocalStack implements AutoCloseable {
   private final EmbeddedSchemaRegistry registry;
   private final ApplicationContext service;
   private final String topicPrefix;
+  private final String httpCredentials;
 
   /**
    * @param dataDirectory broker data, Streams state (a restart keeps topics and sessions)
@@ -44,11 +45,28 @@ public final class LocalStack implements AutoCloseable {
       LocalKafkaCluster kafka,
       EmbeddedSchemaRegistry registry,
       ApplicationContext service,
-      String topicPrefix) {
+      String topicPrefix,
+      String httpCredentials) {
     this.kafka = kafka;
     this.registry = registry;
     this.service = service;
     this.topicPrefix = topicPrefix;
+    this.httpCredentials = httpCredentials;
+  }
+
+  /**
+   * The HTTP credentials to run a service with: LATENTSTREAM_HTTP_CREDENTIALS when set, else a
+   * fresh {@code latentstream:<random>} for this run (printed by the commands that start one).
+   */
+  static String httpCredentials() {
+    String given = System.getenv("LATENTSTREAM_HTTP_CREDENTIALS");
+    if (given != null && !given.isBlank()) {
+      return given;
+    }
+    byte[] random = new byte[18];
+    new java.security.SecureRandom().nextBytes(random);
+    return "latentstream:"
+        + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(random);
   }
 
   public static LocalStack start(Settings settings) throws IOException, InterruptedException {
@@ -64,6 +82,7 @@ public final class LocalStack implements AutoCloseable {
                       .withPort(settings.registryPort()))
               .start();
       createTopics(kafka.bootstrapServers(), settings);
+      String credentials = httpCredentials();
       ApplicationContext service =
           Micronaut.build(new String[0])
               .banner(false)
@@ -77,9 +96,10 @@ public final class LocalStack implements AutoCloseable {
                       "kafka.streams.default.replication.factor", 1,
                       "latentstream.model-path", settings.modelPath().toString(),
                       "latentstream.topic-prefix", settings.topicPrefix(),
-                      "latentstream.schema-registry-url", registry.url().toString()))
+                      "latentstream.schema-registry-url", registry.url().toString(),
+                      "latentstream.http-credentials", credentials))
               .start();
-      return new LocalStack(kafka, registry, service, settings.topicPrefix());
+      return new LocalStack(kafka, registry, service, settings.topicPrefix(), credentials);
     } catch (RuntimeException | IOException e) {
       if (registry != null) {
         registry.stop();
@@ -119,6 +139,11 @@ public final class LocalStack implements AutoCloseable {
 
   public String topicPrefix() {
     return topicPrefix;
+  }
+
+  /** user:password for the service's console, /sessions, /prometheus and health details. */
+  public String credentials() {
+    return httpCredentials;
   }
 
   @Override

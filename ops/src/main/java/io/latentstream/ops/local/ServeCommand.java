@@ -84,6 +84,10 @@ public final class ServeCommand implements Callable<Integer> {
     config.put("latentstream.topic-prefix", topicPrefix);
     config.put("latentstream.schema-registry-url", schemaRegistryUrl);
     config.putAll(properties);
+    boolean generated = !config.containsKey("latentstream.http-credentials");
+    if (generated) {
+      config.put("latentstream.http-credentials", LocalStack.httpCredentials());
+    }
     ApplicationContext service =
         Micronaut.build(new String[0])
             .banner(false)
@@ -120,6 +124,9 @@ public final class ServeCommand implements Callable<Integer> {
       Thread.sleep(50);
     }
     var out = spec.commandLine().getOut();
+    if (generated && System.getenv("LATENTSTREAM_HTTP_CREDENTIALS") == null) {
+      out.println("http credentials: " + config.get("latentstream.http-credentials"));
+    }
     out.println("running " + applicationId + " on " + server.getURL());
     out.flush();
     stopped.await();

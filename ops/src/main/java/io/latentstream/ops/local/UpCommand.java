@@ -77,6 +77,9 @@ public final class UpCommand implements Callable<Integer> {
     out.println("bootstrap servers:   " + stack.bootstrapServers());
     out.println("schema registry url: " + stack.registryUrl());
     out.println("service:             " + stack.serviceUrl() + " (health: /health)");
+    out.println("console:             " + stack.serviceUrl() + "/console");
+    out.println(
+        "http credentials:    " + stack.credentials() + " (console, /sessions, /prometheus)");
     out.println("Ctrl-C stops everything.");
     out.flush();
     stopped.await();

@@ -254,6 +254,7 @@ class SecureClusterTest {
     assertEquals(200, health.statusCode(), health.body());
     assertEquals(404, get(url.group(1) + "/console/index.html").statusCode());
     assertEquals(404, get(url.group(1) + "/console/api/stats").statusCode());
+    assertEquals(401, anonymous(url.group(1) + "/console/api/stats").statusCode());
     // Nor does HTTP hand out the configuration: the health details hold no secret, and the
     // environment endpoint (every property) is not served.
     passwords.forEach(
@@ -388,7 +389,15 @@ class SecureClusterTest {
     return properties;
   }
 
+  /** A GET with the service's credentials: what is refused is refused for itself. */
   private static HttpResponse<String> get(String url) throws Exception {
+    return HttpClient.newHttpClient()
+        .send(
+            ServiceProcesses.authenticated(URI.create(url)).build(),
+            HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> anonymous(String url) throws Exception {
     return HttpClient.newHttpClient()
         .send(
             HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());

@@ -105,7 +105,9 @@ final class ServiceProcesses implements AutoCloseable {
                 "--http-port",
                 "0",
                 "-p",
-                "kafka.streams.default.client.id=" + name));
+                "kafka.streams.default.client.id=" + name,
+                "-p",
+                "latentstream.http-credentials=" + HTTP_CREDENTIALS));
     properties.forEach((key, value) -> arguments.addAll(List.of("-p", key + "=" + value)));
     Process process = command(directory.resolve(name + ".log"), jvmOptions, arguments, environment);
     processes.put(name, process);
@@ -228,7 +230,7 @@ final class ServiceProcesses implements AutoCloseable {
     String text =
         HttpClient.newHttpClient()
             .send(
-                HttpRequest.newBuilder(URI.create(url.group(1) + "/prometheus")).build(),
+                authenticated(URI.create(url.group(1) + "/prometheus")).build(),
                 HttpResponse.BodyHandlers.ofString())
             .body();
     Matcher hits =
@@ -236,6 +238,20 @@ final class ServiceProcesses implements AutoCloseable {
                 "(?m)^latentstream_session_turns_total\\{[^}]*cache=\"hit\"[^}]*\\}\\s+(\\S+)$")
             .matcher(text);
     return hits.find() ? Double.parseDouble(hits.group(1)) : 0;
+  }
+
+  /** The HTTP credentials every instance started here accepts (user:password). */
+  static final String HTTP_CREDENTIALS = "operator:test-" + Long.toHexString(System.nanoTime());
+
+  /** A request to an instance with {@link #HTTP_CREDENTIALS} (HTTP basic). */
+  static HttpRequest.Builder authenticated(URI uri) {
+    return HttpRequest.newBuilder(uri)
+        .header(
+            "Authorization",
+            "Basic "
+                + java.util.Base64.getEncoder()
+                    .encodeToString(
+                        HTTP_CREDENTIALS.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
   /** Kills every instance still running (SIGKILL). */

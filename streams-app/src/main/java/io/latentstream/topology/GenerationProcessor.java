@@ -405,6 +405,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     try (KeyValueIterator<String, byte[]> it = inFlight.all()) {
       while (it.hasNext()) {
         InFlightRequest request = InFlightRequest.fromBytes(it.next().value);
+        try (RequestLogContext logContext = RequestLogContext.of(request)) {
+          LOG.info(
+              "resuming request {} after {} forwarded tokens",
+              request.requestId(),
+              request.generated().length);
+        }
         Held held = new Held(request.requestId(), request.offset(), request.claimed());
         if (request.session() != null) {
           hold(request.session(), held);

@@ -48,19 +48,25 @@ public class ConsoleBroadcaster implements GenerationObserver {
   }
 
   @Override
-  public void started(String requestId, String sessionId, int promptTokens) {
+  public void started(Request request, int promptTokens) {
     publish(
         new ConsoleEvent(
-            "start", requestId, sessionId, null, promptTokens, false, System.currentTimeMillis()));
+            "start",
+            request.requestId(),
+            request.sessionId(),
+            null,
+            promptTokens,
+            false,
+            System.currentTimeMillis()));
   }
 
   @Override
-  public void token(String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
+  public void token(Request request, TokenEmission token, long sinceLastNanos) {
     publish(
         new ConsoleEvent(
             "token",
-            requestId,
-            sessionId,
+            request.requestId(),
+            request.sessionId(),
             token.textDelta(),
             token.index(),
             token.fromDraft(),
@@ -68,12 +74,12 @@ public class ConsoleBroadcaster implements GenerationObserver {
   }
 
   @Override
-  public void finished(String requestId, String sessionId, GenerationOutcome outcome) {
+  public void finished(Request request, GenerationOutcome outcome) {
     publish(
         new ConsoleEvent(
             "end",
-            requestId,
-            sessionId,
+            request.requestId(),
+            request.sessionId(),
             outcome.finishReason().name(),
             outcome.tokens().length,
             false,

@@ -16,6 +16,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.inject.Singleton;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -27,7 +29,10 @@ import java.util.concurrent.TimeUnit;
 @Singleton
 public class GenerationMetrics implements GenerationObserver, GenerationLoop.StepObserver {
   private final MeterRegistry registry;
-  private final Counter tokens;
+
+  /** Tokens generated, by tenant (as {@link GenerationObserver.Request} names it). */
+  private final Map<String, Counter> tokens = new ConcurrentHashMap<>();
+
   private final Counter draftTokens;
   private final DistributionSummary batchSequences;
   private final DistributionSummary batchTokens;
@@ -49,10 +54,6 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   GenerationMetrics(MeterRegistry registry, ServedModel model) {
     this.registry = registry;
     GenerationLoop loop = model.loop();
-    tokens =
-        Counter.builder("latentstream.tokens.generated")
-            .description("tokens generated (each forwarded as a token event)")
-            .register(registry);
     draftTokens =
         Counter.builder("latentstream.tokens.from.mtp.draft")
             .description("generated tokens that were MTP drafts accepted by verification")
@@ -161,7 +162,7 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
 
   /** Tokens generated since start. */
   public double tokensGenerated() {
-    return tokens.count();
+    return tokens.values().stream().mapToDouble(Counter::count).sum();
   }
 
   /** Time to first token of every finished request. */
@@ -207,8 +208,16 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   }
 
   @Override
-  public void token(String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
-    tokens.increment();
+  public void token(Request request, TokenEmission token, long sinceLastNanos) {
+    tokens
+        .computeIfAbsent(
+            request.tenant(),
+            tenant ->
+                Counter.builder("latentstream.tokens.generated")
+                    .tag("tenant", tenant)
+                    .description("tokens generated (each forwarded as a token event), by tenant")
+                    .register(registry))
+        .increment();
     if (token.fromDraft()) {
       draftTokens.increment();
     }
@@ -218,10 +227,11 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   }
 
   @Override
-  public void finished(String requestId, String sessionId, GenerationOutcome outcome) {
+  public void finished(Request request, GenerationOutcome outcome) {
     Counter.builder("latentstream.requests.finished")
+        .tag("tenant", request.tenant())
         .tag("reason", outcome.finishReason().name().toLowerCase())
-        .description("requests finished by the generation loop, by finish reason")
+        .description("requests finished by the generation loop, by tenant and finish reason")
         .register(registry)
         .increment();
     queue.record(outcome.queueNanos(), TimeUnit.NANOSECONDS);
@@ -246,20 +256,21 @@ public class GenerationMetrics implements GenerationObserver, GenerationLoop.Ste
   }
 
   @Override
-  public void refused(ErrorCode code) {
-    error("refused", code);
+  public void refused(String tenant, ErrorCode code) {
+    error(tenant, "refused", code);
   }
 
   @Override
-  public void failed(ErrorCode code) {
-    error("failed", code);
+  public void failed(String tenant, ErrorCode code) {
+    error(tenant, "failed", code);
   }
 
-  private void error(String stage, ErrorCode code) {
+  private void error(String tenant, String stage, ErrorCode code) {
     Counter.builder("latentstream.errors")
+        .tag("tenant", tenant)
         .tag("stage", stage)
         .tag("code", code.name())
-        .description("refused records and failed requests, by error code")
+        .description("refused records and failed requests, by tenant and error code")
         .register(registry)
         .increment();
   }

@@ -4,6 +4,7 @@ import io.latentstream.topology.PromptLimits;
 import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * The service's own settings ({@code latentstream.*} in application.yml; every key can be set from
@@ -15,6 +16,8 @@ import java.time.Duration;
  * @param backend {@code cpu}, or {@code cuda} (falls back to the CPU, with a log line saying why,
  *     where no GPU, driver or PTX is present)
  * @param topicPrefix prefix of every topic name, to share a cluster between deployments
+ * @param tenants tenants with event topics of their own ({@code <prefix><tenant>.prompts}, ...),
+ *     each prompt's tenant the topic it came from; empty: one set of topics, the tenant a field
  * @param schemaRegistryUrl comma-separated registry URLs
  * @param schemaRegistryBasicAuth {@code user:password} for the registry, or empty
  * @param schemaRegistrySsl TLS to an https registry, beyond what the JVM trusts
@@ -38,6 +41,7 @@ public record ServiceConfig(
     String modelId,
     String backend,
     String topicPrefix,
+    @Nullable List<String> tenants,
     String schemaRegistryUrl,
     String schemaRegistryBasicAuth,
     RegistrySsl schemaRegistrySsl,
@@ -68,6 +72,11 @@ public record ServiceConfig(
       int maxMetadataEntries,
       int maxMetadataBytes,
       int maxInputBytes) {}
+
+  /** The tenants with topics of their own; none when unset. */
+  public List<String> tenantsApart() {
+    return tenants == null ? List.of() : tenants;
+  }
 
   /** The prompt limits, max_new_tokens's with the rest. */
   public PromptLimits limits() {

@@ -1,6 +1,7 @@
 package io.latentstream.service;
 
 import io.latentstream.backend.Backends;
+import io.latentstream.registry.AvroSerdes;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.scheduler.GenerationLoop;
@@ -80,7 +81,8 @@ public class ServiceFactory {
 
   @Singleton
   Topics topics(ServiceConfig config, SchemaRegistryClient registry) {
-    return Topics.create(config.topicPrefix(), registry);
+    return Topics.create(
+        config.topicPrefix(), config.tenantsApart(), registry, AvroSerdes.Config.VALUES);
   }
 
   /** The topology on Micronaut's default stream ({@code kafka.streams.default.*}). */

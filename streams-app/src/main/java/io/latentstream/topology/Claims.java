@@ -22,9 +22,10 @@ public final class Claims {
 
   /**
    * A task's claim of a request id for the prompt at {@code offset} of {@code partition} of {@code
-   * prompts}.
+   * prompts}. The {@code requestKey} is the id, within its tenant where tenants have topics of
+   * their own ({@code tenant/id}): each tenant's ids are apart.
    */
-  public record Claim(String requestId, int partition, long offset) {
+  public record Claim(String requestKey, int partition, long offset) {
     /** Whether this claim is for the same prompt as {@code other} (a retry, not a duplicate). */
     boolean samePrompt(Claim other) {
       return partition == other.partition && offset == other.offset;
@@ -47,9 +48,9 @@ public final class Claims {
         (topic, bytes) -> bytes == null ? null : decode(bytes));
   }
 
-  /** version, partition, offset, granted (-1 in a claim), request id (UTF-8). */
+  /** version, partition, offset, granted (-1 in a claim), request key (UTF-8). */
   private static byte[] encode(Claim claim, byte granted) {
-    byte[] id = claim.requestId().getBytes(StandardCharsets.UTF_8);
+    byte[] id = claim.requestKey().getBytes(StandardCharsets.UTF_8);
     return ByteBuffer.allocate(1 + 4 + 8 + 1 + id.length)
         .put(FORMAT_VERSION)
         .putInt(claim.partition())

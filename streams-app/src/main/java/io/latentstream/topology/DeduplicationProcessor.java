@@ -18,7 +18,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * {@code request-id-retention}: one task per partition of {@code request-claims}, which is keyed by
  * request id, so every claim of an id, from whichever partition of {@code prompts}, meets the same
  * entry of the {@code request-ids} store. A second claim for the same prompt (its task claiming
- * again after a failover) is granted again. Each verdict is forwarded, keyed by request id.
+ * again after a failover) is granted again. Each verdict is forwarded, keyed by request id (within
+ * its tenant where tenants have topics of their own: {@link Claims.Claim#requestKey}).
  */
 final class DeduplicationProcessor implements Processor<String, Claim, String, Verdict> {
   private final TopologySettings settings;
@@ -44,13 +45,13 @@ final class DeduplicationProcessor implements Processor<String, Claim, String, V
     if (claim == null) {
       return;
     }
-    byte[] entry = granted.get(claim.requestId());
+    byte[] entry = granted.get(claim.requestKey());
     boolean grant;
     if (entry == null) {
-      granted.put(claim.requestId(), entry(claim, context.currentSystemTimeMs()));
+      granted.put(claim.requestKey(), entry(claim, context.currentSystemTimeMs()));
       grant = true;
     } else {
-      grant = claim.samePrompt(claimOf(claim.requestId(), entry));
+      grant = claim.samePrompt(claimOf(claim.requestKey(), entry));
     }
     context.forward(record.withValue(new Verdict(claim, grant)));
   }
@@ -64,9 +65,9 @@ final class DeduplicationProcessor implements Processor<String, Claim, String, V
         .array();
   }
 
-  private static Claim claimOf(String requestId, byte[] entry) {
+  private static Claim claimOf(String requestKey, byte[] entry) {
     ByteBuffer in = ByteBuffer.wrap(entry);
-    return new Claim(requestId, in.getInt(), in.getLong());
+    return new Claim(requestKey, in.getInt(), in.getLong());
   }
 
   private static long grantedAt(byte[] entry) {

@@ -13,8 +13,14 @@ import java.util.List;
 public interface GenerationObserver {
   GenerationObserver NONE = new GenerationObserver() {};
 
-  /** A request was handed to the generation loop ({@code sessionId} null outside sessions). */
-  default void started(String requestId, String sessionId, int promptTokens) {}
+  /**
+   * Which request: its tenant where tenants have topics of their own, else empty (a payload's
+   * tenant, unchecked, is no name to count by); {@code sessionId} null outside sessions.
+   */
+  record Request(String tenant, String requestId, String sessionId) {}
+
+  /** A request was handed to the generation loop. */
+  default void started(Request request, int promptTokens) {}
 
   /**
    * The loop produced a token.
@@ -22,11 +28,10 @@ public interface GenerationObserver {
    * @param sinceLastNanos nanoseconds since the request's previous token in this run, or -1 for its
    *     first
    */
-  default void token(
-      String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {}
+  default void token(Request request, TokenEmission token, long sinceLastNanos) {}
 
   /** The loop finished a request (any finish reason, errors included). */
-  default void finished(String requestId, String sessionId, GenerationOutcome outcome) {}
+  default void finished(Request request, GenerationOutcome outcome) {}
 
   /**
    * A session turn started: {@code cachedTokens} of its history came from the session cache ({@code
@@ -37,11 +42,14 @@ public interface GenerationObserver {
   /** A finished turn appended {@code bytes} of latents to its session's cache. */
   default void sessionCacheWritten(long bytes) {}
 
-  /** A consumed record was refused before generation (invalid, duplicate, undecodable...). */
-  default void refused(ErrorCode code) {}
+  /**
+   * A consumed record of {@code tenant} (as in {@link Request}) was refused before generation
+   * (invalid, duplicate, undecodable...).
+   */
+  default void refused(String tenant, ErrorCode code) {}
 
-  /** An accepted request failed. */
-  default void failed(ErrorCode code) {}
+  /** An accepted request of {@code tenant} (as in {@link Request}) failed. */
+  default void failed(String tenant, ErrorCode code) {}
 
   /**
    * An eviction pass forgot expired sessions, dropped latent caches (keeping their sessions'
@@ -60,19 +68,18 @@ public interface GenerationObserver {
     List<GenerationObserver> list = List.copyOf(observers);
     return new GenerationObserver() {
       @Override
-      public void started(String requestId, String sessionId, int promptTokens) {
-        list.forEach(o -> o.started(requestId, sessionId, promptTokens));
+      public void started(Request request, int promptTokens) {
+        list.forEach(o -> o.started(request, promptTokens));
       }
 
       @Override
-      public void token(
-          String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
-        list.forEach(o -> o.token(requestId, sessionId, token, sinceLastNanos));
+      public void token(Request request, TokenEmission token, long sinceLastNanos) {
+        list.forEach(o -> o.token(request, token, sinceLastNanos));
       }
 
       @Override
-      public void finished(String requestId, String sessionId, GenerationOutcome outcome) {
-        list.forEach(o -> o.finished(requestId, sessionId, outcome));
+      public void finished(Request request, GenerationOutcome outcome) {
+        list.forEach(o -> o.finished(request, outcome));
       }
 
       @Override
@@ -86,13 +93,13 @@ public interface GenerationObserver {
       }
 
       @Override
-      public void refused(ErrorCode code) {
-        list.forEach(o -> o.refused(code));
+      public void refused(String tenant, ErrorCode code) {
+        list.forEach(o -> o.refused(tenant, code));
       }
 
       @Override
-      public void failed(ErrorCode code) {
-        list.forEach(o -> o.failed(code));
+      public void failed(String tenant, ErrorCode code) {
+        list.forEach(o -> o.failed(tenant, code));
       }
 
       @Override

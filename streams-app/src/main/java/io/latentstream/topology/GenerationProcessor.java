@@ -20,13 +20,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.NavigableSet;
 import java.util.Queue;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -79,17 +82,18 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * (admission control: the loop holds at most max-running plus max-waiting requests, because a
    * request in it holds its context and, for a session, its imported cache).
    */
-  private final NavigableMap<Long, String> ready = new TreeMap<>();
+  private final NavigableSet<Held> ready =
+      new TreeSet<>(Comparator.comparingLong(Held::offset).thenComparing(Held::key));
 
   /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
   private final List<Held> claimsToResend = new ArrayList<>();
 
   /**
-   * An accepted request that has not started, as memory holds it: its id and place, no more. The
+   * An accepted request that has not started, as memory holds it: its key and place, no more. The
    * request itself stays in the in-flight store until it starts, so the memory a backlog takes is a
    * few dozen bytes per request, whatever its prompt or session.
    */
-  private record Held(String requestId, long offset, boolean claimed) {}
+  private record Held(String key, long offset, boolean claimed) {}
 
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
@@ -113,27 +117,25 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * observer with the time since the previous token.
    */
   private final class RequestListener implements GenerationListener {
-    private final String requestId;
-    private final String sessionId;
+    private final GenerationObserver.Request request;
     private long lastTokenNanos = -1;
 
-    RequestListener(String requestId, String sessionId) {
-      this.requestId = requestId;
-      this.sessionId = sessionId;
+    RequestListener(GenerationObserver.Request request) {
+      this.request = request;
     }
 
     @Override
     public void onToken(TokenEmission token) {
       long now = System.nanoTime();
       outbox.add(new Emitted(token, System.currentTimeMillis()));
-      observer.token(requestId, sessionId, token, lastTokenNanos < 0 ? -1 : now - lastTokenNanos);
+      observer.token(request, token, lastTokenNanos < 0 ? -1 : now - lastTokenNanos);
       lastTokenNanos = now;
     }
 
     @Override
     public void onFinished(GenerationOutcome outcome) {
       outbox.add(outcome);
-      observer.finished(requestId, sessionId, outcome);
+      observer.finished(request, outcome);
     }
   }
 
@@ -184,6 +186,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       onVerdict(verdicts.deserialize(source.topic(), record.value()));
       return;
     }
+    String tenant = topics.tenantOfPrompts(source.topic());
     PromptRequest prompt;
     try {
       if (record.value() == null) {
@@ -208,7 +211,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     try (RequestLogContext logContext =
         RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
       try {
-        accept(prompt, source.offset(), record.timestamp());
+        accept(prompt, tenant, source.offset());
       } catch (PromptRejected e) {
         reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
       } catch (RuntimeException e) {
@@ -221,13 +224,19 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     }
   }
 
-  private void accept(PromptRequest prompt, long offset, long timestamp) throws PromptRejected {
+  /**
+   * Accepts a prompt from the prompts topic of {@code tenant} (null where tenants have no topics of
+   * their own: the prompt's field names it).
+   */
+  private void accept(PromptRequest prompt, String tenant, long offset) throws PromptRejected {
+    PromptValidator.checkTenant(prompt, tenant);
     String requestId = prompt.getRequestId();
     SessionKey session = SessionTurns.sessionOf(prompt);
     boolean continues =
         session != null && (sessions.entry(session).isPresent() || sessionBusy(session));
     Turn turn = validator.validate(prompt, continues);
-    if (inFlight.get(requestId) != null) {
+    String key = key(prompt.getTenant(), requestId);
+    if (inFlight.get(key) != null) {
       throw new PromptRejected(
           ErrorCode.DUPLICATE_REQUEST_ID,
           "request " + requestId + " was already accepted; it is never generated twice");
@@ -245,8 +254,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             context.currentSystemTimeMs(),
             false,
             new int[0]);
-    inFlight.put(requestId, request.toBytes());
-    Held held = new Held(requestId, offset, false);
+    inFlight.put(key, request.toBytes());
+    Held held = new Held(key, offset, false);
     if (session != null) {
       hold(session, held);
     }
@@ -261,9 +270,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
 
   private void claim(Held request) {
     Claims.Claim claim =
-        new Claims.Claim(request.requestId(), context.taskId().partition(), request.offset());
+        new Claims.Claim(request.key(), context.taskId().partition(), request.offset());
     context.forward(
-        new Record<>(request.requestId(), claim, context.currentSystemTimeMs()),
+        new Record<>(request.key(), claim, context.currentSystemTimeMs()),
         LatentstreamTopology.REQUEST_CLAIMS);
   }
 
@@ -274,7 +283,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    */
   private void onVerdict(Claims.Verdict verdict) {
     Claims.Claim claim = verdict.claim();
-    byte[] stored = inFlight.get(claim.requestId());
+    byte[] stored = inFlight.get(claim.requestKey());
     InFlightRequest request = stored == null ? null : InFlightRequest.fromBytes(stored);
     if (request == null || request.claimed() || request.offset() != claim.offset()) {
       return;
@@ -282,7 +291,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     try (RequestLogContext logContext = RequestLogContext.of(request)) {
       SessionKey session = request.session();
       if (!verdict.granted()) {
-        inFlight.delete(request.requestId());
+        inFlight.delete(claim.requestKey());
         refuseDuplicate(request);
         if (session != null) {
           dropTurn(session, request.offset());
@@ -290,8 +299,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         }
         return;
       }
-      inFlight.put(request.requestId(), request.asClaimed().toBytes());
-      Held granted = new Held(request.requestId(), request.offset(), true);
+      inFlight.put(claim.requestKey(), request.asClaimed().toBytes());
+      Held granted = new Held(claim.requestKey(), request.offset(), true);
       if (session == null) {
         admit(granted);
       } else {
@@ -314,7 +323,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
 
   /** A duplicate found by its claim: the error names the prompt (its bytes are not kept). */
   private void refuseDuplicate(InFlightRequest request) {
-    observer.refused(ErrorCode.DUPLICATE_REQUEST_ID);
+    observer.refused(metricsTenant(request), ErrorCode.DUPLICATE_REQUEST_ID);
     String message =
         "request " + request.requestId() + " was already accepted; it is never generated twice";
     LOG.info("refused: {}", message);
@@ -322,11 +331,23 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   /** Drops a request that could not start from the in-flight store and the loop. */
-  private void forget(String requestId) {
-    inFlight.delete(requestId);
-    if (active.remove(requestId) != null) {
-      model.loop().cancel(requestId);
+  private void forget(String key) {
+    inFlight.delete(key);
+    if (active.remove(key) != null) {
+      model.loop().cancel(key);
     }
+  }
+
+  /**
+   * A request's key in the stores, the claims and the loop: its id, within its tenant where tenants
+   * have topics of their own (their ids are theirs to choose: two tenants may use the same).
+   */
+  private String key(String tenant, String requestId) {
+    return topics.tenants().isEmpty() ? requestId : tenant + "/" + requestId;
+  }
+
+  private String key(InFlightRequest request) {
+    return key(request.tenant(), request.requestId());
   }
 
   private void checkContext(String requestId, int contextTokens, int maxNewTokens)
@@ -372,7 +393,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
 
   /** A request that may start: it starts when the generation loop has room, in prompt order. */
   private void admit(Held request) {
-    ready.put(request.offset(), request.requestId());
+    ready.add(request);
     startReady();
     ensureEmitting(); // what could not start yet is retried at each emit punctuation
   }
@@ -380,8 +401,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   /** Starts ready requests, earliest prompt first, while the generation loop has room. */
   private void startReady() {
     while (!ready.isEmpty() && model.loop().hasRoom(settings.maxWaiting())) {
-      String requestId = ready.pollFirstEntry().getValue();
-      byte[] stored = inFlight.get(requestId);
+      byte[] stored = inFlight.get(ready.pollFirst().key());
       if (stored == null) {
         continue; // refused or failed meanwhile
       }
@@ -411,7 +431,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
               request.requestId(),
               request.generated().length);
         }
-        Held held = new Held(request.requestId(), request.offset(), request.claimed());
+        Held held = new Held(key(request), request.offset(), request.claimed());
         if (request.session() != null) {
           hold(request.session(), held);
         } else if (request.claimed()) {
@@ -422,7 +442,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         }
       }
     }
-    granted.forEach(held -> ready.put(held.offset(), held.requestId()));
+    ready.addAll(granted);
     List.copyOf(waiting.keySet()).forEach(this::startNextTurn);
     startReady();
     if (!claimsToResend.isEmpty() || !ready.isEmpty()) {
@@ -453,7 +473,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         throw e;
       }
       LOG.error("failed to start request {}", request.requestId(), e);
-      forget(request.requestId());
+      forget(key(request));
       fail(request, ErrorCode.INTERNAL_ERROR, String.valueOf(e));
       return false;
     }
@@ -477,7 +497,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
           history.length + request.turn().tokens().length,
           request.turn().params().maxNewTokens());
     } catch (PromptRejected e) {
-      inFlight.delete(request.requestId());
+      inFlight.delete(key(request));
       fail(request, e.code(), e.getMessage());
       return;
     }
@@ -496,24 +516,26 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         context.length,
         entry == null ? 0 : entry.cachedTokens(),
         request.generated().length);
-    observer.started(request.requestId(), sessionId, context.length);
+    GenerationObserver.Request observed =
+        new GenerationObserver.Request(metricsTenant(request), request.requestId(), sessionId);
+    observer.started(observed, context.length);
     Active started = new Active(request, history.length);
     for (int token : request.generated()) {
       started.forwarded.add(token);
     }
-    active.put(request.requestId(), started);
+    active.put(key(request), started);
     ensureEmitting();
     model
         .loop()
         .submit(
             new GenerationRequest(
-                request.requestId(),
+                key(request),
                 context,
                 request.generated().length,
                 request.turn().params(),
                 request.turn().mtpDrafting(),
                 prefix),
-            new RequestListener(request.requestId(), sessionId));
+            new RequestListener(observed));
   }
 
   /** Schedules the emitting punctuation unless it runs. */
@@ -585,7 +607,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
             .build();
     context.forward(
-        new Record<String, Object>(r.requestId(), event, now), LatentstreamTopology.TOKENS);
+        new Record<String, Object>(r.requestId(), event, now),
+        sink(LatentstreamTopology.TOKENS, r));
   }
 
   /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */
@@ -599,7 +622,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       InFlightRequest r = request.request;
       LOG.error("failed to complete request {}", r.requestId(), e);
       fail(r, ErrorCode.INTERNAL_ERROR, String.valueOf(e));
-      inFlight.delete(r.requestId());
+      inFlight.delete(key(r));
       if (r.session() != null) {
         startNextTurn(r.session());
       }
@@ -648,8 +671,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             .build();
     context.forward(
         new Record<String, Object>(r.requestId(), completion, now),
-        LatentstreamTopology.COMPLETIONS);
-    inFlight.delete(r.requestId());
+        sink(LatentstreamTopology.COMPLETIONS, r));
+    inFlight.delete(key(r));
     if (r.session() != null) {
       startNextTurn(r.session());
     }
@@ -696,7 +719,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
               " (echoed: the first %d of %d key bytes, %d of %d value bytes)",
               keyEcho, key == null ? 0 : key.length, valueEcho, value == null ? 0 : value.length);
     }
-    observer.refused(code);
+    String tenant = topics.tenantOfPrompts(source.topic());
+    observer.refused(tenant == null ? "" : tenant, code);
     LOG.info(
         "refused {}-{}@{}: {} {}",
         source.topic(),
@@ -715,7 +739,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
                 .setOriginalValue(value == null ? null : ByteBuffer.wrap(value, 0, valueEcho))
                 .build(),
             record.timestamp()),
-        LatentstreamTopology.GENERATION_ERRORS);
+        LatentstreamTopology.sinkName(LatentstreamTopology.GENERATION_ERRORS, tenant));
   }
 
   /**
@@ -723,7 +747,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * (this task's partition, the prompt's offset), as a refused duplicate is named.
    */
   private void fail(InFlightRequest request, ErrorCode code, String message) {
-    observer.failed(code);
+    observer.failed(metricsTenant(request), code);
     LOG.warn("failed: {} {}", code, message);
     forwardError(request, error(request.requestId(), code, message));
   }
@@ -733,12 +757,31 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         new Record<String, Object>(
             request.requestId(),
             error
-                .setSourceTopic(topics.prompts().name())
+                .setSourceTopic(topics.eventTopic(tenantTopics(request), Topics.PROMPTS))
                 .setSourcePartition(context.taskId().partition())
                 .setSourceOffset(request.offset())
                 .build(),
             context.currentSystemTimeMs()),
-        LatentstreamTopology.GENERATION_ERRORS);
+        sink(LatentstreamTopology.GENERATION_ERRORS, request));
+  }
+
+  /** The tenant whose topics a request's events go to, null where tenants have none apart. */
+  private String tenantTopics(InFlightRequest request) {
+    return topics.tenants().isEmpty() ? null : request.tenant();
+  }
+
+  /** The sink of {@code output} for the request's events: its tenant's topic. */
+  private String sink(String output, InFlightRequest request) {
+    return LatentstreamTopology.sinkName(output, tenantTopics(request));
+  }
+
+  /**
+   * The tenant metrics name: the request's where tenants have topics of their own, else none (a
+   * payload's tenant is anything a publisher writes: as a metrics tag, unbounded).
+   */
+  private String metricsTenant(InFlightRequest request) {
+    String tenant = tenantTopics(request);
+    return tenant == null ? "" : tenant;
   }
 
   private GenerationError.Builder error(String requestId, ErrorCode code, String message) {

@@ -18,12 +18,13 @@ import org.apache.kafka.streams.state.Stores;
  * The whole topology, top-down:
  *
  * <pre>
- *   prompts (raw bytes, so undecodable records keep their bytes)
- *   + request-verdicts
+ *   prompts (raw bytes, so undecodable records keep their bytes; each tenant's, where tenants
+ *   + request-verdicts                                             have their own topics)
  *     -> generate [in-flight, session-cache]
  *          -> tokens             TokenEvent, one per generated token
  *          -> completions        Completion, one per finished request
  *          -> generation-errors  GenerationError, one per refused record or failed request
+ *             (each to the topic of the prompt's tenant, where tenants have their own)
  *          -> request-claims     Claim, one per accepted prompt, keyed by request id
  *   request-claims
  *     -> deduplicate [request-ids]
@@ -60,16 +61,18 @@ public final class LatentstreamTopology {
     checkOutputBound(model, settings);
     Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
     KStream<String, byte[]> prompts =
-        builder.stream(topics.prompts().name(), raw.withName("prompts"));
+        builder.stream(topics.promptTopics(), raw.withName("prompts"));
     KStream<String, byte[]> verdicts =
         builder.stream(topics.requestVerdicts().name(), raw.withName("request-verdicts"));
     KStream<String, Object> generated =
         prompts
             .merge(verdicts, Named.as("prompts-and-verdicts"))
             .process(generate(topics, model, settings, observer), Named.as("generate"));
-    sink(generated, topics.tokens(), TOKENS);
-    sink(generated, topics.completions(), COMPLETIONS);
-    sink(generated, topics.generationErrors(), GENERATION_ERRORS);
+    if (topics.tenants().isEmpty()) {
+      outputSinks(generated, topics, null);
+    } else {
+      topics.tenants().forEach(tenant -> outputSinks(generated, topics.tenant(tenant), tenant));
+    }
     sink(generated, topics.requestClaims(), REQUEST_CLAIMS);
 
     builder.stream(topics.requestClaims().name(), topics.requestClaims().consumed())
@@ -84,6 +87,22 @@ public final class LatentstreamTopology {
                     (topic, key, verdict, partitions) ->
                         Optional.of(Set.of(verdict.claim().partition()))));
     return generated;
+  }
+
+  /**
+   * The name of the sink of {@code output} (one of the constants) for {@code tenant}'s requests, or
+   * for every request (null) where the deployment has no tenants apart.
+   */
+  static String sinkName(String output, String tenant) {
+    return tenant == null ? output : tenant + "." + output;
+  }
+
+  /** The sinks of the events for {@code tenant}'s requests, to its topics {@code outputs}. */
+  private static void outputSinks(
+      KStream<String, Object> generated, Topics outputs, String tenant) {
+    sink(generated, outputs.tokens(), sinkName(TOKENS, tenant));
+    sink(generated, outputs.completions(), sinkName(COMPLETIONS, tenant));
+    sink(generated, outputs.generationErrors(), sinkName(GENERATION_ERRORS, tenant));
   }
 
   /**

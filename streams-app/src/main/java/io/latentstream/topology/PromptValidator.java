@@ -142,6 +142,21 @@ final class PromptValidator {
     }
   }
 
+  /**
+   * Where tenants have topics of their own, a prompt's tenant is the topic's ({@code topicTenant}):
+   * its tenant field must name it, else the prompt claims another tenant's requests and sessions.
+   * Where they have none ({@code topicTenant} null), the field names the tenant.
+   */
+  static void checkTenant(PromptRequest prompt, String topicTenant) throws PromptRejected {
+    if (topicTenant != null && !topicTenant.equals(prompt.getTenant())) {
+      throw new PromptRejected(
+          ErrorCode.TENANT_MISMATCH,
+          "the request came from the prompts topic of tenant "
+              + topicTenant
+              + " but its tenant field names another; a tenant's prompts name their own tenant");
+    }
+  }
+
   private void checkId(String field, String value) throws PromptRejected {
     long bytes = utf8Length(value);
     if (bytes > limits.maxIdBytes()) {

@@ -351,6 +351,7 @@ public final class Replay {
     int[] history = session == null ? new int[0] : histories.getOrDefault(session, new int[0]);
     Turn turn;
     try {
+      PromptValidator.checkTenant(prompt, topics.viewTenant());
       turn = validator.validate(prompt, session != null && histories.containsKey(session));
       int generation = seen.getOrDefault(requestId, 0);
       if (generation > 0

@@ -6,6 +6,8 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -23,6 +25,14 @@ import org.apache.kafka.streams.kstream.Produced;
  * several deployments can share a cluster. Keys are strings: the session id (or request id) on
  * {@code prompts}, the request id elsewhere. Changelog topics of the state stores are created and
  * named by Kafka Streams, not here.
+ *
+ * <p>A deployment may serve <b>tenants</b>, each with its own event topics ({@code
+ * <prefix><tenant>.prompts}, {@code .tokens}, {@code .completions}, {@code .generation-errors})
+ * that ACLs give to that tenant's principals alone: the tenant of a prompt is then the topic it
+ * came from, never what its payload claims, and its outputs go to its tenant's topics. {@link
+ * #tenant(String)} is one tenant's view (what its clients and auditors use). A deployment without
+ * tenants has one set of event topics under the prefix, and a prompt's tenant is its field. The
+ * claim topics are the service's own, one pair per deployment.
  */
 public final class Topics {
   /** Prompt events in: {@link PromptRequest}, keyed by session id, else request id. */
@@ -51,6 +61,13 @@ public final class Topics {
 
   private static final Pattern LEGAL_NAME = Pattern.compile("[a-zA-Z0-9._-]+");
 
+  /** A tenant's name: a topic-name part without '.', so that prefix and tenant stay apart. */
+  private static final Pattern TENANT_NAME = Pattern.compile("[a-zA-Z0-9][a-zA-Z0-9_-]*");
+
+  /** The event topics, each a tenant has its own of. */
+  private static final List<String> EVENT_TOPICS =
+      List.of(PROMPTS, TOKENS, COMPLETIONS, GENERATION_ERRORS);
+
   /** A topic with the serdes of its keys and values. */
   public record Topic<K, V>(String name, Serde<K> keySerde, Serde<V> valueSerde) {
     public Consumed<K, V> consumed() {
@@ -63,6 +80,10 @@ public final class Topics {
   }
 
   private final String prefix;
+  private final List<String> tenants;
+  private final String tenant;
+  private final SchemaRegistryClient registry;
+  private final AvroSerdes.Config serdeConfig;
   private final Topic<String, PromptRequest> prompts;
   private final Topic<String, TokenEvent> tokens;
   private final Topic<String, Completion> completions;
@@ -70,12 +91,29 @@ public final class Topics {
   private final Topic<String, Claims.Claim> requestClaims;
   private final Topic<String, Claims.Verdict> requestVerdicts;
 
-  private Topics(String prefix, SchemaRegistryClient registry, AvroSerdes.Config serdeConfig) {
+  /**
+   * The topics of the deployment under {@code prefix} serving {@code tenants} (none: one set of
+   * event topics), seen as {@code tenant} (null: as the service).
+   */
+  private Topics(
+      String prefix,
+      List<String> tenants,
+      String tenant,
+      SchemaRegistryClient registry,
+      AvroSerdes.Config serdeConfig) {
     this.prefix = checkPrefix(prefix);
-    this.prompts = topic(PROMPTS, PromptRequest.class, registry, serdeConfig);
-    this.tokens = topic(TOKENS, TokenEvent.class, registry, serdeConfig);
-    this.completions = topic(COMPLETIONS, Completion.class, registry, serdeConfig);
-    this.generationErrors = topic(GENERATION_ERRORS, GenerationError.class, registry, serdeConfig);
+    this.tenants = List.copyOf(tenants);
+    this.tenants.forEach(Topics::checkTenant);
+    if (this.tenants.stream().distinct().count() < this.tenants.size()) {
+      throw new IllegalArgumentException("a tenant is named twice in " + tenants);
+    }
+    this.tenant = tenant == null ? null : checkTenant(tenant);
+    this.registry = registry;
+    this.serdeConfig = serdeConfig;
+    this.prompts = topic(eventTopic(tenant, PROMPTS), PromptRequest.class);
+    this.tokens = topic(eventTopic(tenant, TOKENS), TokenEvent.class);
+    this.completions = topic(eventTopic(tenant, COMPLETIONS), Completion.class);
+    this.generationErrors = topic(eventTopic(tenant, GENERATION_ERRORS), GenerationError.class);
     this.requestClaims = new Topic<>(prefix + REQUEST_CLAIMS, Serdes.String(), Claims.claimSerde());
     this.requestVerdicts =
         new Topic<>(prefix + REQUEST_VERDICTS, Serdes.String(), Claims.verdictSerde());
@@ -83,16 +121,78 @@ public final class Topics {
 
   /** The topics under {@code prefix}, with serdes that register schemas on first use. */
   public static Topics create(String prefix, SchemaRegistryClient registry) {
-    return new Topics(prefix, registry, AvroSerdes.Config.VALUES);
+    return create(prefix, registry, AvroSerdes.Config.VALUES);
   }
 
   public static Topics create(
       String prefix, SchemaRegistryClient registry, AvroSerdes.Config serdeConfig) {
-    return new Topics(prefix, registry, serdeConfig);
+    return new Topics(prefix, List.of(), null, registry, serdeConfig);
+  }
+
+  /** The topics of a deployment under {@code prefix} that serves {@code tenants}, each apart. */
+  public static Topics create(
+      String prefix,
+      List<String> tenants,
+      SchemaRegistryClient registry,
+      AvroSerdes.Config serdeConfig) {
+    return new Topics(prefix, tenants, null, registry, serdeConfig);
+  }
+
+  /**
+   * One tenant's view: its own event topics ({@code <prefix><tenant>.prompts}, ...), what its
+   * publishers, consumers and auditors use.
+   */
+  public Topics tenant(String name) {
+    return new Topics(prefix, tenants, name, registry, serdeConfig);
   }
 
   public String prefix() {
     return prefix;
+  }
+
+  /** The tenants the deployment serves, each with its own event topics; empty: none apart. */
+  public List<String> tenants() {
+    return tenants;
+  }
+
+  /** The tenant this view is of, or null for the service's view. */
+  public String viewTenant() {
+    return tenant;
+  }
+
+  /**
+   * The name of event topic {@code baseName} (one of the constants) of {@code tenant}, or of the
+   * deployment's own where {@code tenant} is null.
+   */
+  public String eventTopic(String tenant, String baseName) {
+    return eventTopic(prefix, tenant, baseName);
+  }
+
+  private static String eventTopic(String prefix, String tenant, String baseName) {
+    return tenant == null ? prefix + baseName : prefix + tenant + "." + baseName;
+  }
+
+  /** The topics the service reads prompts from: one per tenant, or the one prompts topic. */
+  public List<String> promptTopics() {
+    return tenants.isEmpty()
+        ? List.of(eventTopic(null, PROMPTS))
+        : tenants.stream().map(t -> eventTopic(t, PROMPTS)).toList();
+  }
+
+  /**
+   * The tenant whose prompts {@code topic} holds, or null where the deployment has no tenants apart
+   * (a prompt's tenant is then its field).
+   */
+  public String tenantOfPrompts(String topic) {
+    for (String t : tenants) {
+      if (topic.equals(eventTopic(t, PROMPTS))) {
+        return t;
+      }
+    }
+    if (tenants.isEmpty() && topic.equals(eventTopic(null, PROMPTS))) {
+      return null;
+    }
+    throw new IllegalArgumentException(topic + " is not a prompts topic of this deployment");
   }
 
   public Topic<String, PromptRequest> prompts() {
@@ -131,6 +231,23 @@ public final class Topics {
    * replay reads, so give them a retention that covers the audit period.
    */
   public static List<NewTopic> newTopics(String prefix, int partitions, short replication) {
+    return newTopics(prefix, List.of(), partitions, replication);
+  }
+
+  /**
+   * As {@link #newTopics(String, int, short)}, for a deployment serving {@code tenants}: each
+   * tenant's event topics, and the claim topics once.
+   */
+  public static List<NewTopic> newTopics(
+      String prefix, List<String> tenants, int partitions, short replication) {
+    checkPrefix(prefix);
+    tenants.forEach(Topics::checkTenant);
+    List<String> names = new ArrayList<>();
+    for (String tenant : tenants.isEmpty() ? Collections.<String>singletonList(null) : tenants) {
+      EVENT_TOPICS.forEach(base -> names.add(eventTopic(prefix, tenant, base)));
+    }
+    names.add(prefix + REQUEST_CLAIMS);
+    names.add(prefix + REQUEST_VERDICTS);
     Map<String, String> eventLog =
         Map.of(
             TopicConfig.CLEANUP_POLICY_CONFIG,
@@ -138,17 +255,23 @@ public final class Topics {
             // With replication >= 2, keep acknowledged events on two replicas.
             TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
             String.valueOf(Math.min(2, (int) replication)));
-    return List.of(
-            PROMPTS, TOKENS, COMPLETIONS, GENERATION_ERRORS, REQUEST_CLAIMS, REQUEST_VERDICTS)
-        .stream()
-        .map(base -> new NewTopic(name(prefix, base), partitions, replication).configs(eventLog))
+    return names.stream()
+        .map(name -> new NewTopic(name, partitions, replication).configs(eventLog))
         .toList();
   }
 
-  private <V extends SpecificRecord> Topic<String, V> topic(
-      String baseName, Class<V> type, SchemaRegistryClient registry, AvroSerdes.Config config) {
-    return new Topic<>(
-        prefix + baseName, Serdes.String(), AvroSerdes.specific(type, registry, config));
+  private <V extends SpecificRecord> Topic<String, V> topic(String name, Class<V> type) {
+    return new Topic<>(name, Serdes.String(), AvroSerdes.specific(type, registry, serdeConfig));
+  }
+
+  private static String checkTenant(String tenant) {
+    if (tenant == null || !TENANT_NAME.matcher(tenant).matches()) {
+      throw new IllegalArgumentException(
+          "tenant '"
+              + tenant
+              + "' may only hold letters, digits, '_' and '-', and starts with a letter or digit");
+    }
+    return tenant;
   }
 
   private static String checkPrefix(String prefix) {

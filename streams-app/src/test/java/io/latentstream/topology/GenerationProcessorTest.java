@@ -301,15 +301,13 @@ class GenerationProcessorTest {
       GenerationObserver counting =
           new GenerationObserver() {
             @Override
-            public void started(String requestId, String sessionId, int promptTokens) {
+            public void started(Request request, int promptTokens) {
               mostInLoop.accumulateAndGet(inLoop.incrementAndGet(), Math::max);
             }
 
             @Override
             public void finished(
-                String requestId,
-                String sessionId,
-                io.latentstream.scheduler.GenerationOutcome outcome) {
+                Request request, io.latentstream.scheduler.GenerationOutcome outcome) {
               inLoop.decrementAndGet();
             }
           };

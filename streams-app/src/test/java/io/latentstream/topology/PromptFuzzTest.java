@@ -110,9 +110,9 @@ class PromptFuzzTest {
         TopologySettings.defaults(),
         new GenerationObserver() {
           @Override
-          public void started(String requestId, String sessionId, int promptTokens) {
-            if (requestId.startsWith(EXPLODES)) {
-              throw new IllegalStateException("a planted failure for " + requestId);
+          public void started(Request request, int promptTokens) {
+            if (request.requestId().startsWith(EXPLODES)) {
+              throw new IllegalStateException("a planted failure for " + request.requestId());
             }
           }
         });

@@ -79,8 +79,7 @@ class SessionResumeTest {
       GenerationObserver onFirstToken =
           new GenerationObserver() {
             @Override
-            public void token(
-                String requestId, String sessionId, TokenEmission token, long sinceLastNanos) {
+            public void token(Request request, TokenEmission token, long sinceLastNanos) {
               firstToken.countDown();
             }
           };

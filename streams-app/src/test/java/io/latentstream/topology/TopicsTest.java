@@ -3,6 +3,7 @@ package io.latentstream.topology;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.latentstream.registry.AvroSerdes;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -70,6 +71,50 @@ class TopicsTest {
           topic.configs().get(TopicConfig.CLEANUP_POLICY_CONFIG));
       assertEquals("2", topic.configs().get(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG));
     }
+  }
+
+  @Test
+  void tenantsHaveEventTopicsOfTheirOwnAndShareTheClaimTopics() {
+    assertEquals(
+        List.of(
+            "d.a.prompts",
+            "d.a.tokens",
+            "d.a.completions",
+            "d.a.generation-errors",
+            "d.b-2.prompts",
+            "d.b-2.tokens",
+            "d.b-2.completions",
+            "d.b-2.generation-errors",
+            "d.request-claims",
+            "d.request-verdicts"),
+        Topics.newTopics("d.", List.of("a", "b-2"), 2, (short) 1).stream()
+            .map(NewTopic::name)
+            .toList());
+    Topics topics = Topics.create("d.", List.of("a", "b-2"), null, AvroSerdes.Config.VALUES);
+    assertEquals(List.of("d.a.prompts", "d.b-2.prompts"), topics.promptTopics());
+    assertEquals("b-2", topics.tenantOfPrompts("d.b-2.prompts"));
+    assertThrows(IllegalArgumentException.class, () -> topics.tenantOfPrompts("d.prompts"));
+    Topics b = topics.tenant("b-2");
+    assertEquals("d.b-2.completions", b.completions().name());
+    assertEquals("d.request-verdicts", b.requestVerdicts().name());
+    assertEquals("b-2", b.viewTenant());
+    // Without tenants apart, the one prompts topic, whose prompts name their tenant.
+    Topics untenanted = Topics.create("d.", null);
+    assertEquals(List.of("d.prompts"), untenanted.promptTopics());
+    assertEquals(null, untenanted.tenantOfPrompts("d.prompts"));
+  }
+
+  @Test
+  void aTenantNameThatWouldBlurTopicNamesIsRefused() {
+    for (String bad : List.of("a.b", "", "-a", "a/b", "a b")) {
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Topics.newTopics("d.", List.of(bad), 1, (short) 1),
+          bad);
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> Topics.create("d.", List.of("a", "a"), null, AvroSerdes.Config.VALUES));
   }
 
   @Test

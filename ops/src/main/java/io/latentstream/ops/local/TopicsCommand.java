@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Creates the pipeline's topics under a prefix; existing ones are left as they are.",
-      "They are prompts, tokens, completions, generation-errors, and the service's own",
-      "request-claims and request-verdicts (as many partitions as prompts). State-store changelogs",
+      "They are prompts, tokens, completions, generation-errors (each tenant's own with --tenant:",
+      "<prefix><tenant>.prompts, ...), and the service's own request-claims and",
+      "request-verdicts (as many partitions as prompts). State-store changelogs",
       "(the session cache, compacted) are created by Kafka Streams itself; the registry",
       "creates its _schemas topic."
     })
@@ -31,6 +32,14 @@ public final class TopicsCommand implements Callable<Integer> {
 
   @Option(names = "--prefix", defaultValue = "", description = "Topic name prefix, e.g. team-a.")
   String prefix;
+
+  @Option(
+      names = "--tenant",
+      split = ",",
+      description =
+          "A tenant with event topics of its own (repeatable or comma-separated), as the"
+              + " service's latentstream.tenants lists them.")
+  List<String> tenants = List.of();
 
   @Option(
       names = "--partitions",
@@ -53,7 +62,7 @@ public final class TopicsCommand implements Callable<Integer> {
         int brokers = admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).size();
         replicas = (short) Math.min(3, brokers);
       }
-      List<NewTopic> topics = Topics.newTopics(prefix, partitions, replicas);
+      List<NewTopic> topics = Topics.newTopics(prefix, tenants, partitions, replicas);
       var results = admin.createTopics(topics).values();
       int failures = 0;
       for (NewTopic topic : topics) {

@@ -26,16 +26,27 @@ public final class PipelineOptions {
       description = "Prefix of the deployment's topic names (default none).")
   String topicPrefix;
 
+  @Option(
+      names = "--tenant-topics",
+      paramLabel = "TENANT",
+      description =
+          "The tenant's own topics (<prefix><TENANT>.prompts, ...), where the deployment gives"
+              + " tenants topics of their own (latentstream.tenants).")
+  String tenantTopics;
+
   /**
-   * The deployment's topics, with serdes speaking to its registry. The registry client takes its
-   * security settings ({@code basic.auth.user.info}, {@code schema.registry.ssl.*}) from the same
-   * {@code --command-config} file as the Kafka clients, as Confluent's serializers do.
+   * The deployment's topics (a tenant's own, with {@code --tenant-topics}), with serdes speaking to
+   * its registry. The registry client takes its security settings ({@code basic.auth.user.info},
+   * {@code schema.registry.ssl.*}) from the same {@code --command-config} file as the Kafka
+   * clients, as Confluent's serializers do.
    */
   public Topics topics() throws IOException {
     Map<String, Object> registry = new HashMap<>(kafka.clientProperties());
     registry.put(RegistryClientConfig.URL, schemaRegistryUrl);
-    return Topics.create(
-        topicPrefix, new SchemaRegistryClient(RegistryClientConfig.fromProperties(registry)));
+    Topics topics =
+        Topics.create(
+            topicPrefix, new SchemaRegistryClient(RegistryClientConfig.fromProperties(registry)));
+    return tenantTopics == null ? topics : topics.tenant(tenantTopics);
   }
 
   /** Kafka client settings: bootstrap servers and the passed-through security settings. */

@@ -57,8 +57,7 @@ public final class PublishCommand implements Callable<Integer> {
 
   @Option(
       names = "--tenant",
-      defaultValue = "default",
-      description = "Tenant (default ${DEFAULT-VALUE}).")
+      description = "Tenant (default: that of --tenant-topics, else default).")
   String tenant;
 
   @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (default).")
@@ -118,7 +117,10 @@ public final class PublishCommand implements Callable<Integer> {
     return PromptRequest.newBuilder()
         .setRequestId(requestId != null ? requestId : UUID.randomUUID().toString())
         .setSessionId(session)
-        .setTenant(tenant)
+        .setTenant(
+            tenant != null
+                ? tenant
+                : pipeline.tenantTopics != null ? pipeline.tenantTopics : "default")
         .setInput(body)
         .setSampling(
             SamplingParams.newBuilder()

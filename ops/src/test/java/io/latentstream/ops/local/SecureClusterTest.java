@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport;
 import io.latentstream.ops.local.ServiceProcesses.Observed;
+import io.latentstream.registry.AvroSerdes;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -39,6 +42,9 @@ import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.acl.AccessControlEntry;
@@ -50,7 +56,9 @@ import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -64,11 +72,15 @@ import org.junit.jupiter.api.io.TempDir;
  * user from {@code --command-config} and asking for HTTP basic auth; a publisher ({@code
  * latentstream publish --command-config}); and a service instance (child JVM) that gets its Kafka
  * security settings from a YAML file named by {@code MICRONAUT_CONFIG_FILES} and its secrets from
- * an environment variable and a secret file (also named there). The service holds exactly the ACLs
- * listed in docker/README.md and generates; a client without WRITE on {@code prompts} is refused; a
- * wrong password does not authenticate; and nothing the service or the registry logs, Kafka
- * clients' configuration dumps included, contains a secret. Also the console's switch: the secured
- * deployment turns it off with {@code LATENTSTREAM_CONSOLE_ENABLED=false}.
+ * an environment variable and a secret file (also named there). The deployment serves tenants a and
+ * b, each with topics of its own and a principal of its own. The service holds exactly the ACLs
+ * listed in docker/README.md and generates; tenant b's principal can neither publish to a's
+ * prompts, read a's tokens, nor continue a's session (a prompt on b's topic naming tenant a is
+ * refused as TENANT_MISMATCH; b's turn with a's session id is a fresh session of b's); a client
+ * without WRITE on a's prompts is refused; a wrong password does not authenticate; and nothing the
+ * service or the registry logs, Kafka clients' configuration dumps included, contains a secret.
+ * Also the console's switch: the secured deployment turns it off with {@code
+ * LATENTSTREAM_CONSOLE_ENABLED=false}.
  */
 class SecureClusterTest {
   private static final Path MODEL = Path.of("../models/brown-mtp").toAbsolutePath().normalize();
@@ -76,7 +88,9 @@ class SecureClusterTest {
   private static final String APPLICATION_ID = "secure-test";
   private static final String SERVICE = "latentstream";
   private static final String REGISTRY = "schema-registry";
-  private static final String PUBLISHER = "publisher";
+  private static final List<String> TENANTS = List.of("a", "b");
+  private static final String TENANT_A = "tenant-a";
+  private static final String TENANT_B = "tenant-b";
   private static final String AUDITOR = "auditor";
   private static final String AUDIT_OUTPUT = PREFIX + "replayed-tokens";
 
@@ -120,13 +134,13 @@ class SecureClusterTest {
             .start();
     try (Admin admin = Admin.create(clientProperties(cluster.superUserClientProperties()))) {
       List<UserScramCredentialAlteration> users = new ArrayList<>();
-      for (String user : List.of(SERVICE, REGISTRY, PUBLISHER, AUDITOR)) {
+      for (String user : List.of(SERVICE, REGISTRY, TENANT_A, TENANT_B, AUDITOR)) {
         users.add(
             new UserScramCredentialUpsertion(
                 user, new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password(user)));
       }
       admin.alterUserScramCredentials(users).all().get(30, TimeUnit.SECONDS);
-      List<NewTopic> topics = new ArrayList<>(Topics.newTopics(PREFIX, 2, (short) 1));
+      List<NewTopic> topics = new ArrayList<>(Topics.newTopics(PREFIX, TENANTS, 2, (short) 1));
       topics.add(new NewTopic(AUDIT_OUTPUT, 1, (short) 1));
       admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);
       admin.createAcls(acls()).all().get(30, TimeUnit.SECONDS);
@@ -152,8 +166,12 @@ class SecureClusterTest {
     Topics topics =
         Topics.create(
             PREFIX,
+            TENANTS,
             new SchemaRegistryClient(
-                RegistryClientConfig.of(registryUrl).withBasicAuth(registryUserInfo)));
+                RegistryClientConfig.of(registryUrl).withBasicAuth(registryUserInfo)),
+            AvroSerdes.Config.VALUES);
+    Topics ofA = topics.tenant("a");
+    Topics ofB = topics.tenant("b");
 
     // The operator's files, as docker/README.md shows: settings in YAML, secrets in the
     // environment or in files.
@@ -180,7 +198,7 @@ class SecureClusterTest {
     services.start(
         "secure",
         List.of(KAFKA_CLIENT_LOGS),
-        Map.of(),
+        Map.of("latentstream.tenants", String.join(",", TENANTS)),
         Map.of(
             "MICRONAUT_CONFIG_FILES",
             securityFile + "," + secretFile,
@@ -192,33 +210,42 @@ class SecureClusterTest {
             "false"));
     services.awaitRunning("secure");
 
-    // The publisher through the command line, its secrets (SASL and the registry's basic auth)
-    // in the --command-config file.
-    Map<String, Object> publisherConfig = new HashMap<>(scram(PUBLISHER));
-    publisherConfig.put(RegistryClientConfig.BASIC_AUTH_USER_INFO, registryUserInfo);
-    var published =
-        LatentstreamCliTestSupport.run(
-            "publish",
-            "--bootstrap-servers",
-            cluster.bootstrapServers(),
-            "--command-config",
-            propertiesFile("publisher.properties", publisherConfig).toString(),
-            "--schema-registry-url",
-            registryUrl,
-            "--topic-prefix",
-            PREFIX,
-            "--request-id",
-            "secure-1",
-            "--text",
-            "The jury said",
-            "--max-new-tokens",
-            "6");
+    // Tenant a's publisher through the command line, its secrets (SASL and the registry's basic
+    // auth) in the --command-config file: a turn of a's session.
+    var published = publish(TENANT_A, "a", registryUrl, registryUserInfo, "secure-1", null);
     assertEquals(0, published.exitCode(), published.err());
-    Observed observed = new Observed(cluster.bootstrapServers(), scram(AUDITOR), topics);
+    Observed observed = new Observed(cluster.bootstrapServers(), scram(AUDITOR), ofA);
     observed.continueUntilComplete(Set.of("secure-1"), Duration.ofSeconds(120));
     Completion completion = observed.completions.get("secure-1");
     assertEquals(6, completion.getTokenIds().size());
     assertEquals(List.of(0, 1, 2, 3, 4, 5), observed.indices.get("secure-1"));
+
+    // Tenant b may neither write a's prompts nor read a's tokens: the ACLs refuse it.
+    try (KafkaProducer<String, byte[]> b =
+        new KafkaProducer<>(
+            clientProperties(scram(TENANT_B)), new StringSerializer(), new ByteArraySerializer())) {
+      assertUnauthorized(
+          ofA.prompts().name(),
+          () -> b.send(new ProducerRecord<>(ofA.prompts().name(), "k", new byte[] {1})).get());
+    }
+    try (KafkaConsumer<String, byte[]> b = consumer(TENANT_B, ofA.tokens().name())) {
+      assertUnauthorized(ofA.tokens().name(), () -> b.poll(Duration.ofSeconds(10)));
+    }
+    // Nor continue a's session through its own topic: naming tenant a is refused, and under its
+    // own name a's session id is a session of b's, with none of a's history.
+    assertEquals(
+        0, publish(TENANT_B, "b", registryUrl, registryUserInfo, "b-as-a", "a").exitCode());
+    assertEquals(0, publish(TENANT_B, "b", registryUrl, registryUserInfo, "b-1", "b").exitCode());
+    try (KafkaConsumer<String, byte[]> b = consumer(TENANT_B, ofB.generationErrors().name())) {
+      GenerationError refused = awaitError(b, ofB, "b-as-a");
+      assertEquals(ErrorCode.TENANT_MISMATCH, refused.getCode(), refused.getMessage());
+    }
+    Observed observedB = new Observed(cluster.bootstrapServers(), scram(TENANT_B), ofB);
+    observedB.continueUntilComplete(Set.of("b-1"), Duration.ofSeconds(120));
+    Completion ofBsTurn = observedB.completions.get("b-1");
+    assertEquals(completion.getUsage().getPromptTokens(), ofBsTurn.getUsage().getPromptTokens());
+    assertEquals(0, ofBsTurn.getUsage().getCachedPromptTokens(), "nothing of a's session cache");
+    assertEquals(completion.getTokenIds(), ofBsTurn.getTokenIds(), "the same turn, fresh");
 
     // The auditor writes its own topic, but not prompts: the refusal is the missing WRITE ACL.
     try (KafkaProducer<String, byte[]> auditor =
@@ -230,15 +257,15 @@ class SecureClusterTest {
               ExecutionException.class,
               () ->
                   auditor
-                      .send(new ProducerRecord<>(topics.prompts().name(), "k", new byte[] {1}))
+                      .send(new ProducerRecord<>(ofA.prompts().name(), "k", new byte[] {1}))
                       .get(30, TimeUnit.SECONDS));
       TopicAuthorizationException denied =
           assertInstanceOf(TopicAuthorizationException.class, refused.getCause());
-      assertEquals(Set.of(topics.prompts().name()), denied.unauthorizedTopics());
+      assertEquals(Set.of(ofA.prompts().name()), denied.unauthorizedTopics());
     }
 
     Map<String, Object> wrongPassword =
-        LocalKafkaCluster.Scram.clientProperties(PUBLISHER, password(PUBLISHER) + "x");
+        LocalKafkaCluster.Scram.clientProperties(TENANT_A, password(TENANT_A) + "x");
     try (Admin impostor = Admin.create(clientProperties(wrongPassword))) {
       ExecutionException failed =
           assertThrows(
@@ -270,7 +297,7 @@ class SecureClusterTest {
         serviceLog.contains("GenerationProcessor - finished"),
         "the captured output holds the request's log lines");
     String registryLog = Files.readString(directory.resolve("registry.log"));
-    assertTrue(registryLog.contains("Registered " + PREFIX + "tokens-value"), registryLog);
+    assertTrue(registryLog.contains("Registered " + PREFIX + "a.tokens-value"), registryLog);
     for (String log : List.of(serviceLog, registryLog)) {
       assertTrue(
           log.contains("sasl.jaas.config = [hidden]"),
@@ -315,9 +342,12 @@ class SecureClusterTest {
    */
   private static List<AclBinding> acls() {
     List<AclBinding> acls = new ArrayList<>();
-    allow(acls, SERVICE, ResourceType.TOPIC, PREFIX + "prompts", false, AclOperation.READ);
-    for (String output : List.of("tokens", "completions", "generation-errors")) {
-      allow(acls, SERVICE, ResourceType.TOPIC, PREFIX + output, false, AclOperation.WRITE);
+    for (String tenant : TENANTS) {
+      String topics = PREFIX + tenant + ".";
+      allow(acls, SERVICE, ResourceType.TOPIC, topics + "prompts", false, AclOperation.READ);
+      for (String output : List.of("tokens", "completions", "generation-errors")) {
+        allow(acls, SERVICE, ResourceType.TOPIC, topics + output, false, AclOperation.WRITE);
+      }
     }
     // The request-id claims go round through the service's own two topics.
     for (String own : List.of("request-claims", "request-verdicts")) {
@@ -352,10 +382,19 @@ class SecureClusterTest {
         false,
         AclOperation.WRITE);
 
-    allow(acls, PUBLISHER, ResourceType.TOPIC, PREFIX + "prompts", false, AclOperation.WRITE);
+    // Each tenant's principal writes its prompts and reads its outputs, all under its prefix.
+    for (String tenant : TENANTS) {
+      String principal = "tenant-" + tenant;
+      String topics = PREFIX + tenant + ".";
+      allow(acls, principal, ResourceType.TOPIC, topics + "prompts", false, AclOperation.WRITE);
+      for (String output : List.of("tokens", "completions", "generation-errors")) {
+        allow(acls, principal, ResourceType.TOPIC, topics + output, false, AclOperation.READ);
+      }
+      allow(acls, principal, ResourceType.GROUP, "observer-", true, AclOperation.READ);
+    }
 
     for (String input : List.of("prompts", "tokens", "completions")) {
-      allow(acls, AUDITOR, ResourceType.TOPIC, PREFIX + input, false, AclOperation.READ);
+      allow(acls, AUDITOR, ResourceType.TOPIC, PREFIX + "a." + input, false, AclOperation.READ);
     }
     allow(acls, AUDITOR, ResourceType.TOPIC, AUDIT_OUTPUT, false, AclOperation.WRITE);
     allow(acls, AUDITOR, ResourceType.GROUP, "observer-", true, AclOperation.READ);
@@ -373,6 +412,84 @@ class SecureClusterTest {
         new AclBinding(
             new ResourcePattern(type, name, prefixed ? PatternType.PREFIXED : PatternType.LITERAL),
             new AccessControlEntry("User:" + user, "*", operation, AclPermissionType.ALLOW)));
+  }
+
+  /**
+   * {@code latentstream publish} as {@code principal} to {@code tenant}'s topics, a turn of session
+   * case-1 naming {@code tenantField}; null: the topics' tenant.
+   */
+  private LatentstreamCliTestSupport.Result publish(
+      String principal,
+      String tenant,
+      String registryUrl,
+      String registryAuth,
+      String requestId,
+      String tenantField)
+      throws IOException {
+    Map<String, Object> config = new HashMap<>(scram(principal));
+    config.put(RegistryClientConfig.BASIC_AUTH_USER_INFO, registryAuth);
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                "publish",
+                "--bootstrap-servers",
+                cluster.bootstrapServers(),
+                "--command-config",
+                propertiesFile(principal + ".properties", config).toString(),
+                "--schema-registry-url",
+                registryUrl,
+                "--topic-prefix",
+                PREFIX,
+                "--tenant-topics",
+                tenant,
+                "--session",
+                "case-1",
+                "--request-id",
+                requestId,
+                "--text",
+                "The jury said",
+                "--max-new-tokens",
+                "6"));
+    if (tenantField != null) {
+      arguments.addAll(List.of("--tenant", tenantField));
+    }
+    return LatentstreamCliTestSupport.run(arguments.toArray(String[]::new));
+  }
+
+  /** A consumer of {@code topic} as {@code principal}, from the start. */
+  private KafkaConsumer<String, byte[]> consumer(String principal, String topic) {
+    Map<String, Object> config = clientProperties(scram(principal));
+    config.put(ConsumerConfig.GROUP_ID_CONFIG, "observer-" + principal + "-" + System.nanoTime());
+    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+    consumer.subscribe(List.of(topic));
+    return consumer;
+  }
+
+  /** The error event of {@code requestId} on the tenant's error topic. */
+  private static GenerationError awaitError(
+      KafkaConsumer<String, byte[]> consumer, Topics tenant, String requestId) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+        GenerationError error =
+            tenant.generationErrors().valueSerde().deserializer().deserialize(r.topic(), r.value());
+        if (requestId.equals(error.getRequestId())) {
+          return error;
+        }
+      }
+    }
+    throw new AssertionError("no error event for " + requestId);
+  }
+
+  private static void assertUnauthorized(
+      String topic, org.junit.jupiter.api.function.Executable call) {
+    Throwable thrown = assertThrows(Exception.class, call);
+    Throwable cause = thrown instanceof ExecutionException ? thrown.getCause() : thrown;
+    TopicAuthorizationException denied = assertInstanceOf(TopicAuthorizationException.class, cause);
+    assertEquals(Set.of(topic), denied.unauthorizedTopics());
   }
 
   private String password(String user) {

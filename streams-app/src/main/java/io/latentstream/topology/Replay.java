@@ -51,13 +51,14 @@ import org.slf4j.LoggerFactory;
  * MTP drafting, so requests are regenerated together, a wave at a time (one turn per session per
  * wave).
  *
- * <p>Two of the service's decisions depend on wall-clock time, not on the log: a session idle for
- * longer than its TTL is forgotten, and a request id is refused as a duplicate only while it is
- * retained. Replay follows what the record shows of them: a turn whose recorded {@link Completion}
- * counts only its own prompt tokens was generated as a new session, and a prompt reusing a request
- * id was accepted again when the id has another recorded generation and no {@code
- * DUPLICATE_REQUEST_ID} error names the prompt. (The size bound on session caches changes nothing
- * that is generated: it drops caches, never histories.)
+ * <p>Three of the service's decisions depend on time, not on the prompts' log: a session idle for
+ * longer than its TTL is forgotten, a request id is refused as a duplicate only while it is
+ * retained, and of two prompts with one id in different partitions the one whose claim came first
+ * is generated. Replay follows what the record shows of them: a turn whose recorded {@link
+ * Completion} counts only its own prompt tokens was generated as a new session, a prompt that a
+ * {@code DUPLICATE_REQUEST_ID} error names was refused, and a prompt reusing a request id was
+ * accepted again when the id has another recorded generation and no such error names it. (The size
+ * bound on session caches changes nothing that is generated: it drops caches, never histories.)
  */
 public final class Replay {
   private static final Logger LOG = LoggerFactory.getLogger(Replay.class);
@@ -233,8 +234,10 @@ public final class Replay {
     LOG.info("recorded tokens of {} requests read; regenerating", recorded.tokens().size());
     List<Accepted> accepted = new ArrayList<>();
     Tally counts = new Tally();
+    Map<String, Integer> seen =
+        new HashMap<>(); // accepted request ids, in any partition: how often
     for (List<ConsumerRecord<String, byte[]>> partition : log.values()) {
-      replayPartition(partition, range, recorded, accepted, counts);
+      replayPartition(partition, range, recorded, seen, accepted, counts);
     }
     List<Accepted> verified = accepted.stream().filter(a -> a.verified).toList();
     if (!allowDifferentDigest) {
@@ -274,15 +277,16 @@ public final class Replay {
 
   /**
    * Validates a partition's prompts in offset order and regenerates what is needed, a wave at a
-   * time, adding what it accepted to {@code all}.
+   * time, adding what it accepted to {@code all}. Request ids are the service's across partitions
+   * ({@code seen}), as its claims de-duplicate them.
    */
   private void replayPartition(
       List<ConsumerRecord<String, byte[]>> partition,
       Range range,
       Recorded recorded,
+      Map<String, Integer> seen,
       List<Accepted> all,
       Tally counts) {
-    Map<String, Integer> seen = new HashMap<>(); // accepted request ids: how many times
     Map<SessionKey, int[]> histories = new HashMap<>();
     int regenerated = 0;
     List<ConsumerRecord<String, byte[]>> waiting = new ArrayList<>(partition);
@@ -353,10 +357,12 @@ public final class Replay {
     try {
       PromptValidator.checkTenant(prompt, topics.viewTenant());
       turn = validator.validate(prompt, session != null && histories.containsKey(session));
+      // Which of two prompts with one id in different partitions is the duplicate depends on the
+      // order their claims reached the claims topic, not on the prompts' log: the refusal that
+      // names a prompt decides, whichever partition is replayed first.
       int generation = seen.getOrDefault(requestId, 0);
-      if (generation > 0
-          && (recorded.generations(requestId) <= generation
-              || recorded.refusedAsDuplicate(record))) {
+      if (recorded.refusedAsDuplicate(record)
+          || (generation > 0 && recorded.generations(requestId) <= generation)) {
         return null; // a duplicate request id
       }
       if (history.length > 0) {

@@ -47,7 +47,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * with three partitions: the same id published on every partition, as a one-off request and as
  * turns of sessions that hash elsewhere, generates once; every other publication gets one
  * DUPLICATE_REQUEST_ID error naming its record, and a session whose turn was refused goes on with
- * its next turn.
+ * its next turn. Replay of the log refuses the same publications.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -170,6 +170,18 @@ class DeduplicationTest {
         assertEquals(i, same.get(i), "one token per index: " + same);
       }
       streams.close(Duration.ofSeconds(30));
+
+      // Replay refuses the same publications, whichever partition it reads first.
+      Replay.Report report =
+          new Replay(
+                  model,
+                  topics,
+                  Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
+                  TopologySettings.defaults().limits())
+              .verify(Replay.Range.all(), false, null);
+      assertEquals(List.of(), report.diverging());
+      assertEquals(2, report.identical(), "same-id once, chat-x-2");
+      assertEquals(4, report.refused(), "the duplicates");
     } finally {
       model.close();
       registry.stop();

@@ -53,7 +53,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * and a request of its own (nothing of a's history or cache); a prompt on b's topic whose tenant
  * field names a is refused (TENANT_MISMATCH) on b's error topic and continues nothing of a's; a's
  * second turn continues a's session from its cache; a duplicate id is refused within its tenant.
- * Each event lands on its tenant's topics only, and the observer (metrics) sees each tenant's own.
+ * Each event lands on its tenant's topics only, the observer (metrics) sees each tenant's own, and
+ * each tenant's replay of its topics reproduces them.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -183,6 +184,20 @@ class TenantsTest {
       assertEquals(List.of(ErrorCode.DUPLICATE_REQUEST_ID), refused.get("a"));
       assertEquals(List.of(ErrorCode.TENANT_MISMATCH), refused.get("b"));
       streams.close(Duration.ofSeconds(30));
+
+      // Each tenant's auditor replays its own topics: the same tokens, the same refusals.
+      for (Topics tenant : List.of(a, b)) {
+        Replay.Report report =
+            new Replay(
+                    model,
+                    tenant,
+                    Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
+                    TopologySettings.defaults().limits())
+                .verify(Replay.Range.all(), false, null);
+        assertEquals(List.of(), report.diverging(), tenant.viewTenant());
+        assertEquals(completions(tenant).size(), report.identical(), tenant.viewTenant());
+        assertEquals(1, report.refused(), tenant.viewTenant() + ": its duplicate or mismatch");
+      }
     } finally {
       model.close();
       registry.stop();

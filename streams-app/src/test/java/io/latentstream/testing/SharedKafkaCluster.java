@@ -1,5 +1,17 @@
 package io.latentstream.testing;
 
+import io.latentstream.registry.EmbeddedRegistryConfig;
+import io.latentstream.registry.EmbeddedSchemaRegistry;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -65,6 +77,39 @@ public final class SharedKafkaCluster implements BeforeAllCallback {
           "annotate the test class with @ExtendWith(SharedKafkaCluster.class)");
     }
     return cluster.bootstrapServers();
+  }
+
+  /** A started schema registry on the cluster, its schemas in a topic of the test's own. */
+  public static EmbeddedSchemaRegistry registry(String schemasTopic) throws IOException {
+    return new EmbeddedSchemaRegistry(
+            EmbeddedRegistryConfig.of(bootstrapServers()).withSchemasTopic(schemasTopic))
+        .start();
+  }
+
+  /** Creates the topics and waits until the cluster has them. */
+  public static void createTopics(Collection<NewTopic> topics) throws Exception {
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers()))) {
+      admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A reader of what the service committed (read_committed), from the earliest offsets, in a group
+   * of its own: what a downstream consumer sees.
+   */
+  public static <V> KafkaConsumer<String, V> committedReader(Deserializer<V> values) {
+    return new KafkaConsumer<>(
+        Map.of(
+            ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+            bootstrapServers(),
+            ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+            "read_committed",
+            ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+            "earliest",
+            ConsumerConfig.GROUP_ID_CONFIG,
+            "committed-reader-" + System.nanoTime()),
+        new StringDeserializer(),
+        values);
   }
 
   private static KafkaClusterTestKit start() throws Exception {

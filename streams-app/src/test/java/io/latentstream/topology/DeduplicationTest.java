@@ -3,7 +3,6 @@ package io.latentstream.topology;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -26,14 +25,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -54,22 +50,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class DeduplicationTest {
   @Test
   void anIdPublishedOnEveryPartitionGeneratesOnce() throws Exception {
-    EmbeddedSchemaRegistry registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-dedup-test"))
-            .start();
+    EmbeddedSchemaRegistry registry = SharedKafkaCluster.registry("_schemas-dedup-test");
     Topics topics =
         Topics.create(
             "dedup-test.",
             new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-    try (Admin admin =
-        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(topics.prefix(), 3, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    }
+    SharedKafkaCluster.createTopics(Topics.newTopics(topics.prefix(), 3, (short) 1));
     ServedModel model =
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
@@ -110,7 +96,8 @@ class DeduplicationTest {
       Map<String, Integer> completions = new HashMap<>();
       List<GenerationError> duplicates = new ArrayList<>();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      try (KafkaConsumer<String, byte[]> consumer =
+          SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
         consumer.subscribe(
             List.of(
                 topics.tokens().name(),
@@ -197,14 +184,5 @@ class DeduplicationTest {
         .setSampling(SamplingParams.newBuilder().setTemperature(0.0).setMaxNewTokens(8).build())
         .setCreatedAt(Instant.now())
         .build();
-  }
-
-  private static KafkaConsumer<String, byte[]> consumer() {
-    Map<String, Object> config = new HashMap<>();
-    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "dedup-reader-" + System.nanoTime());
-    return new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
   }
 }

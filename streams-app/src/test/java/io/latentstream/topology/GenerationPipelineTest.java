@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.engine.Engine;
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -38,16 +37,12 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -74,21 +69,11 @@ class GenerationPipelineTest {
 
   @BeforeAll
   static void start() throws Exception {
-    registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-pipeline-test"))
-            .start();
+    registry = SharedKafkaCluster.registry("_schemas-pipeline-test");
     SchemaRegistryClient client =
         new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
     topics = Topics.create("pipeline-test.", client);
-    try (Admin admin =
-        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    }
+    SharedKafkaCluster.createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1));
     model = ServedModel.load(MODEL, "brown-mtp", GenerationLoop.Settings.defaults());
     referenceEngine = Engine.load(MODEL);
     StreamsBuilder builder = new StreamsBuilder();
@@ -157,15 +142,9 @@ class GenerationPipelineTest {
   /** Reads a topic as read_committed until {@code done} holds for what was read. */
   private static <V> List<V> readUntil(
       Topics.Topic<String, V> topic, Predicate<List<V>> done, Predicate<V> relevant) {
-    Map<String, Object> config = new HashMap<>();
-    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime());
-    Deserializer<V> values = topic.valueSerde().deserializer();
     List<V> read = new ArrayList<>();
     try (KafkaConsumer<String, V> consumer =
-        new KafkaConsumer<>(config, new StringDeserializer(), values)) {
+        SharedKafkaCluster.committedReader(topic.valueSerde().deserializer())) {
       consumer.subscribe(List.of(topic.name()));
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (!done.test(read)) {

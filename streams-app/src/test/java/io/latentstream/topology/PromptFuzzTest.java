@@ -3,7 +3,6 @@ package io.latentstream.topology;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RecordDecodingException;
 import io.latentstream.registry.RegistryClientConfig;
@@ -32,8 +31,6 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -44,7 +41,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -83,22 +79,12 @@ class PromptFuzzTest {
 
   @BeforeAll
   static void start() throws Exception {
-    registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-fuzz-test"))
-            .start();
+    registry = SharedKafkaCluster.registry("_schemas-fuzz-test");
     topics =
         Topics.create(
             "fuzz-test.",
             new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-    try (Admin admin =
-        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    }
+    SharedKafkaCluster.createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1));
     model =
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
@@ -255,7 +241,8 @@ class PromptFuzzTest {
     Map<String, GenerationError> errorsAt = new HashMap<>();
     Map<String, Completion> completions = new HashMap<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(200);
-    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+    try (KafkaConsumer<String, byte[]> consumer =
+        SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(topics.generationErrors().name(), topics.completions().name()));
       List<Sent> open = new ArrayList<>(sent);
       while (!open.isEmpty()) {
@@ -414,7 +401,8 @@ class PromptFuzzTest {
     Map<String, GenerationError> errors = new HashMap<>();
     Map<String, Completion> completions = new HashMap<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+    try (KafkaConsumer<String, byte[]> consumer =
+        SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(topics.generationErrors().name(), topics.completions().name()));
       while (!errors.keySet().containsAll(byOffset.keySet())
           || !completions.keySet().containsAll(after)) {
@@ -593,14 +581,5 @@ class PromptFuzzTest {
       return i;
     }
     throw new IllegalArgumentException("marker not found");
-  }
-
-  private static KafkaConsumer<String, byte[]> consumer() {
-    Map<String, Object> config = new HashMap<>();
-    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "fuzz-reader-" + System.nanoTime());
-    return new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
   }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -29,8 +28,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -39,7 +36,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -77,14 +73,10 @@ class ReplayTest {
 
   @BeforeAll
   static void recordARun() throws Exception {
-    registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-replay-test"))
-            .start();
+    registry = SharedKafkaCluster.registry("_schemas-replay-test");
     client = new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
     topics = Topics.create("replay-test.", client);
-    createTopics("replay-test.");
+    SharedKafkaCluster.createTopics(Topics.newTopics("replay-test.", 2, (short) 1));
     model =
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
@@ -195,7 +187,7 @@ class ReplayTest {
   @Test
   void aTamperedTokenIsReportedAtItsIndex() throws Exception {
     Topics tampered = Topics.create("replay-tampered.", client);
-    createTopics("replay-tampered.");
+    SharedKafkaCluster.createTopics(Topics.newTopics("replay-tampered.", 2, (short) 1));
     try (KafkaProducer<String, byte[]> producer =
         new KafkaProducer<>(
             Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
@@ -307,19 +299,10 @@ class ReplayTest {
         .build();
   }
 
-  private static void createTopics(String prefix) throws Exception {
-    try (Admin admin =
-        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-      admin.createTopics(Topics.newTopics(prefix, 2, (short) 1)).all().get(30, TimeUnit.SECONDS);
-    }
-  }
-
   private static List<ConsumerRecord<String, Completion>> readUntil(String topic, int count) {
-    Map<String, Object> config = consumerConfig();
     List<ConsumerRecord<String, Completion>> read = new ArrayList<>();
     try (KafkaConsumer<String, Completion> consumer =
-        new KafkaConsumer<>(
-            config, new StringDeserializer(), topics.completions().valueSerde().deserializer())) {
+        SharedKafkaCluster.committedReader(topics.completions().valueSerde().deserializer())) {
       consumer.subscribe(List.of(topic));
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
       while (read.size() < count) {
@@ -334,8 +317,7 @@ class ReplayTest {
   private static List<ConsumerRecord<String, byte[]>> readAllValues(String topic) {
     List<ConsumerRecord<String, byte[]>> read = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> consumer =
-        new KafkaConsumer<>(
-            consumerConfig(), new StringDeserializer(), new ByteArrayDeserializer())) {
+        SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
       List<TopicPartition> partitions =
           consumer.partitionsFor(topic).stream()
               .map(p -> new TopicPartition(topic, p.partition()))
@@ -348,14 +330,5 @@ class ReplayTest {
       }
     }
     return read;
-  }
-
-  private static Map<String, Object> consumerConfig() {
-    Map<String, Object> config = new HashMap<>();
-    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "replay-reader-" + System.nanoTime());
-    return config;
   }
 }

@@ -3,7 +3,6 @@ package io.latentstream.topology;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -27,7 +26,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,7 +33,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -57,21 +54,14 @@ class SessionResumeTest {
 
   @Test
   void aSessionsInFlightTurnsResumeOnTheNextInstance() throws Exception {
-    EmbeddedSchemaRegistry registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-resume-test"))
-            .start();
+    EmbeddedSchemaRegistry registry = SharedKafkaCluster.registry("_schemas-resume-test");
     try (ServedModel model =
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults())) {
       Topics topics =
           Topics.create(
               PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-      try (Admin admin =
-          Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-        admin.createTopics(Topics.newTopics(PREFIX, 1, (short) 1)).all().get(30, TimeUnit.SECONDS);
-      }
+      SharedKafkaCluster.createTopics(Topics.newTopics(PREFIX, 1, (short) 1));
       // The first instance stops as soon as the engine emits t1's first token. Waiting for that
       // token to be read instead would race the engine: all three turns (~100 tokens) take it
       // ~0.4 s, about what a token takes to reach a read_committed reader.
@@ -184,12 +174,7 @@ class SessionResumeTest {
 
     Observed(Topics topics) {
       this.topics = topics;
-      Map<String, Object> config = new HashMap<>();
-      config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-      config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-      config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-      config.put(ConsumerConfig.GROUP_ID_CONFIG, "resume-reader-" + System.nanoTime());
-      consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+      consumer = SharedKafkaCluster.committedReader(new ByteArrayDeserializer());
       consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
     }
 

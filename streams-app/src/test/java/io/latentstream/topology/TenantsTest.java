@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.registry.AvroSerdes;
-import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -31,14 +30,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -86,11 +82,7 @@ class TenantsTest {
 
   @Test
   void eachTenantsRequestsSessionsAndEventsAreItsOwn() throws Exception {
-    EmbeddedSchemaRegistry registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
-                    .withSchemasTopic("_schemas-tenants-test"))
-            .start();
+    EmbeddedSchemaRegistry registry = SharedKafkaCluster.registry("_schemas-tenants-test");
     SchemaRegistryClient client =
         new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
     List<String> tenants = List.of("a", "b");
@@ -99,13 +91,7 @@ class TenantsTest {
     Topics b = topics.tenant("b");
     assertEquals(PREFIX + "a.prompts", a.prompts().name());
     assertEquals(PREFIX + "request-claims", a.requestClaims().name());
-    try (Admin admin =
-        Admin.create(Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()))) {
-      admin
-          .createTopics(Topics.newTopics(PREFIX, tenants, 2, (short) 1))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    }
+    SharedKafkaCluster.createTopics(Topics.newTopics(PREFIX, tenants, 2, (short) 1));
     ServedModel model =
         ServedModel.load(
             SharedModels.model("brown-mtp"), "brown-mtp", GenerationLoop.Settings.defaults());
@@ -124,7 +110,8 @@ class TenantsTest {
                 Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
                 new StringSerializer(),
                 a.prompts().valueSerde().serializer());
-        KafkaConsumer<String, byte[]> consumer = consumer()) {
+        KafkaConsumer<String, byte[]> consumer =
+            SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
       streams.start();
       List<String> outputs = new ArrayList<>();
       for (Topics t : List.of(a, b)) {
@@ -265,14 +252,5 @@ class TenantsTest {
         read.computeIfAbsent(r.topic(), t -> new ArrayList<>()).add(event);
       }
     }
-  }
-
-  private static KafkaConsumer<String, byte[]> consumer() {
-    Map<String, Object> config = new HashMap<>();
-    config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "tenants-reader-" + System.nanoTime());
-    return new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
   }
 }

@@ -31,6 +31,9 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// The kernels' only inline PTX. The tests' CPU-emulated device (src/test/cuda-emulator) brings a
+// warp-cooperative mma_bf16 of its own, written from the PTX ISA's fragment tables.
+#ifndef LS_CUDA_EMULATOR
 __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
@@ -38,6 +41,7 @@ __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#endif
 
 // Activation rows: x[row * ldx + k], rows beyond m read as zero; `rows` maps tile rows to
 // activation rows (the MoE gather) when not null.

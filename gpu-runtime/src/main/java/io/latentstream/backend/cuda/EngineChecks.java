@@ -67,6 +67,15 @@ final class EngineChecks {
     return checks;
   }
 
+  /** Whether a model is missing (a bundle or a run may carry only some of them). */
+  private static boolean absent(Path dir) {
+    return !Files.isRegularFile(dir.resolve("config.json"));
+  }
+
+  private static List<CheckResult> skipped(String check, Path dir) {
+    return List.of(CheckResult.failed(SECTION, check, CheckResult.Status.SKIP, "no " + dir));
+  }
+
   /** Rows per step and latent tokens in all for the device-resident engine's checks. */
   static final int MAX_ROWS = 512;
 
@@ -79,8 +88,8 @@ final class EngineChecks {
    */
   private List<CheckResult> deviceResident(String model) {
     Path dir = models.resolve(model);
-    if (!Files.isRegularFile(dir.resolve("config.json"))) {
-      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    if (absent(dir)) {
+      return skipped(model, dir);
     }
     try {
       CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
@@ -116,6 +125,9 @@ final class EngineChecks {
    */
   private List<CheckResult> deviceResidentBatchInvariance() {
     Path dir = models.resolve("brown-mtp");
+    if (absent(dir)) {
+      return skipped("brown-mtp device batch invariance", dir);
+    }
     try {
       CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
       int vocab = gpu.config().vocabSize();
@@ -150,8 +162,8 @@ final class EngineChecks {
 
   private List<CheckResult> model(String model, Precision precision) {
     Path dir = models.resolve(model);
-    if (!Files.isRegularFile(dir.resolve("config.json"))) {
-      return List.of(CheckResult.failed(SECTION, model, CheckResult.Status.SKIP, "no " + dir));
+    if (absent(dir)) {
+      return skipped(model, dir);
     }
     try {
       Engine cuda =
@@ -184,6 +196,9 @@ final class EngineChecks {
    */
   private List<CheckResult> deviceResidentMtp() {
     Path dir = models.resolve("brown-mtp");
+    if (absent(dir)) {
+      return skipped("brown-mtp device mtp", dir);
+    }
     try {
       CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
       Engine cpu = cpuEngine(dir);

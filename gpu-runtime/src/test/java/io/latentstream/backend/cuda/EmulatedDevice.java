@@ -1,0 +1,51 @@
+package io.latentstream.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The CUDA device the tests run on: in the Maven build, the CPU-emulated device of
+ * src/test/cuda-emulator (surefire puts its libcuda.so.1 on LD_LIBRARY_PATH and names its folder in
+ * latentstream.cuda.emulator), which must then open; it is missing only where g++ is, and the tests
+ * skip saying so. Run outside the build (an IDE), whatever device the machine has, or a skip.
+ */
+final class EmulatedDevice {
+  private EmulatedDevice() {}
+
+  /** The folder of the emulator's build, or null when the tests run outside the Maven build. */
+  static Path folder() {
+    String dir = System.getProperty("latentstream.cuda.emulator");
+    return dir == null ? null : Path.of(dir);
+  }
+
+  /** Opens the device, or skips the calling test with the reason there is none. */
+  static CudaDevice open() {
+    Path folder = folder();
+    if (folder != null && !Files.exists(folder.resolve("libcuda.so.1"))) {
+      Assumptions.abort(
+          "CUDA tests skipped: the emulated CUDA device was not built ("
+              + folder
+              + " has no"
+              + " libcuda.so.1; the build says why, most likely g++ missing)");
+    }
+    try {
+      CudaDevice device = CudaDevice.open();
+      if (folder != null) {
+        assertTrue(
+            device.name().contains("emulator"),
+            "the tests must run on the emulated device, not on " + device.name());
+      }
+      return device;
+    } catch (CudaUnavailableException e) {
+      if (folder != null) {
+        fail("the emulated CUDA device is built but does not open", e);
+      }
+      Assumptions.abort("CUDA tests skipped, no GPU: " + e.getMessage());
+      throw new AssertionError("unreachable");
+    }
+  }
+}

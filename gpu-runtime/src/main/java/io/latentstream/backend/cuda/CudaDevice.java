@@ -188,6 +188,17 @@ public final class CudaDevice implements AutoCloseable {
     return name;
   }
 
+  /**
+   * Whether this is the tests' CPU-emulated device (gpu-runtime/src/test/cuda-emulator, which says
+   * so in its name): right for logic, meaningless for timings.
+   */
+  public boolean emulated() {
+    return name.startsWith(EMULATOR_NAME);
+  }
+
+  /** How the emulated device's name begins. */
+  public static final String EMULATOR_NAME = "latentstream CUDA emulator";
+
   /** The driver's CUDA version, 1000 * major + 10 * minor (13000 for CUDA 13.0). */
   public int driverVersion() {
     return driverVersion;

@@ -95,7 +95,11 @@ public final class GpuCheck {
         CheckResult.info(
             "device",
             "open",
-            device.name() + ", driver " + device.driverVersion() + ", PTX sm_90 loaded"));
+            device.name()
+                + ", driver "
+                + device.driverVersion()
+                + ", PTX sm_90 loaded"
+                + (device.emulated() ? " (the tests' CPU emulation: logic, not speed)" : "")));
     ExecutorService worker =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -113,6 +117,15 @@ public final class GpuCheck {
       worker.submit(current::makeCurrent).get();
       for (Section section : all) {
         if (!sections.contains(section.name())) {
+          continue;
+        }
+        if (section.name().equals("bench") && device.emulated()) {
+          results.add(
+              CheckResult.failed(
+                  "bench",
+                  "(all)",
+                  Status.SKIP,
+                  "the emulated device runs on the CPU: its timings say nothing of a GPU's"));
           continue;
         }
         List<Supplier<List<CheckResult>>> checks = section.checks().apply(current);

@@ -36,7 +36,7 @@ final class EmulatedDevice {
       CudaDevice device = CudaDevice.open();
       if (folder != null) {
         assertTrue(
-            device.name().contains("emulator"),
+            device.emulated(),
             "the tests must run on the emulated device, not on " + device.name());
       }
       return device;

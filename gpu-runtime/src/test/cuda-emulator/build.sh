@@ -90,6 +90,7 @@ cp "$out/obj/stubs.o" "$out/asan/stubs.o"
 "$cxx" -shared -fsanitize=address -Wl,-soname,libcuda.so.1 -o "$out/asan/libcuda.so.1" \
   "$out"/asan/*.o -lpthread
 "$cxx" -print-file-name=libasan.so >"$out/asan/preload"
-"$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "$out/obj/runtime.o" -lpthread
+"$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "$out/obj/runtime.o" \
+  "$out/obj/driver.o" -lpthread
 echo "[cuda-emulator] $out/libcuda.so.1: $(wc -l <"$out/gen/stubbed.txt") stubbed driver functions," \
   "$(cat "$kernels"/*.cu | grep -c 'extern "C" __global__') kernels"

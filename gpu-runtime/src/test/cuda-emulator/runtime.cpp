@@ -424,10 +424,7 @@ class Workers {
 
 // The bf16 in half `half` (0: the low 16 bits, the lower index) of a packed pair, as a float.
 float element(uint32_t pair, int half) {
-  uint32_t bits = (half ? pair >> 16 : pair & 0xffffu) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return ls_emu_bit_cast<float>((half ? pair >> 16 : pair & 0xffffu) << 16);
 }
 
 }  // namespace

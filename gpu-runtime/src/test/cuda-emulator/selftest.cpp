@@ -93,6 +93,57 @@ uint16_t bf16_bits(float f) { return __float2bfloat16_rn(f).__x; }
 
 }  // namespace
 
+// The driver calls of the stream-ordered path the engine is moving to (driver.cpp).
+extern "C" {
+int cuInit(unsigned);
+int cuCtxCreate_v2(void**, unsigned, int);
+int cuCtxDestroy_v2(void*);
+int cuStreamCreate(void**, unsigned);
+int cuMemAlloc_v2(unsigned long long*, size_t);
+int cuMemAllocHost_v2(void**, size_t);
+int cuMemFreeHost(void*);
+int cuMemcpyHtoD_v2(unsigned long long, const void*, size_t);
+int cuMemcpyHtoDAsync_v2(unsigned long long, const void*, size_t, void*);
+int cuMemcpyDtoHAsync_v2(void*, unsigned long long, size_t, void*);
+int cuMemsetD32Async(unsigned long long, unsigned, size_t, void*);
+int cuStreamBeginCapture_v2(void*, int);
+int cuStreamEndCapture(void*, void**);
+int cuGraphInstantiateWithFlags(void**, void*, unsigned long long);
+int cuGraphLaunch(void*, void*);
+int cuStreamSynchronize(void*);
+}
+
+// Pinned memory, async copies and a captured graph of a memset and a copy, replayed.
+bool streams_and_graphs() {
+  void* context;
+  void* stream;
+  unsigned long long a, b;
+  uint32_t* host;
+  bool ok = cuInit(0) == 0 && cuCtxCreate_v2(&context, 0, 0) == 0 &&
+            cuStreamCreate(&stream, 0) == 0 && cuMemAlloc_v2(&a, 64) == 0 &&
+            cuMemAlloc_v2(&b, 64) == 0 && cuMemAllocHost_v2((void**)&host, 64) == 0;
+  for (int i = 0; ok && i < 16; i++) host[i] = uint32_t(i);
+  ok = ok && cuMemcpyHtoDAsync_v2(a, host, 64, stream) == 0;
+  void* graph;
+  void* exec;
+  ok = ok && cuStreamBeginCapture_v2(stream, 0) == 0 && cuMemsetD32Async(b, 7, 8, stream) == 0 &&
+       cuMemcpyDtoHAsync_v2(host, b, 64, stream) == 0;
+  // A synchronous copy now would wait for the capturing stream: refused, the capture invalidated.
+  bool refused = ok && cuMemcpyHtoD_v2(b, host, 4) == 906;
+  ok = ok && cuStreamEndCapture(stream, &graph) == 901 && refused;
+  ok = ok && cuStreamBeginCapture_v2(stream, 0) == 0 && cuMemsetD32Async(b, 7, 8, stream) == 0 &&
+       cuMemcpyDtoHAsync_v2(host, b, 64, stream) == 0 && cuStreamEndCapture(stream, &graph) == 0 &&
+       cuGraphInstantiateWithFlags(&exec, graph, 0) == 0;
+  ok = ok && host[0] == 0 && host[15] == 15;  // captured, not run
+  ok = ok && cuMemcpyHtoDAsync_v2(b, host, 64, stream) == 0 && cuGraphLaunch(exec, stream) == 0 &&
+       cuStreamSynchronize(stream) == 0;
+  for (int i = 0; ok && i < 16; i++) ok = host[i] == (i < 8 ? 7u : uint32_t(i));
+  ok = ok && cuMemcpyHtoDAsync_v2(a, host, 65, stream) == 1;  // past the allocation: refused
+  cuMemFreeHost(host);
+  cuCtxDestroy_v2(context);
+  return ok;
+}
+
 int main() {
   {
     std::vector<int> out(4 * 256);
@@ -179,6 +230,8 @@ int main() {
     }
     expect(ok, "mma m16n8k16 bf16: the fragment layout gives A B exactly, C accumulated");
   }
+  expect(streams_and_graphs(),
+         "driver: pinned memory, async copies, capture (a synchronous copy refused), graph replay");
   std::printf("%s\n", failures == 0 ? "cuda emulator selftest: all passed"
                                     : "cuda emulator selftest: FAILED");
   return failures == 0 ? 0 : 1;

@@ -5,6 +5,15 @@
 #include <cstdint>
 #include <cstring>
 
+// C++20's std::bit_cast, for C++17: the same bits as another type of the same size.
+template <class To, class From>
+inline To ls_emu_bit_cast(From from) {
+  static_assert(sizeof(To) == sizeof(From), "a bit cast keeps the size");
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
 struct __nv_bfloat16 {
   uint16_t __x;
 };
@@ -15,15 +24,11 @@ struct __nv_bfloat162 {
 };
 
 inline float __bfloat162float(__nv_bfloat16 b) {
-  uint32_t bits = uint32_t(b.__x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return ls_emu_bit_cast<float>(uint32_t(b.__x) << 16);
 }
 
 inline __nv_bfloat16 __float2bfloat16_rn(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
+  uint32_t bits = ls_emu_bit_cast<uint32_t>(f);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16{uint16_t((bits >> 16) | 0x40u)};
   bits += 0x7fffu + ((bits >> 16) & 1u);  // ties to the even bf16
   return __nv_bfloat16{uint16_t(bits >> 16)};

@@ -111,23 +111,9 @@ inline unsigned __umulhi(unsigned a, unsigned b) {
   return unsigned((uint64_t(a) * uint64_t(b)) >> 32);
 }
 
-inline float __int_as_float(int bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline float __uint_as_float(unsigned bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline int __float_as_int(float f) {
-  int bits;
-  std::memcpy(&bits, &f, 4);
-  return bits;
-}
+inline float __int_as_float(int bits) { return ls_emu_bit_cast<float>(bits); }
+inline float __uint_as_float(unsigned bits) { return ls_emu_bit_cast<float>(bits); }
+inline int __float_as_int(float f) { return ls_emu_bit_cast<int>(f); }
 
 // CUDA's integer min and max overloads; float ones come from <cmath> (fminf, fmaxf).
 inline int min(int a, int b) { return a < b ? a : b; }

@@ -63,6 +63,7 @@ final class EngineChecks {
       checks.add(() -> deviceResident(model));
     }
     checks.add(this::deviceResidentBatchInvariance);
+    checks.add(this::deviceResidentGraphs);
     checks.add(this::deviceResidentMtp);
     return checks;
   }
@@ -113,6 +114,36 @@ final class EngineChecks {
             }
           };
       return conformance(model + " device", model, dir, candidate, false);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Decode steps replayed from CUDA graphs choose the same tokens as the same steps launched one by
+   * one: a graph holds the arguments of its capture, so this fails if a step's launches depend on
+   * anything a replay does not renew.
+   */
+  private List<CheckResult> deviceResidentGraphs() {
+    Path dir = models.resolve("brown-mtp");
+    if (absent(dir)) {
+      return skipped("brown-mtp device graphs", dir);
+    }
+    try {
+      CudaEngine gpu = CudaEngine.load(device, dir, MAX_ROWS, MAX_TOKENS);
+      int[] prompt =
+          new java.util.SplittableRandom(6).ints(50, 0, gpu.config().vocabSize()).toArray();
+      int n = 24;
+      int[] launched = gpu.generateGreedy(prompt, n);
+      gpu.useGraphs(true);
+      int[] graphed = gpu.generateGreedy(prompt, n);
+      gpu.useGraphs(false);
+      int differ = 0;
+      for (int i = 0; i < n; i++) {
+        differ += launched[i] != graphed[i] ? 1 : 0;
+      }
+      return List.of(
+          CheckResult.exact(SECTION, "brown-mtp device graphs vs launches (greedy)", differ, n));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

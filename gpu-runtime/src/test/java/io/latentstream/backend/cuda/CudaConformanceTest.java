@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.latentstream.testing.SharedData;
 import java.util.List;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * GpuCheck's kernel and engine checks as tests, with the tolerances GpuCheck states, on the
@@ -17,32 +16,20 @@ import org.junit.jupiter.api.Test;
  * results goes to the test's output, each row marked with the device it ran on.
  */
 class CudaConformanceTest {
-  private static CudaDevice device;
-
-  @BeforeAll
-  static void open() {
-    device = EmulatedDevice.open();
-  }
-
-  @AfterAll
-  static void close() {
-    if (device != null) {
-      device.close();
-    }
-  }
+  @RegisterExtension static final EmulatedDevice emulated = new EmulatedDevice();
 
   @Test
   void everyKernelMatchesItsCpuReference() {
-    assertAllPass(new KernelChecks(device).all());
+    assertAllPass(new KernelChecks(emulated.get()).all());
   }
 
   @Test
   void theEnginesOnTheDeviceMatchTheCpuAndTheGoldens() {
-    assertAllPass(new EngineChecks(device, SharedData.models()).all());
+    assertAllPass(new EngineChecks(emulated.get(), SharedData.models()).all());
   }
 
   private static void assertAllPass(List<Supplier<List<CheckResult>>> checks) {
-    StringBuilder table = new StringBuilder("on " + device.name() + "\n");
+    StringBuilder table = new StringBuilder("on " + emulated.get().name() + "\n");
     StringBuilder failed = new StringBuilder();
     table.append(CheckResult.header()).append('\n');
     for (Supplier<List<CheckResult>> check : checks) {

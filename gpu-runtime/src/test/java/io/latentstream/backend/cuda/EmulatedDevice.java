@@ -6,15 +6,38 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The CUDA device the tests run on: in the Maven build, the CPU-emulated device of
  * src/test/cuda-emulator (surefire puts its libcuda.so.1 on LD_LIBRARY_PATH and names its folder in
  * latentstream.cuda.emulator), which must then open; it is missing only where g++ is, and the tests
  * skip saying so. Run outside the build (an IDE), whatever device the machine has, or a skip.
+ *
+ * <p>A test class registers one ({@code @RegisterExtension static final EmulatedDevice device}):
+ * the device is open for the class's tests and closed after them.
  */
-final class EmulatedDevice {
-  private EmulatedDevice() {}
+final class EmulatedDevice implements BeforeAllCallback, AfterAllCallback {
+  private CudaDevice device;
+
+  /** The open device, inside the registering class's tests. */
+  CudaDevice get() {
+    return device;
+  }
+
+  @Override
+  public void beforeAll(ExtensionContext context) {
+    device = open();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    if (device != null) {
+      device.close();
+    }
+  }
 
   /** The folder of the emulator's build, or null when the tests run outside the Maven build. */
   static Path folder() {
@@ -22,8 +45,8 @@ final class EmulatedDevice {
     return dir == null ? null : Path.of(dir);
   }
 
-  /** Opens the device, or skips the calling test with the reason there is none. */
-  static CudaDevice open() {
+  /** Opens the device, or skips the calling tests with the reason there is none. */
+  private static CudaDevice open() {
     Path folder = folder();
     if (folder != null && !Files.exists(folder.resolve("libcuda.so.1"))) {
       Assumptions.abort(

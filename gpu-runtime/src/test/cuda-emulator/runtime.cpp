@@ -456,6 +456,25 @@ uint64_t exchange(unsigned mask, uint64_t value, int source) {
   return source >= 0 && source < 32 ? w.offered[k][source] : value;
 }
 
+void sync_warp() {
+  ThreadSlot* me = self();
+  Block& b = *static_cast<Block*>(me->owner);
+  b.sync_warp(b.warp(me), "__syncwarp");
+}
+
+unsigned ballot(unsigned mask, bool predicate) {
+  ThreadSlot* me = self();
+  Block& b = *static_cast<Block*>(me->owner);
+  Warp& w = b.warp(me);
+  if (mask != 0xffffffffu) b.abandon("a ballot with a partial mask (not emulated)");
+  int k = me->buffer ^= 1;
+  w.offered[k][me->lane] = predicate ? 1 : 0;
+  b.sync_warp(w, "a ballot");
+  unsigned bits = 0;
+  for (int lane = 0; lane < 32; lane++) bits |= unsigned(w.offered[k][lane] & 1) << lane;
+  return bits;
+}
+
 // PTX ISA, mma.m16n8k16 with .bf16 inputs: with g = lane / 4 and t = lane % 4, lane holds
 //   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
 //   B (16x8, column):     b0 = (k 2t..2t+1, n g), b1 = (k 2t+8..2t+9, n g)

@@ -65,6 +65,20 @@ void divergent_barrier(int* out) {
   out[threadIdx.x] = v;
 }
 
+// Every thread of every block counts itself, in an int and in a float; lanes vote.
+void atomics_and_votes(int* count, float* sum, unsigned* votes, int* any_all) {
+  atomicAdd(count, 1);
+  atomicAdd(sum, 0.5f);
+  atomicMax(count + 1, int(blockIdx.x * blockDim.x + threadIdx.x));
+  unsigned odd = __ballot_sync(0xffffffffu, threadIdx.x & 1);
+  int any = __any_sync(0xffffffffu, threadIdx.x == 7), all = __all_sync(0xffffffffu, 1);
+  __syncwarp();
+  if (blockIdx.x == 0 && threadIdx.x < 32) {
+    votes[threadIdx.x] = odd;
+    any_all[threadIdx.x] = any * 2 + all;
+  }
+}
+
 // One warp: A (16x16) and B (16x8, k by n) loaded into mma.m16n8k16 fragments by the PTX ISA's
 // table (written here independently of the emulator's), C stored by the same table.
 void mma_tile(const float* a, const float* b, float* c) {
@@ -200,6 +214,22 @@ int main() {
            "a barrier and a shuffle waiting for each other fail the launch as a deadlock");
     ran = launch<&two_block_sums>(1, 32, {&o, &o, &o});
     expect(ran, "the workers run launches again after a failed one");
+  }
+  {
+    int count[2] = {0, -1};
+    float sum = 0.f;
+    unsigned votes[32];
+    int any_all[32];
+    int* c = count;
+    float* s = &sum;
+    unsigned* v = votes;
+    int* aa = any_all;
+    launch<&atomics_and_votes>(16, 256, {&c, &s, &v, &aa});
+    bool votes_ok = true;
+    for (int i = 0; i < 32; i++) votes_ok &= votes[i] == 0xaaaaaaaau && any_all[i] == 3;
+    expect(count[0] == 4096 && sum == 2048.f && count[1] == 4095,
+           "atomics: 16 blocks of 256 threads on the workers count to 4096, in int and float");
+    expect(votes_ok, "warp votes: ballot of the odd lanes, any, all");
   }
   {
     expect(bf16_bits(1.0f + 0x1p-8f) == 0x3f80, "bf16: a tie rounds to the even 1.0");

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #define LS_CUDA_EMULATOR 1
 #define __global__
@@ -72,6 +73,12 @@ uint64_t exchange(unsigned mask, uint64_t value, int source);
 // fragments and gets its own part of C += A B (fragment layouts of the PTX ISA).
 void mma_m16n8k16_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
 
+// Waits for every live lane of the calling warp (__syncwarp).
+void sync_warp();
+
+// The predicate of every live lane of the calling warp, lane i in bit i (__ballot_sync).
+unsigned ballot(unsigned mask, bool predicate);
+
 template <class T>
 T shuffle(unsigned mask, T value, int source) {
   static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");
@@ -106,6 +113,76 @@ T __shfl_xor_sync(unsigned mask, T value, int laneMask, int width = 32) {
   // Beyond the lane's own group of `width` lanes the lane keeps its value, as on the device.
   return ls_emu::shuffle(mask, value, (target & ~(width - 1)) == (lane & ~(width - 1)) ? target : lane);
 }
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  (void)mask;
+  ls_emu::sync_warp();
+}
+
+inline unsigned __ballot_sync(unsigned mask, int predicate) {
+  return ls_emu::ballot(mask, predicate != 0);
+}
+
+inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
+
+inline int __all_sync(unsigned mask, int predicate) {
+  return __ballot_sync(mask, predicate) == __ballot_sync(mask, 1);
+}
+
+// Atomics: blocks run in parallel on the worker threads, so these are the CPU's atomics (a fiber
+// is never switched inside one).
+template <class T>
+T atomicAdd(T* address, T value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    T seen, next;
+    __atomic_load(address, &seen, __ATOMIC_RELAXED);
+    do {
+      next = seen + value;
+    } while (!__atomic_compare_exchange(address, &seen, &next, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED));
+    return seen;
+  } else {
+    return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+  }
+}
+
+template <class T>
+T atomicMax(T* address, T value) {
+  T seen = __atomic_load_n(address, __ATOMIC_RELAXED);
+  while (seen < value && !__atomic_compare_exchange_n(address, &seen, value, false,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+  }
+  return seen;
+}
+
+template <class T>
+T atomicMin(T* address, T value) {
+  T seen = __atomic_load_n(address, __ATOMIC_RELAXED);
+  while (value < seen && !__atomic_compare_exchange_n(address, &seen, value, false,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+  }
+  return seen;
+}
+
+template <class T>
+T atomicExch(T* address, T value) {
+  return __atomic_exchange_n(address, value, __ATOMIC_SEQ_CST);
+}
+
+template <class T>
+T atomicCAS(T* address, T compare, T value) {
+  __atomic_compare_exchange_n(address, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;  // the old value, whether or not it was swapped
+}
+
+// The fast-math intrinsics, computed with the CPU's exact functions (the device's are
+// approximations within a few ulp: the tolerances cover both).
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __powf(float x, float y) { return std::pow(x, y); }
+inline float __fdividef(float x, float y) { return x / y; }
+inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
+inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 
 inline unsigned __umulhi(unsigned a, unsigned b) {
   return unsigned((uint64_t(a) * uint64_t(b)) >> 32);

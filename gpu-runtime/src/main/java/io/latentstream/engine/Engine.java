@@ -1,247 +1,62 @@
 package io.latentstream.engine;
 
-import io.latentstream.backend.Kernels;
-import io.latentstream.backend.cpu.VectorKernels;
-import io.latentstream.model.Batch;
 import io.latentstream.model.ExpertLoad;
-import io.latentstream.model.LatentCache;
-import io.latentstream.model.Linear;
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.Phase;
-import io.latentstream.model.Trace;
-import io.latentstream.model.Transformer;
-import io.latentstream.model.Workspace;
-import io.latentstream.weights.Checkpoint;
-import java.io.IOException;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The CPU inference engine: a loaded model plus the batched step over independent sequences.
+ * An inference engine: a loaded model and the batched step over independent sequences, whatever
+ * runs it (the CPU engine today; the CUDA engine next). The scheduler, the generation loop, the
+ * service, every command and replay program against this; only the places that assemble the service
+ * and the command line name an implementation.
  *
- * <p>{@link #step} runs any mix of prefill and decode rows in one forward pass; each sequence's
- * numbers are bitwise identical whatever else shares the batch (work is split across rows, heads
- * and experts, never inside a reduction). Steps are not thread-safe: one caller drives an engine.
+ * <p>{@link #step} runs any mix of prefill chunks and decode rows in one forward pass; a sequence's
+ * numbers do not depend on what else shares the batch. Engines are not thread-safe: one caller
+ * drives an engine.
  */
-public final class Engine {
-  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
-
-  private final Transformer model;
-  private final ModelConfig config;
-  private final Kernels kernels;
-  private final Workspace ws;
-  private final Linear draftHead;
-
+public interface Engine {
   /** What {@link #draft} returns for a request whose MTP is not confident enough to draft. */
-  public static final int NO_DRAFT = -1;
+  int NO_DRAFT = -1;
 
-  public Engine(Transformer model, Kernels kernels) {
-    this(model, kernels, defaultDraftVocab(model.config().vocabSize()));
-  }
-
-  private Engine(Transformer model, Kernels kernels, int draftVocab) {
-    this.model = model;
-    this.config = model.config();
-    this.kernels = kernels;
-    this.ws = new Workspace(config);
-    this.draftHead = new Linear(kernels.firstRows(model.head().w(), draftVocab));
-  }
-
-  /**
-   * A quarter of the vocabulary. On brown-mtp's own greedy generations (5 benchmark and 4 golden
-   * prompts, 256 tokens each) the first 2,048 of 8,192 ids hold 84% of the tokens, and drafting
-   * over them keeps acceptance at 0.39 of 0.41 while the draft head costs a quarter.
-   */
-  static int defaultDraftVocab(int vocab) {
-    return Math.max(1, vocab / 4);
-  }
-
-  /**
-   * The same model (weights shared) drafting over the first {@code draftVocab} token ids only.
-   * Byte-level BPE assigns ids in merge order, the tokenizer corpus's pair-frequency order, so a
-   * prefix of the ids is a frequency-ranked draft vocabulary (FR-Spec, Zhao et al. 2025) that
-   * shares the head's storage. Only drafting changes: the main model verifies over the full
-   * vocabulary, so output does not; a token outside the prefix is just never proposed.
-   */
-  public Engine withDraftVocab(int draftVocab) {
-    return new Engine(model, kernels, draftVocab);
-  }
-
-  /** Token ids [0, draftVocab()) are the ones MTP can draft. */
-  public int draftVocab() {
-    return draftHead.out();
-  }
-
-  /** Loads a checkpoint directory onto the Vector API kernels, logging progress. */
-  public static Engine load(Path dir) throws IOException {
-    return load(dir, new VectorKernels());
-  }
-
-  /** Loads a checkpoint directory onto the given kernels, logging progress. */
-  public static Engine load(Path dir, Kernels kernels) throws IOException {
-    return load(dir, kernels, logProgress(dir));
-  }
-
-  public static Engine load(Path dir, Kernels kernels, Checkpoint.Progress progress)
-      throws IOException {
-    ModelConfig config = ModelConfig.load(dir);
-    try (Checkpoint ck = Checkpoint.open(dir, progress)) {
-      ck.setBlockSize(config.fp8BlockSize());
-      return new Engine(Transformer.load(ck, config, kernels), kernels);
-    }
-  }
-
-  /** Checkpoints smaller than this load in well under a second: progress would be noise. */
-  private static final long LOG_PROGRESS_ABOVE = 256L << 20;
-
-  /** Logs every tenth of a large checkpoint read. */
-  private static Checkpoint.Progress logProgress(Path dir) {
-    int[] lastTenth = {-1};
-    return (tensor, read, total) -> {
-      if (total < LOG_PROGRESS_ABOVE) {
-        return;
-      }
-      int tenth = (int) (10 * read / Math.max(1, total));
-      if (tenth != lastTenth[0]) {
-        lastTenth[0] = tenth;
-        LOG.info("loading {}: {}% ({} MB of {} MB)", dir, 10 * tenth, read >> 20, total >> 20);
-      }
-    };
-  }
-
-  public ModelConfig config() {
-    return config;
-  }
+  ModelConfig config();
 
   /** Routed token counts per expert of every MoE layer (for metrics; counting is always on). */
-  public ExpertLoad expertLoad() {
-    return model.expertLoad();
-  }
+  ExpertLoad expertLoad();
 
   /** Nanoseconds spent in a phase of the forward passes since load (for metrics). */
-  public long phaseNanos(Phase phase) {
-    return ws.phases.nanos(phase);
-  }
+  long phaseNanos(Phase phase);
 
-  public boolean hasMtp() {
-    return model.mtp() != null;
-  }
+  /** Whether the model has an MTP module to draft with. */
+  boolean hasMtp();
 
-  /** A fresh, empty sequence. */
-  public Sequence newSequence() {
-    LatentCache mtp = hasMtp() ? new LatentCache(1, config.latentDim()) : null;
-    return new Sequence(new LatentCache(config.numHiddenLayers(), config.latentDim()), mtp);
-  }
+  /** Token ids [0, draftVocab()) are the ones MTP can draft. */
+  int draftVocab();
+
+  /** The same model (weights shared) drafting over the first {@code draftVocab} token ids only. */
+  Engine withDraftVocab(int draftVocab);
+
+  /** A fresh, empty sequence of this engine (another engine's sequences cannot be stepped here). */
+  Sequence newSequence();
+
+  /** Bytes of one token of {@link Sequence#exportRange} (the session-cache store's chunks). */
+  int bytesPerToken();
 
   /** One forward pass over several sequences; results in request order. */
-  public List<StepResult> step(List<StepRequest> requests) {
-    return step(requests, null);
-  }
-
-  /** As {@link #step(List)}, reporting intermediate values to trace. */
-  public List<StepResult> step(List<StepRequest> requests, Trace trace) {
-    int n = requests.size();
-    Batch b =
-        batch(n, i -> requests.get(i).sequence().cache(), i -> requests.get(i).tokens().length);
-    int dim = config.hiddenSize();
-    for (int i = 0; i < n; i++) {
-      int[] tokens = requests.get(i).tokens();
-      checkTokens(tokens);
-      model.embed(tokens, tokens.length, ws.x(), b.start()[i] * dim, dim);
-    }
-    model.forward(kernels, ws, b, trace);
-    b.commit();
-    List<StepResult> out = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      StepRequest r = requests.get(i);
-      int from =
-          switch (r.logits()) {
-            case ALL -> 0;
-            case LAST -> r.tokens().length - 1;
-            case NONE -> r.tokens().length;
-          };
-      out.add(
-          new StepResult(
-              logits(model.head(), b.start()[i] + from, r.tokens().length - from),
-              rows(ws.xn(), b.start()[i], r.tokens().length, dim)));
-    }
-    return out;
-  }
+  List<StepResult> step(List<StepRequest> requests);
 
   /** One MTP forward over several sequences; logits [rows, vocab] per request, in order. */
-  public List<float[][]> mtp(List<MtpRequest> requests) {
-    Batch b = mtpForward(requests);
-    List<float[][]> out = new ArrayList<>(requests.size());
-    for (int i = 0; i < requests.size(); i++) {
-      out.add(logits(model.head(), b.start()[i], requests.get(i).nextTokens().length));
-    }
-    return out;
-  }
+  List<float[][]> mtp(List<MtpRequest> requests);
 
   /**
    * One MTP forward over several sequences that keeps their MTP caches in step and drafts from each
    * request's last row: the argmax of its logits over the draft vocabulary, or {@link #NO_DRAFT}
-   * when its probability (softmax over the draft vocabulary) is below {@code minConfidence}. Only
-   * the last rows go through the head.
+   * when its probability (softmax over the draft vocabulary) is below {@code minConfidence}.
    */
-  public int[] draft(List<MtpRequest> requests, float minConfidence) {
-    Batch b = mtpForward(requests);
-    int[] out = new int[requests.size()];
-    for (int i = 0; i < out.length; i++) {
-      int row = b.start()[i] + requests.get(i).nextTokens().length - 1;
-      float[] q = logits(draftHead, row, 1)[0];
-      int token = argmax(q);
-      out[i] = minConfidence <= 0 || confidence(q, token) >= minConfidence ? token : NO_DRAFT;
-    }
-    return out;
-  }
-
-  /** softmax(logits)[top] for the argmax top, overwriting logits (one row's, in a fixed order). */
-  private float confidence(float[] logits, int top) {
-    kernels.exp(logits, 0, logits.length, logits[top]);
-    float sum = 0;
-    for (float e : logits) {
-      sum += e;
-    }
-    return 1 / sum;
-  }
-
-  /** Runs the MTP module over the requests' rows, leaving its head-normalized states in ws.xn. */
-  private Batch mtpForward(List<MtpRequest> requests) {
-    if (!hasMtp()) {
-      throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
-    }
-    int n = requests.size();
-    Batch b =
-        batch(
-            n,
-            i -> requests.get(i).sequence().mtpCache(),
-            i -> requests.get(i).nextTokens().length);
-    int dim = config.hiddenSize();
-    float[] concat = ws.concat();
-    for (int i = 0; i < n; i++) {
-      MtpRequest r = requests.get(i);
-      checkTokens(r.nextTokens());
-      int row0 = b.start()[i];
-      model.embed(r.nextTokens(), r.nextTokens().length, concat, row0 * 2 * dim, 2 * dim);
-      for (int j = 0; j < r.hidden().length; j++) {
-        if (r.hidden()[j].length != dim) {
-          throw new IllegalArgumentException(
-              "MTP hidden state of " + r.hidden()[j].length + " values, the model has " + dim);
-        }
-        System.arraycopy(r.hidden()[j], 0, concat, (row0 + j) * 2 * dim + dim, dim);
-      }
-    }
-    model.mtp().forward(kernels, ws, b);
-    b.commit();
-    return b;
-  }
+  int[] draft(List<MtpRequest> requests, float minConfidence);
 
   /** Greedy decoding of one sequence: argmax each step, the cache carrying the context. */
-  public int[] generateGreedy(int[] prompt, int maxNewTokens) {
+  default int[] generateGreedy(int[] prompt, int maxNewTokens) {
     Sequence seq = newSequence();
     int[] out = new int[maxNewTokens];
     int[] next = prompt;
@@ -254,7 +69,7 @@ public final class Engine {
   }
 
   /** Index of the largest logit; the lowest index wins ties (as torch.argmax). */
-  public static int argmax(float[] v) {
+  static int argmax(float[] v) {
     int best = 0;
     for (int i = 1; i < v.length; i++) {
       if (v[i] > v[best]) {
@@ -262,62 +77,5 @@ public final class Engine {
       }
     }
     return best;
-  }
-
-  private Batch batch(
-      int n,
-      java.util.function.IntFunction<LatentCache> cache,
-      java.util.function.IntUnaryOperator count) {
-    int[] start = new int[n];
-    int[] counts = new int[n];
-    int[] pos0 = new int[n];
-    LatentCache[] caches = new LatentCache[n];
-    int rows = 0;
-    for (int i = 0; i < n; i++) {
-      caches[i] = cache.apply(i);
-      for (int j = 0; j < i; j++) {
-        if (caches[j] == caches[i]) {
-          throw new IllegalArgumentException("a sequence appears twice in one step");
-        }
-      }
-      start[i] = rows;
-      counts[i] = count.applyAsInt(i);
-      pos0[i] = caches[i].length();
-      rows += counts[i];
-    }
-    ws.ensure(rows);
-    Batch b = new Batch(rows, start, counts, pos0, caches);
-    b.reserve();
-    return b;
-  }
-
-  /** Rows [row0, row0 + n) of ws.xn through an output head. */
-  private float[][] logits(Linear head, int row0, int n) {
-    int vocab = head.out();
-    float[] flat = new float[n * vocab];
-    if (n > 0) {
-      long started = System.nanoTime();
-      head.apply(kernels, ws.xn(), row0 * config.hiddenSize(), n, flat, 0);
-      ws.phases.add(Phase.HEAD, System.nanoTime() - started);
-    }
-    // Decoding asks for one row: hand it over without a copy.
-    return n == 1 ? new float[][] {flat} : rows(flat, 0, n, vocab);
-  }
-
-  private static float[][] rows(float[] flat, int row0, int n, int width) {
-    float[][] out = new float[n][];
-    for (int i = 0; i < n; i++) {
-      out[i] = java.util.Arrays.copyOfRange(flat, (row0 + i) * width, (row0 + i + 1) * width);
-    }
-    return out;
-  }
-
-  private void checkTokens(int[] tokens) {
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException(
-            "token id " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-      }
-    }
   }
 }

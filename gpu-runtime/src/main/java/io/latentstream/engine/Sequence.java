@@ -1,44 +1,35 @@
 package io.latentstream.engine;
 
-import io.latentstream.model.LatentCache;
-
 /**
- * One sequence's state between steps: the main model's latent cache and, alongside, the MTP block's
- * own cache (null without MTP). The engine appends to both; callers roll back with {@link
- * #truncate}.
+ * One sequence's state between steps, held by the engine that made it: the main model's latent
+ * cache and, with an MTP module, the MTP block's own. The engine appends to both; callers roll back
+ * with {@link #truncate} and move the latents in and out as the session-cache store's chunks.
  */
-public final class Sequence {
-  private final LatentCache cache;
-  private final LatentCache mtpCache;
-
-  Sequence(LatentCache cache, LatentCache mtpCache) {
-    this.cache = cache;
-    this.mtpCache = mtpCache;
-  }
-
+public interface Sequence {
   /** Tokens processed by the main model (the position the next token takes). */
-  public int length() {
-    return cache.length();
-  }
+  int length();
 
-  /** The main model's cache: [layer][token][kv_lora_rank + qk_rope_head_dim]. */
-  public LatentCache cache() {
-    return cache;
-  }
-
-  /** The MTP block's cache (one layer), or null when the model has no MTP module. */
-  public LatentCache mtpCache() {
-    return mtpCache;
-  }
+  /**
+   * Entries of the MTP block's cache (entry j pairs hidden state j with token j+1), or -1 when the
+   * model has no MTP module.
+   */
+  int mtpLength();
 
   /**
    * Keeps the first n tokens (speculative decoding rolls back rejected drafts). MTP entry j pairs
    * hidden state j with token j+1, so only entries below n-1 stay valid.
    */
-  public void truncate(int n) {
-    cache.truncate(n);
-    if (mtpCache != null && mtpCache.length() > Math.max(0, n - 1)) {
-      mtpCache.truncate(Math.max(0, n - 1));
-    }
-  }
+  void truncate(int n);
+
+  /**
+   * The main model's latents of tokens [from, to), {@link Engine#bytesPerToken} bytes each, in a
+   * form {@link #importRange} restores bitwise (the session-cache store keeps them turn by turn).
+   */
+  byte[] exportRange(int from, int to);
+
+  /**
+   * Writes tokens exported by {@link #exportRange} at positions [from, from + count); from must not
+   * exceed length (imports append or overwrite a suffix), and length becomes from + count.
+   */
+  void importRange(int from, byte[] bytes);
 }

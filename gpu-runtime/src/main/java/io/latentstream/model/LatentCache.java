@@ -64,6 +64,11 @@ public final class LatentCache {
 
   /** Bytes one token occupies across all layers (to size transport chunks). */
   public int bytesPerToken() {
+    return bytesPerToken(layers, latentDim);
+  }
+
+  /** Bytes of one token's exported latents in a cache of these dimensions. */
+  public static int bytesPerToken(int layers, int latentDim) {
     return layers * latentDim * Float.BYTES;
   }
 

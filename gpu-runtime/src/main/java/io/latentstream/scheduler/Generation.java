@@ -68,8 +68,7 @@ final class Generation {
     this.drafting =
         limits.mtpDrafting()
             && request.mtpDrafting()
-            && sequence.mtpCache() != null
-            && sequence.mtpCache().length() == sequence.length();
+            && sequence.mtpLength() == sequence.length(); // -1 without MTP
     replayGeneratedText();
   }
 
@@ -148,7 +147,7 @@ final class Generation {
     if (!drafting || finished()) {
       return null;
     }
-    int fed = sequence.mtpCache().length();
+    int fed = sequence.mtpLength();
     int rows = sequence.length() - fed;
     float[][] hidden = new float[rows][];
     int[] next = new int[rows];

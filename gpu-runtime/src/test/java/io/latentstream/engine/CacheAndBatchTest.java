@@ -98,8 +98,8 @@ class CacheAndBatchTest {
     seq.truncate(12);
     // Move the cache through bytes in two chunks, as the service's state store does.
     Sequence moved = ENGINE.newSequence();
-    moved.cache().importRange(0, seq.cache().exportRange(0, 5));
-    moved.cache().importRange(5, seq.cache().exportRange(5, 12));
+    moved.importRange(0, seq.exportRange(0, 5));
+    moved.importRange(5, seq.exportRange(5, 12));
     assertEquals(12, moved.length());
     float[][] rest =
         ENGINE
@@ -109,13 +109,13 @@ class CacheAndBatchTest {
     for (int i = 0; i < 8; i++) {
       assertArrayEquals(full[12 + i], rest[i], "position " + (12 + i));
     }
-    assertEquals(12 * moved.cache().bytesPerToken(), seq.cache().exportRange(0, 12).length);
+    assertEquals(12 * ENGINE.bytesPerToken(), seq.exportRange(0, 12).length);
     // Consecutive exports concatenate into the export of their union (sessions store turn by turn).
-    byte[] head = seq.cache().exportRange(0, 5);
-    byte[] tail = seq.cache().exportRange(5, 12);
+    byte[] head = seq.exportRange(0, 5);
+    byte[] tail = seq.exportRange(5, 12);
     byte[] joined = Arrays.copyOf(head, head.length + tail.length);
     System.arraycopy(tail, 0, joined, head.length, tail.length);
-    assertArrayEquals(seq.cache().exportRange(0, 12), joined);
+    assertArrayEquals(seq.exportRange(0, 12), joined);
     assertThrows(IllegalArgumentException.class, () -> seq.truncate(13));
   }
 
@@ -149,10 +149,10 @@ class CacheAndBatchTest {
               .get(0);
       assertArrayEquals(all[j], row[0], "MTP row " + j);
     }
-    assertEquals(11, one.mtpCache().length());
-    one.cache().importRange(0, seq.cache().exportRange(0, 12));
+    assertEquals(11, one.mtpLength());
+    one.importRange(0, seq.exportRange(0, 12));
     one.truncate(8);
-    assertEquals(7, one.mtpCache().length(), "MTP entry 7 used token 8, which was rolled back");
+    assertEquals(7, one.mtpLength(), "MTP entry 7 used token 8, which was rolled back");
   }
 
   /**
@@ -174,7 +174,7 @@ class CacheAndBatchTest {
       for (float minConfidence : new float[] {0f, 0.05f, 0.3f}) {
         Engine drafter = ENGINE.withDraftVocab(draftVocab);
         Sequence other = ENGINE.newSequence();
-        other.cache().importRange(0, seq.cache().exportRange(0, 12));
+        other.importRange(0, seq.exportRange(0, 12));
         for (int j = 0; j < 11; j += 5) {
           int rows = Math.min(5, 11 - j);
           int[] draft =
@@ -185,7 +185,7 @@ class CacheAndBatchTest {
                           Arrays.copyOfRange(hidden, j, j + rows),
                           Arrays.copyOfRange(tokens, j + 1, j + 1 + rows))),
                   minConfidence);
-          assertEquals(j + rows, other.mtpCache().length());
+          assertEquals(j + rows, other.mtpLength());
           float[] last = Arrays.copyOf(full[j + rows - 1], draftVocab);
           int expected = Engine.argmax(last);
           double sum = 0;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.model.Trace;
 import io.latentstream.testing.SharedData;
 import java.io.IOException;
@@ -31,14 +32,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class GoldenConformanceTest {
   static final double TOL = 1e-3;
-  private static final Map<String, Engine> ENGINES = new ConcurrentHashMap<>();
+  private static final Map<String, CpuEngine> ENGINES = new ConcurrentHashMap<>();
 
-  static Engine engine(String model) {
+  static CpuEngine engine(String model) {
     return ENGINES.computeIfAbsent(
         model,
         m -> {
           try {
-            return Engine.load(SharedData.model(m));
+            return CpuEngine.load(SharedData.model(m));
           } catch (IOException e) {
             throw new UncheckedIOException(e);
           }
@@ -99,7 +100,7 @@ class GoldenConformanceTest {
   @ParameterizedTest
   @ValueSource(strings = {"tiny-a", "tiny-a-fp8"})
   void hiddenStatesAndRoutingOfPrompt2MatchTheGolden(String model) {
-    Engine engine = engine(model);
+    CpuEngine engine = engine(model);
     int[] tokens = ints(goldenJson(model).get("prompts").get(2).get("input_ids"));
     Map<Integer, float[][]> hidden = new HashMap<>();
     Map<Integer, int[][]> routing = new HashMap<>();

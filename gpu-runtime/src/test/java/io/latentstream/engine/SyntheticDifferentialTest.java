@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentstream.backend.cpu.ReferenceKernels;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.StepRequest.Logits;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.testing.SyntheticCheckpoint;
 import io.latentstream.testing.TextbookForward;
 import io.latentstream.weights.Checkpoint;
@@ -88,7 +89,7 @@ class SyntheticDifferentialTest {
     int[] tokens = new Random(7).ints(14, 0, 96).toArray();
     float[][] expected = new TextbookForward(dir).logits(tokens);
     for (var kernels : List.of(new ReferenceKernels(), new VectorKernels(2))) {
-      Engine engine = Engine.load(dir, kernels, Checkpoint.Progress.NONE);
+      Engine engine = CpuEngine.load(dir, kernels, Checkpoint.Progress.NONE);
       Sequence seq = engine.newSequence();
       List<float[]> got = new ArrayList<>();
       got.addAll(

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.testing.SharedData;
@@ -27,7 +28,7 @@ class GenerationLoopTest {
 
   @BeforeAll
   static void load() throws Exception {
-    engine = Engine.load(SharedData.model("brown-mtp"));
+    engine = CpuEngine.load(SharedData.model("brown-mtp"));
     tokenizer = Tokenizer.load(SharedData.model("brown-mtp"));
     prompts = new ArrayList<>();
     greedy32 = new ArrayList<>();

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.engine.Engine;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.testing.SyntheticCheckpoint;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -28,7 +28,7 @@ class CheckpointErrorsTest {
   }
 
   private IOException loadFails() {
-    return assertThrows(IOException.class, () -> Engine.load(dir));
+    return assertThrows(IOException.class, () -> CpuEngine.load(dir));
   }
 
   @Test
@@ -127,7 +127,7 @@ class CheckpointErrorsTest {
   void loadingReportsProgressUpToEveryByte() throws IOException {
     model();
     java.util.List<long[]> calls = new java.util.ArrayList<>();
-    Engine.load(
+    CpuEngine.load(
         dir,
         new io.latentstream.backend.cpu.ReferenceKernels(),
         (tensor, read, total) -> calls.add(new long[] {read, total}));
@@ -152,7 +152,7 @@ class CheckpointErrorsTest {
 
   @Test
   void missingDirectoryIsAClearError() {
-    IOException e = assertThrows(IOException.class, () -> Engine.load(dir.resolve("nope")));
+    IOException e = assertThrows(IOException.class, () -> CpuEngine.load(dir.resolve("nope")));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());
   }
 }

@@ -5,6 +5,7 @@ import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.weights.Checkpoint;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -105,7 +106,7 @@ final class BenchEngineCommand extends EngineCommand {
   @Override
   void run() throws Exception {
     int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    Engine engine = Engine.load(model, new VectorKernels(nThreads), Checkpoint.Progress.NONE);
+    Engine engine = CpuEngine.load(model, new VectorKernels(nThreads), Checkpoint.Progress.NONE);
     if (mtp) {
       if (!engine.hasMtp()) {
         throw new IllegalArgumentException(model + " has no MTP module");

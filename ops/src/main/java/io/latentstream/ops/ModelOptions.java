@@ -1,6 +1,7 @@
 package io.latentstream.ops;
 
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -52,6 +53,6 @@ final class ModelOptions {
   }
 
   Engine load() throws IOException {
-    return Engine.load(model);
+    return CpuEngine.load(model);
   }
 }

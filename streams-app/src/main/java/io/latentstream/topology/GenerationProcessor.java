@@ -173,8 +173,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     this.inFlight = context.getStateStore(StoreNames.IN_FLIGHT);
     this.sessions =
         new SessionCacheStore(
-            context.getStateStore(StoreNames.SESSION_CACHE),
-            model.engine().newSequence().cache().bytesPerToken());
+            context.getStateStore(StoreNames.SESSION_CACHE), model.engine().bytesPerToken());
     context.schedule(settings.evictionInterval(), PunctuationType.WALL_CLOCK_TIME, this::evict);
     resumeInFlight();
   }
@@ -505,7 +504,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     if (entry != null && entry.cachedTokens() > 0) {
       prefix = model.engine().newSequence();
       byte[] cached = sessions.readCache(request.session(), entry);
-      prefix.cache().importRange(0, cached);
+      prefix.importRange(0, cached);
       observer.sessionTurn(entry.cachedTokens(), cached.length);
     } else if (request.session() != null) {
       observer.sessionTurn(0, 0);
@@ -688,7 +687,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             model.tokenizer() == null ? null : model.tokenizer().eosId());
     int cachedBefore = sessions.entry(r.session()).map(SessionEntry::cachedTokens).orElse(0);
     int cached = Math.min(outcome.sequence().length(), history.length);
-    byte[] appended = outcome.sequence().cache().exportRange(cachedBefore, cached);
+    byte[] appended = outcome.sequence().exportRange(cachedBefore, cached);
     sessions.append(r.session(), history, cached, appended, now);
     observer.sessionCacheWritten(appended.length);
   }

@@ -3,6 +3,7 @@ package io.latentstream.topology;
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.tokenizer.Tokenizer;
 import io.latentstream.weights.WeightsDigest;
@@ -41,7 +42,7 @@ public record ServedModel(
   public static ServedModel load(
       Path dir, String modelId, GenerationLoop.Settings settings, Kernels kernels) {
     try {
-      Engine engine = Engine.load(dir, kernels);
+      Engine engine = CpuEngine.load(dir, kernels);
       Tokenizer tokenizer =
           Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
       GenerationLoop loop = new GenerationLoop(engine, tokenizer, settings);

@@ -98,7 +98,7 @@ class MetricsTest implements TestPropertyProvider {
     assertEquals(generated, text.sum("latentstream_tokens_generated_total"), text.body);
     assertEquals(1, text.sum("latentstream_session_turns_total", "cache=\"hit\""));
     assertEquals(1, text.sum("latentstream_session_turns_total", "cache=\"miss\""));
-    long bytesPerToken = model.engine().newSequence().cache().bytesPerToken();
+    long bytesPerToken = model.engine().bytesPerToken();
     assertEquals(
         (double) second.getUsage().getCachedPromptTokens() * bytesPerToken,
         text.sum("latentstream_session_cache_loaded_bytes_total"));

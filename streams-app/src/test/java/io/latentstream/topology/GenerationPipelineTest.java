@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -75,7 +76,7 @@ class GenerationPipelineTest {
     topics = Topics.create("pipeline-test.", client);
     SharedKafkaCluster.createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1));
     model = ServedModel.load(MODEL, "brown-mtp", GenerationLoop.Settings.defaults());
-    referenceEngine = Engine.load(MODEL);
+    referenceEngine = CpuEngine.load(MODEL);
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
     Properties config =

@@ -6,6 +6,7 @@ import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.weights.Checkpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -232,7 +233,7 @@ final class CudaBenchmarks {
     try {
       Engine fp32 = engine(dir, CudaKernels.Precision.FP32);
       Engine bf16 = engine(dir, CudaKernels.Precision.BF16);
-      Engine cpu = Engine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
+      Engine cpu = CpuEngine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
       for (int batch : new int[] {1, 32, 128}) {
         double f = tokensPerSecond(fp32, batch);
         double b = tokensPerSecond(bf16, batch);
@@ -296,7 +297,7 @@ final class CudaBenchmarks {
   }
 
   private Engine engine(Path dir, CudaKernels.Precision precision) throws IOException {
-    return Engine.load(
+    return CpuEngine.load(
         dir, new CudaKernels(device, new VectorKernels(), precision), Checkpoint.Progress.NONE);
   }
 

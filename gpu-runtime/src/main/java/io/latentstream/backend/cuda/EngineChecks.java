@@ -6,6 +6,7 @@ import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.backend.cuda.CudaKernels.Precision;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.SafetensorsFile;
 import io.latentstream.weights.TensorInfo;
@@ -45,7 +46,7 @@ final class EngineChecks {
   private static final List<String> MODELS = List.of("tiny-a", "tiny-a-fp8", "brown-mtp");
   private final CudaDevice device;
   private final Path models;
-  private final Map<String, Engine> cpuEngines = new HashMap<>();
+  private final Map<String, CpuEngine> cpuEngines = new HashMap<>();
 
   EngineChecks(CudaDevice device, Path models) {
     this.device = device;
@@ -197,8 +198,8 @@ final class EngineChecks {
       return skipped(model, dir);
     }
     try {
-      Engine cuda =
-          Engine.load(
+      CpuEngine cuda =
+          CpuEngine.load(
               dir,
               new CudaKernels(device, new VectorKernels(), precision),
               Checkpoint.Progress.NONE);
@@ -327,7 +328,7 @@ final class EngineChecks {
   private List<CheckResult> conformance(
       String name, String model, Path dir, Candidate gpu, boolean exact) throws IOException {
     double tol = exact ? FP32_TOL : BF16_TOL;
-    Engine cpu = cpuEngine(dir);
+    CpuEngine cpu = cpuEngine(dir);
     JsonNode prompts =
         new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
     List<CheckResult> vsCpuLogits = new ArrayList<>();
@@ -405,17 +406,17 @@ final class EngineChecks {
         r.section(), r.name(), r.maxAbs(), r.maxRel(), r.tolerance(), r.status(), r.note() + more);
   }
 
-  private Engine cpuEngine(Path dir) throws IOException {
-    Engine e = cpuEngines.get(dir.toString());
+  private CpuEngine cpuEngine(Path dir) throws IOException {
+    CpuEngine e = cpuEngines.get(dir.toString());
     if (e == null) {
-      e = Engine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
+      e = CpuEngine.load(dir, new VectorKernels(), Checkpoint.Progress.NONE);
       cpuEngines.put(dir.toString(), e);
     }
     return e;
   }
 
   /** Logits and routing at every position of a fresh sequence. */
-  private static Forward allLogits(Engine engine, int[] tokens) {
+  private static Forward allLogits(CpuEngine engine, int[] tokens) {
     Routing routing = new Routing();
     float[][] logits =
         engine

@@ -32,4 +32,10 @@ public interface Sequence {
    * exceed length (imports append or overwrite a suffix), and length becomes from + count.
    */
   void importRange(int from, byte[] bytes);
+
+  /**
+   * Gives back what the sequence holds in its engine beyond the heap (the CUDA engine's latent
+   * pages), leaving it empty; a no-op where the garbage collector is enough.
+   */
+  default void release() {}
 }

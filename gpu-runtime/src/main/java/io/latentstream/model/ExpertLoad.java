@@ -12,6 +12,9 @@ public final class ExpertLoad {
   private final int[] layers;
   private final AtomicLongArray[] routed;
 
+  /** No layer counted: for an engine that does not count. */
+  public static final ExpertLoad NONE = new ExpertLoad(new int[0], new AtomicLongArray[0]);
+
   ExpertLoad(int[] layers, AtomicLongArray[] routed) {
     this.layers = layers;
     this.routed = routed;

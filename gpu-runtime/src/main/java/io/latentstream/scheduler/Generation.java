@@ -236,7 +236,10 @@ final class Generation {
     failure = message;
   }
 
-  /** Reports the outcome of a finished generation. */
+  /**
+   * Reports the outcome of a finished generation, then gives the sequence back to the engine: the
+   * listener keeps what it needs of it (a session's latents) during the call.
+   */
   void finish(long nowNanos) {
     int promptLength = request.promptLength();
     listener.onFinished(
@@ -254,6 +257,12 @@ final class Generation {
             nowNanos - submittedNanos,
             sequence,
             failure));
+    sequence.release();
+  }
+
+  /** Gives the sequence back to the engine without an outcome (a cancelled request). */
+  void release() {
+    sequence.release();
   }
 
   /** Tokens generated in this run (not counting those before a resume). */

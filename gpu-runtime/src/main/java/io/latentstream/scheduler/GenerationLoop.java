@@ -146,7 +146,9 @@ public final class GenerationLoop implements AutoCloseable {
   public void cancel(String requestId) {
     inbox.add(
         () -> {
-          if (scheduler.cancel(requestId) != null) {
+          Generation cancelled = scheduler.cancel(requestId);
+          if (cancelled != null) {
+            cancelled.release();
             held.decrementAndGet();
           }
         });

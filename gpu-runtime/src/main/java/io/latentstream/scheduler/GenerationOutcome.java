@@ -9,7 +9,8 @@ import io.latentstream.engine.Sequence;
  * @param text the generated text: the concatenation of every token's text delta
  * @param cachedPromptTokens prompt tokens whose cache came with the request instead of computed
  * @param sequence the finished sequence; its cache covers the prompt and the generated tokens but
- *     the last, so a session can keep it
+ *     the last, so a session can keep it (during {@link GenerationListener#onFinished}: the loop
+ *     then releases it)
  * @param message what went wrong, for {@link FinishReason#ERROR}; else null
  */
 public record GenerationOutcome(

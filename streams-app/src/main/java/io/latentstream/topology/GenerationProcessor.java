@@ -113,15 +113,26 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   private record Emitted(TokenEmission token, long atMs) {}
 
   /**
+   * A finished generation and, for a session's turn, the latents its sequence computed beyond the
+   * session's cached tokens ([cachedBefore, the sequence's length)), copied out on the loop's
+   * thread before the loop releases the sequence (the engine is the loop's alone).
+   */
+  private record Finished(GenerationOutcome outcome, int cachedBefore, byte[] latents) {}
+
+  /**
    * Hands one request's tokens and outcome from the loop's thread to the outbox, telling the
    * observer with the time since the previous token.
    */
   private final class RequestListener implements GenerationListener {
     private final GenerationObserver.Request request;
+    private final boolean session;
+    private final int cachedBefore;
     private long lastTokenNanos = -1;
 
-    RequestListener(GenerationObserver.Request request) {
+    RequestListener(GenerationObserver.Request request, boolean session, int cachedBefore) {
       this.request = request;
+      this.session = session;
+      this.cachedBefore = cachedBefore;
     }
 
     @Override
@@ -134,8 +145,16 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
 
     @Override
     public void onFinished(GenerationOutcome outcome) {
-      outbox.add(outcome);
+      Sequence sequence = outcome.sequence();
+      boolean keep =
+          session
+              && outcome.finishReason() != io.latentstream.scheduler.FinishReason.ERROR
+              && sequence.length() >= cachedBefore;
+      byte[] latents = keep ? sequence.exportRange(cachedBefore, sequence.length()) : null;
+      // The observer first: once in the outbox, the request may already be completed and its
+      // room in the loop given to the next.
       observer.finished(request, outcome);
+      outbox.add(new Finished(outcome, cachedBefore, latents));
     }
   }
 
@@ -534,7 +553,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
                 request.turn().params(),
                 request.turn().mtpDrafting(),
                 prefix),
-            new RequestListener(observed));
+            new RequestListener(
+                observed, request.session() != null, entry == null ? 0 : entry.cachedTokens()));
   }
 
   /** Schedules the emitting punctuation unless it runs. */
@@ -559,12 +579,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
           forwardToken(request, emitted.token(), emitted.atMs(), now);
           progressed.put(emitted.token().requestId(), request);
         }
-      } else if (item instanceof GenerationOutcome outcome
-          && active.containsKey(outcome.requestId())) {
-        progressed.remove(outcome.requestId());
-        Active finished = active.remove(outcome.requestId());
-        try (RequestLogContext logContext = RequestLogContext.of(finished.request)) {
-          completeOrFail(finished, outcome, now);
+      } else if (item instanceof Finished finished
+          && active.containsKey(finished.outcome().requestId())) {
+        progressed.remove(finished.outcome().requestId());
+        Active request = active.remove(finished.outcome().requestId());
+        try (RequestLogContext logContext = RequestLogContext.of(request.request)) {
+          completeOrFail(request, finished, now);
         }
       }
     }
@@ -611,9 +631,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */
-  private void completeOrFail(Active request, GenerationOutcome outcome, long now) {
+  private void completeOrFail(Active request, Finished finished, long now) {
     try {
-      complete(request, outcome, now);
+      complete(request, finished, now);
     } catch (RuntimeException e) {
       if (e instanceof KafkaException) {
         throw e;
@@ -628,7 +648,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     }
   }
 
-  private void complete(Active request, GenerationOutcome outcome, long now) {
+  private void complete(Active request, Finished finished, long now) {
+    GenerationOutcome outcome = finished.outcome();
     InFlightRequest r = request.request;
     LOG.info(
         "finished ({}): {} tokens, first after {} ms, MTP accepted {} of {} drafts",
@@ -640,7 +661,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     if (outcome.finishReason() == io.latentstream.scheduler.FinishReason.ERROR) {
       fail(r, ErrorCode.ENGINE_FAILURE, outcome.message());
     } else if (r.session() != null) {
-      remember(r, request.historyLength, outcome, now);
+      remember(r, finished, now);
     }
     Completion completion =
         Completion.newBuilder()
@@ -677,8 +698,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     }
   }
 
-  /** Appends the turn and its reply to the session, with the latent cache computed for them. */
-  private void remember(InFlightRequest r, int historyLength, GenerationOutcome outcome, long now) {
+  /**
+   * Appends the turn and its reply to the session, with the latents computed for them. Were the
+   * session's cache to have changed since the turn started (it cannot while the turn runs: a
+   * session's turns run one at a time), the latents would not line up with it: then only the
+   * history is kept, and the next turn computes what is missing.
+   */
+  private void remember(InFlightRequest r, Finished finished, long now) {
+    GenerationOutcome outcome = finished.outcome();
     int[] history =
         SessionTurns.historyAfter(
             sessions.entry(r.session()).map(SessionEntry::history).orElse(new int[0]),
@@ -686,8 +713,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             outcome.tokens(),
             model.tokenizer() == null ? null : model.tokenizer().eosId());
     int cachedBefore = sessions.entry(r.session()).map(SessionEntry::cachedTokens).orElse(0);
-    int cached = Math.min(outcome.sequence().length(), history.length);
-    byte[] appended = outcome.sequence().exportRange(cachedBefore, cached);
+    byte[] appended = new byte[0];
+    int cached = cachedBefore;
+    if (finished.latents() != null && finished.cachedBefore() == cachedBefore) {
+      int bytesPerToken = model.engine().bytesPerToken();
+      int computed = finished.latents().length / bytesPerToken;
+      cached = Math.max(cachedBefore, Math.min(cachedBefore + computed, history.length));
+      appended = Arrays.copyOf(finished.latents(), (cached - cachedBefore) * bytesPerToken);
+    }
     sessions.append(r.session(), history, cached, appended, now);
     observer.sessionCacheWritten(appended.length);
   }

@@ -1,6 +1,14 @@
 package io.latentstream.backend.cuda;
 
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.MtpRequest;
+import io.latentstream.engine.Sequence;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
+import io.latentstream.model.ExpertLoad;
+import io.latentstream.model.LatentCache;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.model.Phase;
 import io.latentstream.model.Rope;
 import io.latentstream.model.Trace;
 import io.latentstream.weights.Checkpoint;
@@ -35,7 +43,7 @@ import jcuda.driver.CUdeviceptr;
  * latent pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread
  * drives it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
  */
-public final class CudaEngine {
+public final class CudaEngine implements Engine {
   /** Tokens per latent page (the kernels' kPageTokens). */
   static final int PAGE_TOKENS = 64;
 
@@ -52,6 +60,9 @@ public final class CudaEngine {
   private final PagePool pool;
   private final PagePool mtpPool;
   private final CudaOps.AttentionScratch scratch;
+
+  /** Token ids [0, draftVocab) are the ones MTP drafts (see {@link Engine#withDraftVocab}). */
+  private final int draftVocab;
 
   /** The longest context of the current step: how many chunks attention is split into. */
   private int longestContext;
@@ -71,18 +82,47 @@ public final class CudaEngine {
   /** Decode-step graphs by shape (rows, attention chunks); null when graphs are off. */
   private Map<Long, CudaDevice.Graph> graphs;
 
-  /** A sequence's places in the page pools (main model, MTP); its latents live on the device. */
-  public static final class Sequence {
+  /**
+   * A sequence's places in the page pools (main model, MTP); its latents live on the device, and
+   * its pages go back to the pools with {@link #release}.
+   */
+  public final class CudaSequence implements Sequence {
     private final Pages main = new Pages();
     private final Pages mtp = new Pages();
 
+    @Override
     public int length() {
       return main.length;
     }
 
-    /** Tokens in the MTP module's cache. */
+    @Override
     public int mtpLength() {
-      return mtp.length;
+      return hasMtp() ? mtp.length : -1;
+    }
+
+    @Override
+    public void truncate(int n) {
+      CudaEngine.this.truncate(this, n);
+    }
+
+    @Override
+    public byte[] exportRange(int from, int to) {
+      return CudaEngine.this.exportRange(this, from, to);
+    }
+
+    @Override
+    public void importRange(int from, byte[] bytes) {
+      CudaEngine.this.importRange(this, from, bytes);
+    }
+
+    @Override
+    public void release() {
+      CudaEngine.this.release(this);
+    }
+
+    /** The pool it draws pages from (engines made by withDraftVocab share it). */
+    private PagePool pool() {
+      return pool;
     }
   }
 
@@ -219,6 +259,24 @@ public final class CudaEngine {
     this.memory =
         new Memory(weights, workspace, device.allocatedBytes() - start - weights - workspace);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
+    this.draftVocab = Math.max(1, c.vocabSize() / 4); // as the CPU engine's default
+  }
+
+  /** The same engine (device memory, pools and graphs shared) drafting over draftVocab ids. */
+  private CudaEngine(CudaEngine e, int draftVocab) {
+    this.device = e.device;
+    this.ops = e.ops;
+    this.c = e.c;
+    this.maxRows = e.maxRows;
+    this.maxPagesPerSequence = e.maxPagesPerSequence;
+    this.w = e.w;
+    this.b = e.b;
+    this.pool = e.pool;
+    this.mtpPool = e.mtpPool;
+    this.scratch = e.scratch;
+    this.memory = e.memory;
+    this.graphs = e.graphs;
+    this.draftVocab = draftVocab;
   }
 
   /**
@@ -234,6 +292,7 @@ public final class CudaEngine {
     }
   }
 
+  @Override
   public ModelConfig config() {
     return c;
   }
@@ -242,18 +301,20 @@ public final class CudaEngine {
     return maxRows;
   }
 
-  public Sequence newSequence() {
-    return new Sequence();
+  @Override
+  public CudaSequence newSequence() {
+    return new CudaSequence();
   }
 
   /** Returns a sequence's pages to the pools. */
-  public void release(Sequence s) {
+  public void release(CudaSequence s) {
     pool.release(s.main);
     if (mtpPool != null) {
       mtpPool.release(s.mtp);
     }
   }
 
+  @Override
   public boolean hasMtp() {
     return w.mtp != null;
   }
@@ -263,12 +324,194 @@ public final class CudaEngine {
    * only a sequence's length, and the next step overwrites the row). MTP entry j pairs hidden state
    * j with token j+1, so only entries below n-1 stay valid. Pages stay with the sequence.
    */
-  public void truncate(Sequence s, int n) {
+  public void truncate(CudaSequence s, int n) {
     if (n < 0 || n > s.main.length) {
       throw new IllegalArgumentException("cannot keep " + n + " of " + s.main.length + " tokens");
     }
     s.main.length = n;
     s.mtp.length = Math.min(s.mtp.length, Math.max(0, n - 1));
+  }
+
+  @Override
+  public int draftVocab() {
+    return draftVocab;
+  }
+
+  @Override
+  public CudaEngine withDraftVocab(int draftVocab) {
+    if (draftVocab < 1 || draftVocab > c.vocabSize()) {
+      throw new IllegalArgumentException("a draft vocabulary of " + draftVocab + " ids");
+    }
+    return new CudaEngine(this, draftVocab);
+  }
+
+  /** Expert counts are not read back from the device yet: none are reported. */
+  @Override
+  public ExpertLoad expertLoad() {
+    return ExpertLoad.NONE;
+  }
+
+  /** The device's phases are not timed (that would take events around each): zero. */
+  @Override
+  public long phaseNanos(Phase phase) {
+    return 0;
+  }
+
+  /** As the CPU engine's: per token, every layer's latents (kv_lora_rank + rope), fp32. */
+  @Override
+  public int bytesPerToken() {
+    return LatentCache.bytesPerToken(c.numHiddenLayers(), c.latentDim());
+  }
+
+  @Override
+  public List<StepResult> step(List<StepRequest> requests) {
+    List<CudaSequence> seqs = requests.stream().map(r -> mine(r.sequence())).toList();
+    if (new java.util.HashSet<>(seqs).size() < seqs.size()) {
+      throw new IllegalArgumentException("a sequence appears twice in one step");
+    }
+    List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
+    int rows = prepare(main(seqs), pool, tokens);
+    forward(rows, null);
+    float[][] hidden = hidden(rows);
+    List<StepResult> out = new ArrayList<>(requests.size());
+    int row0 = 0;
+    for (StepRequest r : requests) {
+      int n = r.tokens().length;
+      int from =
+          switch (r.logits()) {
+            case ALL -> 0;
+            case LAST -> n - 1;
+            case NONE -> n;
+          };
+      out.add(
+          new StepResult(
+              logitRows(row0 + from, n - from),
+              java.util.Arrays.copyOfRange(hidden, row0, row0 + n)));
+      row0 += n;
+    }
+    return out;
+  }
+
+  @Override
+  public List<float[][]> mtp(List<MtpRequest> requests) {
+    float[][] all =
+        mtp(
+            requests.stream().map(r -> mine(r.sequence())).toList(),
+            requests.stream().map(MtpRequest::hidden).toList(),
+            requests.stream().map(MtpRequest::nextTokens).toList());
+    List<float[][]> out = new ArrayList<>(requests.size());
+    int row0 = 0;
+    for (MtpRequest r : requests) {
+      out.add(java.util.Arrays.copyOfRange(all, row0, row0 + r.nextTokens().length));
+      row0 += r.nextTokens().length;
+    }
+    return out;
+  }
+
+  /**
+   * The CPU engine's rule on the host, from each request's last MTP row: the argmax over the draft
+   * vocabulary if its softmax probability (over that vocabulary) reaches minConfidence.
+   */
+  @Override
+  public int[] draft(List<MtpRequest> requests, float minConfidence) {
+    List<float[][]> logits = mtp(requests);
+    int[] out = new int[requests.size()];
+    for (int i = 0; i < out.length; i++) {
+      float[][] rows = logits.get(i);
+      float[] q = java.util.Arrays.copyOf(rows[rows.length - 1], draftVocab);
+      int token = Engine.argmax(q);
+      double sum = 0;
+      for (float v : q) {
+        sum += Math.exp(v - q[token]);
+      }
+      out[i] = minConfidence <= 0 || 1 / sum >= minConfidence ? token : NO_DRAFT;
+    }
+    return out;
+  }
+
+  /**
+   * A sequence's latents of tokens [from, to) in the CPU cache's export format (token by token,
+   * every layer's latentDim floats), read page by page: each (page, layer) run of slots is one
+   * copy.
+   */
+  private byte[] exportRange(CudaSequence s, int from, int to) {
+    checkRange(s, from, to);
+    int layers = c.numHiddenLayers();
+    int dim = c.latentDim();
+    float[] flat = new float[(to - from) * layers * dim];
+    float[] run = new float[PAGE_TOKENS * dim];
+    for (int t = from; t < to; ) {
+      int slot = t % PAGE_TOKENS;
+      int n = Math.min(to - t, PAGE_TOKENS - slot);
+      for (int l = 0; l < layers; l++) {
+        device.read(latents(s.main.ids.get(t / PAGE_TOKENS), l, slot), run, 0, n * dim);
+        for (int j = 0; j < n; j++) {
+          System.arraycopy(run, j * dim, flat, ((t - from + j) * layers + l) * dim, dim);
+        }
+      }
+      t += n;
+    }
+    java.nio.ByteBuffer bytes =
+        java.nio.ByteBuffer.allocate(flat.length * Float.BYTES)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    bytes.asFloatBuffer().put(flat);
+    return bytes.array();
+  }
+
+  /** Writes exported tokens at [from, from + count), growing the sequence's pages as needed. */
+  private void importRange(CudaSequence s, int from, byte[] bytes) {
+    int layers = c.numHiddenLayers();
+    int dim = c.latentDim();
+    if (from < 0 || from > s.main.length || bytes.length % bytesPerToken() != 0) {
+      throw new IllegalArgumentException(
+          "cannot import " + bytes.length + " bytes at " + from + " of " + s.main.length);
+    }
+    int to = from + bytes.length / bytesPerToken();
+    if (to > c.maxPositionEmbeddings()) {
+      throw new IllegalArgumentException(
+          "sequence of " + to + " tokens: past max_position_embeddings");
+    }
+    pool.grow(s.main, to);
+    float[] flat = new float[bytes.length / Float.BYTES];
+    java.nio.ByteBuffer.wrap(bytes)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .asFloatBuffer()
+        .get(flat);
+    float[] run = new float[PAGE_TOKENS * dim];
+    for (int t = from; t < to; ) {
+      int slot = t % PAGE_TOKENS;
+      int n = Math.min(to - t, PAGE_TOKENS - slot);
+      for (int l = 0; l < layers; l++) {
+        for (int j = 0; j < n; j++) {
+          System.arraycopy(flat, ((t - from + j) * layers + l) * dim, run, j * dim, dim);
+        }
+        device.copy(run, 0, n * dim, latents(s.main.ids.get(t / PAGE_TOKENS), l, slot));
+      }
+      t += n;
+    }
+    s.main.length = to;
+    s.mtp.length = Math.min(s.mtp.length, Math.max(0, to - 1));
+  }
+
+  /** Where slot `slot` of page `page` holds layer `layer`'s latents in the main pool. */
+  private CUdeviceptr latents(int page, int layer, int slot) {
+    long index = ((long) page * c.numHiddenLayers() + layer) * PAGE_TOKENS + slot;
+    return pool.latents.pool().withByteOffset(index * c.latentDim() * Float.BYTES);
+  }
+
+  private static void checkRange(CudaSequence s, int from, int to) {
+    if (from < 0 || from > to || to > s.length()) {
+      throw new IllegalArgumentException(
+          "tokens [" + from + ", " + to + ") of a sequence of " + s.length());
+    }
+  }
+
+  /** This engine's own sequence; another engine's cannot be stepped here. */
+  private CudaSequence mine(Sequence sequence) {
+    if (sequence instanceof CudaSequence s && s.pool() == pool) {
+      return s;
+    }
+    throw new IllegalArgumentException("a sequence of another engine: " + sequence);
   }
 
   /**
@@ -485,7 +728,7 @@ public final class CudaEngine {
    * One forward pass: each sequence's tokens appended at its current length; returns the logits of
    * every row, [rows][vocab], in request order (sequence 0's rows first).
    */
-  public float[][] step(List<Sequence> seqs, List<int[]> tokens) {
+  public float[][] step(List<CudaSequence> seqs, List<int[]> tokens) {
     return step(seqs, tokens, null);
   }
 
@@ -495,13 +738,27 @@ public final class CudaEngine {
    * chosen differently (a near-tie that bf16 rounding tips) changes a row's output by far more than
    * rounding.
    */
-  public float[][] step(List<Sequence> seqs, List<int[]> tokens, Trace trace) {
+  public float[][] step(List<CudaSequence> seqs, List<int[]> tokens, Trace trace) {
     forward(prepare(main(seqs), pool, tokens), trace);
     return logits(rows(tokens));
   }
 
   private static int rows(List<int[]> tokens) {
     return tokens.stream().mapToInt(t -> t.length).sum();
+  }
+
+  /** Rows [row0, row0 + n) of the step's logits, read from the device alone. */
+  private float[][] logitRows(int row0, int n) {
+    int vocab = c.vocabSize();
+    float[] flat = new float[n * vocab];
+    if (n > 0) {
+      device.read(b.logits.withByteOffset((long) row0 * vocab * Float.BYTES), flat, 0, n * vocab);
+    }
+    float[][] out = new float[n][];
+    for (int r = 0; r < n; r++) {
+      out[r] = java.util.Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
+    }
+    return out;
   }
 
   /** The step's logits, [rows][vocab]. */
@@ -530,7 +787,7 @@ public final class CudaEngine {
    * As {@link #step}, returning only each row's argmax, computed on the device; a decode step
    * replays its shape's graph when graphs are on.
    */
-  public int[] stepGreedy(List<Sequence> seqs, List<int[]> tokens) {
+  public int[] stepGreedy(List<CudaSequence> seqs, List<int[]> tokens) {
     int rows = prepare(main(seqs), pool, tokens);
     run(
         Graphed.MAIN,
@@ -563,8 +820,9 @@ public final class CudaEngine {
   }
 
   /** Greedy continuation of one prompt (argmax on the device each step). */
+  @Override
   public int[] generateGreedy(int[] prompt, int maxNewTokens) {
-    Sequence s = newSequence();
+    CudaSequence s = newSequence();
     try {
       int[] out = new int[maxNewTokens];
       int[] next = prompt;
@@ -627,7 +885,7 @@ public final class CudaEngine {
     return rows;
   }
 
-  private static List<Pages> main(List<Sequence> seqs) {
+  private static List<Pages> main(List<CudaSequence> seqs) {
     return seqs.stream().map(s -> s.main).toList();
   }
 
@@ -670,7 +928,7 @@ public final class CudaEngine {
    * hidden state hidden[j] with token nextTokens[j]; returns each row's logits (predicting the
    * token after next), request order.
    */
-  public float[][] mtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+  public float[][] mtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     int rows = prepareMtp(seqs, hidden, nextTokens);
     mtpForward(rows);
     return logits(rows);
@@ -680,7 +938,7 @@ public final class CudaEngine {
    * As {@link #mtp}, returning for each sequence the argmax of its last row (the draft: the token
    * after the last of its next tokens), computed on the device.
    */
-  public int[] mtpGreedy(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+  public int[] mtpGreedy(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     int rows = prepareMtp(seqs, hidden, nextTokens);
     run(
         Graphed.MTP,
@@ -701,7 +959,7 @@ public final class CudaEngine {
   }
 
   /** Uploads an MTP step's tokens, positions, pages and hidden states; returns its rows. */
-  private int prepareMtp(List<Sequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+  private int prepareMtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     if (w.mtp == null) {
       throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
     }

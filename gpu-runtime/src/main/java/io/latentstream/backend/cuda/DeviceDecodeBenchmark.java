@@ -173,7 +173,7 @@ final class DeviceDecodeBenchmark {
   private Run generate(CudaEngine e, List<int[]> prompts, Way way) {
     int batch = prompts.size();
     e.useGraphs(way.graphs);
-    List<CudaEngine.Sequence> seqs = new ArrayList<>();
+    List<CudaEngine.CudaSequence> seqs = new ArrayList<>();
     int[][] context = new int[batch][];
     int[] length = new int[batch];
     int[] made = new int[batch];
@@ -201,20 +201,20 @@ final class DeviceDecodeBenchmark {
       if (active.isEmpty()) {
         break;
       }
-      List<CudaEngine.Sequence> stepSeqs = active.stream().map(seqs::get).toList();
+      List<CudaEngine.CudaSequence> stepSeqs = active.stream().map(seqs::get).toList();
       List<int[]> stepTokens = active.stream().map(feed::get).toList();
       long t0 = System.nanoTime();
       int[] argmax = e.stepGreedy(stepSeqs, stepTokens);
       int rows = argmax.length;
       float[][] hidden = way.mtp ? e.hidden(rows) : null;
-      List<CudaEngine.Sequence> mtpSeqs = new ArrayList<>();
+      List<CudaEngine.CudaSequence> mtpSeqs = new ArrayList<>();
       List<float[][]> mtpHidden = new ArrayList<>();
       List<int[]> mtpNext = new ArrayList<>();
       List<Integer> mtpOf = new ArrayList<>();
       int row = 0;
       for (int i = 0; i < active.size(); i++) {
         int s = active.get(i);
-        CudaEngine.Sequence seq = seqs.get(s);
+        CudaEngine.CudaSequence seq = seqs.get(s);
         int k = stepTokens.get(i).length;
         int before = seq.length() - k;
         if (draft[s] < 0) {
@@ -287,7 +287,7 @@ final class DeviceDecodeBenchmark {
   List<CheckResult> split(int batch) {
     CudaEngine e = engine();
     List<int[]> prompts = prompts(batch);
-    List<CudaEngine.Sequence> seqs = new ArrayList<>();
+    List<CudaEngine.CudaSequence> seqs = new ArrayList<>();
     for (int s = 0; s < batch; s++) {
       seqs.add(e.newSequence());
     }

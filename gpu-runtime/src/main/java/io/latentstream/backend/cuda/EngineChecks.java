@@ -99,7 +99,7 @@ final class EngineChecks {
           new Candidate() {
             @Override
             public Forward forward(int[] tokens) {
-              CudaEngine.Sequence seq = gpu.newSequence();
+              CudaEngine.CudaSequence seq = gpu.newSequence();
               Routing routing = new Routing();
               try {
                 return new Forward(
@@ -166,12 +166,12 @@ final class EngineChecks {
       java.util.SplittableRandom r = new java.util.SplittableRandom(5);
       int[] prompt = r.ints(200, 0, vocab).toArray();
       int[] next = {r.nextInt(vocab)};
-      CudaEngine.Sequence alone = gpu.newSequence();
+      CudaEngine.CudaSequence alone = gpu.newSequence();
       gpu.step(List.of(alone), List.of(prompt));
       float[][] a = gpu.step(List.of(alone), List.of(next));
-      CudaEngine.Sequence mine = gpu.newSequence();
-      CudaEngine.Sequence other = gpu.newSequence();
-      CudaEngine.Sequence third = gpu.newSequence();
+      CudaEngine.CudaSequence mine = gpu.newSequence();
+      CudaEngine.CudaSequence other = gpu.newSequence();
+      CudaEngine.CudaSequence third = gpu.newSequence();
       gpu.step(List.of(other), List.of(r.ints(40, 0, vocab).toArray()));
       gpu.step(List.of(mine), List.of(prompt));
       float[][] b =
@@ -182,7 +182,7 @@ final class EngineChecks {
       for (int j = 0; j < vocab; j++) {
         differ += Float.floatToIntBits(a[0][j]) != Float.floatToIntBits(b[1][j]) ? 1 : 0;
       }
-      for (CudaEngine.Sequence s : List.of(alone, mine, other, third)) {
+      for (CudaEngine.CudaSequence s : List.of(alone, mine, other, third)) {
         gpu.release(s);
       }
       return List.of(
@@ -250,7 +250,7 @@ final class EngineChecks {
         int[] next = Arrays.copyOfRange(tokens, 1, tokens.length);
         float[] ref =
             flatten(cpu.mtp(List.of(new io.latentstream.engine.MtpRequest(seq, h, next))).get(0));
-        CudaEngine.Sequence gs = gpu.newSequence();
+        CudaEngine.CudaSequence gs = gpu.newSequence();
         float[] got = flatten(gpu.mtp(List.of(gs), List.<float[][]>of(h), List.of(next)));
         gpu.release(gs);
         String what = "brown-mtp device mtp p" + i;

@@ -1,0 +1,115 @@
+package io.latentstream.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.Sequence;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.sampling.SamplingParams;
+import io.latentstream.scheduler.GenerationListener;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.scheduler.GenerationOutcome;
+import io.latentstream.scheduler.GenerationRequest;
+import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.testing.SharedData;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@link CudaEngine} behind the {@link Engine} interface, on the emulated device with brown-mtp:
+ * its sequences move through the session cache's bytes and roll back bitwise, the generation loop
+ * drives it with MTP drafting losslessly, and finished sequences give their pages back.
+ */
+class CudaEngineTest {
+  @RegisterExtension static final EmulatedDevice emulated = new EmulatedDevice();
+
+  private static final int NEW_TOKENS = 12;
+
+  private static CudaEngine load(int maxTokens) throws Exception {
+    return CudaEngine.load(emulated.get(), SharedData.model("brown-mtp"), 256, maxTokens);
+  }
+
+  private static float[] last(Engine engine, Sequence s, int[] tokens) {
+    return engine
+        .step(List.of(new StepRequest(s, tokens, StepRequest.Logits.LAST)))
+        .get(0)
+        .logits()[0];
+  }
+
+  @Test
+  void sequencesMoveThroughBytesAndRollBackBitwise() throws Exception {
+    Engine engine = load(4096);
+    int[] prompt = new SplittableRandom(3).ints(100, 0, engine.config().vocabSize()).toArray();
+    Sequence original = engine.newSequence();
+    engine.step(List.of(new StepRequest(original, prompt, StepRequest.Logits.NONE)));
+    // Three rejected drafts, rolled back.
+    engine.step(List.of(new StepRequest(original, new int[] {5, 6, 7}, StepRequest.Logits.NONE)));
+    original.truncate(prompt.length);
+    // The latents moved out in two pieces (two turns of a session) and into a fresh sequence.
+    byte[] head = original.exportRange(0, 70);
+    byte[] tail = original.exportRange(70, prompt.length);
+    assertEquals(prompt.length * engine.bytesPerToken(), head.length + tail.length);
+    Sequence moved = engine.newSequence();
+    moved.importRange(0, head);
+    moved.importRange(70, tail);
+    assertEquals(prompt.length, moved.length());
+    assertArrayEquals(last(engine, original, new int[] {42}), last(engine, moved, new int[] {42}));
+    assertThrows(IllegalArgumentException.class, () -> moved.exportRange(0, moved.length() + 1));
+    original.release();
+    moved.release();
+  }
+
+  @Test
+  void theLoopDraftsWithMtpLosslesslyAndGivesPagesBack() throws Exception {
+    // Room for two sequences of up to 128 tokens: eight requests one after another fit only if
+    // each finished one gives its pages back.
+    CudaEngine engine = load(256);
+    List<int[]> prompts = new ArrayList<>();
+    for (var p : SharedData.goldenJson("brown-mtp").get("prompts")) {
+      prompts.add(SharedData.ints(p.get("input_ids")));
+    }
+    Map<String, int[]> plain = generate(engine, prompts, false);
+    Map<String, int[]> drafted = generate(engine, prompts, true);
+    for (int i = 0; i < prompts.size(); i++) {
+      assertArrayEquals(plain.get("p" + i), drafted.get("p" + i), "prompt " + i + " with MTP");
+      assertArrayEquals(
+          engine.generateGreedy(prompts.get(i), NEW_TOKENS),
+          plain.get("p" + i),
+          "prompt " + i + ": the loop's host argmax and the device's");
+    }
+  }
+
+  /** Greedy generations of the prompts, one request at a time, through a generation loop. */
+  private static Map<String, int[]> generate(Engine engine, List<int[]> prompts, boolean mtp) {
+    Map<String, List<Integer>> tokens = new HashMap<>();
+    GenerationListener listener =
+        new GenerationListener() {
+          @Override
+          public void onToken(TokenEmission token) {
+            tokens.computeIfAbsent(token.requestId(), k -> new ArrayList<>()).add(token.tokenId());
+          }
+
+          @Override
+          public void onFinished(GenerationOutcome outcome) {}
+        };
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, null, new GenerationLoop.Settings(1, 256, mtp))) {
+      for (int i = 0; i < prompts.size(); i++) {
+        loop.submit(
+            GenerationRequest.of("p" + i, prompts.get(i), SamplingParams.greedy(NEW_TOKENS)),
+            listener);
+        loop.runUntilIdle();
+      }
+    }
+    Map<String, int[]> out = new HashMap<>();
+    tokens.forEach((id, list) -> out.put(id, list.stream().mapToInt(Integer::intValue).toArray()));
+    return out;
+  }
+}

@@ -2,6 +2,7 @@ package io.latentstream.scheduler;
 
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
+import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
 import io.latentstream.tokenizer.Tokenizer;
@@ -127,18 +128,29 @@ public final class GenerationLoop implements AutoCloseable {
               + " tokens; the model's context is "
               + limits.maxPositions());
     }
+    byte[] cached = request.cachedPrefix();
+    if (cached != null && cached.length / engine.bytesPerToken() > request.context().length) {
+      throw new IllegalArgumentException(
+          "request " + request.requestId() + " has a cached prefix longer than its context");
+    }
     long now = clock.getAsLong();
     held.incrementAndGet();
     inbox.add(
-        () ->
-            scheduler.add(
-                new Generation(
-                    request,
-                    listener,
-                    request.prefix() != null ? request.prefix() : engine.newSequence(),
-                    limits,
-                    tokenizer == null ? null : tokenizer.newIncrementalDetokenizer(true),
-                    now)));
+        () -> {
+          // On the loop's thread: the engine (and a device's memory) is the loop's alone.
+          Sequence sequence = engine.newSequence();
+          if (cached != null) {
+            sequence.importRange(0, cached);
+          }
+          scheduler.add(
+              new Generation(
+                  request,
+                  listener,
+                  sequence,
+                  limits,
+                  tokenizer == null ? null : tokenizer.newIncrementalDetokenizer(true),
+                  now));
+        });
     wake();
   }
 

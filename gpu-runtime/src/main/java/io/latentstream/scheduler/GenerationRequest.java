@@ -1,6 +1,5 @@
 package io.latentstream.scheduler;
 
-import io.latentstream.engine.Sequence;
 import io.latentstream.sampling.SamplingParams;
 
 /**
@@ -15,8 +14,9 @@ import io.latentstream.sampling.SamplingParams;
  * @param firstIndex index in the generation of the next token (0 unless resuming)
  * @param params sampling settings with the seed already fixed
  * @param mtpDrafting whether Multi-Token Prediction may draft tokens for this request
- * @param prefix a sequence whose cache already holds a prefix of {@code context} (a session's
- *     earlier turns), or null to compute everything
+ * @param cachedPrefix the latents of a prefix of {@code context} (a session's earlier turns) as
+ *     {@link io.latentstream.engine.Sequence#exportRange} gave them, or null to compute everything;
+ *     the loop imports them into the request's sequence on its own thread
  */
 public record GenerationRequest(
     String requestId,
@@ -24,7 +24,7 @@ public record GenerationRequest(
     int firstIndex,
     SamplingParams params,
     boolean mtpDrafting,
-    Sequence prefix) {
+    byte[] cachedPrefix) {
 
   public GenerationRequest {
     if (context.length == 0) {
@@ -33,10 +33,6 @@ public record GenerationRequest(
     if (firstIndex < 0 || firstIndex > context.length - 1 || firstIndex >= params.maxNewTokens()) {
       throw new IllegalArgumentException(
           "request " + requestId + " cannot resume at token " + firstIndex);
-    }
-    if (prefix != null && prefix.length() > context.length) {
-      throw new IllegalArgumentException(
-          "request " + requestId + " has a cached prefix longer than its context");
     }
   }
 

@@ -43,6 +43,9 @@ class GenerationLoopTest {
     final Map<String, List<TokenEmission>> tokens = new HashMap<>();
     final Map<String, GenerationOutcome> outcomes = new HashMap<>();
 
+    /** Each finished sequence's latents, copied out while the loop still holds it. */
+    final Map<String, byte[]> latents = new HashMap<>();
+
     @Override
     public void onToken(TokenEmission token) {
       tokens.computeIfAbsent(token.requestId(), id -> new ArrayList<>()).add(token);
@@ -51,6 +54,8 @@ class GenerationLoopTest {
     @Override
     public void onFinished(GenerationOutcome outcome) {
       outcomes.put(outcome.requestId(), outcome);
+      latents.put(
+          outcome.requestId(), outcome.sequence().exportRange(0, outcome.sequence().length()));
     }
 
     int[] ids(String requestId) {
@@ -327,7 +332,12 @@ class GenerationLoopTest {
             null,
             List.of(
                 new GenerationRequest(
-                    "t2", secondTurn, 0, SamplingParams.greedy(12), true, turn1.sequence())));
+                    "t2",
+                    secondTurn,
+                    0,
+                    SamplingParams.greedy(12),
+                    true,
+                    first.latents.get("t1"))));
     Recorder fresh =
         run(true, null, List.of(GenerationRequest.of("t2", secondTurn, SamplingParams.greedy(12))));
     assertArrayEquals(fresh.ids("t2"), cached.ids("t2"));

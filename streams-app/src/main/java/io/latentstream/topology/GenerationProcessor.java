@@ -519,11 +519,9 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       fail(request, e.code(), e.getMessage());
       return;
     }
-    Sequence prefix = null;
+    byte[] cached = null;
     if (entry != null && entry.cachedTokens() > 0) {
-      prefix = model.engine().newSequence();
-      byte[] cached = sessions.readCache(request.session(), entry);
-      prefix.importRange(0, cached);
+      cached = sessions.readCache(request.session(), entry);
       observer.sessionTurn(entry.cachedTokens(), cached.length);
     } else if (request.session() != null) {
       observer.sessionTurn(0, 0);
@@ -552,7 +550,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
                 request.generated().length,
                 request.turn().params(),
                 request.turn().mtpDrafting(),
-                prefix),
+                cached),
             new RequestListener(
                 observed, request.session() != null, entry == null ? 0 : entry.cachedTokens()));
   }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentstream.engine.Engine;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.runtime.Backends;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
@@ -63,7 +64,12 @@ final class GenerateCommand extends EngineCommand {
     ModelConfig config = options.config();
     Tokenizer tokenizer = prompt == null ? null : Tokenizer.load(options.model);
     int[] ids = prompt == null ? options.ids(config) : tokenizer.encode(prompt, true);
-    int[] tokens = maxNewTokens == 0 ? new int[0] : generate(options.load(), tokenizer, ids);
+    int[] tokens = new int[0];
+    if (maxNewTokens > 0) {
+      try (Backends.Loaded loaded = options.load()) {
+        tokens = generate(loaded.engine(), tokenizer, ids);
+      }
+    }
     ObjectNode json = new ObjectMapper().createObjectNode();
     var array = json.putArray("tokens");
     for (int token : tokens) {

@@ -3,6 +3,7 @@ package io.latentstream.ops;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.runtime.Backends;
 import io.latentstream.weights.DType;
 import io.latentstream.weights.SafetensorsWriter;
 import java.nio.file.Path;
@@ -25,12 +26,15 @@ final class LogitsCommand extends EngineCommand {
   void run() throws Exception {
     ModelConfig config = options.config();
     int[] prompt = options.ids(config);
-    Engine engine = options.load();
-    float[][] logits =
-        engine
-            .step(List.of(new StepRequest(engine.newSequence(), prompt, StepRequest.Logits.ALL)))
-            .get(0)
-            .logits();
+    float[][] logits;
+    try (Backends.Loaded loaded = options.load()) {
+      Engine engine = loaded.engine();
+      logits =
+          engine
+              .step(List.of(new StepRequest(engine.newSequence(), prompt, StepRequest.Logits.ALL)))
+              .get(0)
+              .logits();
+    }
     int vocab = config.vocabSize();
     float[] flat = new float[prompt.length * vocab];
     for (int t = 0; t < prompt.length; t++) {

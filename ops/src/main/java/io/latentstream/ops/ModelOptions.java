@@ -1,8 +1,7 @@
 package io.latentstream.ops;
 
-import io.latentstream.engine.Engine;
-import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.model.ModelConfig;
+import io.latentstream.runtime.Backends;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +17,14 @@ final class ModelOptions {
 
   @Option(names = "--prompt-ids", description = "Prompt token ids, comma-separated, e.g. 0,412,7.")
   String promptIds;
+
+  @Option(
+      names = "--backend",
+      defaultValue = "cpu",
+      description =
+          "cpu, cuda (the forward pass on the GPU; LATENTSTREAM_CUDA_EMULATOR=1 runs it on the"
+              + " tests' CPU emulation) or auto (default ${DEFAULT-VALUE}).")
+  String backend;
 
   /** The config, read first so that bad input fails before the weights are loaded. */
   ModelConfig config() throws IOException {
@@ -52,7 +59,8 @@ final class ModelOptions {
     return ids;
   }
 
-  Engine load() throws IOException {
-    return CpuEngine.load(model);
+  /** The engine on the chosen backend, for one request at a time; close it to free the GPU. */
+  Backends.Loaded load() throws IOException {
+    return Backends.load(backend, model, Backends.CudaSizes.forLoop(1, 4096, 256L << 20));
   }
 }

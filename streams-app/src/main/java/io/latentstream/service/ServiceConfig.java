@@ -13,8 +13,10 @@ import java.util.List;
  *
  * @param modelPath the checkpoint directory (config.json, safetensors, tokenizer files)
  * @param modelId the name events carry; defaults to the directory's name
- * @param backend {@code cpu}, or {@code cuda} (falls back to the CPU, with a log line saying why,
- *     where no GPU, driver or PTX is present)
+ * @param backend {@code cpu}; {@code cuda}, the forward pass on the GPU (refusing to start without
+ *     one); or {@code auto}, CUDA where a GPU, its driver and the PTX are present, else the CPU
+ *     with a log line saying why
+ * @param cuda the CUDA engine's settings
  * @param topicPrefix prefix of every topic name, to share a cluster between deployments
  * @param tenants tenants with event topics of their own ({@code <prefix><tenant>.prompts}, ...),
  *     each prompt's tenant the topic it came from; empty: one set of topics, the tenant a field
@@ -40,6 +42,7 @@ public record ServiceConfig(
     String modelPath,
     String modelId,
     String backend,
+    CudaConfig cuda,
     String topicPrefix,
     @Nullable List<String> tenants,
     String schemaRegistryUrl,
@@ -63,6 +66,13 @@ public record ServiceConfig(
    * client certificate, for registries that require mutual TLS), JKS or PKCS12 files; a blank
    * location is unset. The passwords are secrets: set them from the environment.
    */
+  /**
+   * {@code latentstream.cuda.*}: {@code cache-memory}, the device memory for the latent pages of
+   * every sequence together (requests wait for pages when they are all taken).
+   */
+  @ConfigurationProperties("cuda")
+  public record CudaConfig(long cacheMemory) {}
+
   /** {@code latentstream.prompt-limits.*}: see {@link PromptLimits}. */
   @ConfigurationProperties("prompt-limits")
   public record PromptLimitsConfig(

@@ -1,9 +1,9 @@
 package io.latentstream.service;
 
-import io.latentstream.backend.Backends;
 import io.latentstream.registry.AvroSerdes;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.topology.GenerationObserver;
 import io.latentstream.topology.LatentstreamTopology;
@@ -14,6 +14,7 @@ import io.micronaut.configuration.kafka.streams.ConfiguredStreamBuilder;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
 import jakarta.inject.Singleton;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -27,27 +28,31 @@ import org.slf4j.LoggerFactory;
 public class ServiceFactory {
   private static final Logger LOG = LoggerFactory.getLogger(ServiceFactory.class);
 
-  /** The kernels the model runs on ({@code latentstream.backend}: cpu, or cuda with fallback). */
+  /** The engine the model runs on ({@code latentstream.backend}: cpu, cuda or auto). */
   @Singleton
   @Bean(preDestroy = "close")
-  Backends.Selection backend(ServiceConfig config) {
-    return Backends.select(config.backend());
+  Backends.Loaded engine(ServiceConfig config) throws IOException {
+    return Backends.load(
+        config.backend(),
+        Path.of(config.modelPath()),
+        Backends.CudaSizes.forLoop(
+            config.maxRunning(), config.maxStepTokens(), config.cuda().cacheMemory()));
   }
 
   @Singleton
   @Bean(preDestroy = "close")
-  ServedModel servedModel(ServiceConfig config, Backends.Selection backend) {
+  ServedModel servedModel(ServiceConfig config, Backends.Loaded engine) {
     Path dir = Path.of(config.modelPath());
     String modelId =
         config.modelId() == null || config.modelId().isBlank()
             ? dir.toAbsolutePath().normalize().getFileName().toString()
             : config.modelId();
-    return ServedModel.load(
+    return ServedModel.serve(
+        engine.engine(),
         dir,
         modelId,
         new GenerationLoop.Settings(
-            config.maxRunning(), config.maxStepTokens(), config.mtpDrafting()),
-        backend.kernels());
+            config.maxRunning(), config.maxStepTokens(), config.mtpDrafting()));
   }
 
   @Singleton

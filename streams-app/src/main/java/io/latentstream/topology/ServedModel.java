@@ -1,9 +1,7 @@
 package io.latentstream.topology;
 
-import io.latentstream.backend.Kernels;
-import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
-import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.tokenizer.Tokenizer;
 import io.latentstream.weights.WeightsDigest;
@@ -35,29 +33,27 @@ public record ServedModel(
 
   /** Loads the checkpoint in {@code dir} on the CPU and starts its generation loop. */
   public static ServedModel load(Path dir, String modelId, GenerationLoop.Settings settings) {
-    return load(dir, modelId, settings, new VectorKernels());
-  }
-
-  /** Loads the checkpoint in {@code dir} onto the given kernels and starts its generation loop. */
-  public static ServedModel load(
-      Path dir, String modelId, GenerationLoop.Settings settings, Kernels kernels) {
     try {
-      Engine engine = CpuEngine.load(dir, kernels);
-      Tokenizer tokenizer =
-          Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
-      GenerationLoop loop = new GenerationLoop(engine, tokenizer, settings);
-      loop.start();
-      String digest = WeightsDigest.of(dir);
-      LOG.info(
-          "serving {} ({}) from {}, MTP {}",
-          modelId,
-          digest,
-          dir,
-          engine.hasMtp() && settings.mtpDrafting() ? "on" : "off");
-      return new ServedModel(engine, tokenizer, loop, modelId, digest, buildVersion());
+      return serve(Backends.cpu(dir).engine(), dir, modelId, settings);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load the model in " + dir, e);
     }
+  }
+
+  /** Serves an engine loaded from the checkpoint in {@code dir}: starts its generation loop. */
+  public static ServedModel serve(
+      Engine engine, Path dir, String modelId, GenerationLoop.Settings settings) {
+    Tokenizer tokenizer = Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
+    GenerationLoop loop = new GenerationLoop(engine, tokenizer, settings);
+    loop.start();
+    String digest = WeightsDigest.of(dir);
+    LOG.info(
+        "serving {} ({}) from {}, MTP {}",
+        modelId,
+        digest,
+        dir,
+        engine.hasMtp() && settings.mtpDrafting() ? "on" : "off");
+    return new ServedModel(engine, tokenizer, loop, modelId, digest, buildVersion());
   }
 
   /** The version of the gpu-runtime build, as its resources record it. */

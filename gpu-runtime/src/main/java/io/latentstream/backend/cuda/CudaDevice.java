@@ -207,6 +207,20 @@ public final class CudaDevice implements AutoCloseable {
   /** Binds this device's context to the calling thread. */
   public void makeCurrent() {
     cuCtxSetCurrent(context);
+    CURRENT.set(context);
+  }
+
+  /** The context current on each thread, as far as this class made it so. */
+  private static final ThreadLocal<CUcontext> CURRENT = new ThreadLocal<>();
+
+  /**
+   * Makes the device's context current on the calling thread unless it is: an engine is driven by
+   * one thread at a time, but not always the one that opened its device (the generation loop's).
+   */
+  public void ensureCurrent() {
+    if (CURRENT.get() != context) {
+      makeCurrent();
+    }
   }
 
   /** Device memory of the given size, zeroed, freed on close. */

@@ -365,6 +365,7 @@ public final class CudaEngine implements Engine {
 
   @Override
   public List<StepResult> step(List<StepRequest> requests) {
+    device.ensureCurrent();
     List<CudaSequence> seqs = requests.stream().map(r -> mine(r.sequence())).toList();
     if (new java.util.HashSet<>(seqs).size() < seqs.size()) {
       throw new IllegalArgumentException("a sequence appears twice in one step");
@@ -435,6 +436,7 @@ public final class CudaEngine implements Engine {
    * copy.
    */
   private byte[] exportRange(CudaSequence s, int from, int to) {
+    device.ensureCurrent();
     checkRange(s, from, to);
     int layers = c.numHiddenLayers();
     int dim = c.latentDim();
@@ -460,6 +462,7 @@ public final class CudaEngine implements Engine {
 
   /** Writes exported tokens at [from, from + count), growing the sequence's pages as needed. */
   private void importRange(CudaSequence s, int from, byte[] bytes) {
+    device.ensureCurrent();
     int layers = c.numHiddenLayers();
     int dim = c.latentDim();
     if (from < 0 || from > s.main.length || bytes.length % bytesPerToken() != 0) {
@@ -739,6 +742,7 @@ public final class CudaEngine implements Engine {
    * rounding.
    */
   public float[][] step(List<CudaSequence> seqs, List<int[]> tokens, Trace trace) {
+    device.ensureCurrent();
     forward(prepare(main(seqs), pool, tokens), trace);
     return logits(rows(tokens));
   }
@@ -774,6 +778,7 @@ public final class CudaEngine implements Engine {
 
   /** The final-norm hidden states of the last step's rows (the MTP module's input). */
   public float[][] hidden(int rows) {
+    device.ensureCurrent();
     int dim = c.hiddenSize();
     float[] flat = device.readFloats(b.xn, rows * dim);
     float[][] out = new float[rows][];
@@ -788,6 +793,7 @@ public final class CudaEngine implements Engine {
    * replays its shape's graph when graphs are on.
    */
   public int[] stepGreedy(List<CudaSequence> seqs, List<int[]> tokens) {
+    device.ensureCurrent();
     int rows = prepare(main(seqs), pool, tokens);
     run(
         Graphed.MAIN,
@@ -929,6 +935,7 @@ public final class CudaEngine implements Engine {
    * token after next), request order.
    */
   public float[][] mtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    device.ensureCurrent();
     int rows = prepareMtp(seqs, hidden, nextTokens);
     mtpForward(rows);
     return logits(rows);
@@ -939,6 +946,7 @@ public final class CudaEngine implements Engine {
    * after the last of its next tokens), computed on the device.
    */
   public int[] mtpGreedy(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+    device.ensureCurrent();
     int rows = prepareMtp(seqs, hidden, nextTokens);
     run(
         Graphed.MTP,

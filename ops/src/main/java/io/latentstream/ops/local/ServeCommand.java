@@ -50,6 +50,14 @@ public final class ServeCommand implements Callable<Integer> {
   Path model;
 
   @Option(
+      names = "--backend",
+      defaultValue = "cpu",
+      description =
+          "cpu, cuda (the forward pass on the GPU; LATENTSTREAM_CUDA_EMULATOR=1 runs it on the"
+              + " tests' CPU emulation) or auto (default ${DEFAULT-VALUE}).")
+  String backend;
+
+  @Option(
       names = "--application-id",
       defaultValue = "latentstream",
       description = "Kafka Streams application id; instances sharing it share the work.")
@@ -81,6 +89,7 @@ public final class ServeCommand implements Callable<Integer> {
     config.put("kafka.streams.default.application.id", applicationId);
     config.put("kafka.streams.default.state.dir", stateDirectory.toString());
     config.put("latentstream.model-path", model.toString());
+    config.put("latentstream.backend", backend);
     config.put("latentstream.topic-prefix", topicPrefix);
     config.put("latentstream.schema-registry-url", schemaRegistryUrl);
     config.putAll(properties);

@@ -68,6 +68,16 @@ public interface Engine {
     return out;
   }
 
+  /**
+   * The draft vocabulary engines start with: a quarter of the vocabulary. On brown-mtp's own greedy
+   * generations (5 benchmark and 4 golden prompts, 256 tokens each) the first 2,048 of 8,192 ids
+   * hold 84% of the tokens, and drafting over them keeps acceptance at 0.39 of 0.41 while the draft
+   * head costs a quarter.
+   */
+  static int defaultDraftVocab(int vocab) {
+    return Math.max(1, vocab / 4);
+  }
+
   /** Index of the largest logit; the lowest index wins ties (as torch.argmax). */
   static int argmax(float[] v) {
     int best = 0;

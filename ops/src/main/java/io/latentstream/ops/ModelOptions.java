@@ -5,6 +5,7 @@ import io.latentstream.runtime.Backends;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options every engine command shares: the model directory and the prompt token ids. */
@@ -18,13 +19,7 @@ final class ModelOptions {
   @Option(names = "--prompt-ids", description = "Prompt token ids, comma-separated, e.g. 0,412,7.")
   String promptIds;
 
-  @Option(
-      names = "--backend",
-      defaultValue = "cpu",
-      description =
-          "cpu, cuda (the forward pass on the GPU; LATENTSTREAM_CUDA_EMULATOR=1 runs it on the"
-              + " tests' CPU emulation) or auto (default ${DEFAULT-VALUE}).")
-  String backend;
+  @Mixin BackendOption backend = new BackendOption();
 
   /** The config, read first so that bad input fails before the weights are loaded. */
   ModelConfig config() throws IOException {
@@ -61,6 +56,6 @@ final class ModelOptions {
 
   /** The engine on the chosen backend, for one request at a time; close it to free the GPU. */
   Backends.Loaded load() throws IOException {
-    return Backends.load(backend, model, Backends.CudaSizes.forLoop(1, 4096, 256L << 20));
+    return Backends.load(backend.name, model, Backends.CudaSizes.forLoop(1, 4096, 256L << 20));
   }
 }

@@ -259,7 +259,7 @@ public final class CudaEngine implements Engine {
     this.memory =
         new Memory(weights, workspace, device.allocatedBytes() - start - weights - workspace);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
-    this.draftVocab = Math.max(1, c.vocabSize() / 4); // as the CPU engine's default
+    this.draftVocab = Engine.defaultDraftVocab(c.vocabSize());
   }
 
   /** The same engine (device memory, pools and graphs shared) drafting over draftVocab ids. */

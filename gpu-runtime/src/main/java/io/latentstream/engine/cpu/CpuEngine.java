@@ -42,7 +42,7 @@ public final class CpuEngine implements Engine {
   private final Linear draftHead;
 
   public CpuEngine(Transformer model, Kernels kernels) {
-    this(model, kernels, defaultDraftVocab(model.config().vocabSize()));
+    this(model, kernels, Engine.defaultDraftVocab(model.config().vocabSize()));
   }
 
   private CpuEngine(Transformer model, Kernels kernels, int draftVocab) {
@@ -51,15 +51,6 @@ public final class CpuEngine implements Engine {
     this.kernels = kernels;
     this.ws = new Workspace(config);
     this.draftHead = new Linear(kernels.firstRows(model.head().w(), draftVocab));
-  }
-
-  /**
-   * A quarter of the vocabulary. On brown-mtp's own greedy generations (5 benchmark and 4 golden
-   * prompts, 256 tokens each) the first 2,048 of 8,192 ids hold 84% of the tokens, and drafting
-   * over them keeps acceptance at 0.39 of 0.41 while the draft head costs a quarter.
-   */
-  static int defaultDraftVocab(int vocab) {
-    return Math.max(1, vocab / 4);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.latentstream.ops.local;
 
+import io.latentstream.ops.BackendOption;
 import io.latentstream.service.Application;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.Micronaut;
@@ -12,6 +13,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -49,13 +51,7 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Checkpoint directory (default ${DEFAULT-VALUE}).")
   Path model;
 
-  @Option(
-      names = "--backend",
-      defaultValue = "cpu",
-      description =
-          "cpu, cuda (the forward pass on the GPU; LATENTSTREAM_CUDA_EMULATOR=1 runs it on the"
-              + " tests' CPU emulation) or auto (default ${DEFAULT-VALUE}).")
-  String backend;
+  @Mixin BackendOption backend = new BackendOption();
 
   @Option(
       names = "--application-id",
@@ -89,7 +85,7 @@ public final class ServeCommand implements Callable<Integer> {
     config.put("kafka.streams.default.application.id", applicationId);
     config.put("kafka.streams.default.state.dir", stateDirectory.toString());
     config.put("latentstream.model-path", model.toString());
-    config.put("latentstream.backend", backend);
+    config.put("latentstream.backend", backend.name);
     config.put("latentstream.topic-prefix", topicPrefix);
     config.put("latentstream.schema-registry-url", schemaRegistryUrl);
     config.putAll(properties);

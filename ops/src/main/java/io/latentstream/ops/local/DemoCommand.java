@@ -1,5 +1,6 @@
 package io.latentstream.ops.local;
 
+import io.latentstream.ops.BackendOption;
 import io.latentstream.ops.pipeline.LiveView;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
@@ -30,6 +31,7 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -57,6 +59,8 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Checkpoint directory (default ${DEFAULT-VALUE}).")
   Path model;
 
+  @Mixin BackendOption backend = new BackendOption();
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -64,7 +68,7 @@ public final class DemoCommand implements Callable<Integer> {
     out.flush();
     Path data = Files.createTempDirectory("latentstream-demo-");
     try (LocalStack stack =
-        LocalStack.start(new LocalStack.Settings(data, model, 0, 0, 0, 2, "demo."))) {
+        LocalStack.start(new LocalStack.Settings(data, model, 0, 0, 0, 2, "demo.", backend.name))) {
       Topics topics =
           Topics.create(
               stack.topicPrefix(),

@@ -31,6 +31,7 @@ public final class LocalStack implements AutoCloseable {
    * @param kafkaPort the broker's client port; 0 picks a free one
    * @param httpPort the service's HTTP port; 0 picks a free one
    * @param registryPort the registry's port; 0 picks a free one
+   * @param backend the service's {@code latentstream.backend}: cpu, cuda or auto
    */
   public record Settings(
       Path dataDirectory,
@@ -39,7 +40,8 @@ public final class LocalStack implements AutoCloseable {
       int httpPort,
       int registryPort,
       int partitions,
-      String topicPrefix) {}
+      String topicPrefix,
+      String backend) {}
 
   private LocalStack(
       LocalKafkaCluster kafka,
@@ -95,6 +97,7 @@ public final class LocalStack implements AutoCloseable {
                           settings.dataDirectory().resolve("streams").toString(),
                       "kafka.streams.default.replication.factor", 1,
                       "latentstream.model-path", settings.modelPath().toString(),
+                      "latentstream.backend", settings.backend(),
                       "latentstream.topic-prefix", settings.topicPrefix(),
                       "latentstream.schema-registry-url", registry.url().toString(),
                       "latentstream.http-credentials", credentials))

@@ -1,9 +1,11 @@
 package io.latentstream.ops.local;
 
+import io.latentstream.ops.BackendOption;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -58,12 +60,21 @@ public final class UpCommand implements Callable<Integer> {
   @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of the topic names.")
   String topicPrefix;
 
+  @Mixin BackendOption backend = new BackendOption();
+
   @Override
   public Integer call() throws Exception {
     LocalStack stack =
         LocalStack.start(
             new LocalStack.Settings(
-                dataDirectory, model, kafkaPort, httpPort, registryPort, partitions, topicPrefix));
+                dataDirectory,
+                model,
+                kafkaPort,
+                httpPort,
+                registryPort,
+                partitions,
+                topicPrefix,
+                backend.name));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -1,10 +1,12 @@
 package io.latentstream.ops.pipeline;
 
+import io.latentstream.ops.BackendOption;
 import io.latentstream.ops.local.LocalKafkaCluster;
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
 import io.latentstream.registry.RegistryClientConfig;
 import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
@@ -51,6 +53,7 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -92,6 +95,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           "There is no");
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Mixin BackendOption backend = new BackendOption();
 
   @Option(
       names = "--model",
@@ -270,7 +275,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         EmbeddedSchemaRegistry registry =
             new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(kafka.bootstrapServers()))
                 .start();
-        ServedModel served = ServedModel.load(model, "bench", loopSettings())) {
+        Backends.Loaded loaded =
+            Backends.load(
+                backend.name,
+                model,
+                Backends.CudaSizes.forLoop(
+                    loopSettings().maxRunning(),
+                    loopSettings().maxStepTokens(),
+                    Backends.CudaSizes.DEFAULT_CACHE_BYTES));
+        ServedModel served = ServedModel.serve(loaded.engine(), model, "bench", loopSettings())) {
       SchemaRegistryClient client =
           new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
       if (sessions > 0) {

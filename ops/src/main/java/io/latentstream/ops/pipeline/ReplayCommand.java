@@ -1,5 +1,7 @@
 package io.latentstream.ops.pipeline;
 
+import io.latentstream.ops.BackendOption;
+import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.Replay;
@@ -36,6 +38,8 @@ public final class ReplayCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Mixin PipelineOptions pipeline;
+
+  @Mixin BackendOption backend = new BackendOption();
 
   static final class From {
     @Option(
@@ -149,7 +153,16 @@ public final class ReplayCommand implements Callable<Integer> {
     }
     Topics topics = pipeline.topics();
     String id = modelId != null ? modelId : model.getFileName().toString();
-    try (ServedModel served = ServedModel.load(model, id, GenerationLoop.Settings.defaults())) {
+    GenerationLoop.Settings settings = GenerationLoop.Settings.defaults();
+    try (Backends.Loaded loaded =
+            Backends.load(
+                backend.name,
+                model,
+                Backends.CudaSizes.forLoop(
+                    settings.maxRunning(),
+                    settings.maxStepTokens(),
+                    Backends.CudaSizes.DEFAULT_CACHE_BYTES));
+        ServedModel served = ServedModel.serve(loaded.engine(), model, id, settings)) {
       Replay.Report report;
       try {
         report =

@@ -3,7 +3,6 @@ package io.latentstream.backend.cuda;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentstream.backend.cpu.VectorKernels;
-import io.latentstream.backend.cuda.CudaKernels.Precision;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.cpu.CpuEngine;
@@ -22,26 +21,24 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The engine with its linear layers on the GPU ({@link CudaKernels}), in both precisions, against
- * the CPU engine run on the same machine (itself held to the goldens by GoldenConformanceTest) and
- * against the goldens of ../shared/models where the bundle carries them: logits at every position
- * within 1e-4 of the logits' scale (fp32 layers: about the CPU golden test's 1e-3 absolute) or 2e-2
- * (bf16 layers: activations rounded to bf16 at every linear layer), greedy continuations token for
- * token. Then the device-resident {@link CudaEngine} the same way, and its batch invariance.
+ * The device-resident {@link CudaEngine} against the CPU engine run on the same machine (itself
+ * held to the goldens by GoldenConformanceTest) and against the goldens of ../shared/models where
+ * the bundle carries them: logits at every position within 2e-2 of the logits' scale (bf16 weights,
+ * and activations rounded to bf16 at every linear layer); then its batch invariance, its CUDA
+ * graphs and its MTP module. (The kernels themselves are held to 1e-4 or bitwise by {@link
+ * KernelChecks}.)
  *
  * <p>bf16 and routing: rounding tips near-ties between experts (random-weight models have many).
  * The CPU engine with the GPU's bf16 roundings (weights and linear-layer inputs), against fp32,
  * stays within 0.8% of the logits' scale on every prompt up to the first row whose experts differ,
  * and is off by 1.5 (tiny-a), 3.2 (tiny-a-fp8) and 1.5 (brown-mtp with its greedy continuation)
  * after it; the first H200 run failed its bf16 rows at exactly those rows, by those amounts. So the
- * routing is read back and compared: an fp32 candidate must route as the CPU does everywhere; a
- * bf16 candidate's logits are held to the tolerance up to its first differently-routed row (the row
- * says how many were compared), and its free-running greedy continuations, which one tipped choice
- * may redirect, are reported, not judged.
+ * routing is read back and compared: the logits are held to the tolerance up to the first
+ * differently-routed row (the row says how many were compared), and the free-running greedy
+ * continuations, which one tipped choice may redirect, are reported, not judged.
  */
 final class EngineChecks {
   private static final String SECTION = "engine";
-  private static final double FP32_TOL = 1e-4;
   private static final double BF16_TOL = 2e-2;
   private static final List<String> MODELS = List.of("tiny-a", "tiny-a-fp8", "brown-mtp");
   private final CudaDevice device;
@@ -55,11 +52,6 @@ final class EngineChecks {
 
   List<Supplier<List<CheckResult>>> all() {
     List<Supplier<List<CheckResult>>> checks = new ArrayList<>();
-    for (Precision p : Precision.values()) {
-      for (String model : MODELS) {
-        checks.add(() -> model(model, p));
-      }
-    }
     for (String model : MODELS) {
       checks.add(() -> deviceResident(model));
     }
@@ -114,7 +106,7 @@ final class EngineChecks {
               return gpu.generateGreedy(prompt, n);
             }
           };
-      return conformance(model + " device", model, dir, candidate, false);
+      return conformance(model + " device", model, dir, candidate);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -187,36 +179,6 @@ final class EngineChecks {
       }
       return List.of(
           CheckResult.exact(SECTION, "brown-mtp device batch invariance", differ, vocab));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private List<CheckResult> model(String model, Precision precision) {
-    Path dir = models.resolve(model);
-    if (absent(dir)) {
-      return skipped(model, dir);
-    }
-    try {
-      CpuEngine cuda =
-          CpuEngine.load(
-              dir,
-              new CudaKernels(device, new VectorKernels(), precision),
-              Checkpoint.Progress.NONE);
-      Candidate candidate =
-          new Candidate() {
-            @Override
-            public Forward forward(int[] tokens) {
-              return allLogits(cuda, tokens);
-            }
-
-            @Override
-            public int[] greedy(int[] prompt, int n) {
-              return cuda.generateGreedy(prompt, n);
-            }
-          };
-      String name = model + " " + precision.name().toLowerCase(java.util.Locale.ROOT);
-      return conformance(name, model, dir, candidate, precision == Precision.FP32);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -321,13 +283,12 @@ final class EngineChecks {
 
   /**
    * For every golden prompt: logits against the CPU engine and the golden (where carried), and the
-   * greedy continuation against both; one row per comparison, over the prompts. exact: the
-   * candidate computes as the CPU does up to summation order (fp32), so it must route the same and
-   * match within {@link #FP32_TOL}, greedy token for token; else bf16 (see the class comment).
+   * greedy continuation against both; one row per comparison, over the prompts (bf16: see the class
+   * comment).
    */
-  private List<CheckResult> conformance(
-      String name, String model, Path dir, Candidate gpu, boolean exact) throws IOException {
-    double tol = exact ? FP32_TOL : BF16_TOL;
+  private List<CheckResult> conformance(String name, String model, Path dir, Candidate gpu)
+      throws IOException {
+    double tol = BF16_TOL;
     CpuEngine cpu = cpuEngine(dir);
     JsonNode prompts =
         new ObjectMapper().readTree(dir.resolve("golden.json").toFile()).get("prompts");
@@ -349,9 +310,9 @@ final class EngineChecks {
       Forward got = gpu.forward(tokens);
       int rows = firstRoutingDifference(ref.routing(), got.routing(), tokens.length);
       rerouted += rows < tokens.length ? 1 : 0;
-      rowsCompared += exact ? tokens.length : rows;
+      rowsCompared += rows;
       rowsInAll += tokens.length;
-      int n = (exact ? tokens.length : rows) * cpu.config().vocabSize();
+      int n = rows * cpu.config().vocabSize();
       String what = name + " logits p" + i;
       vsCpuLogits.add(CheckResult.compare(SECTION, what, ref.logits(), got.logits(), n, tol));
       float[] golden = goldenTensor(dir, "logits." + i);
@@ -378,26 +339,17 @@ final class EngineChecks {
     if (!vsGoldenLogits.isEmpty()) {
       out.add(withNote(CheckResult.worst(name + " logits vs golden", vsGoldenLogits), routing));
     }
-    if (exact) {
-      out.add(
-          CheckResult.exact(SECTION, name + " routing vs cpu (prompts)", rerouted, prompts.size()));
-      out.add(
-          CheckResult.exact(
-              SECTION, name + " greedy vs golden (prompts)", vsGolden, prompts.size()));
-      out.add(CheckResult.exact(SECTION, name + " greedy vs cpu (prompts)", vsCpu, prompts.size()));
-    } else {
-      out.add(
-          CheckResult.info(
-              SECTION,
-              name + " greedy (prompts)",
-              String.format(
-                  java.util.Locale.ROOT,
-                  "%d of %d differ from the golden, %d from the cpu%s",
-                  vsGolden,
-                  prompts.size(),
-                  vsCpu,
-                  vsGolden == 0 ? "" : "; first at token " + firstDifference)));
-    }
+    out.add(
+        CheckResult.info(
+            SECTION,
+            name + " greedy (prompts)",
+            String.format(
+                java.util.Locale.ROOT,
+                "%d of %d differ from the golden, %d from the cpu%s",
+                vsGolden,
+                prompts.size(),
+                vsCpu,
+                vsGolden == 0 ? "" : "; first at token " + firstDifference)));
     return out;
   }
 

@@ -7,9 +7,9 @@ import java.util.List;
 
 /**
  * An inference engine: a loaded model and the batched step over independent sequences, whatever
- * runs it (the CPU engine today; the CUDA engine next). The scheduler, the generation loop, the
- * service, every command and replay program against this; only the places that assemble the service
- * and the command line name an implementation.
+ * runs it (engine.cpu's on the CPU, engine.cuda's on a GPU). The scheduler, the generation loop,
+ * the service, every command and replay program against this; only the places that assemble the
+ * service and the command line name an implementation.
  *
  * <p>{@link #step} runs any mix of prefill chunks and decode rows in one forward pass; a sequence's
  * numbers do not depend on what else shares the batch. Engines are not thread-safe: one caller
@@ -20,6 +20,13 @@ public interface Engine {
   int NO_DRAFT = -1;
 
   ModelConfig config();
+
+  /**
+   * The backend's name as events and session caches record it ({@code cpu}, {@code cuda}). A
+   * sequence's tokens are reproducible bitwise on the same backend only: the backends sum in
+   * different orders (and the GPU in bf16), so their logits differ in the last bits.
+   */
+  String backend();
 
   /** Routed token counts per expert of every MoE layer (for metrics; counting is always on). */
   ExpertLoad expertLoad();

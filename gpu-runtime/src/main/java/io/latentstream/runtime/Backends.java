@@ -2,10 +2,10 @@ package io.latentstream.runtime;
 
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.backend.cuda.CudaDevice;
-import io.latentstream.backend.cuda.CudaEngine;
 import io.latentstream.backend.cuda.CudaUnavailableException;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -68,9 +68,14 @@ public final class Backends {
     }
   }
 
-  /** The CPU engine of the checkpoint in dir, on the Vector API kernels. */
+  /** The CPU engine of the checkpoint in dir, on the Vector API kernels, one thread per core. */
   public static Loaded cpu(Path dir) throws IOException {
-    return new Loaded(CpuEngine.load(dir, new VectorKernels()), Backend.CPU, null, null);
+    return cpu(dir, Runtime.getRuntime().availableProcessors());
+  }
+
+  /** The CPU engine of the checkpoint in dir, its kernels on the given number of threads. */
+  public static Loaded cpu(Path dir, int threads) throws IOException {
+    return new Loaded(CpuEngine.load(dir, new VectorKernels(threads)), Backend.CPU, null, null);
   }
 
   /** The engine of the checkpoint in dir on the named backend. */

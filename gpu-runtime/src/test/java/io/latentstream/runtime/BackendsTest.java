@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.backend.cuda.CudaEngine;
 import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.testing.SharedData;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,12 +1,10 @@
 package io.latentstream.ops;
 
-import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
-import io.latentstream.engine.cpu.CpuEngine;
-import io.latentstream.weights.Checkpoint;
+import io.latentstream.runtime.Backends;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -15,17 +13,20 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * The engine benchmark of issue 3: greedy decode tokens/s at batch 1 and batch B after a prompt,
- * prefill time of a long prompt, peak memory; medians over repetitions after warm-up.
+ * prefill time of a long prompt, peak memory; medians over repetitions after warm-up. On either
+ * backend ({@code --backend}): the same program through the Engine interface.
  */
 @Command(
     name = "bench-engine",
-    description = "Benchmark the CPU engine: decode tokens/s, prefill time, peak memory.")
+    description = "Benchmark an engine: decode tokens/s, prefill time, peak memory.")
 final class BenchEngineCommand extends EngineCommand {
   @Option(
       names = "--model",
@@ -60,8 +61,10 @@ final class BenchEngineCommand extends EngineCommand {
   @Option(names = "--reps", defaultValue = "7")
   int reps;
 
-  @Option(names = "--threads", description = "Kernel threads (default: one per core).")
+  @Option(names = "--threads", description = "CPU backend: kernel threads (default: one per core).")
   Integer threads;
+
+  @Mixin BackendOption backend = new BackendOption();
 
   @Option(
       names = "--mtp",
@@ -105,8 +108,28 @@ final class BenchEngineCommand extends EngineCommand {
 
   @Override
   void run() throws Exception {
-    int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    Engine engine = CpuEngine.load(model, new VectorKernels(nThreads), Checkpoint.Progress.NONE);
+    try (Backends.Loaded loaded = load()) {
+      run(loaded);
+    }
+  }
+
+  /** The engine on the chosen backend, a CUDA one sized for the largest step of the runs. */
+  private Backends.Loaded load() throws Exception {
+    if (threads != null) {
+      if (Backends.Backend.of(backend.name) != Backends.Backend.CPU) {
+        throw new IllegalArgumentException("--threads is for --backend cpu");
+      }
+      return Backends.cpu(model, threads);
+    }
+    int running = Math.max(batch, concurrency);
+    return Backends.load(
+        backend.name,
+        model,
+        Backends.CudaSizes.forLoop(running, Math.max(prefill, 512), 256L << 20));
+  }
+
+  private void run(Backends.Loaded loaded) throws Exception {
+    Engine engine = loaded.engine();
     if (mtp) {
       if (!engine.hasMtp()) {
         throw new IllegalArgumentException(model + " has no MTP module");
@@ -143,10 +166,11 @@ final class BenchEngineCommand extends EngineCommand {
       double tn = decodeSeconds(engine, prompt, batch);
       long pc0 = processCpuNanos();
       long p0 = System.nanoTime();
-      engine.step(
-          List.of(new StepRequest(engine.newSequence(), longPrompt, StepRequest.Logits.LAST)));
+      Sequence prefilled = engine.newSequence();
+      engine.step(List.of(new StepRequest(prefilled, longPrompt, StepRequest.Logits.LAST)));
       double tp = (System.nanoTime() - p0) / 1e9;
       double cp = (processCpuNanos() - pc0) / 1e6;
+      prefilled.release();
       if (r >= 0) {
         b1[r] = newTokens / t1;
         bn[r] = (double) batch * newTokens / tn;
@@ -157,8 +181,12 @@ final class BenchEngineCommand extends EngineCommand {
     }
     var out = cli().getOut();
     out.printf(
-        "model %s, %d threads, %d warm-up + %d repetitions (medians)%n",
-        model, Runtime.getRuntime().availableProcessors(), warmup, reps);
+        "model %s, backend %s, %d cores, %d warm-up + %d repetitions (medians)%n",
+        model,
+        loaded.backend().name().toLowerCase(Locale.ROOT),
+        Runtime.getRuntime().availableProcessors(),
+        warmup,
+        reps);
     out.printf(
         "decode batch 1: %.0f tokens/s (%d greedy tokens after %d prompt ids)%n",
         median(b1), newTokens, prompt.length);
@@ -191,7 +219,9 @@ final class BenchEngineCommand extends EngineCommand {
       }
       res = engine.step(step);
     }
-    return (System.nanoTime() - t0) / 1e9;
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    seqs.forEach(Sequence::release); // a CUDA engine's latent pages go back to its pool
+    return seconds;
   }
 
   /**

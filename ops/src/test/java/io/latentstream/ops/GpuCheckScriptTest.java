@@ -21,11 +21,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The GPU half of ops/gpu-check ({@code run}) on a bundle laid out as {@code ops/gpu-check bundle}
  * lays it out (a jre.tar.xz, lib/*.jar, native/, models/), made from this JVM (a jre/bin/java that
- * starts it) and the gpu-runtime part of its class path. On a machine without a GPU it must unpack
- * the runtime, start GpuCheck, and end with status 2 and a summary that says why; pointed at the
- * tests' CPU-emulated CUDA device (GPU_CHECK_EMULATOR), it must run the kernel checks there, pass
- * them, and skip the benchmarks and the GPU-only extras saying why. (The bundle build itself takes
- * Maven, jlink and xz a minute and a half: run {@code ops/gpu-check bundle} by hand.)
+ * starts it) and the gpu-runtime and gpu-check part of its class path. On a machine without a GPU
+ * it must unpack the runtime, start GpuCheck, and end with status 2 and a summary that says why;
+ * pointed at the tests' CPU-emulated CUDA device (GPU_CHECK_EMULATOR), it must run the kernel
+ * checks there, pass them, and skip the benchmarks and the GPU-only extras saying why. (The bundle
+ * build itself takes Maven, jlink and xz a minute and a half: run {@code ops/gpu-check bundle} by
+ * hand.)
  */
 class GpuCheckScriptTest {
   @Test
@@ -131,7 +132,9 @@ class GpuCheckScriptTest {
     for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
       Path e = Path.of(entry);
       String name = e.toString();
-      if (!(name.contains("gpu-runtime") || name.matches(".*/(jcuda|jackson|slf4j)[^/]*\\.jar"))) {
+      if (!(name.contains("gpu-runtime")
+          || name.contains("gpu-check")
+          || name.matches(".*/(jcuda|jackson|slf4j)[^/]*\\.jar"))) {
         continue; // what the bundle carries, as ops/gpu-check bundle picks it
       }
       Path jar = lib.resolve(i++ + "-" + e.getFileName() + (Files.isDirectory(e) ? ".jar" : ""));

@@ -4,11 +4,11 @@ import io.latentstream.backend.cuda.CudaDevice.Grid;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Typed launches of the kernels, one method per step of the forward pass, so that {@link
- * CudaEngine}'s forward reads like model/Transformer. Activations are fp32 [rows, ld]; sizes are in
- * elements. Launch shapes live here and only here.
+ * Typed launches of the kernels, one method per step of the forward pass, so that the CUDA engine's
+ * forward (engine.cuda, above this package) reads like model/Transformer. Activations are fp32
+ * [rows, ld]; sizes are in elements. Launch shapes live here and only here.
  */
-final class CudaOps {
+public final class CudaOps {
   /** The GEMV-shaped kernels take up to this many rows (one 16-row tile per block). */
   static final int GEMV_MAX_ROWS = 16;
 
@@ -16,12 +16,12 @@ final class CudaOps {
 
   private final CudaDevice d;
 
-  CudaOps(CudaDevice device) {
+  public CudaOps(CudaDevice device) {
     this.d = device;
   }
 
   /** y = x W^T, W bf16 [n, k], for m rows; {@code products} independent ones (heads) at strides. */
-  void linear(
+  public void linear(
       CUdeviceptr x,
       int ldx,
       long sx,
@@ -52,16 +52,16 @@ final class CudaOps {
   }
 
   /** y = x W^T for contiguous rows: x [m, k], y [m, n]. */
-  void linear(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+  public void linear(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
     linear(x, k, 0L, m, w, 0L, y, n, 0L, n, k, 1);
   }
 
   /** fp32 y = x W^T (the router). */
-  void linearF32(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+  public void linearF32(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
     d.launch(CudaKernel.GEMV_F32, Grid.of(Grid.blocks(n, 4), m, 128), x, k, m, w, y, n, n, k);
   }
 
-  void rmsnorm(
+  public void rmsnorm(
       CUdeviceptr x,
       int ldx,
       CUdeviceptr weight,
@@ -73,7 +73,7 @@ final class CudaOps {
     d.launch(CudaKernel.RMSNORM, Grid.of(rows, 256), x, ldx, weight, y, ldy, dim, eps);
   }
 
-  void rope(
+  public void rope(
       CUdeviceptr x,
       int ldx,
       int heads,
@@ -98,17 +98,18 @@ final class CudaOps {
         sin);
   }
 
-  void siluMul(CUdeviceptr g, CUdeviceptr u, int n) {
+  public void siluMul(CUdeviceptr g, CUdeviceptr u, int n) {
     d.launch(CudaKernel.SILU_MUL, Grid.of(ELEMENTWISE_BLOCKS, 256), g, u, n);
   }
 
   /** x += y over n values. */
-  void add(CUdeviceptr x, CUdeviceptr y, int n) {
+  public void add(CUdeviceptr x, CUdeviceptr y, int n) {
     d.launch(CudaKernel.RESIDUAL_ADD, Grid.of(ELEMENTWISE_BLOCKS, 256), x, y, n);
   }
 
   /** out[t * ldo ..] = table[tokens[t]] (bf16 [vocab, dim]) for t < rows. */
-  void embed(CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out, int ldo) {
+  public void embed(
+      CUdeviceptr tokens, int rows, CUdeviceptr table, int dim, CUdeviceptr out, int ldo) {
     d.launch(
         CudaKernel.EMBED_GATHER,
         Grid.of(ELEMENTWISE_BLOCKS, 256),
@@ -120,7 +121,7 @@ final class CudaOps {
         ldo);
   }
 
-  void stridedCopy(
+  public void stridedCopy(
       CUdeviceptr src,
       int lds,
       int gs,
@@ -148,7 +149,7 @@ final class CudaOps {
    * A pool of 64-token latent pages, [pages][layers][64][kvLora + rope] fp32, and the step's page
    * table [sequences, maxPages] (sequence s's token p lives in page table[s][p / 64]).
    */
-  record PagedLatents(
+  public record PagedLatents(
       CUdeviceptr pool, CUdeviceptr table, int maxPages, int layers, int kvLora, int rope) {
     int latentDim() {
       return kvLora + rope;
@@ -156,10 +157,10 @@ final class CudaOps {
   }
 
   /** Split attention's partial results per (row, head, chunk): sums, maxima, denominators. */
-  record AttentionScratch(CUdeviceptr oPart, CUdeviceptr mPart, CUdeviceptr lPart) {}
+  public record AttentionScratch(CUdeviceptr oPart, CUdeviceptr mPart, CUdeviceptr lPart) {}
 
   /** Appends each row's latents kv [rows, latentDim] at (rowSeq, rowPos) in the layer's pages. */
-  void appendLatents(
+  public void appendLatents(
       CUdeviceptr kv,
       int rows,
       PagedLatents cache,
@@ -190,7 +191,7 @@ final class CudaOps {
    * sequence rowSeq[r], in chunks of splitLen tokens (splits of them cover the longest row), merged
    * into o [rows, heads, kvLora]; attend is MLA_ATTEND or MLA_ATTEND_GROUPED.
    */
-  void mlaAttention(
+  public void mlaAttention(
       CudaKernel attend,
       CUdeviceptr q,
       int heads,
@@ -243,7 +244,7 @@ final class CudaOps {
    * Each expert's grouped rows [start[e], start[e+1]) times its bf16 weights w [experts, n, k]:
    * y[pos] = x[rows == null ? pos : rows[pos]] W_e^T, for slots grouped rows in all.
    */
-  void expertLinear(
+  public void expertLinear(
       CUdeviceptr x,
       int ldx,
       CUdeviceptr rows,
@@ -270,7 +271,7 @@ final class CudaOps {
   }
 
   /** Index of the largest value of each row, lowest on ties. */
-  void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
+  public void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
     d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);
   }
 }

@@ -108,6 +108,11 @@ public final class CpuEngine implements Engine {
   }
 
   @Override
+  public String backend() {
+    return "cpu";
+  }
+
+  @Override
   public ModelConfig config() {
     return config;
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.testing.EmulatedDevice;
 import java.util.Map;
 import jcuda.CudaException;
 import jcuda.driver.CUdeviceptr;

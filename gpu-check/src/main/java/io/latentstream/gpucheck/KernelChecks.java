@@ -1,8 +1,12 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.latentstream.backend.cuda.Bf16;
+import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.backend.cuda.CudaDevice.Grid;
+import io.latentstream.backend.cuda.CudaKernel;
+import io.latentstream.backend.cuda.CudaOps;
 import io.latentstream.model.Gate;
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.RMSNorm;

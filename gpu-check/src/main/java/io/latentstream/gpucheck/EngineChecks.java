@@ -1,11 +1,13 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.SafetensorsFile;
 import io.latentstream.weights.TensorInfo;

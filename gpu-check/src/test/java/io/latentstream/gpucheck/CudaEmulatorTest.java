@@ -1,7 +1,8 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.latentstream.testing.EmulatedDevice;
 import io.latentstream.testing.SharedData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,12 +1,16 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import io.latentstream.backend.cpu.VectorKernels;
+import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.backend.cuda.CudaDevice.Grid;
+import io.latentstream.backend.cuda.CudaKernel;
+import io.latentstream.backend.cuda.CudaOps;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
 import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.weights.Checkpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,5 +1,7 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
+import io.latentstream.backend.cuda.CudaDevice;
+import io.latentstream.engine.cuda.CudaEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

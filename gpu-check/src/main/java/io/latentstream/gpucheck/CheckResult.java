@@ -1,4 +1,4 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import java.util.Locale;
 

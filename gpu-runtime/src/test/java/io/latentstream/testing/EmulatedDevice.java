@@ -1,8 +1,10 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.testing;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.latentstream.backend.cuda.CudaDevice;
+import io.latentstream.backend.cuda.CudaUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
@@ -19,11 +21,11 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <p>A test class registers one ({@code @RegisterExtension static final EmulatedDevice device}):
  * the device is open for the class's tests and closed after them.
  */
-final class EmulatedDevice implements BeforeAllCallback, AfterAllCallback {
+public final class EmulatedDevice implements BeforeAllCallback, AfterAllCallback {
   private CudaDevice device;
 
   /** The open device, inside the registering class's tests. */
-  CudaDevice get() {
+  public CudaDevice get() {
     return device;
   }
 
@@ -40,7 +42,7 @@ final class EmulatedDevice implements BeforeAllCallback, AfterAllCallback {
   }
 
   /** The folder of the emulator's build, or null when the tests run outside the Maven build. */
-  static Path folder() {
+  public static Path folder() {
     String dir = System.getProperty("latentstream.cuda.emulator");
     return dir == null ? null : Path.of(dir);
   }

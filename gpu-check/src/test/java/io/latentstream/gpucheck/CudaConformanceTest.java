@@ -1,7 +1,8 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.testing.EmulatedDevice;
 import io.latentstream.testing.SharedData;
 import java.util.List;
 import java.util.function.Supplier;

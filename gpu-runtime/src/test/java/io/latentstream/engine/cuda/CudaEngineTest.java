@@ -1,4 +1,4 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,6 +13,7 @@ import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
+import io.latentstream.testing.EmulatedDevice;
 import io.latentstream.testing.SharedData;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,6 +1,8 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.gpucheck;
 
-import io.latentstream.backend.cuda.CheckResult.Status;
+import io.latentstream.backend.cuda.CudaDevice;
+import io.latentstream.backend.cuda.CudaUnavailableException;
+import io.latentstream.gpucheck.CheckResult.Status;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,7 +31,7 @@ import java.util.function.Supplier;
  * failed, 2 no usable GPU (with the reason), 3 stopped on a timeout.
  *
  * <pre>
- * java -cp ... io.latentstream.backend.cuda.GpuCheck [--models DIR] [--out DIR]
+ * java -cp ... io.latentstream.gpucheck.GpuCheck [--models DIR] [--out DIR]
  *     [--budget-seconds 420] [--sections kernel,engine,bench]
  * </pre>
  */

@@ -1,5 +1,8 @@
-package io.latentstream.backend.cuda;
+package io.latentstream.engine.cuda;
 
+import io.latentstream.backend.cuda.CudaDevice;
+import io.latentstream.backend.cuda.CudaKernel;
+import io.latentstream.backend.cuda.CudaOps;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
@@ -290,6 +293,11 @@ public final class CudaEngine implements Engine {
       ck.setBlockSize(c.fp8BlockSize());
       return new CudaEngine(device, c, ck, maxRows, maxTokens);
     }
+  }
+
+  @Override
+  public String backend() {
+    return "cuda";
   }
 
   @Override

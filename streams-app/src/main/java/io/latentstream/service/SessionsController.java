@@ -33,6 +33,7 @@ public class SessionsController {
       int historyTokens,
       int cachedTokens,
       long cacheBytes,
+      String cacheBackend,
       Instant lastUsed) {}
 
   @Get("/{tenant}/{session}")
@@ -51,6 +52,7 @@ public class SessionsController {
                         entry.history().length,
                         entry.cachedTokens(),
                         entry.cacheBytes(),
+                        entry.backend(),
                         Instant.ofEpochMilli(entry.lastUsedMs()))))
         .orElse(HttpResponse.notFound());
   }

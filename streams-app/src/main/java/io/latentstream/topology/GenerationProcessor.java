@@ -191,8 +191,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     this.context = context;
     this.inFlight = context.getStateStore(StoreNames.IN_FLIGHT);
     this.sessions =
-        new SessionCacheStore(
-            context.getStateStore(StoreNames.SESSION_CACHE), model.engine().bytesPerToken());
+        new SessionCacheStore(context.getStateStore(StoreNames.SESSION_CACHE), model.engine());
     context.schedule(settings.evictionInterval(), PunctuationType.WALL_CLOCK_TIME, this::evict);
     resumeInFlight();
   }
@@ -519,10 +518,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       fail(request, e.code(), e.getMessage());
       return;
     }
+    int cachedTokens = entry == null ? 0 : sessions.resumableTokens(entry);
     byte[] cached = null;
-    if (entry != null && entry.cachedTokens() > 0) {
+    if (cachedTokens > 0) {
       cached = sessions.readCache(request.session(), entry);
-      observer.sessionTurn(entry.cachedTokens(), cached.length);
+      observer.sessionTurn(cachedTokens, cached.length);
     } else if (request.session() != null) {
       observer.sessionTurn(0, 0);
     }
@@ -530,7 +530,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     LOG.info(
         "generating: {} context tokens, {} from the session cache, {} already forwarded",
         context.length,
-        entry == null ? 0 : entry.cachedTokens(),
+        cachedTokens,
         request.generated().length);
     GenerationObserver.Request observed =
         new GenerationObserver.Request(metricsTenant(request), request.requestId(), sessionId);
@@ -551,8 +551,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
                 request.turn().params(),
                 request.turn().mtpDrafting(),
                 cached),
-            new RequestListener(
-                observed, request.session() != null, entry == null ? 0 : entry.cachedTokens()));
+            new RequestListener(observed, request.session() != null, cachedTokens));
   }
 
   /** Schedules the emitting punctuation unless it runs. */
@@ -620,6 +619,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             .setModelId(model.modelId())
             .setWeightsDigest(model.weightsDigest())
             .setEngineVersion(model.engineVersion())
+            .setBackend(model.engine().backend())
             .setSeed(r.turn().params().seed())
             .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
             .build();
@@ -685,6 +685,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             .setModelId(model.modelId())
             .setWeightsDigest(model.weightsDigest())
             .setEngineVersion(model.engineVersion())
+            .setBackend(model.engine().backend())
             .setSeed(r.turn().params().seed())
             .build();
     context.forward(
@@ -710,7 +711,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
             r.turn(),
             outcome.tokens(),
             model.tokenizer() == null ? null : model.tokenizer().eosId());
-    int cachedBefore = sessions.entry(r.session()).map(SessionEntry::cachedTokens).orElse(0);
+    int cachedBefore = sessions.entry(r.session()).map(sessions::resumableTokens).orElse(0);
     byte[] appended = new byte[0];
     int cached = cachedBefore;
     if (finished.latents() != null && finished.cachedBefore() == cachedBefore) {

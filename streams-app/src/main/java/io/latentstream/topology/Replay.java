@@ -1,39 +1,26 @@
 package io.latentstream.topology;
 
-import io.latentstream.registry.RecordDecodingException;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
-import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.FinishReason;
-import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,11 +70,37 @@ public final class Replay {
   }
 
   /** A request whose regenerated tokens differ from the recorded ones from {@code index} on. */
-  public record Divergence(String requestId, int index, String detail) {
+  public record Divergence(String requestId, int index, String detail, String expectedBecause) {
+    Divergence(String requestId, int index, String detail) {
+      this(requestId, index, detail, null);
+    }
+
+    /** Whether the replay could not be expected to match (another backend generated it). */
+    public boolean expected() {
+      return expectedBecause != null;
+    }
+
     @Override
     public String toString() {
-      return requestId + " diverges at token " + index + ": " + detail;
+      return requestId
+          + " diverges at token "
+          + index
+          + ": "
+          + detail
+          + (expected() ? " (expected: " + expectedBecause + ")" : "");
     }
+  }
+
+  /**
+   * Differences from the record that a replay compares across instead of refusing.
+   *
+   * @param digest recorded weights digests other than the model's
+   * @param backend requests recorded on another backend than the replaying engine's: their
+   *     divergences are reported as expected (the backends' logits differ in the last bits)
+   */
+  public record Allow(boolean digest, boolean backend) {
+    /** The auditor's default: the same weights, on the same backend. */
+    public static final Allow NOTHING = new Allow(false, false);
   }
 
   /**
@@ -105,14 +118,18 @@ public final class Replay {
       int restartedSessions,
       int reacceptedIds,
       List<Divergence> diverging) {
+    /** Whether no request diverged, other than as expected. */
     public boolean ok() {
-      return diverging.isEmpty();
+      return diverging.stream().allMatch(Divergence::expected);
     }
   }
 
-  /** The recorded events of a request name weights other than the model's. */
-  public static final class DigestMismatchException extends RuntimeException {
-    DigestMismatchException(String message) {
+  /**
+   * The record and the replay differ in what makes tokens reproducible: the weights (another
+   * digest) or the backend, and that was not allowed.
+   */
+  public static final class MismatchException extends RuntimeException {
+    MismatchException(String message) {
       super(message);
     }
   }
@@ -121,7 +138,7 @@ public final class Replay {
   private final Topics topics;
   private final Map<String, Object> clientProperties;
   private final PromptValidator validator;
-  private final Deserializer<PromptRequest> prompts;
+  private final ReplayLog events;
 
   /**
    * @param model the model to regenerate with; its loop is not used (replay runs its own)
@@ -139,7 +156,31 @@ public final class Replay {
             model.engine().config().vocabSize(),
             model.engine().config().maxPositionEmbeddings(),
             limits);
-    this.prompts = topics.prompts().valueSerde().deserializer();
+    this.events = new ReplayLog(topics, clientProperties);
+  }
+
+  /**
+   * The backends that generated the requests {@code range} verifies, as their token events record
+   * them: what a replay must run on to reproduce them.
+   */
+  public static Set<String> recordedBackends(
+      Topics topics, Map<String, Object> clientProperties, Range range) {
+    ReplayLog log = new ReplayLog(topics, clientProperties);
+    Set<String> requests = new HashSet<>();
+    for (List<ConsumerRecord<String, byte[]>> partition : log.readPrompts(range).values()) {
+      for (ConsumerRecord<String, byte[]> record : partition) {
+        PromptRequest prompt = log.decode(record);
+        if (prompt != null && range.verifies(record, prompt.getRequestId())) {
+          requests.add(prompt.getRequestId());
+        }
+      }
+    }
+    Set<String> backends = new TreeSet<>();
+    log.readTokens(requests).values().stream()
+        .flatMap(List::stream)
+        .flatMap(List::stream)
+        .forEach(event -> backends.add(event.getBackend()));
+    return backends;
   }
 
   /** A prompt of the log accepted for generation, in the order its task processed it. */
@@ -173,11 +214,7 @@ public final class Replay {
     /** Whether the service refused this prompt record as a duplicate request id. */
     boolean refusedAsDuplicate(ConsumerRecord<String, byte[]> prompt) {
       return refusedDuplicates.contains(
-          source(prompt.topic(), prompt.partition(), prompt.offset()));
-    }
-
-    static String source(String topic, int partition, long offset) {
-      return topic + "-" + partition + "@" + offset;
+          ReplayLog.source(prompt.topic(), prompt.partition(), prompt.offset()));
     }
 
     List<TokenEvent> tokens(Accepted a) {
@@ -208,19 +245,19 @@ public final class Replay {
   /**
    * Replays {@code range} and compares with the recorded tokens.
    *
-   * @param allowDifferentDigest verify even when the recorded weights digest is not the model's
+   * @param allow what may differ from the record
    * @param outputTopic where to write the regenerated token events, or null
-   * @throws DigestMismatchException when a recorded digest differs and that is not allowed
+   * @throws MismatchException when a recorded digest or backend differs and that is not allowed
    */
-  public Report verify(Range range, boolean allowDifferentDigest, String outputTopic) {
-    Map<Integer, List<ConsumerRecord<String, byte[]>>> log = readPrompts(range);
+  public Report verify(Range range, Allow allow, String outputTopic) {
+    Map<Integer, List<ConsumerRecord<String, byte[]>>> log = events.readPrompts(range);
     Set<String> replayed = new HashSet<>();
     log.values()
         .forEach(
             records ->
                 records.forEach(
                     r -> {
-                      PromptRequest prompt = decode(r);
+                      PromptRequest prompt = events.decode(r);
                       if (prompt != null) {
                         replayed.add(prompt.getRequestId());
                       }
@@ -230,7 +267,10 @@ public final class Replay {
         log.values().stream().mapToInt(List::size).sum(),
         log.size());
     Recorded recorded =
-        new Recorded(readTokens(replayed), readCompletions(replayed), readRefusedDuplicates());
+        new Recorded(
+            events.readTokens(replayed),
+            events.readCompletions(replayed),
+            events.readRefusedDuplicates());
     LOG.info("recorded tokens of {} requests read; regenerating", recorded.tokens().size());
     List<Accepted> accepted = new ArrayList<>();
     Tally counts = new Tally();
@@ -240,11 +280,28 @@ public final class Replay {
       replayPartition(partition, range, recorded, seen, accepted, counts);
     }
     List<Accepted> verified = accepted.stream().filter(a -> a.verified).toList();
-    if (!allowDifferentDigest) {
+    String backend = model.engine().backend();
+    for (Accepted a : verified) {
+      for (TokenEvent event : recorded.tokens(a)) {
+        if (!allow.backend() && !backend.equals(event.getBackend())) {
+          throw new MismatchException(
+              "request "
+                  + a.requestId
+                  + " was generated on backend "
+                  + event.getBackend()
+                  + ", this replay runs on "
+                  + backend
+                  + " (tokens are reproducible on the same backend only); replay with --backend "
+                  + event.getBackend()
+                  + ", or pass --allow-different-backend to compare anyway");
+        }
+      }
+    }
+    if (!allow.digest()) {
       for (Accepted a : verified) {
         for (TokenEvent event : recorded.tokens(a)) {
           if (!model.weightsDigest().equals(event.getWeightsDigest())) {
-            throw new DigestMismatchException(
+            throw new MismatchException(
                 "request "
                     + a.requestId
                     + " was generated with weights "
@@ -258,9 +315,23 @@ public final class Replay {
     }
     List<Divergence> diverging = new ArrayList<>();
     for (Accepted a : verified) {
-      Divergence d = compare(a, recorded.tokens(a));
+      List<TokenEvent> events = recorded.tokens(a);
+      Divergence d = compare(a, events);
+      String other =
+          events.stream()
+              .map(TokenEvent::getBackend)
+              .filter(b -> !b.equals(backend))
+              .findFirst()
+              .orElse(null);
       if (d != null) {
-        diverging.add(d);
+        diverging.add(
+            other == null
+                ? d
+                : new Divergence(
+                    d.requestId(),
+                    d.index(),
+                    d.detail(),
+                    "generated on " + other + ", replayed on " + backend));
       }
     }
     if (outputTopic != null) {
@@ -296,7 +367,7 @@ public final class Replay {
       Set<SessionKey> busy = new HashSet<>();
       List<ConsumerRecord<String, byte[]>> later = new ArrayList<>();
       for (ConsumerRecord<String, byte[]> record : waiting) {
-        PromptRequest prompt = decode(record);
+        PromptRequest prompt = events.decode(record);
         SessionKey session = prompt == null ? null : SessionTurns.sessionOf(prompt);
         if (session != null && busy.contains(session)) {
           later.add(record); // waits for the session's earlier turn, as in the service
@@ -310,7 +381,7 @@ public final class Replay {
         }
         all.add(a);
         List<TokenEvent> events = recorded.tokens(a);
-        if (!a.verified && (session == null || complete(events))) {
+        if (!a.verified && (session == null || ReplayLog.complete(events))) {
           a.reply = events.stream().mapToInt(TokenEvent::getTokenId).toArray();
         } else {
           wave.add(a);
@@ -392,24 +463,6 @@ public final class Replay {
     }
   }
 
-  private PromptRequest decode(ConsumerRecord<String, byte[]> record) {
-    if (record.value() == null) {
-      return null;
-    }
-    try {
-      return prompts.deserialize(record.topic(), record.value());
-    } catch (RecordDecodingException e) {
-      if (e.code() == RecordDecodingException.Code.REGISTRY_UNAVAILABLE) {
-        throw e;
-      }
-      return null;
-    }
-  }
-
-  private static boolean complete(List<TokenEvent> events) {
-    return !events.isEmpty() && events.get(events.size() - 1).getFinishReason() != null;
-  }
-
   /** Generates a wave of requests together on a fresh loop. */
   private void regenerate(List<Accepted> wave) {
     if (wave.isEmpty()) {
@@ -487,116 +540,6 @@ public final class Replay {
     return null;
   }
 
-  private Map<Integer, List<ConsumerRecord<String, byte[]>>> readPrompts(Range range) {
-    Map<Integer, List<ConsumerRecord<String, byte[]>>> log = new HashMap<>();
-    for (ConsumerRecord<String, byte[]> record :
-        readAll(topics.prompts().name(), new ByteArrayDeserializer())) {
-      if (range.reads(record)) {
-        log.computeIfAbsent(record.partition(), p -> new ArrayList<>()).add(record);
-      }
-    }
-    return log;
-  }
-
-  /**
-   * Every committed token event of {@code requests}, per request and generation, in index order
-   * (duplicates kept, to be caught). A request's events are in one partition, in the order they
-   * were produced: an index 0 after a finished generation starts the next one.
-   */
-  private Map<String, List<List<TokenEvent>>> readTokens(Set<String> requests) {
-    Map<String, List<List<TokenEvent>>> byRequest = new HashMap<>();
-    for (ConsumerRecord<String, byte[]> record :
-        readAll(topics.tokens().name(), new ByteArrayDeserializer())) {
-      TokenEvent event =
-          topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
-      if (requests.contains(event.getRequestId())) {
-        List<List<TokenEvent>> generations =
-            byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>());
-        if (generations.isEmpty()
-            || (event.getIndex() == 0 && complete(generations.get(generations.size() - 1)))) {
-          generations.add(new ArrayList<>());
-        }
-        generations.get(generations.size() - 1).add(event);
-      }
-    }
-    byRequest.values().stream()
-        .flatMap(List::stream)
-        .forEach(events -> events.sort(Comparator.comparingInt(TokenEvent::getIndex)));
-    return byRequest;
-  }
-
-  /** The prompt records (topic-partition@offset) the service refused as duplicate request ids. */
-  private Set<String> readRefusedDuplicates() {
-    Set<String> refused = new HashSet<>();
-    Deserializer<GenerationError> errors = topics.generationErrors().valueSerde().deserializer();
-    for (ConsumerRecord<String, byte[]> record :
-        readAll(topics.generationErrors().name(), new ByteArrayDeserializer())) {
-      GenerationError error = errors.deserialize(record.topic(), record.value());
-      if (error.getCode() == ErrorCode.DUPLICATE_REQUEST_ID
-          && error.getSourceTopic() != null
-          && error.getSourcePartition() != null
-          && error.getSourceOffset() != null) {
-        refused.add(
-            Recorded.source(
-                error.getSourceTopic(), error.getSourcePartition(), error.getSourceOffset()));
-      }
-    }
-    return refused;
-  }
-
-  /** Every committed completion of {@code requests}, per request, in log order. */
-  private Map<String, List<Completion>> readCompletions(Set<String> requests) {
-    Map<String, List<Completion>> byRequest = new HashMap<>();
-    for (ConsumerRecord<String, byte[]> record :
-        readAll(topics.completions().name(), new ByteArrayDeserializer())) {
-      Completion completion =
-          topics
-              .completions()
-              .valueSerde()
-              .deserializer()
-              .deserialize(record.topic(), record.value());
-      if (requests.contains(completion.getRequestId())) {
-        byRequest
-            .computeIfAbsent(completion.getRequestId(), id -> new ArrayList<>())
-            .add(completion);
-      }
-    }
-    return byRequest;
-  }
-
-  /** Reads a topic from its beginning to its last committed record, partition by partition. */
-  private <V> List<ConsumerRecord<String, V>> readAll(String topic, Deserializer<V> values) {
-    Map<String, Object> config = new HashMap<>(clientProperties);
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "latentstream-replay-" + UUID.randomUUID());
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    List<ConsumerRecord<String, V>> records = new ArrayList<>();
-    try (KafkaConsumer<String, V> consumer =
-        new KafkaConsumer<>(config, new StringDeserializer(), values)) {
-      List<TopicPartition> partitions = new ArrayList<>();
-      for (PartitionInfo info : consumer.partitionsFor(topic, Duration.ofSeconds(30))) {
-        partitions.add(new TopicPartition(topic, info.partition()));
-      }
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-      Set<TopicPartition> open = new TreeSet<>(Comparator.comparingInt(TopicPartition::partition));
-      for (TopicPartition p : partitions) {
-        if (consumer.position(p) < end.get(p)) {
-          open.add(p);
-        }
-      }
-      while (!open.isEmpty()) {
-        consumer.poll(Duration.ofMillis(200)).forEach(records::add);
-        open.removeIf(p -> consumer.position(p) >= end.get(p));
-      }
-    }
-    records.sort(
-        Comparator.comparingInt((ConsumerRecord<String, V> r) -> r.partition())
-            .thenComparingLong(ConsumerRecord::offset));
-    return records;
-  }
-
   /** Writes the regenerated token events, as the service would have, to {@code topic}. */
   private void write(String topic, List<Accepted> requests) {
     Map<String, Object> config = new HashMap<>(clientProperties);
@@ -622,6 +565,7 @@ public final class Replay {
                   .setModelId(model.modelId())
                   .setWeightsDigest(model.weightsDigest())
                   .setEngineVersion(model.engineVersion())
+                  .setBackend(model.engine().backend())
                   .setSeed(a.turn.params().seed())
                   .setProducedAt(Instant.now())
                   .build();

@@ -1,5 +1,6 @@
 package io.latentstream.topology;
 
+import io.latentstream.engine.Engine;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -19,6 +20,9 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * changelog record (DeepSeek-V3 needs 70,272 bytes per token in bf16, so one record per session
  * would pass Kafka's 1 MiB default within 15 tokens). A new turn rewrites only the last, partial
  * chunk and adds new ones, so the changelog carries what changed rather than the whole cache.
+ *
+ * <p>Latents are resumed only by the backend that computed them (an entry records it): a session
+ * whose cache another backend wrote recomputes its prefix, and its next turn replaces that cache.
  */
 public final class SessionCacheStore {
   /** Room left in a 1 MiB record for the key, headers and batch overhead. */
@@ -26,19 +30,23 @@ public final class SessionCacheStore {
 
   private final KeyValueStore<String, byte[]> store;
   private final int bytesPerToken;
+  private final String backend;
   private final int tokensPerChunk;
 
-  public SessionCacheStore(KeyValueStore<String, byte[]> store, int bytesPerToken) {
-    this(store, bytesPerToken, MAX_CHUNK_BYTES);
+  /** The store of an engine: its bytes per token and its backend. */
+  public SessionCacheStore(KeyValueStore<String, byte[]> store, Engine engine) {
+    this(store, engine.bytesPerToken(), engine.backend(), MAX_CHUNK_BYTES);
   }
 
-  SessionCacheStore(KeyValueStore<String, byte[]> store, int bytesPerToken, int maxChunkBytes) {
+  SessionCacheStore(
+      KeyValueStore<String, byte[]> store, int bytesPerToken, String backend, int maxChunkBytes) {
     if (bytesPerToken <= 0 || bytesPerToken > maxChunkBytes) {
       throw new IllegalArgumentException(
           "a token's cache (" + bytesPerToken + " bytes) must fit a chunk of " + maxChunkBytes);
     }
     this.store = store;
     this.bytesPerToken = bytesPerToken;
+    this.backend = backend;
     this.tokensPerChunk = maxChunkBytes / bytesPerToken;
   }
 
@@ -51,6 +59,11 @@ public final class SessionCacheStore {
       ReadOnlyKeyValueStore<String, byte[]> store, SessionKey key) {
     byte[] bytes = store.get(key.storeKey());
     return bytes == null ? Optional.empty() : Optional.of(SessionEntry.fromBytes(bytes));
+  }
+
+  /** How many of the entry's cached tokens this store's backend can resume from. */
+  public int resumableTokens(SessionEntry entry) {
+    return entry.backend().equals(backend) ? entry.cachedTokens() : 0;
   }
 
   /** The latent cache of the entry's first {@code cachedTokens} tokens, in token order. */
@@ -81,7 +94,11 @@ public final class SessionCacheStore {
    */
   public SessionEntry append(
       SessionKey key, int[] history, int cachedTokens, byte[] appended, long nowMs) {
-    int before = entry(key).map(SessionEntry::cachedTokens).orElse(0);
+    SessionEntry previous = entry(key).orElse(null);
+    int before = previous == null ? 0 : resumableTokens(previous);
+    if (previous != null && before == 0) {
+      deleteChunks(key.storeKey(), previous); // another backend's latents, replaced from token 0
+    }
     if (cachedTokens < before || appended.length != (cachedTokens - before) * bytesPerToken) {
       throw new IllegalArgumentException(
           "cache bytes for tokens ["
@@ -108,7 +125,8 @@ public final class SessionCacheStore {
       writes.add(KeyValue.pair(key.chunkKey(chunk), bytes));
     }
     SessionEntry entry =
-        new SessionEntry(history, cachedTokens, (long) cachedTokens * bytesPerToken, nowMs);
+        new SessionEntry(
+            history, cachedTokens, (long) cachedTokens * bytesPerToken, nowMs, backend);
     writes.add(KeyValue.pair(key.storeKey(), entry.toBytes()));
     store.putAll(writes);
     return entry;
@@ -175,7 +193,9 @@ public final class SessionCacheStore {
   /** Deletes a session's cache chunks and keeps its history, with no tokens cached. */
   private void dropCache(String storeKey, SessionEntry entry) {
     deleteChunks(storeKey, entry);
-    store.put(storeKey, new SessionEntry(entry.history(), 0, 0, entry.lastUsedMs()).toBytes());
+    store.put(
+        storeKey,
+        new SessionEntry(entry.history(), 0, 0, entry.lastUsedMs(), entry.backend()).toBytes());
   }
 
   private int chunkCount(int cachedTokens) {

@@ -14,9 +14,13 @@ import java.io.UncheckedIOException;
  * @param cachedTokens how many leading tokens of {@code history} have their latent cache stored
  * @param cacheBytes size of the stored latent cache
  * @param lastUsedMs wall-clock time of the last turn, for TTL and LRU eviction
+ * @param backend the engine backend that computed the stored latents ({@code Engine.backend()}):
+ *     another backend's latents differ in the last bits, so only the same backend resumes from them
  */
-public record SessionEntry(int[] history, int cachedTokens, long cacheBytes, long lastUsedMs) {
-  private static final byte FORMAT_VERSION = 1;
+public record SessionEntry(
+    int[] history, int cachedTokens, long cacheBytes, long lastUsedMs, String backend) {
+  /** 2 added the backend; entries of format 1 were all written by the CPU engine. */
+  private static final byte FORMAT_VERSION = 2;
 
   public SessionEntry {
     if (cachedTokens < 0 || cachedTokens > history.length) {
@@ -32,6 +36,7 @@ public record SessionEntry(int[] history, int cachedTokens, long cacheBytes, lon
       out.writeInt(cachedTokens);
       out.writeLong(cacheBytes);
       out.writeLong(lastUsedMs);
+      out.writeUTF(backend);
       out.writeInt(history.length);
       for (int token : history) {
         out.writeInt(token);
@@ -45,17 +50,18 @@ public record SessionEntry(int[] history, int cachedTokens, long cacheBytes, lon
   static SessionEntry fromBytes(byte[] bytes) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
       byte version = in.readByte();
-      if (version != FORMAT_VERSION) {
+      if (version != 1 && version != FORMAT_VERSION) {
         throw new IllegalStateException("unknown session entry format " + version);
       }
       int cachedTokens = in.readInt();
       long cacheBytes = in.readLong();
       long lastUsedMs = in.readLong();
+      String backend = version == 1 ? "cpu" : in.readUTF();
       int[] history = new int[in.readInt()];
       for (int i = 0; i < history.length; i++) {
         history[i] = in.readInt();
       }
-      return new SessionEntry(history, cachedTokens, cacheBytes, lastUsedMs);
+      return new SessionEntry(history, cachedTokens, cacheBytes, lastUsedMs, backend);
     } catch (IOException e) {
       throw new UncheckedIOException("corrupt session entry", e);
     }

@@ -116,6 +116,7 @@ class ServiceTest implements TestPropertyProvider {
     int promptAndReply = 4 + completion.getTokenIds().size();
     assertEquals(promptAndReply, session.get("historyTokens"));
     assertEquals(promptAndReply - 1, session.get("cachedTokens"));
+    assertEquals("cpu", session.get("cacheBackend"));
     HttpClientResponseException otherTenant =
         assertThrows(
             HttpClientResponseException.class,

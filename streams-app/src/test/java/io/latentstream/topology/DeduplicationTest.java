@@ -156,7 +156,7 @@ class DeduplicationTest {
                   topics,
                   Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
                   TopologySettings.defaults().limits())
-              .verify(Replay.Range.all(), false, null);
+              .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
       assertEquals(List.of(), report.diverging());
       assertEquals(2, report.identical(), "same-id once, chat-x-2");
       assertEquals(4, report.refused(), "the duplicates");

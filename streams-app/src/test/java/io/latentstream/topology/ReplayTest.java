@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -165,7 +166,8 @@ class ReplayTest {
   @Test
   void replayingTheRecordedRunReproducesEveryToken() throws Exception {
     Replay.Report report =
-        replay(topics, model).verify(Replay.Range.all(), false, "replay-test.regenerated");
+        replay(topics, model)
+            .verify(Replay.Range.all(), Replay.Allow.NOTHING, "replay-test.regenerated");
     assertEquals(List.of(), report.diverging());
     assertEquals(GENERATIONS, report.checked());
     assertEquals(GENERATIONS, report.identical());
@@ -179,15 +181,54 @@ class ReplayTest {
     // One later turn alone: its history comes from the recorded first turn.
     Replay.Report second =
         replay(topics, model)
-            .verify(new Replay.Range(0, Long.MAX_VALUE, null, null, "c2"), false, null);
+            .verify(
+                new Replay.Range(0, Long.MAX_VALUE, null, null, "c2"), Replay.Allow.NOTHING, null);
     assertEquals(1, second.checked());
     assertEquals(1, second.identical());
   }
 
   @Test
   void aTamperedTokenIsReportedAtItsIndex() throws Exception {
-    Topics tampered = Topics.create("replay-tampered.", client);
-    SharedKafkaCluster.createTopics(Topics.newTopics("replay-tampered.", 2, (short) 1));
+    Topics tampered =
+        copyOfTheLog(
+            "replay-tampered.",
+            event -> {
+              if (event.getRequestId().equals("sampled") && event.getIndex() == 3) {
+                event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
+              }
+            });
+    Replay.Report report =
+        replay(tampered, model).verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
+    assertEquals(GENERATIONS, report.checked());
+    assertEquals(GENERATIONS - 1, report.identical());
+    assertEquals(1, report.diverging().size());
+    assertEquals("sampled", report.diverging().get(0).requestId());
+    assertEquals(3, report.diverging().get(0).index(), report.diverging().get(0).toString());
+  }
+
+  @Test
+  void anotherWeightsDigestIsRefusedUnlessAllowed() {
+    ServedModel other =
+        new ServedModel(
+            model.engine(),
+            model.tokenizer(),
+            model.loop(),
+            model.modelId(),
+            "sha256:0000",
+            model.engineVersion());
+    Replay.MismatchException refused =
+        assertThrows(
+            Replay.MismatchException.class,
+            () -> replay(topics, other).verify(Replay.Range.all(), Replay.Allow.NOTHING, null));
+    assertTrue(refused.getMessage().contains("sha256:0000"), refused.getMessage());
+    assertTrue(
+        replay(topics, other).verify(Replay.Range.all(), new Replay.Allow(true, false), null).ok());
+  }
+
+  /** The recorded log copied under {@code prefix}, each token event edited by {@code edit}. */
+  private static Topics copyOfTheLog(String prefix, Consumer<TokenEvent> edit) throws Exception {
+    Topics tampered = Topics.create(prefix, client);
+    SharedKafkaCluster.createTopics(Topics.newTopics(prefix, 2, (short) 1));
     try (KafkaProducer<String, byte[]> producer =
         new KafkaProducer<>(
             Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
@@ -224,9 +265,7 @@ class ReplayTest {
       for (ConsumerRecord<String, byte[]> record : readAllValues(topics.tokens().name())) {
         TokenEvent event =
             topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
-        if (event.getRequestId().equals("sampled") && event.getIndex() == 3) {
-          event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
-        }
+        edit.accept(event);
         producer.send(
             new ProducerRecord<>(
                 tampered.tokens().name(),
@@ -238,30 +277,38 @@ class ReplayTest {
                     .serialize(tampered.tokens().name(), event)));
       }
     }
-    Replay.Report report = replay(tampered, model).verify(Replay.Range.all(), false, null);
-    assertEquals(GENERATIONS, report.checked());
-    assertEquals(GENERATIONS - 1, report.identical());
-    assertEquals(1, report.diverging().size());
-    assertEquals("sampled", report.diverging().get(0).requestId());
-    assertEquals(3, report.diverging().get(0).index(), report.diverging().get(0).toString());
+    return tampered;
   }
 
   @Test
-  void anotherWeightsDigestIsRefusedUnlessAllowed() {
-    ServedModel other =
-        new ServedModel(
-            model.engine(),
-            model.tokenizer(),
-            model.loop(),
-            model.modelId(),
-            "sha256:0000",
-            model.engineVersion());
-    Replay.DigestMismatchException refused =
+  void anotherBackendsRecordIsRefusedUnlessAllowedAndItsDivergencesAreExpected() throws Exception {
+    Topics cuda =
+        copyOfTheLog(
+            "replay-cuda.",
+            event -> {
+              event.setBackend("cuda");
+              if (event.getRequestId().equals("sampled") && event.getIndex() == 2) {
+                event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
+              }
+            });
+    Map<String, Object> kafka = Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers());
+    assertEquals(Set.of("cpu"), Replay.recordedBackends(topics, kafka, Replay.Range.all()));
+    assertEquals(Set.of("cuda"), Replay.recordedBackends(cuda, kafka, Replay.Range.all()));
+
+    Replay.MismatchException refused =
         assertThrows(
-            Replay.DigestMismatchException.class,
-            () -> replay(topics, other).verify(Replay.Range.all(), false, null));
-    assertTrue(refused.getMessage().contains("sha256:0000"), refused.getMessage());
-    assertTrue(replay(topics, other).verify(Replay.Range.all(), true, null).ok());
+            Replay.MismatchException.class,
+            () -> replay(cuda, model).verify(Replay.Range.all(), Replay.Allow.NOTHING, null));
+    assertTrue(refused.getMessage().contains("--backend cuda"), refused.getMessage());
+
+    Replay.Report report =
+        replay(cuda, model).verify(Replay.Range.all(), new Replay.Allow(false, true), null);
+    assertEquals(GENERATIONS, report.checked());
+    assertEquals(1, report.diverging().size(), report.diverging().toString());
+    Replay.Divergence d = report.diverging().get(0);
+    assertTrue(d.expected(), d.toString());
+    assertTrue(d.toString().contains("generated on cuda, replayed on cpu"), d.toString());
+    assertTrue(report.ok(), "an expected divergence is not a failed audit");
   }
 
   private static Replay replay(Topics topics, ServedModel model) {

@@ -49,7 +49,7 @@ class SessionCacheStoreTest {
     config.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
     driver = new TopologyTestDriver(topology, config);
     rocks = driver.getKeyValueStore("session-cache");
-    sessions = new SessionCacheStore(rocks, BYTES_PER_TOKEN, CHUNK_BYTES);
+    sessions = new SessionCacheStore(rocks, BYTES_PER_TOKEN, "cpu", CHUNK_BYTES);
   }
 
   private void ignore(Record<byte[], byte[]> record) {}
@@ -89,6 +89,50 @@ class SessionCacheStoreTest {
     for (int chunk = 0; chunk < 3; chunk++) {
       assertTrue(rocks.get(key.chunkKey(chunk)).length <= CHUNK_BYTES, "chunk " + chunk);
     }
+  }
+
+  @Test
+  void anotherBackendsLatentsAreNotResumedAndTheNextTurnReplacesThem() {
+    SessionKey key = new SessionKey("acme", "moved");
+    SessionCacheStore cuda = new SessionCacheStore(rocks, BYTES_PER_TOKEN, "cuda", CHUNK_BYTES);
+    cuda.append(key, new int[] {0, 5, 6, 7, 8, 9, 10}, 6, cacheOf(6, 8), 1_000);
+    SessionEntry written = sessions.entry(key).orElseThrow();
+    assertEquals("cuda", written.backend());
+    assertEquals(6, cuda.resumableTokens(written));
+    assertEquals(0, sessions.resumableTokens(written), "the CPU must recompute the prefix");
+
+    // The CPU's turn writes its own latents of the whole context from token 0.
+    byte[] cpu = cacheOf(9, 9);
+    sessions.append(key, new int[] {0, 5, 6, 7, 8, 9, 10, 11, 12, 13}, 9, cpu, 2_000);
+    SessionEntry replaced = sessions.entry(key).orElseThrow();
+    assertEquals("cpu", replaced.backend());
+    assertEquals(9, sessions.resumableTokens(replaced));
+    assertArrayEquals(cpu, sessions.readCache(key, replaced));
+    assertEquals(0, cuda.resumableTokens(replaced));
+  }
+
+  @Test
+  void entriesOfTheFirstFormatWereTheCpuEngines() {
+    byte[] v1 = {1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2};
+    v1 = concat(v1, new byte[] {0, 0, 0, 3, 0, 0, 0, 4});
+    SessionEntry entry = SessionEntry.fromBytes(v1);
+    assertEquals("cpu", entry.backend());
+    assertEquals(2, entry.cachedTokens());
+    assertEquals(16, entry.cacheBytes());
+    assertEquals(7, entry.lastUsedMs());
+    assertArrayEquals(new int[] {3, 4}, entry.history());
+    assertArrayEquals(v1, withoutBackend(entry.toBytes()));
+  }
+
+  /** A format-2 entry's bytes as format 1 wrote them: version 1, no backend. */
+  private static byte[] withoutBackend(byte[] v2) {
+    int backendAt = 1 + 4 + 8 + 8;
+    int backendLength = 2 + ((v2[backendAt] & 0xff) << 8 | (v2[backendAt + 1] & 0xff));
+    byte[] v1 = new byte[v2.length - backendLength];
+    System.arraycopy(v2, 0, v1, 0, backendAt);
+    System.arraycopy(v2, backendAt + backendLength, v1, backendAt, v1.length - backendAt);
+    v1[0] = 1;
+    return v1;
   }
 
   @Test

@@ -180,7 +180,7 @@ class TenantsTest {
                     tenant,
                     Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
                     TopologySettings.defaults().limits())
-                .verify(Replay.Range.all(), false, null);
+                .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
         assertEquals(List.of(), report.diverging(), tenant.viewTenant());
         assertEquals(completions(tenant).size(), report.identical(), tenant.viewTenant());
         assertEquals(1, report.refused(), tenant.viewTenant() + ": its duplicate or mismatch");

@@ -1,6 +1,5 @@
 package io.latentstream.ops.pipeline;
 
-import io.latentstream.ops.BackendOption;
 import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.topology.PromptLimits;
@@ -12,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -23,7 +24,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code latentstream replay}: regenerates the prompts of the log with the model and compares them
  * with the recorded token events. Exit code 0: every checked request identical; 1: a divergence
- * (with {@code --verify}); 2: refused (another weights digest) or failed.
+ * (with {@code --verify}); 2: refused (another weights digest or backend, the recorded backend not
+ * available here) or failed.
  */
 @Command(
     name = "replay",
@@ -39,7 +41,20 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Mixin PipelineOptions pipeline;
 
-  @Mixin BackendOption backend = new BackendOption();
+  @Option(
+      names = "--backend",
+      defaultValue = "recorded",
+      description =
+          "The backend to regenerate on: recorded (default: the one the requests' token events"
+              + " name, which alone reproduces them bitwise), cpu, cuda or auto.")
+  String backend;
+
+  @Option(
+      names = "--allow-different-backend",
+      description =
+          "Compare requests generated on another backend than --backend's; their divergences are"
+              + " reported as expected (the backends' logits differ in the last bits).")
+  boolean allowDifferentBackend;
 
   static final class From {
     @Option(
@@ -154,31 +169,61 @@ public final class ReplayCommand implements Callable<Integer> {
     Topics topics = pipeline.topics();
     String id = modelId != null ? modelId : model.getFileName().toString();
     GenerationLoop.Settings settings = GenerationLoop.Settings.defaults();
-    try (Backends.Loaded loaded =
-            Backends.load(
-                backend.name,
-                model,
-                Backends.CudaSizes.forLoop(
-                    settings.maxRunning(),
-                    settings.maxStepTokens(),
-                    Backends.CudaSizes.DEFAULT_CACHE_BYTES));
+    String chosen = backend;
+    if (chosen.equals("recorded")) {
+      Set<String> recorded = Replay.recordedBackends(topics, pipeline.clientProperties(), range);
+      if (recorded.size() > 1) {
+        err.println(
+            "latentstream replay: refused: the range holds requests generated on "
+                + String.join(" and ", recorded)
+                + "; replay each backend's requests apart (--request, a range), or choose"
+                + " --backend and pass --allow-different-backend");
+        return 2;
+      }
+      chosen = recorded.isEmpty() ? "cpu" : recorded.iterator().next();
+    }
+    Backends.Loaded loaded;
+    try {
+      loaded =
+          Backends.load(
+              chosen,
+              model,
+              Backends.CudaSizes.forLoop(
+                  settings.maxRunning(),
+                  settings.maxStepTokens(),
+                  Backends.CudaSizes.DEFAULT_CACHE_BYTES));
+    } catch (IllegalStateException e) {
+      err.println(
+          "latentstream replay: refused: cannot regenerate on "
+              + chosen
+              + " here ("
+              + e.getMessage()
+              + "); pass --backend cpu --allow-different-backend to compare on the CPU anyway");
+      return 2;
+    }
+    try (loaded;
         ServedModel served = ServedModel.serve(loaded.engine(), model, id, settings)) {
       Replay.Report report;
       try {
         report =
             new Replay(served, topics, pipeline.clientProperties(), limits)
-                .verify(range, allowDifferentDigest || !verify, outputTopic);
-      } catch (Replay.DigestMismatchException e) {
+                .verify(
+                    range,
+                    new Replay.Allow(
+                        allowDifferentDigest || !verify, allowDifferentBackend || !verify),
+                    outputTopic);
+      } catch (Replay.MismatchException e) {
         err.println("latentstream replay: refused: " + e.getMessage());
         return 2;
       }
       out.printf(
-          "replayed %s with %s (%s): requests checked %d, identical %d, diverging %d;"
+          "replayed %s with %s (%s) on %s: requests checked %d, identical %d, diverging %d;"
               + " refused prompts %d; turns after an expired session %d;"
               + " request ids accepted again after their retention %d%n",
           topics.prompts().name(),
           id,
           served.weightsDigest(),
+          loaded.backend().name().toLowerCase(Locale.ROOT),
           report.checked(),
           report.identical(),
           report.diverging().size(),

@@ -200,7 +200,7 @@ class FailoverTest {
                   topics,
                   Map.of("bootstrap.servers", cluster.bootstrapServers()),
                   PromptLimits.defaults())
-              .verify(Replay.Range.all(), false, null);
+              .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
       assertEquals(List.of(), report.diverging(), "the text equals an undisturbed run");
       assertEquals(requests.size(), report.identical());
     }

@@ -1,0 +1,177 @@
+package io.latentstream.topology;
+
+import io.latentstream.registry.RecordDecodingException;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.TokenEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/**
+ * What replay reads of the event log, read_committed, each topic from its beginning to its last
+ * committed record: the prompts, and the tokens, completions and refusals recorded for them.
+ */
+final class ReplayLog {
+  private final Topics topics;
+  private final Map<String, Object> clientProperties;
+  private final Deserializer<PromptRequest> prompts;
+
+  ReplayLog(Topics topics, Map<String, Object> clientProperties) {
+    this.topics = topics;
+    this.clientProperties = clientProperties;
+    this.prompts = topics.prompts().valueSerde().deserializer();
+  }
+
+  /** A prompt record as (topic-partition@offset), the form errors name their source in. */
+  static String source(String topic, int partition, long offset) {
+    return topic + "-" + partition + "@" + offset;
+  }
+
+  /** A prompt record's request, or null when the service could not decode it either. */
+  PromptRequest decode(ConsumerRecord<String, byte[]> record) {
+    if (record.value() == null) {
+      return null;
+    }
+    try {
+      return prompts.deserialize(record.topic(), record.value());
+    } catch (RecordDecodingException e) {
+      if (e.code() == RecordDecodingException.Code.REGISTRY_UNAVAILABLE) {
+        throw e;
+      }
+      return null;
+    }
+  }
+
+  /** Whether a generation's recorded events end with its finish reason. */
+  static boolean complete(List<TokenEvent> events) {
+    return !events.isEmpty() && events.get(events.size() - 1).getFinishReason() != null;
+  }
+
+  /** The prompt records {@code range} reads, per partition, in offset order. */
+  Map<Integer, List<ConsumerRecord<String, byte[]>>> readPrompts(Replay.Range range) {
+    Map<Integer, List<ConsumerRecord<String, byte[]>>> log = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.prompts().name(), new ByteArrayDeserializer())) {
+      if (range.reads(record)) {
+        log.computeIfAbsent(record.partition(), p -> new ArrayList<>()).add(record);
+      }
+    }
+    return log;
+  }
+
+  /**
+   * Every committed token event of {@code requests}, per request and generation, in index order
+   * (duplicates kept, to be caught). A request's events are in one partition, in the order they
+   * were produced: an index 0 after a finished generation starts the next one.
+   */
+  Map<String, List<List<TokenEvent>>> readTokens(Set<String> requests) {
+    Map<String, List<List<TokenEvent>>> byRequest = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.tokens().name(), new ByteArrayDeserializer())) {
+      TokenEvent event =
+          topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
+      if (requests.contains(event.getRequestId())) {
+        List<List<TokenEvent>> generations =
+            byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>());
+        if (generations.isEmpty()
+            || (event.getIndex() == 0 && complete(generations.get(generations.size() - 1)))) {
+          generations.add(new ArrayList<>());
+        }
+        generations.get(generations.size() - 1).add(event);
+      }
+    }
+    byRequest.values().stream()
+        .flatMap(List::stream)
+        .forEach(events -> events.sort(Comparator.comparingInt(TokenEvent::getIndex)));
+    return byRequest;
+  }
+
+  /** The prompt records (topic-partition@offset) the service refused as duplicate request ids. */
+  Set<String> readRefusedDuplicates() {
+    Set<String> refused = new HashSet<>();
+    Deserializer<GenerationError> errors = topics.generationErrors().valueSerde().deserializer();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.generationErrors().name(), new ByteArrayDeserializer())) {
+      GenerationError error = errors.deserialize(record.topic(), record.value());
+      if (error.getCode() == ErrorCode.DUPLICATE_REQUEST_ID
+          && error.getSourceTopic() != null
+          && error.getSourcePartition() != null
+          && error.getSourceOffset() != null) {
+        refused.add(
+            source(error.getSourceTopic(), error.getSourcePartition(), error.getSourceOffset()));
+      }
+    }
+    return refused;
+  }
+
+  /** Every committed completion of {@code requests}, per request, in log order. */
+  Map<String, List<Completion>> readCompletions(Set<String> requests) {
+    Map<String, List<Completion>> byRequest = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.completions().name(), new ByteArrayDeserializer())) {
+      Completion completion =
+          topics
+              .completions()
+              .valueSerde()
+              .deserializer()
+              .deserialize(record.topic(), record.value());
+      if (requests.contains(completion.getRequestId())) {
+        byRequest
+            .computeIfAbsent(completion.getRequestId(), id -> new ArrayList<>())
+            .add(completion);
+      }
+    }
+    return byRequest;
+  }
+
+  /** Reads a topic from its beginning to its last committed record, partition by partition. */
+  private <V> List<ConsumerRecord<String, V>> readAll(String topic, Deserializer<V> values) {
+    Map<String, Object> config = new HashMap<>(clientProperties);
+    config.put(ConsumerConfig.GROUP_ID_CONFIG, "latentstream-replay-" + UUID.randomUUID());
+    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    List<ConsumerRecord<String, V>> records = new ArrayList<>();
+    try (KafkaConsumer<String, V> consumer =
+        new KafkaConsumer<>(config, new StringDeserializer(), values)) {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (PartitionInfo info : consumer.partitionsFor(topic, Duration.ofSeconds(30))) {
+        partitions.add(new TopicPartition(topic, info.partition()));
+      }
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      Set<TopicPartition> open = new TreeSet<>(Comparator.comparingInt(TopicPartition::partition));
+      for (TopicPartition p : partitions) {
+        if (consumer.position(p) < end.get(p)) {
+          open.add(p);
+        }
+      }
+      while (!open.isEmpty()) {
+        consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+        open.removeIf(p -> consumer.position(p) >= end.get(p));
+      }
+    }
+    records.sort(
+        Comparator.comparingInt((ConsumerRecord<String, V> r) -> r.partition())
+            .thenComparingLong(ConsumerRecord::offset));
+    return records;
+  }
+}

@@ -1,0 +1,173 @@
+package io.latentstream.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.latentstream.runtime.Backends;
+import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEvent;
+import io.latentstream.testing.EmulatedDevice;
+import io.latentstream.testing.ServiceUnderTest;
+import io.latentstream.testing.SharedKafkaCluster;
+import io.latentstream.testing.SharedModels;
+import io.latentstream.topology.PromptLimits;
+import io.latentstream.topology.Replay;
+import io.latentstream.topology.ServedModel;
+import io.latentstream.topology.Topics;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The service as deployed with {@code latentstream.backend: cuda}, on the emulated CUDA device of
+ * gpu-runtime's tests (a CPU emulation that runs the same kernels: it judges logic, never speed):
+ * prompts on a real broker, tokens and completions out, each recording backend cuda; a session's
+ * second turn resumes from the latents its first turn left in the state store; and an audit replay
+ * on the CUDA engine reproduces every token bitwise.
+ */
+@Timeout(value = 600, unit = TimeUnit.SECONDS)
+class CudaServiceTest {
+  private static final Path MODEL = SharedModels.model("brown-mtp");
+  private static final long CACHE_MEMORY = 32L << 20;
+
+  @Test
+  void servesOnTheDeviceResumesASessionFromTheStoreAndReplaysBitwise() throws Exception {
+    EmulatedDevice.assumeBuilt();
+    try (ServiceUnderTest kafka = ServiceUnderTest.start("cuda-service")) {
+      Topics topics = kafka.topics();
+      Map<String, Object> properties = new HashMap<>(kafka.properties());
+      properties.put("latentstream.backend", "cuda");
+      properties.put("latentstream.cuda.cache-memory", CACHE_MEMORY);
+      Map<String, Completion> done = new HashMap<>();
+      try (ApplicationContext service =
+          ApplicationContext.run(EmbeddedServer.class, properties).getApplicationContext()) {
+        assertEquals("cuda", service.getBean(ServedModel.class).engine().backend());
+        publish(
+            topics,
+            prompt("turn-1", "chat", "The jury said", 0.0, null),
+            prompt("sampled", null, "It was", 0.8, 7L));
+        done.putAll(awaitCompletions(topics, Set.of("turn-1", "sampled")));
+        publish(topics, prompt("turn-2", "chat", " And then", 0.0, null));
+        done.putAll(awaitCompletions(topics, Set.of("turn-2")));
+      }
+
+      Completion first = done.get("turn-1");
+      Completion second = done.get("turn-2");
+      int firstContext =
+          first.getUsage().getPromptTokens() + first.getUsage().getCompletionTokens();
+      // Every token of the first turn but the last generated one has its latents computed and
+      // stored; the second turn loads them instead of recomputing its prefix.
+      assertEquals(firstContext - 1, second.getUsage().getCachedPromptTokens(), second.toString());
+      done.values().forEach(c -> assertEquals("cuda", c.getBackend(), c.getRequestId()));
+      List<TokenEvent> tokens = readTokens(topics);
+      assertEquals(
+          done.values().stream().mapToInt(c -> c.getTokenIds().size()).sum(), tokens.size());
+      tokens.forEach(t -> assertEquals("cuda", t.getBackend(), t.toString()));
+
+      // The auditor's replay: the recorded backend, on a device of its own.
+      Map<String, Object> client =
+          Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers());
+      assertEquals(Set.of("cuda"), Replay.recordedBackends(topics, client, Replay.Range.all()));
+      GenerationLoop.Settings settings = GenerationLoop.Settings.defaults();
+      try (Backends.Loaded loaded =
+              Backends.load(
+                  "cuda",
+                  MODEL,
+                  Backends.CudaSizes.forLoop(
+                      settings.maxRunning(), settings.maxStepTokens(), CACHE_MEMORY));
+          ServedModel replaying =
+              ServedModel.serve(loaded.engine(), MODEL, "brown-mtp", settings)) {
+        Replay.Report report =
+            new Replay(replaying, topics, client, PromptLimits.defaults())
+                .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
+        assertEquals(List.of(), report.diverging());
+        assertEquals(3, report.identical());
+      }
+    }
+  }
+
+  private static PromptRequest prompt(
+      String requestId, String session, String text, double temperature, Long seed) {
+    return PromptRequest.newBuilder()
+        .setRequestId(requestId)
+        .setSessionId(session)
+        .setTenant("acme")
+        .setInput(TextInput.newBuilder().setText(text).build())
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(temperature)
+                .setSeed(seed)
+                .setMaxNewTokens(8)
+                .build())
+        .setCreatedAt(Instant.now())
+        .build();
+  }
+
+  private static void publish(Topics topics, PromptRequest... prompts) throws Exception {
+    try (KafkaProducer<String, PromptRequest> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer())) {
+      for (PromptRequest prompt : prompts) {
+        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
+        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt)).get();
+      }
+    }
+  }
+
+  private static Map<String, Completion> awaitCompletions(Topics topics, Set<String> ids) {
+    Map<String, Completion> found = new HashMap<>();
+    try (KafkaConsumer<String, Completion> consumer =
+        SharedKafkaCluster.committedReader(topics.completions().valueSerde().deserializer())) {
+      consumer.subscribe(List.of(topics.completions().name()));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+      while (found.size() < ids.size() && System.nanoTime() < deadline) {
+        for (ConsumerRecord<String, Completion> record : consumer.poll(Duration.ofMillis(200))) {
+          if (ids.contains(record.value().getRequestId())) {
+            found.put(record.value().getRequestId(), record.value());
+          }
+        }
+      }
+    }
+    assertEquals(ids, found.keySet(), "completions within 300 s");
+    return found;
+  }
+
+  private static List<TokenEvent> readTokens(Topics topics) {
+    List<TokenEvent> events = new ArrayList<>();
+    try (KafkaConsumer<String, TokenEvent> consumer =
+        SharedKafkaCluster.committedReader(topics.tokens().valueSerde().deserializer())) {
+      consumer.subscribe(List.of(topics.tokens().name()));
+      long quietSince = System.nanoTime();
+      while (System.nanoTime() - quietSince < TimeUnit.SECONDS.toNanos(3)) {
+        for (ConsumerRecord<String, TokenEvent> record : consumer.poll(Duration.ofMillis(200))) {
+          events.add(record.value());
+          quietSince = System.nanoTime();
+        }
+      }
+    }
+    assertTrue(!events.isEmpty(), "token events");
+    return events;
+  }
+}

@@ -5,10 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.cpu.CpuEngine;
+import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.model.ExpertLoad;
+import io.latentstream.runtime.Backends;
 import io.latentstream.sampling.SamplingParams;
+import io.latentstream.testing.EmulatedDevice;
 import io.latentstream.testing.SharedData;
 import io.latentstream.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -16,12 +20,22 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The generation loop on the trained brown-mtp checkpoint, against its goldens and itself. */
+/**
+ * The generation loop on the trained brown-mtp checkpoint, against its goldens and itself. What
+ * holds for any engine (lossless drafting, batch invariance, resuming, session turns) is tested on
+ * both backends: the CPU engine and the CUDA engine on the tests' emulated device. The goldens'
+ * tokens are the CPU engine's to match (the device's bf16 may tip a near-tie).
+ */
 class GenerationLoopTest {
   private static Engine engine;
+  private static CudaDevice device;
+  private static Engine cuda;
   private static Tokenizer tokenizer;
   private static List<int[]> prompts;
   private static List<int[]> greedy32;
@@ -35,6 +49,26 @@ class GenerationLoopTest {
     for (JsonNode prompt : SharedData.goldenJson("brown-mtp").get("prompts")) {
       prompts.add(SharedData.ints(prompt.get("input_ids")));
       greedy32.add(SharedData.ints(prompt.get("greedy_32")));
+    }
+  }
+
+  /** The engine of a backend: {@code cpu}, or {@code cuda} on the emulated device. */
+  private static Engine engine(String backend) throws Exception {
+    if (backend.equals("cpu")) {
+      return engine;
+    }
+    if (cuda == null) {
+      device = EmulatedDevice.open();
+      Backends.CudaSizes sizes = Backends.CudaSizes.forLoop(32, 256, 0);
+      cuda = CudaEngine.load(device, SharedData.model("brown-mtp"), sizes.maxRows(), 8192);
+    }
+    return cuda;
+  }
+
+  @AfterAll
+  static void closeDevice() {
+    if (device != null) {
+      device.close();
     }
   }
 
@@ -74,6 +108,11 @@ class GenerationLoopTest {
 
   private static Recorder run(boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
     return run(engine, null, mtp, tok, requests);
+  }
+
+  private static Recorder run(
+      Engine on, boolean mtp, Tokenizer tok, List<GenerationRequest> requests) {
+    return run(on, null, mtp, tok, requests);
   }
 
   /** As {@link #run(boolean, Tokenizer, List)}, with a drafting engine and a pinned draft gate. */
@@ -141,15 +180,17 @@ class GenerationLoopTest {
    * Sampled requests too: drafting changes how many steps a generation takes, never its tokens, so
    * a request resumed without its draft (a failover) or replayed without MTP continues bitwise.
    */
-  @Test
-  void mtpDraftingLeavesSampledGenerationsUnchanged() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void mtpDraftingLeavesSampledGenerationsUnchanged(String backend) throws Exception {
+    Engine on = engine(backend);
     List<GenerationRequest> requests = new ArrayList<>();
     for (int i = 0; i < prompts.size(); i++) {
       SamplingParams params = new SamplingParams(0.7, 0.95, 0, 77 + i, 48, List.of());
       requests.add(new GenerationRequest("s" + i, prompts.get(i), 0, params, true, null));
     }
-    Recorder plain = run(false, null, requests);
-    Recorder drafted = run(true, null, requests);
+    Recorder plain = run(on, false, null, requests);
+    Recorder drafted = run(on, true, null, requests);
     int accepted = 0;
     for (int i = 0; i < prompts.size(); i++) {
       assertArrayEquals(plain.ids("s" + i), drafted.ids("s" + i), "prompt " + i);
@@ -227,14 +268,16 @@ class GenerationLoopTest {
   }
 
   /** A request's sampled tokens do not depend on what shares its batch. */
-  @Test
-  void sampledTokensAreIndependentOfTheBatch() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void sampledTokensAreIndependentOfTheBatch(String backend) throws Exception {
+    Engine on = engine(backend);
     SamplingParams params = new SamplingParams(0.8, 0.95, 40, 1234, 40, List.of());
     GenerationRequest alone = new GenerationRequest("x", prompts.get(1), 0, params, true, null);
-    Recorder single = run(true, null, List.of(alone));
+    Recorder single = run(on, true, null, List.of(alone));
     List<GenerationRequest> crowd = new ArrayList<>(greedyRequests(24));
     crowd.add(2, alone);
-    Recorder batched = run(true, null, crowd);
+    Recorder batched = run(on, true, null, crowd);
     assertArrayEquals(single.ids("x"), batched.ids("x"));
     assertArrayEquals(single.logprobs("x"), batched.logprobs("x"));
   }
@@ -245,8 +288,10 @@ class GenerationLoopTest {
    * sampling, requests joining and leaving, prefill chunks cut differently). Few tokens: the
    * batching changes at every step, so a handful of steps exercises it.
    */
-  @Test
-  void tokensAndLogprobsAreIndependentOfBatchSizeAndTraffic() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void tokensAndLogprobsAreIndependentOfBatchSizeAndTraffic(String backend) throws Exception {
+    Engine on = engine(backend);
     int newTokens = 6;
     List<GenerationRequest> probes = new ArrayList<>();
     for (int i = 0; i < prompts.size(); i++) {
@@ -256,7 +301,7 @@ class GenerationLoopTest {
     }
     Map<String, Recorder> alone = new HashMap<>();
     for (GenerationRequest probe : probes) {
-      alone.put(probe.requestId(), runIn(1, List.of(probe)));
+      alone.put(probe.requestId(), runIn(on, 1, List.of(probe)));
     }
     for (int batch : new int[] {1, 7, 32}) {
       List<GenerationRequest> mixed = new ArrayList<>();
@@ -274,7 +319,7 @@ class GenerationLoopTest {
         }
       }
       mixed.addAll(probes.subList(next, probes.size()));
-      Recorder together = runIn(batch, mixed);
+      Recorder together = runIn(on, batch, mixed);
       for (GenerationRequest probe : probes) {
         String id = probe.requestId();
         assertArrayEquals(alone.get(id).ids(id), together.ids(id), id + " in batches of " + batch);
@@ -285,10 +330,10 @@ class GenerationLoopTest {
   }
 
   /** Runs {@code requests} with at most {@code maxRunning} sequences per step. */
-  private static Recorder runIn(int maxRunning, List<GenerationRequest> requests) {
+  private static Recorder runIn(Engine on, int maxRunning, List<GenerationRequest> requests) {
     Recorder recorder = new Recorder();
     try (GenerationLoop loop =
-        new GenerationLoop(engine, null, new GenerationLoop.Settings(maxRunning, 64, true))) {
+        new GenerationLoop(on, null, new GenerationLoop.Settings(maxRunning, 64, true))) {
       for (GenerationRequest request : requests) {
         loop.submit(request, recorder);
       }
@@ -299,25 +344,29 @@ class GenerationLoopTest {
   }
 
   /** A resumed request continues exactly where an undisturbed run would have gone. */
-  @Test
-  void aResumedRequestContinuesTheUndisturbedRun() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void aResumedRequestContinuesTheUndisturbedRun(String backend) throws Exception {
+    Engine on = engine(backend);
     SamplingParams params = new SamplingParams(1.0, 1, 0, 99, 30, List.of());
     int[] prompt = prompts.get(2);
     Recorder whole =
-        run(true, null, List.of(new GenerationRequest("r", prompt, 0, params, true, null)));
+        run(on, true, null, List.of(new GenerationRequest("r", prompt, 0, params, true, null)));
     int[] all = whole.ids("r");
     int k = 11;
     int[] context = Arrays.copyOf(prompt, prompt.length + k);
     System.arraycopy(all, 0, context, prompt.length, k);
     Recorder resumed =
-        run(true, null, List.of(new GenerationRequest("r", context, k, params, true, null)));
+        run(on, true, null, List.of(new GenerationRequest("r", context, k, params, true, null)));
     assertArrayEquals(Arrays.copyOfRange(all, k, all.length), resumed.ids("r"));
     assertEquals(k, resumed.tokens.get("r").get(0).index());
   }
 
   /** A second turn on a session's cached sequence equals a fresh run over the whole history. */
-  @Test
-  void aSessionTurnReusesTheCacheAndEqualsAFreshRun() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void aSessionTurnReusesTheCacheAndEqualsAFreshRun(String backend) throws Exception {
+    Engine on = engine(backend);
     Recorder first =
         run(
             true,
@@ -339,7 +388,11 @@ class GenerationLoopTest {
                     true,
                     first.latents.get("t1"))));
     Recorder fresh =
-        run(true, null, List.of(GenerationRequest.of("t2", secondTurn, SamplingParams.greedy(12))));
+        run(
+            on,
+            true,
+            null,
+            List.of(GenerationRequest.of("t2", secondTurn, SamplingParams.greedy(12))));
     assertArrayEquals(fresh.ids("t2"), cached.ids("t2"));
     assertEquals(history.length - 1, cached.outcomes.get("t2").cachedPromptTokens());
   }

@@ -64,8 +64,11 @@ public final class EmulatedDevice implements BeforeAllCallback, AfterAllCallback
         folder != null, "CUDA service tests run in the Maven build, on the emulated device");
   }
 
-  /** Opens the device, or skips the calling tests with the reason there is none. */
-  private static CudaDevice open() {
+  /**
+   * Opens the device, or skips the calling test with the reason there is none (for tests that open
+   * it themselves, beside tests that need no device); close it after them.
+   */
+  public static CudaDevice open() {
     Path folder = folder();
     if (folder != null && !Files.exists(folder.resolve("libcuda.so.1"))) {
       assumeBuilt();

@@ -46,6 +46,11 @@ public interface Engine {
   /** A fresh, empty sequence of this engine (another engine's sequences cannot be stepped here). */
   Sequence newSequence();
 
+  /** The latent cache all sequences share (the scheduler's admission control reads it). */
+  default CacheCapacity cacheCapacity() {
+    return CacheCapacity.UNBOUNDED;
+  }
+
   /** Bytes of one token of {@link Sequence#exportRange} (the session-cache store's chunks). */
   int bytesPerToken();
 

@@ -1,5 +1,6 @@
 package io.latentstream.scheduler;
 
+import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
@@ -35,6 +36,7 @@ public final class GenerationLoop implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final Generation.Limits limits;
   private final Scheduler scheduler;
+  private final CacheCapacity cache;
   private final LongSupplier clock;
   private final Queue<Runnable> inbox = new ConcurrentLinkedQueue<>();
   private final AtomicLong steps = new AtomicLong();
@@ -95,7 +97,8 @@ public final class GenerationLoop implements AutoCloseable {
             eos == null ? -1 : eos,
             engine.config().maxPositionEmbeddings(),
             settings.mtpDrafting() && engine.hasMtp());
-    this.scheduler = new Scheduler(settings.maxRunning(), settings.maxStepTokens());
+    this.cache = engine.cacheCapacity();
+    this.scheduler = new Scheduler(settings.maxRunning(), settings.maxStepTokens(), cache);
     this.maxRunning = settings.maxRunning();
     this.clock = System::nanoTime;
   }
@@ -133,34 +136,52 @@ public final class GenerationLoop implements AutoCloseable {
       throw new IllegalArgumentException(
           "request " + request.requestId() + " has a cached prefix longer than its context");
     }
+    // The most the sequence may cache: the whole context and generation, and one drafted token
+    // verified past the end.
+    int tokens =
+        Math.min(
+            request.promptLength() + request.params().maxNewTokens() + 1,
+            limits.maxPositions() + 1);
+    long blocks = cache.blocksFor(tokens);
+    if (blocks > cache.blocks()) {
+      throw new IllegalArgumentException(
+          "request "
+              + request.requestId()
+              + " may grow to "
+              + tokens
+              + " tokens; the engine's latent cache holds "
+              + cache.blocks() * cache.blockTokens());
+    }
     long now = clock.getAsLong();
     held.incrementAndGet();
     inbox.add(
-        () -> {
-          // On the loop's thread: the engine (and a device's memory) is the loop's alone.
-          Sequence sequence = engine.newSequence();
-          if (cached != null) {
-            sequence.importRange(0, cached);
-          }
-          scheduler.add(
-              new Generation(
-                  request,
-                  listener,
-                  sequence,
-                  limits,
-                  tokenizer == null ? null : tokenizer.newIncrementalDetokenizer(true),
-                  now));
-        });
+        () -> scheduler.add(request.requestId(), blocks, () -> start(request, listener, now)));
     wake();
+  }
+
+  /**
+   * Starts an admitted request, on the loop's thread (the engine, and a device's memory, is the
+   * loop's alone): its sequence, with a session's cached latents imported.
+   */
+  private Generation start(GenerationRequest request, GenerationListener listener, long now) {
+    Sequence sequence = engine.newSequence();
+    if (request.cachedPrefix() != null) {
+      sequence.importRange(0, request.cachedPrefix());
+    }
+    return new Generation(
+        request,
+        listener,
+        sequence,
+        limits,
+        tokenizer == null ? null : tokenizer.newIncrementalDetokenizer(true),
+        now);
   }
 
   /** Stops a request without an outcome (its partition moved to another instance). */
   public void cancel(String requestId) {
     inbox.add(
         () -> {
-          Generation cancelled = scheduler.cancel(requestId);
-          if (cancelled != null) {
-            cancelled.release();
+          if (scheduler.cancel(requestId)) {
             held.decrementAndGet();
           }
         });
@@ -171,7 +192,7 @@ public final class GenerationLoop implements AutoCloseable {
    * Whether the loop has room for another request: it holds (queued or running) fewer than
    * max-running plus {@code maxWaiting}. Callers keep the rest where it costs no memory (in Kafka,
    * in a store) until there is room: a queued request already holds its context and, for a session,
-   * its imported latent cache.
+   * its cached latents (in host memory until it starts).
    */
   public boolean hasRoom(int maxWaiting) {
     return held.get() < maxRunning + maxWaiting;

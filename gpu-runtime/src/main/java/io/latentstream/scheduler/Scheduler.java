@@ -1,38 +1,54 @@
 package io.latentstream.scheduler;
 
+import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.StepRequest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Deque;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Chooses what each step computes (continuous batching): every running generation that decodes gets
  * its 1-2 tokens first, then prompts are prefilled in chunks within the step's token budget, and
  * waiting requests join as running slots free up. A long prompt therefore never stalls the decoding
  * of the others for more than one chunk.
+ *
+ * <p>Admission control: a request starts (its sequence is made, a session's cached latents
+ * imported) only when the engine's latent cache has room for every token it may grow to, reserved
+ * until it finishes; until then it waits, in arrival order (a large request is not overtaken
+ * forever by small ones). So a full cache delays requests and never fails one mid-generation.
  */
 final class Scheduler {
   private final int maxRunning;
   private final int maxStepTokens;
-  private final Deque<Generation> waiting = new ArrayDeque<>();
+  private final CacheCapacity cache;
+  private final Deque<Waiting> waiting = new ArrayDeque<>();
   private final List<Generation> running = new ArrayList<>();
+  private final Map<Generation, Long> reservations = new IdentityHashMap<>();
+  private long reservedBlocks;
 
   /** A generation and its input for the coming step. */
   record Planned(Generation generation, StepRequest step) {}
 
-  Scheduler(int maxRunning, int maxStepTokens) {
+  /** A request waiting to start: the cache blocks it reserves, and how to start it. */
+  record Waiting(String requestId, long blocks, Supplier<Generation> start) {}
+
+  Scheduler(int maxRunning, int maxStepTokens, CacheCapacity cache) {
     if (maxRunning <= 0 || maxStepTokens <= 1) {
       throw new IllegalArgumentException("a step needs room for at least one decoding sequence");
     }
     this.maxRunning = maxRunning;
     this.maxStepTokens = maxStepTokens;
+    this.cache = cache;
   }
 
-  void add(Generation generation) {
-    waiting.addLast(generation);
+  /** Queues a request that reserves {@code blocks} blocks of the cache while it runs. */
+  void add(String requestId, long blocks, Supplier<Generation> start) {
+    waiting.addLast(new Waiting(requestId, blocks, start));
   }
 
   boolean idle() {
@@ -41,8 +57,14 @@ final class Scheduler {
 
   /** The generations of the next step, in a deterministic order (admission order). */
   List<Planned> plan() {
-    while (running.size() < maxRunning && !waiting.isEmpty()) {
-      running.add(waiting.removeFirst());
+    while (running.size() < maxRunning
+        && !waiting.isEmpty()
+        && reservedBlocks + waiting.peekFirst().blocks() <= cache.blocks()) {
+      Waiting next = waiting.removeFirst();
+      Generation generation = next.start().get();
+      running.add(generation);
+      reservations.put(generation, next.blocks());
+      reservedBlocks += next.blocks();
     }
     List<Planned> plan = new ArrayList<>(running.size());
     int budget = maxStepTokens;
@@ -62,13 +84,14 @@ final class Scheduler {
     return plan;
   }
 
-  /** Drops finished generations, and any with the given request id (cancelled). */
+  /** Drops the finished generations, their reservations returned; the caller releases them. */
   List<Generation> removeFinished() {
     List<Generation> done = new ArrayList<>();
     running.removeIf(
         generation -> {
           if (generation.finished()) {
             done.add(generation);
+            reservedBlocks -= reservations.remove(generation);
             return true;
           }
           return false;
@@ -76,25 +99,24 @@ final class Scheduler {
     return done;
   }
 
-  /** Removes a request wherever it is; returns it, or null when unknown. */
-  Generation cancel(String requestId) {
-    for (Collection<Generation> pool : List.of(waiting, running)) {
-      for (Iterator<Generation> it = pool.iterator(); it.hasNext(); ) {
-        Generation generation = it.next();
-        if (generation.requestId().equals(requestId)) {
-          it.remove();
-          return generation;
-        }
+  /**
+   * Removes a request wherever it is: a waiting one simply goes, a running one gives its sequence
+   * back to the engine. Returns whether it was there.
+   */
+  boolean cancel(String requestId) {
+    if (waiting.removeIf(w -> w.requestId().equals(requestId))) {
+      return true;
+    }
+    for (Iterator<Generation> it = running.iterator(); it.hasNext(); ) {
+      Generation generation = it.next();
+      if (generation.requestId().equals(requestId)) {
+        it.remove();
+        reservedBlocks -= reservations.remove(generation);
+        generation.release();
+        return true;
       }
     }
-    return null;
-  }
-
-  /** Every generation, waiting or running (to fail them all when the loop stops). */
-  List<Generation> all() {
-    List<Generation> all = new ArrayList<>(waiting);
-    all.addAll(running);
-    return all;
+    return false;
   }
 
   int runningCount() {

@@ -1,5 +1,6 @@
 package io.latentstream.topology;
 
+import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Sequence;
 import io.latentstream.registry.RecordDecodingException;
 import io.latentstream.scheduler.GenerationListener;
@@ -381,6 +382,21 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
               + maxNewTokens
               + " new ones; the model's context is "
               + limit);
+    }
+    // The loop admits a request when its whole generation fits the engine's latent cache (a
+    // GPU's page pool, latentstream.cuda.cache-memory); one that could never fit is refused here.
+    CacheCapacity cache = model.engine().cacheCapacity();
+    int tokens = contextTokens + maxNewTokens + 1; // and one drafted token verified past the end
+    if (cache.blocksFor(tokens) > cache.blocks()) {
+      throw new PromptRejected(
+          ErrorCode.CONTEXT_OVERFLOW,
+          "request "
+              + requestId
+              + " may grow to "
+              + tokens
+              + " tokens; the engine's latent cache holds "
+              + cache.blocks() * cache.blockTokens()
+              + " (latentstream.cuda.cache-memory)");
     }
   }
 

@@ -6,6 +6,7 @@ import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
@@ -205,16 +206,16 @@ public final class Replay {
 
   /**
    * What the log records of the prompts' requests: per request id, each generation's token events
-   * in index order and the completions, in log order; and the prompts refused as duplicates.
+   * in index order and the completions, in log order; and the prompts refused, by error code.
    */
   private record Recorded(
       Map<String, List<List<TokenEvent>>> tokens,
       Map<String, List<Completion>> completions,
-      Set<String> refusedDuplicates) {
-    /** Whether the service refused this prompt record as a duplicate request id. */
-    boolean refusedAsDuplicate(ConsumerRecord<String, byte[]> prompt) {
-      return refusedDuplicates.contains(
-          ReplayLog.source(prompt.topic(), prompt.partition(), prompt.offset()));
+      Map<String, ErrorCode> refusals) {
+    /** Whether the service refused this prompt record with an error of this code. */
+    boolean refused(ConsumerRecord<String, byte[]> prompt, ErrorCode code) {
+      return refusals.get(ReplayLog.source(prompt.topic(), prompt.partition(), prompt.offset()))
+          == code;
     }
 
     List<TokenEvent> tokens(Accepted a) {
@@ -268,9 +269,7 @@ public final class Replay {
         log.size());
     Recorded recorded =
         new Recorded(
-            events.readTokens(replayed),
-            events.readCompletions(replayed),
-            events.readRefusedDuplicates());
+            events.readTokens(replayed), events.readCompletions(replayed), events.readRefusals());
     LOG.info("recorded tokens of {} requests read; regenerating", recorded.tokens().size());
     List<Accepted> accepted = new ArrayList<>();
     Tally counts = new Tally();
@@ -432,7 +431,7 @@ public final class Replay {
       // order their claims reached the claims topic, not on the prompts' log: the refusal that
       // names a prompt decides, whichever partition is replayed first.
       int generation = seen.getOrDefault(requestId, 0);
-      if (recorded.refusedAsDuplicate(record)
+      if (recorded.refused(record, ErrorCode.DUPLICATE_REQUEST_ID)
           || (generation > 0 && recorded.generations(requestId) <= generation)) {
         return null; // a duplicate request id
       }
@@ -446,8 +445,11 @@ public final class Replay {
           turn = fresh;
         }
       }
+      // Whether a request fits the serving engine's latent cache depends on its configuration
+      // (latentstream.cuda.cache-memory), not on the log: the refusal naming the prompt decides.
       int limit = model.engine().config().maxPositionEmbeddings();
-      if (history.length + turn.tokens().length + turn.params().maxNewTokens() > limit) {
+      if (history.length + turn.tokens().length + turn.params().maxNewTokens() > limit
+          || recorded.refused(record, ErrorCode.CONTEXT_OVERFLOW)) {
         return null;
       }
       if (generation > 0) {

@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -104,19 +103,22 @@ final class ReplayLog {
     return byRequest;
   }
 
-  /** The prompt records (topic-partition@offset) the service refused as duplicate request ids. */
-  Set<String> readRefusedDuplicates() {
-    Set<String> refused = new HashSet<>();
+  /**
+   * The prompt records (topic-partition@offset) the service refused, with the code of the error
+   * that names each.
+   */
+  Map<String, ErrorCode> readRefusals() {
+    Map<String, ErrorCode> refused = new HashMap<>();
     Deserializer<GenerationError> errors = topics.generationErrors().valueSerde().deserializer();
     for (ConsumerRecord<String, byte[]> record :
         readAll(topics.generationErrors().name(), new ByteArrayDeserializer())) {
       GenerationError error = errors.deserialize(record.topic(), record.value());
-      if (error.getCode() == ErrorCode.DUPLICATE_REQUEST_ID
-          && error.getSourceTopic() != null
+      if (error.getSourceTopic() != null
           && error.getSourcePartition() != null
           && error.getSourceOffset() != null) {
-        refused.add(
-            source(error.getSourceTopic(), error.getSourcePartition(), error.getSourceOffset()));
+        refused.put(
+            source(error.getSourceTopic(), error.getSourcePartition(), error.getSourceOffset()),
+            error.getCode());
       }
     }
     return refused;

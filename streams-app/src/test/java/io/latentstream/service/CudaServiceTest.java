@@ -3,9 +3,14 @@ package io.latentstream.service;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.engine.CacheCapacity;
+import io.latentstream.engine.Engine;
+import io.latentstream.model.ModelConfig;
 import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.schemas.Completion;
+import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
@@ -20,6 +25,8 @@ import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -44,11 +51,25 @@ import org.junit.jupiter.api.Timeout;
  * prompts on a real broker, tokens and completions out, each recording backend cuda; a session's
  * second turn resumes from the latents its first turn left in the state store; and an audit replay
  * on the CUDA engine reproduces every token bitwise.
+ *
+ * <p>The device's page pool is sized for 2 pages (128 tokens): the requests take turns for pages,
+ * and one that could never fit is refused with CONTEXT_OVERFLOW, which replay follows.
  */
 @Timeout(value = 600, unit = TimeUnit.SECONDS)
 class CudaServiceTest {
   private static final Path MODEL = SharedModels.model("brown-mtp");
-  private static final long CACHE_MEMORY = 32L << 20;
+  private static final long CACHE_MEMORY = twoPages();
+
+  /** Device memory for 2 latent pages of 64 tokens (every layer's latents, MTP's included). */
+  private static long twoPages() {
+    try {
+      ModelConfig c = ModelConfig.load(MODEL);
+      int layers = c.numHiddenLayers() + Math.min(1, c.numNextnPredictLayers());
+      return 2L * 64 * layers * c.latentDim() * Float.BYTES;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   @Test
   void servesOnTheDeviceResumesASessionFromTheStoreAndReplaysBitwise() throws Exception {
@@ -61,13 +82,16 @@ class CudaServiceTest {
       Map<String, Completion> done = new HashMap<>();
       try (ApplicationContext service =
           ApplicationContext.run(EmbeddedServer.class, properties).getApplicationContext()) {
-        assertEquals("cuda", service.getBean(ServedModel.class).engine().backend());
+        Engine engine = service.getBean(ServedModel.class).engine();
+        assertEquals("cuda", engine.backend());
+        assertEquals(new CacheCapacity(64, 2), engine.cacheCapacity());
         publish(
             topics,
-            prompt("turn-1", "chat", "The jury said", 0.0, null),
-            prompt("sampled", null, "It was", 0.8, 7L));
+            prompt("turn-1", "chat", "The jury said", 0.0, null, 8),
+            prompt("too-long", null, "The court", 0.0, null, 200),
+            prompt("sampled", null, "It was", 0.8, 7L, 8));
         done.putAll(awaitCompletions(topics, Set.of("turn-1", "sampled")));
-        publish(topics, prompt("turn-2", "chat", " And then", 0.0, null));
+        publish(topics, prompt("turn-2", "chat", " And then", 0.0, null, 8));
         done.putAll(awaitCompletions(topics, Set.of("turn-2")));
       }
 
@@ -83,6 +107,9 @@ class CudaServiceTest {
       assertEquals(
           done.values().stream().mapToInt(c -> c.getTokenIds().size()).sum(), tokens.size());
       tokens.forEach(t -> assertEquals("cuda", t.getBackend(), t.toString()));
+      GenerationError refused = awaitError(topics, "too-long");
+      assertEquals(ErrorCode.CONTEXT_OVERFLOW, refused.getCode());
+      assertTrue(refused.getMessage().contains("latent cache holds 128"), refused.getMessage());
 
       // The auditor's replay: the recorded backend, on a device of its own.
       Map<String, Object> client =
@@ -107,7 +134,7 @@ class CudaServiceTest {
   }
 
   private static PromptRequest prompt(
-      String requestId, String session, String text, double temperature, Long seed) {
+      String requestId, String session, String text, double temperature, Long seed, int tokens) {
     return PromptRequest.newBuilder()
         .setRequestId(requestId)
         .setSessionId(session)
@@ -117,7 +144,7 @@ class CudaServiceTest {
             SamplingParams.newBuilder()
                 .setTemperature(temperature)
                 .setSeed(seed)
-                .setMaxNewTokens(8)
+                .setMaxNewTokens(tokens)
                 .build())
         .setCreatedAt(Instant.now())
         .build();
@@ -152,6 +179,23 @@ class CudaServiceTest {
     }
     assertEquals(ids, found.keySet(), "completions within 300 s");
     return found;
+  }
+
+  private static GenerationError awaitError(Topics topics, String requestId) {
+    try (KafkaConsumer<String, GenerationError> consumer =
+        SharedKafkaCluster.committedReader(topics.generationErrors().valueSerde().deserializer())) {
+      consumer.subscribe(List.of(topics.generationErrors().name()));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < deadline) {
+        for (ConsumerRecord<String, GenerationError> record :
+            consumer.poll(Duration.ofMillis(200))) {
+          if (requestId.equals(record.value().getRequestId())) {
+            return record.value();
+          }
+        }
+      }
+    }
+    throw new AssertionError("no error for " + requestId);
   }
 
   private static List<TokenEvent> readTokens(Topics topics) {

@@ -3,6 +3,7 @@ package io.latentstream.engine.cuda;
 import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.backend.cuda.CudaKernel;
 import io.latentstream.backend.cuda.CudaOps;
+import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
@@ -139,8 +140,10 @@ public final class CudaEngine implements Engine {
   private final class PagePool {
     final CudaOps.PagedLatents latents;
     final Deque<Integer> free = new ArrayDeque<>();
+    final int pages;
 
     PagePool(int pages, int layers) {
+      this.pages = pages;
       latents =
           new CudaOps.PagedLatents(
               device.alloc((long) pages * layers * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
@@ -159,6 +162,8 @@ public final class CudaEngine implements Engine {
       while (s.ids.size() * PAGE_TOKENS < end) {
         Integer page = free.poll();
         if (page == null) {
+          // The scheduler admits requests within cacheCapacity(): only a caller that bypasses
+          // it (or misjudges a sequence's length) gets here.
           throw new IllegalStateException("the latent page pool is full");
         }
         s.ids.add(page);
@@ -366,6 +371,12 @@ public final class CudaEngine implements Engine {
   }
 
   /** As the CPU engine's: per token, every layer's latents (kv_lora_rank + rope), fp32. */
+  /** The main model's page pool (the MTP pool has as many pages and holds fewer tokens). */
+  @Override
+  public CacheCapacity cacheCapacity() {
+    return new CacheCapacity(PAGE_TOKENS, pool.pages);
+  }
+
   @Override
   public int bytesPerToken() {
     return LatentCache.bytesPerToken(c.numHiddenLayers(), c.latentDim());

@@ -3,11 +3,14 @@ package io.latentstream.engine.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.sampling.SamplingParams;
+import io.latentstream.scheduler.FinishReason;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
@@ -85,6 +88,62 @@ class CudaEngineTest {
           plain.get("p" + i),
           "prompt " + i + ": the loop's host argmax and the device's");
     }
+  }
+
+  /**
+   * Admission control: in a pool of 4 pages (256 tokens), requests that may grow to 2 pages each
+   * run at most 2 at a time however many the loop may run, the others waiting for pages, and all
+   * finish. (Without it all four start, and the first to need a second page finds none: that step's
+   * requests fail.) A request larger than the whole pool is refused when submitted.
+   */
+  @Test
+  void aFullPagePoolMakesRequestsWaitNeverFail() throws Exception {
+    CudaEngine engine = load(256);
+    assertEquals(new CacheCapacity(64, 4), engine.cacheCapacity());
+    List<int[]> prompts = new ArrayList<>();
+    for (var p : SharedData.goldenJson("brown-mtp").get("prompts")) {
+      prompts.add(SharedData.ints(p.get("input_ids")));
+    }
+    int newTokens = 60; // prompts of 4 to 7 tokens, 60 new ones and a draft row: two pages
+    Map<String, List<Integer>> tokens = new HashMap<>();
+    Map<String, GenerationOutcome> outcomes = new HashMap<>();
+    GenerationListener listener =
+        new GenerationListener() {
+          @Override
+          public void onToken(TokenEmission token) {
+            tokens.computeIfAbsent(token.requestId(), k -> new ArrayList<>()).add(token.tokenId());
+          }
+
+          @Override
+          public void onFinished(GenerationOutcome outcome) {
+            outcomes.put(outcome.requestId(), outcome);
+          }
+        };
+    int[] mostAtOnce = {0};
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, null, new GenerationLoop.Settings(8, 256, true))) {
+      loop.observe(step -> mostAtOnce[0] = Math.max(mostAtOnce[0], step.sequences()));
+      for (int i = 0; i < prompts.size(); i++) {
+        loop.submit(
+            GenerationRequest.of("r" + i, prompts.get(i), SamplingParams.greedy(newTokens)),
+            listener);
+      }
+      IllegalArgumentException tooLarge =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  loop.submit(
+                      GenerationRequest.of("huge", prompts.get(0), SamplingParams.greedy(300)),
+                      listener));
+      assertTrue(tooLarge.getMessage().contains("latent cache holds 256"), tooLarge.getMessage());
+      loop.runUntilIdle();
+    }
+    for (int i = 0; i < prompts.size(); i++) {
+      GenerationOutcome outcome = outcomes.get("r" + i);
+      assertEquals(FinishReason.LENGTH, outcome.finishReason(), "r" + i + " " + outcome);
+      assertEquals(newTokens, tokens.get("r" + i).size(), "r" + i);
+    }
+    assertEquals(2, mostAtOnce[0], "two requests of two pages each fill the pool");
   }
 
   /** Greedy generations of the prompts, one request at a time, through a generation loop. */

@@ -40,12 +40,13 @@ import jcuda.driver.CUdeviceptr;
  *       -> x += out;  then the final rmsnorm and the head's logits.
  * </pre>
  *
- * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts can replay CUDA graphs
- * ({@link #useGraphs}): one per pass and step shape (rows, attention chunks), captured the first
- * time the shape occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp
- * decode step launches 119 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the
- * latent pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread
- * drives it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
+ * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts replay CUDA graphs,
+ * through the Engine interface as through stepGreedy and mtpGreedy ({@link #useGraphs}, on by
+ * default): one per pass and step shape (rows, attention chunks), captured the first time the shape
+ * occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp decode step
+ * launches 119 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the latent pages are
+ * fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives it. Its
+ * device memory belongs to the {@link CudaDevice} and is freed when that closes.
  */
 public final class CudaEngine implements Engine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -83,7 +84,7 @@ public final class CudaEngine implements Engine {
     return memory;
   }
 
-  /** Decode-step graphs by shape (rows, attention chunks); null when graphs are off. */
+  /** Decode-step graphs by pass and shape (rows, attention chunks); null when graphs are off. */
   private Map<Long, CudaDevice.Graph> graphs;
 
   /**
@@ -268,6 +269,7 @@ public final class CudaEngine implements Engine {
         new Memory(weights, workspace, device.allocatedBytes() - start - weights - workspace);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
     this.draftVocab = Engine.defaultDraftVocab(c.vocabSize());
+    this.graphs = new HashMap<>();
   }
 
   /** The same engine (device memory, pools and graphs shared) drafting over draftVocab ids. */
@@ -391,7 +393,7 @@ public final class CudaEngine implements Engine {
     }
     List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
     int rows = prepare(main(seqs), pool, tokens);
-    forward(rows, null);
+    run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
     float[][] hidden = hidden(rows);
     List<StepResult> out = new ArrayList<>(requests.size());
     int row0 = 0;
@@ -537,8 +539,8 @@ public final class CudaEngine implements Engine {
   }
 
   /**
-   * Replays decode steps from CUDA graphs (on) or launches each kernel (off). The logits are
-   * bitwise the same either way: a graph holds the very launches, arguments and order.
+   * Replays decode steps from CUDA graphs (on, the default) or launches each kernel (off). The
+   * logits are bitwise the same either way: a graph holds the very launches, arguments and order.
    */
   public void useGraphs(boolean on) {
     if (!on && graphs != null) {
@@ -815,7 +817,7 @@ public final class CudaEngine implements Engine {
     device.ensureCurrent();
     int rows = prepare(main(seqs), pool, tokens);
     run(
-        Graphed.MAIN,
+        Graphed.MAIN_ARGMAX,
         rows,
         seqs.size(),
         () -> {
@@ -825,10 +827,15 @@ public final class CudaEngine implements Engine {
     return device.readInts(b.argmax, rows);
   }
 
-  /** The passes that replay graphs: the main model's and the MTP module's. */
+  /**
+   * The passes that replay graphs: the main model's and the MTP module's, each alone (the logits
+   * read back) or followed by the device's argmax.
+   */
   private enum Graphed {
     MAIN,
-    MTP
+    MAIN_ARGMAX,
+    MTP,
+    MTP_ARGMAX
   }
 
   /**
@@ -956,7 +963,7 @@ public final class CudaEngine implements Engine {
   public float[][] mtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
     device.ensureCurrent();
     int rows = prepareMtp(seqs, hidden, nextTokens);
-    mtpForward(rows);
+    run(Graphed.MTP, rows, seqs.size(), () -> mtpForward(rows));
     return logits(rows);
   }
 
@@ -968,7 +975,7 @@ public final class CudaEngine implements Engine {
     device.ensureCurrent();
     int rows = prepareMtp(seqs, hidden, nextTokens);
     run(
-        Graphed.MTP,
+        Graphed.MTP_ARGMAX,
         rows,
         seqs.size(),
         () -> {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
@@ -68,6 +69,33 @@ class CudaEngineTest {
     assertThrows(IllegalArgumentException.class, () -> moved.exportRange(0, moved.length() + 1));
     original.release();
     moved.release();
+  }
+
+  /**
+   * A decode step through the Engine interface replays its shape's CUDA graph: one launch from Java
+   * instead of one per kernel, and bitwise the logits of launching each kernel.
+   */
+  @Test
+  void decodeStepsReplayCudaGraphsWithTheSameLogits() throws Exception {
+    CudaEngine engine = load(1024);
+    CudaDevice device = emulated.get();
+    int[] prompt = {0, 478, 4717, 557};
+    float[][] logits = new float[2][];
+    long[] launches = new long[2];
+    for (int way = 0; way < 2; way++) {
+      engine.useGraphs(way == 0);
+      Sequence s = engine.newSequence();
+      last(engine, s, prompt);
+      last(engine, s, new int[] {42}); // the first step of its shape: captured when graphs are on
+      long before = device.launches();
+      logits[way] = last(engine, s, new int[] {43});
+      launches[way] = device.launches() - before;
+      s.release();
+    }
+    assertArrayEquals(logits[1], logits[0]);
+    assertEquals(1, launches[0], "one graph replay");
+    assertTrue(launches[1] > 20, launches[1] + " kernel launches without graphs");
+    engine.useGraphs(true);
   }
 
   @Test

@@ -7,6 +7,7 @@ import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.backend.cuda.CudaDevice.Grid;
 import io.latentstream.backend.cuda.CudaKernel;
 import io.latentstream.backend.cuda.CudaOps;
+import io.latentstream.backend.cuda.DeviceWeight;
 import io.latentstream.model.Gate;
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.RMSNorm;
@@ -64,7 +65,7 @@ final class KernelChecks {
     int n = 300;
     int k = 264;
     float[] w = roundBf16(gaussian(n * k, 0.05));
-    CUdeviceptr dw = device.uploadBf16(w);
+    DeviceWeight dw = DeviceWeight.bf16(device.uploadBf16(w));
     List<CheckResult> out = new ArrayList<>();
     for (int m : new int[] {1, 5, 16, 37, 130}) {
       float[] x = gaussian(m * k, 1);
@@ -83,11 +84,11 @@ final class KernelChecks {
       differ += Float.floatToIntBits(one[j]) != Float.floatToIntBits(many[77 * n + j]) ? 1 : 0;
     }
     out.add(CheckResult.exact(SECTION, "gemv == gemm row (batch invariant)", differ, n));
-    device.free(dw);
+    device.free(dw.data());
     return out;
   }
 
-  private float[] runLinear(float[] x, int m, CUdeviceptr w, int n, int k) {
+  private float[] runLinear(float[] x, int m, DeviceWeight w, int n, int k) {
     CUdeviceptr dx = device.upload(x);
     CUdeviceptr dy = device.alloc((long) m * n * 4);
     ops.linear(dx, m, w, dy, n, k);
@@ -123,40 +124,17 @@ final class KernelChecks {
         w[r * k + c] *= scale[(r / 128) * kb + c / 128];
       }
     }
-    CUdeviceptr dw = device.upload(w8);
-    CUdeviceptr ds = device.upload(scale);
+    DeviceWeight dw = DeviceWeight.fp8(device.upload(w8), device.upload(scale));
     List<CheckResult> out = new ArrayList<>();
     for (int m : new int[] {1, 16, 70}) {
       float[] x = gaussian(m * k, 1);
       float[] ref = linearRef(roundBf16(x), w, m, n, k);
-      CUdeviceptr dx = device.upload(x);
-      CUdeviceptr dy = device.alloc((long) m * n * 4);
-      boolean gemv = m <= 16;
-      device.launch(
-          gemv ? CudaKernel.GEMV_FP8 : CudaKernel.GEMM_FP8,
-          new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), 1, 128),
-          dx,
-          k,
-          0L,
-          m,
-          dw,
-          0L,
-          ds,
-          0L,
-          dy,
-          n,
-          0L,
-          n,
-          k);
-      float[] y = device.readFloats(dy, m * n);
+      float[] y = runLinear(x, m, dw, n, k);
       out.add(
           CheckResult.compare(
-              SECTION, (gemv ? "gemv_fp8" : "gemm_fp8") + " M=" + m, ref, y, m * n, 1e-4));
-      device.free(dx);
-      device.free(dy);
+              SECTION, (m <= 16 ? "gemv_fp8" : "gemm_fp8") + " M=" + m, ref, y, m * n, 1e-4));
     }
-    device.free(dw);
-    device.free(ds);
+    free(dw.data(), dw.scales());
     return out;
   }
 
@@ -579,10 +557,10 @@ final class KernelChecks {
     CUdeviceptr y = device.alloc((long) slots * dim * 4);
     CUdeviceptr dOut = device.alloc((long) rows * dim * 4);
     List<CUdeviceptr> weightBuffers = new ArrayList<>();
-    w1.launch(device, weightBuffers, dx, dim, rowOf, start, g, inter, slots);
-    w3.launch(device, weightBuffers, dx, dim, rowOf, start, u, inter, slots);
+    w1.launch(device, weightBuffers, dx, dim, rowOf, start, g, slots);
+    w3.launch(device, weightBuffers, dx, dim, rowOf, start, u, slots);
     device.launch(CudaKernel.SILU_MUL, Grid.of(64, 256), g, u, slots * inter);
-    w2.launch(device, weightBuffers, g, inter, null, start, y, dim, slots);
+    w2.launch(device, weightBuffers, g, inter, null, start, y, slots);
     device.launch(
         CudaKernel.MOE_COMBINE,
         Grid.of(rows, 128),
@@ -644,6 +622,9 @@ final class KernelChecks {
       return w;
     }
 
+    /**
+     * Uploads the weights (kept for freeing) and runs the engine's grouped GEMM into y [slots, N].
+     */
     void launch(
         CudaDevice d,
         List<CUdeviceptr> keep,
@@ -652,35 +633,16 @@ final class KernelChecks {
         CUdeviceptr rows,
         CUdeviceptr start,
         CUdeviceptr y,
-        int ldy,
         int slots) {
-      Grid grid = new Grid(Grid.blocks(n, 128), Grid.blocks(slots, 16), e, 128);
-      if (bf16 != null) {
-        CUdeviceptr w = d.uploadBf16(bf16);
-        keep.add(w);
-        new CudaOps(d).expertLinear(x, ldx, rows, start, w, y, n, k, slots, e);
-      } else {
-        CUdeviceptr w = d.upload(fp8);
-        CUdeviceptr s = d.upload(scale);
-        keep.add(w);
-        keep.add(s);
-        long blocks = (long) ((n + 127) / 128) * ((k + 127) / 128);
-        d.launch(
-            CudaKernel.MOE_GEMM_FP8,
-            grid,
-            x,
-            ldx,
-            rows,
-            start,
-            w,
-            (long) n * k,
-            s,
-            blocks,
-            y,
-            ldy,
-            n,
-            k);
+      DeviceWeight w =
+          bf16 != null
+              ? DeviceWeight.bf16(d.uploadBf16(bf16))
+              : DeviceWeight.fp8(d.upload(fp8), d.upload(scale));
+      keep.add(w.data());
+      if (w.scales() != null) {
+        keep.add(w.scales());
       }
+      new CudaOps(d).expertLinear(x, ldx, rows, start, w, y, n, k, slots, e);
     }
   }
 

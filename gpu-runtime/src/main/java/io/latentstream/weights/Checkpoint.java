@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * A checkpoint directory: sharded safetensors through {@code model.safetensors.index.json}, or one
  * {@code model.safetensors}. Tensors are read by name into fp32 (the CPU backend's layout), fp8
- * weights dequantized with their {@code weight_scale_inv} block scales on the way.
+ * weights dequantized with their {@code weight_scale_inv} block scales on the way; or, for a
+ * backend whose kernels multiply by fp8 weights themselves, as stored ({@link #readFp8}).
  */
 public final class Checkpoint implements AutoCloseable {
   /** Receives progress while tensors are read: bytes read so far out of the checkpoint's total. */
@@ -28,7 +29,8 @@ public final class Checkpoint implements AutoCloseable {
     Progress NONE = (t, r, n) -> {};
   }
 
-  private static final String SCALE_SUFFIX = "_scale_inv";
+  /** An fp8 weight's block scales are the tensor of its name with this suffix. */
+  public static final String SCALE_SUFFIX = "_scale_inv";
 
   private final Path dir;
   private final List<SafetensorsFile> files;
@@ -124,10 +126,57 @@ public final class Checkpoint implements AutoCloseable {
    * @throws WeightsException naming the file and tensor when it is missing or mis-shaped
    */
   public float[] read(String name, long... expectedShape) throws IOException {
+    TensorInfo t = info(name, expectedShape);
+    float[] out = new float[Math.toIntExact(t.elements())];
+    t.dtype().decode(bytes(t), 0, out, 0, out.length);
+    if (t.dtype() == DType.F8_E4M3) {
+      applyBlockScales(t, out);
+    }
+    progress.loaded(name, bytesRead, totalBytes);
+    return out;
+  }
+
+  /** How a tensor is stored. */
+  public DType dtype(String name) throws WeightsException {
+    return find(name).dtype();
+  }
+
+  /**
+   * An fp8 weight as stored, for a backend that multiplies by it without widening it: e4m3 values
+   * [rows, cols] and their fp32 block scales [ceil(rows / b), ceil(cols / b)] (weight_scale_inv), b
+   * the block size.
+   */
+  public record Fp8Weight(byte[] values, float[] scales) {}
+
+  /**
+   * Reads an F8_E4M3 tensor's raw bytes and block scales, checking its shape.
+   *
+   * @throws WeightsException when it is missing, mis-shaped, not fp8 or without scales
+   */
+  public Fp8Weight readFp8(String name, long rows, long cols) throws IOException {
+    TensorInfo t = info(name, rows, cols);
+    if (t.dtype() != DType.F8_E4M3) {
+      throw new WeightsException(
+          t.file() + ": tensor '" + name + "' is " + t.dtype() + ", not F8_E4M3");
+    }
+    byte[] values = new byte[Math.toIntExact(t.elements())];
+    bytes(t).get(values);
+    float[] scales = blockScales(t);
+    progress.loaded(name, bytesRead, totalBytes);
+    return new Fp8Weight(values, scales);
+  }
+
+  private TensorInfo find(String name) throws WeightsException {
     TensorInfo t = tensors.get(name);
     if (t == null) {
       throw new WeightsException(dir + ": missing tensor '" + name + "'");
     }
+    return t;
+  }
+
+  /** A tensor's header entry, its shape checked against what the config implies. */
+  private TensorInfo info(String name, long... expectedShape) throws WeightsException {
+    TensorInfo t = find(name);
     if (!Arrays.equals(t.shape(), expectedShape)) {
       throw new WeightsException(
           t.file()
@@ -138,20 +187,30 @@ public final class Checkpoint implements AutoCloseable {
               + ", the config implies "
               + Arrays.toString(expectedShape));
     }
-    float[] out = new float[Math.toIntExact(t.elements())];
-    ByteBuffer b = byPath.get(t.file()).bytes(t);
-    t.dtype().decode(b, 0, out, 0, out.length);
+    return t;
+  }
+
+  /** A tensor's stored bytes, counted as read. */
+  private ByteBuffer bytes(TensorInfo t) throws IOException {
     bytesRead += t.end() - t.begin();
-    if (t.dtype() == DType.F8_E4M3) {
-      applyBlockScales(t, out);
-    }
-    progress.loaded(name, bytesRead, totalBytes);
-    return out;
+    return byPath.get(t.file()).bytes(t);
   }
 
   /** Multiplies each 128x128 (block-size) tile by its scale: DeepSeek-V3's weight_dequant. */
   private void applyBlockScales(TensorInfo t, float[] w) throws IOException {
-    String scaleName = t.name() + SCALE_SUFFIX;
+    float[] s = blockScales(t);
+    int rows = (int) t.shape()[0];
+    int cols = (int) t.shape()[1];
+    int bc = (cols + blockSize - 1) / blockSize;
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        w[r * cols + c] *= s[(r / blockSize) * bc + c / blockSize];
+      }
+    }
+  }
+
+  /** An fp8 tensor's {@code weight_scale_inv}: one fp32 scale per tile, row-major. */
+  private float[] blockScales(TensorInfo t) throws IOException {
     if (blockSize == 0 || t.shape().length != 2) {
       throw new WeightsException(
           t.file()
@@ -160,16 +219,9 @@ public final class Checkpoint implements AutoCloseable {
               + "' is F8_E4M3 but the config has no"
               + " quantization_config.weight_block_size");
     }
-    int rows = (int) t.shape()[0];
-    int cols = (int) t.shape()[1];
-    int br = (rows + blockSize - 1) / blockSize;
-    int bc = (cols + blockSize - 1) / blockSize;
-    float[] s = read(scaleName, br, bc);
-    for (int r = 0; r < rows; r++) {
-      for (int c = 0; c < cols; c++) {
-        w[r * cols + c] *= s[(r / blockSize) * bc + c / blockSize];
-      }
-    }
+    long br = (t.shape()[0] + blockSize - 1) / blockSize;
+    long bc = (t.shape()[1] + blockSize - 1) / blockSize;
+    return read(t.name() + SCALE_SUFFIX, br, bc);
   }
 
   @Override

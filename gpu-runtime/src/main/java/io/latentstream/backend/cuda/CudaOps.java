@@ -6,7 +6,8 @@ import jcuda.driver.CUdeviceptr;
 /**
  * Typed launches of the kernels, one method per step of the forward pass, so that the CUDA engine's
  * forward (engine.cuda, above this package) reads like model/Transformer. Activations are fp32
- * [rows, ld]; sizes are in elements. Launch shapes live here and only here.
+ * [rows, ld]; sizes are in elements. Linear layers take a {@link DeviceWeight} and launch the
+ * kernel of its dtype (bf16, or fp8 with block scales). Launch shapes live here and only here.
  */
 public final class CudaOps {
   /** The GEMV-shaped kernels take up to this many rows (one 16-row tile per block). */
@@ -20,13 +21,16 @@ public final class CudaOps {
     this.d = device;
   }
 
-  /** y = x W^T, W bf16 [n, k], for m rows; {@code products} independent ones (heads) at strides. */
+  /**
+   * y = x W^T, W [n, k] bf16 or fp8 (the kernel chosen by its dtype), for m rows; {@code products}
+   * independent ones (heads) at strides, fp8 ones back to back (sw = n k) as their scales are.
+   */
   public void linear(
       CUdeviceptr x,
       int ldx,
       long sx,
       int m,
-      CUdeviceptr w,
+      DeviceWeight w,
       long sw,
       CUdeviceptr y,
       int ldy,
@@ -35,24 +39,47 @@ public final class CudaOps {
       int k,
       int products) {
     boolean gemv = m <= GEMV_MAX_ROWS;
-    d.launch(
-        gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16,
-        new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), products, 128),
-        x,
-        ldx,
-        sx,
-        m,
-        w,
-        sw,
-        y,
-        ldy,
-        sy,
-        n,
-        k);
+    Grid grid = new Grid(Grid.blocks(n, 128), Grid.blocks(m, gemv ? 16 : 64), products, 128);
+    if (w.fp8()) {
+      if (products > 1 && sw != (long) n * k) {
+        throw new IllegalArgumentException("fp8 products lie back to back: stride " + sw);
+      }
+      d.launch(
+          gemv ? CudaKernel.GEMV_FP8 : CudaKernel.GEMM_FP8,
+          grid,
+          x,
+          ldx,
+          sx,
+          m,
+          w.data(),
+          sw,
+          w.scales(),
+          products > 1 ? DeviceWeight.scaleBlocks(n, k) : 0L,
+          y,
+          ldy,
+          sy,
+          n,
+          k);
+    } else {
+      d.launch(
+          gemv ? CudaKernel.GEMV_BF16 : CudaKernel.GEMM_BF16,
+          grid,
+          x,
+          ldx,
+          sx,
+          m,
+          w.data(),
+          sw,
+          y,
+          ldy,
+          sy,
+          n,
+          k);
+    }
   }
 
   /** y = x W^T for contiguous rows: x [m, k], y [m, n]. */
-  public void linear(CUdeviceptr x, int m, CUdeviceptr w, CUdeviceptr y, int n, int k) {
+  public void linear(CUdeviceptr x, int m, DeviceWeight w, CUdeviceptr y, int n, int k) {
     linear(x, k, 0L, m, w, 0L, y, n, 0L, n, k, 1);
   }
 
@@ -241,33 +268,42 @@ public final class CudaOps {
   }
 
   /**
-   * Each expert's grouped rows [start[e], start[e+1]) times its bf16 weights w [experts, n, k]:
-   * y[pos] = x[rows == null ? pos : rows[pos]] W_e^T, for slots grouped rows in all.
+   * Each expert's grouped rows [start[e], start[e+1]) times its weights w [experts, n, k] (bf16, or
+   * fp8 with scales [experts, ceil(n/128), ceil(k/128)]): y[pos] = x[rows == null ? pos :
+   * rows[pos]] W_e^T, for slots grouped rows in all.
    */
   public void expertLinear(
       CUdeviceptr x,
       int ldx,
       CUdeviceptr rows,
       CUdeviceptr start,
-      CUdeviceptr w,
+      DeviceWeight w,
       CUdeviceptr y,
       int n,
       int k,
       int slots,
       int experts) {
-    d.launch(
-        CudaKernel.MOE_GEMM_BF16,
-        new Grid(Grid.blocks(n, 128), Grid.blocks(slots, 16), experts, 128),
-        x,
-        ldx,
-        rows,
-        start,
-        w,
-        (long) n * k,
-        y,
-        n,
-        n,
-        k);
+    Grid grid = new Grid(Grid.blocks(n, 128), Grid.blocks(slots, 16), experts, 128);
+    long sw = (long) n * k;
+    if (w.fp8()) {
+      d.launch(
+          CudaKernel.MOE_GEMM_FP8,
+          grid,
+          x,
+          ldx,
+          rows,
+          start,
+          w.data(),
+          sw,
+          w.scales(),
+          DeviceWeight.scaleBlocks(n, k),
+          y,
+          n,
+          n,
+          k);
+    } else {
+      d.launch(CudaKernel.MOE_GEMM_BF16, grid, x, ldx, rows, start, w.data(), sw, y, n, n, k);
+    }
   }
 
   /** Index of the largest value of each row, lowest on ties. */

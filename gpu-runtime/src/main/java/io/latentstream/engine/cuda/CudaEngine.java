@@ -3,6 +3,7 @@ package io.latentstream.engine.cuda;
 import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.backend.cuda.CudaKernel;
 import io.latentstream.backend.cuda.CudaOps;
+import io.latentstream.backend.cuda.DeviceWeight;
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.MtpRequest;
@@ -16,6 +17,7 @@ import io.latentstream.model.Phase;
 import io.latentstream.model.Rope;
 import io.latentstream.model.Trace;
 import io.latentstream.weights.Checkpoint;
+import io.latentstream.weights.DType;
 import io.latentstream.weights.TensorName;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,13 +27,15 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * The forward pass on the device: weights uploaded once (bf16), activations kept on the device from
- * the embedding gather to the logits, the MLA latents in a pool of 64-token pages. The same steps
- * as model/Transformer, Block, MLA, MLP and MoE, in the same order:
+ * The forward pass on the device: weights uploaded once (linear weights as the checkpoint stores
+ * them, see below), activations kept on the device from the embedding gather to the logits, the MLA
+ * latents in a pool of 64-token pages. The same steps as model/Transformer, Block, MLA, MLP and
+ * MoE, in the same order:
  *
  * <pre>
  * embed -> per layer: rmsnorm -> q (wqA, qNorm, wqB) and kv (wkvA, kvNorm, rope) -> cache append
@@ -44,9 +48,12 @@ import jcuda.driver.CUdeviceptr;
  * through the Engine interface as through stepGreedy and mtpGreedy ({@link #useGraphs}, on by
  * default): one per pass and step shape (rows, attention chunks), captured the first time the shape
  * occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp decode step
- * launches 119 kernels. fp8 checkpoints are uploaded dequantized to bf16, and the latent pages are
- * fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives it. Its
- * device memory belongs to the {@link CudaDevice} and is freed when that closes.
+ * launches 119 kernels. An fp8 checkpoint's linear weights stay fp8 on the device, with their fp32
+ * 128x128 block scales, and run on the fp8 GEMMs, which apply the scales inside the product: half
+ * the bytes of bf16, and the checkpoint's exact values. Other weights go up as bf16 (embeddings,
+ * head, the W^UK and W^UV absorbed from wkv_b on the host) or fp32 (norms, router); the latent
+ * pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives
+ * it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
  */
 public final class CudaEngine implements Engine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -75,8 +82,9 @@ public final class CudaEngine implements Engine {
   private final Memory memory;
 
   /**
-   * Device memory the engine took at load: weights (with the RoPE tables), activation buffers for
-   * {@link #maxRows} rows, and the latent page pools (main model and MTP) for the tokens asked for.
+   * Device memory the engine took at load: weights (fp8 ones with their block scales, and the RoPE
+   * tables), activation buffers for {@link #maxRows} rows, and the latent page pools (main model
+   * and MTP) for the tokens asked for.
    */
   public record Memory(long weights, long workspace, long latentPool) {}
 
@@ -180,21 +188,21 @@ public final class CudaEngine implements Engine {
 
   private record Layer(
       CUdeviceptr attnNorm,
-      CUdeviceptr wq,
-      CUdeviceptr wqA,
+      DeviceWeight wq,
+      DeviceWeight wqA,
       CUdeviceptr qNorm,
-      CUdeviceptr wqB,
-      CUdeviceptr wkvA,
+      DeviceWeight wqB,
+      DeviceWeight wkvA,
       CUdeviceptr kvNorm,
-      CUdeviceptr wUKt,
-      CUdeviceptr wUV,
-      CUdeviceptr wo,
+      DeviceWeight wUKt,
+      DeviceWeight wUV,
+      DeviceWeight wo,
       CUdeviceptr ffnNorm,
       Mlp dense,
       Moe moe) {}
 
-  /** SwiGLU weights, bf16; for experts, [E, out, in] each. */
-  private record Mlp(CUdeviceptr w1, CUdeviceptr w3, CUdeviceptr w2, int inter) {}
+  /** SwiGLU weights; for experts, [E, out, in] each. */
+  private record Mlp(DeviceWeight w1, DeviceWeight w3, DeviceWeight w2, int inter) {}
 
   private record Moe(CUdeviceptr gate, CUdeviceptr bias, Mlp experts, Mlp shared) {}
 
@@ -202,7 +210,7 @@ public final class CudaEngine implements Engine {
   private record Mtp(
       CUdeviceptr enorm,
       CUdeviceptr hnorm,
-      CUdeviceptr ehProj,
+      DeviceWeight ehProj,
       Layer block,
       CUdeviceptr headNorm) {}
 
@@ -210,7 +218,7 @@ public final class CudaEngine implements Engine {
       CUdeviceptr embed,
       Layer[] layers,
       CUdeviceptr norm,
-      CUdeviceptr head,
+      DeviceWeight head,
       CUdeviceptr cos,
       CUdeviceptr sin,
       Mtp mtp) {}
@@ -558,10 +566,10 @@ public final class CudaEngine implements Engine {
     for (int l = 0; l < layers.length; l++) {
       layers[l] = layer(ck, l);
     }
-    CUdeviceptr head =
+    DeviceWeight head =
         c.tieWordEmbeddings()
-            ? device.uploadBf16(embed)
-            : device.uploadBf16(ck.read(TensorName.HEAD.in(), c.vocabSize(), dim));
+            ? DeviceWeight.bf16(device.uploadBf16(embed))
+            : linearWeight(ck, TensorName.HEAD.in(), c.vocabSize(), dim);
     // RoPE tables from the CPU's Rope, so both backends rotate by the very same numbers.
     Rope rope = new Rope(c);
     int half = c.qkRopeHeadDim() / 2;
@@ -578,7 +586,7 @@ public final class CudaEngine implements Engine {
           new Mtp(
               device.upload(ck.read(TensorName.MTP_ENORM.in(l), dim)),
               device.upload(ck.read(TensorName.MTP_HNORM.in(l), dim)),
-              device.uploadBf16(ck.read(TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim)),
+              linearWeight(ck, TensorName.MTP_EH_PROJ.in(l), dim, 2 * dim),
               layer(ck, l),
               device.upload(ck.read(TensorName.MTP_HEAD_NORM.in(l), dim)));
     }
@@ -618,31 +626,12 @@ public final class CudaEngine implements Engine {
     if (c.isMoeLayer(l)) {
       int inter = c.moeIntermediateSize();
       int e = c.nRoutedExperts();
-      float[] w1 = new float[e * inter * dim];
-      float[] w3 = new float[e * inter * dim];
-      float[] w2 = new float[e * dim * inter];
-      for (int x = 0; x < e; x++) {
-        System.arraycopy(
-            ck.read(TensorName.EXPERT_W1.in(l, x), inter, dim),
-            0,
-            w1,
-            x * inter * dim,
-            inter * dim);
-        System.arraycopy(
-            ck.read(TensorName.EXPERT_W3.in(l, x), inter, dim),
-            0,
-            w3,
-            x * inter * dim,
-            inter * dim);
-        System.arraycopy(
-            ck.read(TensorName.EXPERT_W2.in(l, x), dim, inter),
-            0,
-            w2,
-            x * dim * inter,
-            dim * inter);
-      }
       Mlp experts =
-          new Mlp(device.uploadBf16(w1), device.uploadBf16(w3), device.uploadBf16(w2), inter);
+          new Mlp(
+              expertWeights(ck, x -> TensorName.EXPERT_W1.in(l, x), inter, dim),
+              expertWeights(ck, x -> TensorName.EXPERT_W3.in(l, x), inter, dim),
+              expertWeights(ck, x -> TensorName.EXPERT_W2.in(l, x), dim, inter),
+              inter);
       int sharedInter = inter * c.nSharedExperts();
       Mlp shared =
           c.nSharedExperts() == 0
@@ -671,15 +660,15 @@ public final class CudaEngine implements Engine {
     }
     return new Layer(
         device.upload(ck.read(TensorName.ATTN_NORM.in(l), dim)),
-        qLora ? null : device.uploadBf16(ck.read(TensorName.WQ.in(l), qOut, dim)),
-        qLora ? device.uploadBf16(ck.read(TensorName.WQ_A.in(l), c.qLoraRank(), dim)) : null,
+        qLora ? null : linearWeight(ck, TensorName.WQ.in(l), qOut, dim),
+        qLora ? linearWeight(ck, TensorName.WQ_A.in(l), c.qLoraRank(), dim) : null,
         qLora ? device.upload(ck.read(TensorName.Q_NORM.in(l), c.qLoraRank())) : null,
-        qLora ? device.uploadBf16(ck.read(TensorName.WQ_B.in(l), qOut, c.qLoraRank())) : null,
-        device.uploadBf16(ck.read(TensorName.WKV_A.in(l), c.latentDim(), dim)),
+        qLora ? linearWeight(ck, TensorName.WQ_B.in(l), qOut, c.qLoraRank()) : null,
+        linearWeight(ck, TensorName.WKV_A.in(l), c.latentDim(), dim),
         device.upload(ck.read(TensorName.KV_NORM.in(l), kvl)),
-        device.uploadBf16(wUKt),
-        device.uploadBf16(wUV),
-        device.uploadBf16(ck.read(TensorName.WO.in(l), dim, h * v)),
+        DeviceWeight.bf16(device.uploadBf16(wUKt)),
+        DeviceWeight.bf16(device.uploadBf16(wUV)),
+        linearWeight(ck, TensorName.WO.in(l), dim, h * v),
         device.upload(ck.read(TensorName.FFN_NORM.in(l), dim)),
         dense,
         moe);
@@ -688,10 +677,56 @@ public final class CudaEngine implements Engine {
   private Mlp mlp(Checkpoint ck, String w1, String w3, String w2, int inter) throws IOException {
     int dim = c.hiddenSize();
     return new Mlp(
-        device.uploadBf16(ck.read(w1, inter, dim)),
-        device.uploadBf16(ck.read(w3, inter, dim)),
-        device.uploadBf16(ck.read(w2, dim, inter)),
+        linearWeight(ck, w1, inter, dim),
+        linearWeight(ck, w3, inter, dim),
+        linearWeight(ck, w2, dim, inter),
         inter);
+  }
+
+  /**
+   * Whether a weight goes up as the checkpoint stores it, fp8: the fp8 kernels' scale blocks are
+   * 128x128 (DeepSeek-V3's); fp8 with other blocks is widened to bf16 like every other dtype.
+   */
+  private boolean staysFp8(Checkpoint ck, String name) throws IOException {
+    return ck.dtype(name) == DType.F8_E4M3 && c.fp8BlockSize() == DeviceWeight.FP8_BLOCK;
+  }
+
+  /** A linear layer's weight [n, k]: fp8 with its block scales when stored so, else bf16. */
+  private DeviceWeight linearWeight(Checkpoint ck, String name, int n, int k) throws IOException {
+    if (staysFp8(ck, name)) {
+      Checkpoint.Fp8Weight w = ck.readFp8(name, n, k);
+      return DeviceWeight.fp8(device.upload(w.values()), device.upload(w.scales()));
+    }
+    return DeviceWeight.bf16(device.uploadBf16(ck.read(name, n, k)));
+  }
+
+  /**
+   * The routed experts' weights [n, k] stacked [E, n, k] for the grouped GEMM: fp8 (scales stacked
+   * alike) when every expert's is stored fp8, else bf16.
+   */
+  private DeviceWeight expertWeights(Checkpoint ck, IntFunction<String> name, int n, int k)
+      throws IOException {
+    int e = c.nRoutedExperts();
+    boolean fp8 = true;
+    for (int x = 0; x < e; x++) {
+      fp8 &= staysFp8(ck, name.apply(x));
+    }
+    if (fp8) {
+      int blocks = Math.toIntExact(DeviceWeight.scaleBlocks(n, k));
+      byte[] values = new byte[e * n * k];
+      float[] scales = new float[e * blocks];
+      for (int x = 0; x < e; x++) {
+        Checkpoint.Fp8Weight w = ck.readFp8(name.apply(x), n, k);
+        System.arraycopy(w.values(), 0, values, x * n * k, n * k);
+        System.arraycopy(w.scales(), 0, scales, x * blocks, blocks);
+      }
+      return DeviceWeight.fp8(device.upload(values), device.upload(scales));
+    }
+    float[] w = new float[e * n * k];
+    for (int x = 0; x < e; x++) {
+      System.arraycopy(ck.read(name.apply(x), n, k), 0, w, x * n * k, n * k);
+    }
+    return DeviceWeight.bf16(device.uploadBf16(w));
   }
 
   private Buffers allocate() {

@@ -18,6 +18,7 @@ import io.latentstream.weights.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
@@ -549,8 +550,17 @@ final class KernelChecks {
     CUdeviceptr start = device.alloc((long) (e + 1) * 4);
     CUdeviceptr slotOf = device.alloc((long) slots * 4);
     CUdeviceptr rowOf = device.alloc((long) slots * 4);
+    CUdeviceptr load = device.alloc((long) e * Long.BYTES);
     device.launch(
-        CudaKernel.MOE_GROUP, Grid.of(1, 1), dChosen, slots, topK, e, start, slotOf, rowOf);
+        CudaKernel.MOE_GROUP, Grid.of(1, 1), dChosen, slots, topK, e, start, slotOf, rowOf, load);
+    device.launch(
+        CudaKernel.MOE_GROUP, Grid.of(1, 1), dChosen, slots, topK, e, start, slotOf, rowOf, load);
+    long[] counted = device.readLongs(load, e);
+    long[] expected = new long[e];
+    for (int choice : chosen) {
+      expected[choice] += 2; // two calls: the counters accumulate
+    }
+    boolean loadOk = Arrays.equals(expected, counted);
     CUdeviceptr dx = device.upload(x);
     CUdeviceptr g = device.alloc((long) slots * inter * 4);
     CUdeviceptr u = device.alloc((long) slots * inter * 4);
@@ -573,10 +583,26 @@ final class KernelChecks {
         dOut,
         dim);
     float[] outv = device.readFloats(dOut, rows * dim);
-    free(dChosen, dWeights, start, slotOf, rowOf, dx, g, u, y, dOut);
+    free(dChosen, dWeights, start, slotOf, rowOf, dx, g, u, y, dOut, load);
     weightBuffers.forEach(device::free);
-    return CheckResult.compare(
-        SECTION, "moe group+gemm+combine " + (fp8 ? "fp8" : "bf16"), ref, outv, rows * dim, 1e-4);
+    CheckResult result =
+        CheckResult.compare(
+            SECTION,
+            "moe group+gemm+combine " + (fp8 ? "fp8" : "bf16"),
+            ref,
+            outv,
+            rows * dim,
+            1e-4);
+    return loadOk
+        ? result
+        : CheckResult.failed(
+            SECTION,
+            result.name(),
+            CheckResult.Status.FAIL,
+            "expert-load counters "
+                + Arrays.toString(counted)
+                + ", expected "
+                + Arrays.toString(expected));
   }
 
   /** Random experts' weights [E, N, K], bf16 values or fp8 with block scales. */

@@ -399,10 +399,13 @@ class GenerationLoopTest {
 
   /**
    * The step observer sees every forward row, and the routers count each row once per chosen
-   * expert: in every MoE layer the per-expert counts grow by exactly rows x experts per token.
+   * expert: in every MoE layer the per-expert counts grow by exactly rows x experts per token (on
+   * the device too, where moe_group counts and each step copies the totals out).
    */
-  @Test
-  void stepObserverAndExpertLoadCountEveryRoutedRow() {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cpu", "cuda"})
+  void stepObserverAndExpertLoadCountEveryRoutedRow(String backend) throws Exception {
+    Engine engine = engine(backend);
     ExpertLoad load = engine.expertLoad();
     int layers = engine.config().numHiddenLayers();
     int topK = engine.config().numExpertsPerTok();

@@ -312,6 +312,12 @@ public final class CudaDevice implements AutoCloseable {
     return v;
   }
 
+  public long[] readLongs(CUdeviceptr src, int n) {
+    long[] v = new long[n];
+    cuMemcpyDtoH(Pointer.to(v), src, (long) n * Sizeof.LONG);
+    return v;
+  }
+
   /**
    * Launches a kernel on the device's stream (or adds it to the graph being captured), after
    * checking the arguments against the kernel's PTX parameter list (count and width). Arguments are

@@ -82,6 +82,15 @@ public final class CudaEngine implements Engine {
   private final Memory memory;
 
   /**
+   * The MoE layers' model indices in order (the MTP block's last), their routed-row counters on the
+   * device ([layers, experts] of u64, added to by moe_group), and the copy metrics read.
+   */
+  private final int[] moeLayers;
+
+  private final CUdeviceptr expertCounters;
+  private final ExpertLoad expertLoad;
+
+  /**
    * Device memory the engine took at load: weights (fp8 ones with their block scales, and the RoPE
    * tables), activation buffers for {@link #maxRows} rows, and the latent page pools (main model
    * and MTP) for the tokens asked for.
@@ -204,7 +213,9 @@ public final class CudaEngine implements Engine {
   /** SwiGLU weights; for experts, [E, out, in] each. */
   private record Mlp(DeviceWeight w1, DeviceWeight w3, DeviceWeight w2, int inter) {}
 
-  private record Moe(CUdeviceptr gate, CUdeviceptr bias, Mlp experts, Mlp shared) {}
+  /** A MoE layer's router and experts, and its slice of the expert-load counters. */
+  private record Moe(
+      CUdeviceptr gate, CUdeviceptr bias, Mlp experts, Mlp shared, CUdeviceptr load) {}
 
   /** The MTP module: enorm, hnorm, eh_proj [dim, 2 dim], its block, shared_head.norm. */
   private record Mtp(
@@ -265,6 +276,9 @@ public final class CudaEngine implements Engine {
     this.c = c;
     this.maxRows = maxRows;
     this.maxPagesPerSequence = (c.maxPositionEmbeddings() + PAGE_TOKENS - 1) / PAGE_TOKENS;
+    this.moeLayers = moeLayers(c);
+    this.expertCounters = device.alloc((long) moeLayers.length * c.nRoutedExperts() * Sizeof.LONG);
+    this.expertLoad = ExpertLoad.counting(moeLayers, c.nRoutedExperts());
     long start = device.allocatedBytes();
     this.w = upload(ck);
     long weights = device.allocatedBytes() - start;
@@ -294,7 +308,36 @@ public final class CudaEngine implements Engine {
     this.scratch = e.scratch;
     this.memory = e.memory;
     this.graphs = e.graphs;
+    this.moeLayers = e.moeLayers;
+    this.expertCounters = e.expertCounters;
+    this.expertLoad = e.expertLoad;
     this.draftVocab = draftVocab;
+  }
+
+  /** The model's MoE layers in order, the MTP block (index num_hidden_layers) last. */
+  private static int[] moeLayers(ModelConfig c) {
+    int blocks = c.numHiddenLayers() + Math.min(1, c.numNextnPredictLayers());
+    return java.util.stream.IntStream.range(0, blocks).filter(c::isMoeLayer).toArray();
+  }
+
+  /** Where layer l's counters are among the MoE layers'. */
+  private int counted(int l) {
+    return java.util.Arrays.binarySearch(moeLayers, l);
+  }
+
+  /**
+   * Copies the device's expert-load counters into {@link #expertLoad} after a pass: one small copy
+   * (layers x experts x 8 bytes) per step.
+   */
+  private void refreshExpertLoad() {
+    if (moeLayers.length == 0) {
+      return;
+    }
+    int e = c.nRoutedExperts();
+    long[] totals = device.readLongs(expertCounters, moeLayers.length * e);
+    for (int i = 0; i < moeLayers.length; i++) {
+      expertLoad.set(i, totals, i * e);
+    }
   }
 
   /**
@@ -371,7 +414,7 @@ public final class CudaEngine implements Engine {
   /** Expert counts are not read back from the device yet: none are reported. */
   @Override
   public ExpertLoad expertLoad() {
-    return ExpertLoad.NONE;
+    return expertLoad;
   }
 
   /** The device's phases are not timed (that would take events around each): zero. */
@@ -402,6 +445,7 @@ public final class CudaEngine implements Engine {
     List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
     int rows = prepare(main(seqs), pool, tokens);
     run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
+    refreshExpertLoad();
     float[][] hidden = hidden(rows);
     List<StepResult> out = new ArrayList<>(requests.size());
     int row0 = 0;
@@ -648,7 +692,9 @@ public final class CudaEngine implements Engine {
               device.upload(ck.read(TensorName.GATE.in(l), e, dim)),
               bias ? device.upload(ck.read(TensorName.GATE_BIAS.in(l), e)) : null,
               experts,
-              shared);
+              shared,
+              expertCounters.withByteOffset(
+                  (long) counted(l) * e * Sizeof.LONG)); // the MoE layers in order, MTP's last
     } else {
       dense =
           mlp(
@@ -999,6 +1045,7 @@ public final class CudaEngine implements Engine {
     device.ensureCurrent();
     int rows = prepareMtp(seqs, hidden, nextTokens);
     run(Graphed.MTP, rows, seqs.size(), () -> mtpForward(rows));
+    refreshExpertLoad();
     return logits(rows);
   }
 
@@ -1181,7 +1228,8 @@ public final class CudaEngine implements Engine {
         e,
         b.start,
         b.slotOf,
-        b.rowOf);
+        b.rowOf,
+        m.load);
     ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w1, b.eg, inter, dim, slots, e);
     ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w3, b.eu, inter, dim, slots, e);
     ops.siluMul(b.eg, b.eu, slots * inter);

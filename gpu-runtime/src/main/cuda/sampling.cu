@@ -13,16 +13,13 @@ __device__ __forceinline__ void better(float& v, int& i, float v2, int i2) {
     i = i2;
   }
 }
-}  // namespace ls
 
-using namespace ls;
-
-// out[r] = argmax of logits[r*ld .. + vocab], the lowest index on ties. Grid: rows; block 256.
-extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, int* out) {
-  const float* x = logits + (size_t)blockIdx.x * ld;
-  float v = -INFINITY;
-  int idx = -1;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) better(v, idx, x[i], i);
+// The block's argmax of x[0, n), the lowest index on ties, given to every thread (each reduces
+// the warps' candidates in warp order). Once per kernel: its shared arrays are not fenced for reuse.
+__device__ __forceinline__ void block_argmax(const float* x, int n, float& v, int& idx) {
+  v = -INFINITY;
+  idx = -1;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) better(v, idx, x[i], i);
   for (int o = 16; o > 0; o >>= 1) {
     float v2 = __shfl_xor_sync(0xffffffffu, v, o);
     int i2 = __shfl_xor_sync(0xffffffffu, idx, o);
@@ -36,9 +33,39 @@ extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, i
     si[warp] = idx;
   }
   __syncthreads();
+  v = sv[0];
+  idx = si[0];
+  for (int w = 1; w < (int)(blockDim.x >> 5); w++) better(v, idx, sv[w], si[w]);
+}
+}  // namespace ls
+
+using namespace ls;
+
+// out[r] = argmax of logits[r*ld .. + vocab], the lowest index on ties. Grid: rows; block 256.
+extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, int* out) {
+  float v;
+  int idx;
+  block_argmax(logits + (size_t)blockIdx.x * ld, vocab, v, idx);
+  if (threadIdx.x == 0) out[blockIdx.x] = idx;
+}
+
+// The MTP draft of each row (Engine.draft's rule): the argmax over the draft vocabulary [0,
+// draftVocab), proposed when its softmax probability over that range, 1 / sum exp(q - q_max),
+// reaches minConfidence (0: always); else -1. Only the token crosses to the host, never the row.
+// The sum runs in fp32 in the block's order (the host's rule sums in fp64): a draft changes the
+// step count, never a token, so a probability within rounding of the threshold may go either way.
+// Grid: rows; block 256.
+extern "C" __global__ void draft_rows(const float* logits, int ld, int draftVocab,
+                                      float minConfidence, int* out) {
+  const float* x = logits + (size_t)blockIdx.x * ld;
+  float top;
+  int idx;
+  block_argmax(x, draftVocab, top, idx);
+  float s = 0.f;
+  for (int i = threadIdx.x; i < draftVocab; i += blockDim.x) s += expf(x[i] - top);
+  s = block_sum(s);
   if (threadIdx.x == 0) {
-    for (int w = 1; w < (int)(blockDim.x >> 5); w++) better(v, idx, sv[w], si[w]);
-    out[blockIdx.x] = idx;
+    out[blockIdx.x] = minConfidence <= 0.f || 1.f / s >= minConfidence ? idx : -1;
   }
 }
 

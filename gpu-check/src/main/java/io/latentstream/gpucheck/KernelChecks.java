@@ -56,6 +56,7 @@ final class KernelChecks {
         this::mla,
         this::moe,
         this::argmax,
+        this::draft,
         this::philox);
   }
 
@@ -695,6 +696,47 @@ final class KernelChecks {
       differ += got[r] != ref ? 1 : 0;
     }
     return List.of(CheckResult.exact(SECTION, "argmax_rows (ties: lowest id)", differ, rows));
+  }
+
+  /**
+   * draft_rows against Engine.draft's rule on the host (CpuEngine's): the same token, or none, for
+   * every row and confidence, except where the host's probability lies within 1e-5 of the threshold
+   * (the device sums in fp32).
+   */
+  private List<CheckResult> draft() {
+    int rows = 6;
+    int vocab = 8192;
+    int draftVocab = 2048;
+    float[] logits = gaussian(rows * vocab, 1.0);
+    for (int r = 0; r < rows; r++) {
+      logits[r * vocab + 7 * r] += 3f * r; // from flat rows to confident ones
+    }
+    logits[5 * vocab + 4000] = 99; // above the draft vocabulary: not a candidate
+    CUdeviceptr dl = device.upload(logits);
+    CUdeviceptr dout = device.alloc(rows * 4L);
+    int differ = 0;
+    int cases = 0;
+    for (float confidence : new float[] {0f, 0.05f, 0.5f, 0.9f}) {
+      new CudaOps(device).draft(dl, rows, vocab, draftVocab, confidence, dout);
+      int[] got = device.readInts(dout, rows);
+      for (int r = 0; r < rows; r++) {
+        float[] q = java.util.Arrays.copyOfRange(logits, r * vocab, r * vocab + draftVocab);
+        int top = TokenDistribution.argmax(q);
+        double sum = 0;
+        for (float v : q) {
+          sum += Math.exp(v - q[top]);
+        }
+        double p = 1 / sum;
+        if (Math.abs(p - confidence) < 1e-5) {
+          continue;
+        }
+        int ref = confidence <= 0 || p >= confidence ? top : -1;
+        differ += got[r] != ref ? 1 : 0;
+        cases++;
+      }
+    }
+    free(dl, dout);
+    return List.of(CheckResult.exact(SECTION, "draft_rows (MTP draft rule)", differ, cases));
   }
 
   /** The device's uniform is bitwise Philox.uniform for any seed (negative too) and index. */

@@ -127,7 +127,8 @@ class AvroSerdesIntegrationTest {
   @Test
   void recordsWrittenWithAnOlderSchemaResolveIntoTheCurrentClass() throws IOException {
     // An older TokenEvent without the audit fields that were added with defaults.
-    Schema older = withoutFields(TokenEvent.getClassSchema(), List.of("engine_version", "seed"));
+    Schema older =
+        withoutFields(TokenEvent.getClassSchema(), List.of("engine_version", "seed", "backend"));
     int olderId = client.register("older-tokens-value", older);
     GenericRecord event = new GenericData.Record(older);
     event.put("request_id", "r1");
@@ -148,6 +149,7 @@ class AvroSerdesIntegrationTest {
     assertEquals("r1", read.getRequestId());
     assertEquals(17, read.getTokenId());
     assertEquals("", read.getEngineVersion());
+    assertEquals("cpu", read.getBackend()); // events from before the field: the CPU engine's
     assertNull(read.getSeed());
     assertEquals(Instant.ofEpochMilli(5), read.getProducedAt());
   }

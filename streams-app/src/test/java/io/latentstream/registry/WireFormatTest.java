@@ -47,6 +47,7 @@ class WireFormatTest {
           0x02, 'd', // weights_digest "d"
           0x00, // engine_version "" (default)
           0x00, // seed: branch 0 (null)
+          0x06, 'c', 'p', 'u', // backend "cpu" (default)
           0x02); // produced_at: 1 ms
 
   @Test

@@ -310,4 +310,19 @@ public final class CudaOps {
   public void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
     d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);
   }
+
+  /**
+   * Each row's MTP draft: its argmax over [0, draftVocab) when confident enough, else -1 (rows of
+   * logits [rows, vocab]).
+   */
+  public void draft(
+      CUdeviceptr logits,
+      int rows,
+      int vocab,
+      int draftVocab,
+      float minConfidence,
+      CUdeviceptr out) {
+    d.launch(
+        CudaKernel.DRAFT_ROWS, Grid.of(rows, 256), logits, vocab, draftVocab, minConfidence, out);
+  }
 }

@@ -483,24 +483,35 @@ public final class CudaEngine implements Engine {
   }
 
   /**
-   * The CPU engine's rule on the host, from each request's last MTP row: the argmax over the draft
-   * vocabulary if its softmax probability (over that vocabulary) reaches minConfidence.
+   * The CPU engine's rule, on the device: from each request's last MTP row, the argmax over the
+   * draft vocabulary if its softmax probability (over that vocabulary) reaches minConfidence. The
+   * MTP pass replays its graph; only the drafted ids cross to the host.
    */
   @Override
   public int[] draft(List<MtpRequest> requests, float minConfidence) {
-    List<float[][]> logits = mtp(requests);
-    int[] out = new int[requests.size()];
-    for (int i = 0; i < out.length; i++) {
-      float[][] rows = logits.get(i);
-      float[] q = java.util.Arrays.copyOf(rows[rows.length - 1], draftVocab);
-      int token = Engine.argmax(q);
-      double sum = 0;
-      for (float v : q) {
-        sum += Math.exp(v - q[token]);
-      }
-      out[i] = minConfidence <= 0 || 1 / sum >= minConfidence ? token : NO_DRAFT;
+    device.ensureCurrent();
+    List<int[]> nextTokens = requests.stream().map(MtpRequest::nextTokens).toList();
+    int rows =
+        prepareMtp(
+            requests.stream().map(r -> mine(r.sequence())).toList(),
+            requests.stream().map(MtpRequest::hidden).toList(),
+            nextTokens);
+    run(Graphed.MTP, rows, requests.size(), () -> mtpForward(rows));
+    // After the graph: the confidence changes from step to step (DraftGate).
+    ops.draft(b.logits, rows, c.vocabSize(), draftVocab, minConfidence, b.argmax);
+    refreshExpertLoad();
+    return lastOfEach(device.readInts(b.argmax, rows), nextTokens); // -1: Engine.NO_DRAFT
+  }
+
+  /** Each request's value of its last row, from the values of a step's rows in request order. */
+  private static int[] lastOfEach(int[] rowValues, List<int[]> tokens) {
+    int[] last = new int[tokens.size()];
+    int end = 0;
+    for (int i = 0; i < last.length; i++) {
+      end += tokens.get(i).length;
+      last[i] = rowValues[end - 1];
     }
-    return out;
+    return last;
   }
 
   /**
@@ -1064,14 +1075,7 @@ public final class CudaEngine implements Engine {
           mtpForward(rows);
           ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
         });
-    int[] all = device.readInts(b.argmax, rows);
-    int[] drafts = new int[seqs.size()];
-    int end = 0;
-    for (int i = 0; i < drafts.length; i++) {
-      end += nextTokens.get(i).length;
-      drafts[i] = all[end - 1];
-    }
-    return drafts;
+    return lastOfEach(device.readInts(b.argmax, rows), nextTokens);
   }
 
   /** Uploads an MTP step's tokens, positions, pages and hidden states; returns its rows. */

@@ -38,10 +38,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -85,13 +81,13 @@ class CudaServiceTest {
         Engine engine = service.getBean(ServedModel.class).engine();
         assertEquals("cuda", engine.backend());
         assertEquals(new CacheCapacity(64, 2), engine.cacheCapacity());
-        publish(
+        SharedKafkaCluster.publish(
             topics,
             prompt("turn-1", "chat", "The jury said", 0.0, null, 8),
             prompt("too-long", null, "The court", 0.0, null, 200),
             prompt("sampled", null, "It was", 0.8, 7L, 8));
         done.putAll(awaitCompletions(topics, Set.of("turn-1", "sampled")));
-        publish(topics, prompt("turn-2", "chat", " And then", 0.0, null, 8));
+        SharedKafkaCluster.publish(topics, prompt("turn-2", "chat", " And then", 0.0, null, 8));
         done.putAll(awaitCompletions(topics, Set.of("turn-2")));
       }
 
@@ -148,19 +144,6 @@ class CudaServiceTest {
                 .build())
         .setCreatedAt(Instant.now())
         .build();
-  }
-
-  private static void publish(Topics topics, PromptRequest... prompts) throws Exception {
-    try (KafkaProducer<String, PromptRequest> producer =
-        new KafkaProducer<>(
-            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
-            new StringSerializer(),
-            topics.prompts().valueSerde().serializer())) {
-      for (PromptRequest prompt : prompts) {
-        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
-        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt)).get();
-      }
-    }
   }
 
   private static Map<String, Completion> awaitCompletions(Topics topics, Set<String> ids) {

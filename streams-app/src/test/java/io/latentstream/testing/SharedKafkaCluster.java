@@ -2,6 +2,8 @@ package io.latentstream.testing;
 
 import io.latentstream.registry.EmbeddedRegistryConfig;
 import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.schemas.PromptRequest;
+import io.latentstream.topology.Topics;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.Map;
@@ -10,8 +12,12 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -97,6 +103,23 @@ public final class SharedKafkaCluster implements BeforeAllCallback {
    * A reader of what the service committed (read_committed), from the earliest offsets, in a group
    * of its own: what a downstream consumer sees.
    */
+  /**
+   * Publishes prompts to the prompts topic as a client would: keyed by session, or by request id
+   * for one-off requests (so a session's turns share a partition).
+   */
+  public static void publish(Topics topics, PromptRequest... prompts) {
+    try (KafkaProducer<String, PromptRequest> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()),
+            new StringSerializer(),
+            topics.prompts().valueSerde().serializer())) {
+      for (PromptRequest prompt : prompts) {
+        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
+        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt));
+      }
+    }
+  }
+
   public static <V> KafkaConsumer<String, V> committedReader(Deserializer<V> values) {
     return new KafkaConsumer<>(
         Map.of(

@@ -138,16 +138,7 @@ class ReplayTest {
   }
 
   private static void publish(PromptRequest... prompts) {
-    try (KafkaProducer<String, PromptRequest> producer =
-        new KafkaProducer<>(
-            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.bootstrapServers()),
-            new StringSerializer(),
-            topics.prompts().valueSerde().serializer())) {
-      for (PromptRequest prompt : prompts) {
-        String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
-        producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt));
-      }
-    }
+    SharedKafkaCluster.publish(topics, prompts);
   }
 
   @AfterAll

@@ -103,10 +103,7 @@ class CudaEngineTest {
     // Room for two sequences of up to 128 tokens: eight requests one after another fit only if
     // each finished one gives its pages back.
     CudaEngine engine = load(256);
-    List<int[]> prompts = new ArrayList<>();
-    for (var p : SharedData.goldenJson("brown-mtp").get("prompts")) {
-      prompts.add(SharedData.ints(p.get("input_ids")));
-    }
+    List<int[]> prompts = goldenPrompts();
     Map<String, int[]> plain = generate(engine, prompts, false);
     Map<String, int[]> drafted = generate(engine, prompts, true);
     for (int i = 0; i < prompts.size(); i++) {
@@ -128,25 +125,9 @@ class CudaEngineTest {
   void aFullPagePoolMakesRequestsWaitNeverFail() throws Exception {
     CudaEngine engine = load(256);
     assertEquals(new CacheCapacity(64, 4), engine.cacheCapacity());
-    List<int[]> prompts = new ArrayList<>();
-    for (var p : SharedData.goldenJson("brown-mtp").get("prompts")) {
-      prompts.add(SharedData.ints(p.get("input_ids")));
-    }
+    List<int[]> prompts = goldenPrompts();
     int newTokens = 60; // prompts of 4 to 7 tokens, 60 new ones and a draft row: two pages
-    Map<String, List<Integer>> tokens = new HashMap<>();
-    Map<String, GenerationOutcome> outcomes = new HashMap<>();
-    GenerationListener listener =
-        new GenerationListener() {
-          @Override
-          public void onToken(TokenEmission token) {
-            tokens.computeIfAbsent(token.requestId(), k -> new ArrayList<>()).add(token.tokenId());
-          }
-
-          @Override
-          public void onFinished(GenerationOutcome outcome) {
-            outcomes.put(outcome.requestId(), outcome);
-          }
-        };
+    Recorder listener = new Recorder();
     int[] mostAtOnce = {0};
     try (GenerationLoop loop =
         new GenerationLoop(engine, null, new GenerationLoop.Settings(8, 256, true))) {
@@ -167,26 +148,41 @@ class CudaEngineTest {
       loop.runUntilIdle();
     }
     for (int i = 0; i < prompts.size(); i++) {
-      GenerationOutcome outcome = outcomes.get("r" + i);
+      GenerationOutcome outcome = listener.outcomes.get("r" + i);
       assertEquals(FinishReason.LENGTH, outcome.finishReason(), "r" + i + " " + outcome);
-      assertEquals(newTokens, tokens.get("r" + i).size(), "r" + i);
+      assertEquals(newTokens, listener.tokens.get("r" + i).size(), "r" + i);
     }
     assertEquals(2, mostAtOnce[0], "two requests of two pages each fill the pool");
   }
 
+  /** brown-mtp's golden prompts. */
+  private static List<int[]> goldenPrompts() {
+    List<int[]> prompts = new ArrayList<>();
+    for (var p : SharedData.goldenJson("brown-mtp").get("prompts")) {
+      prompts.add(SharedData.ints(p.get("input_ids")));
+    }
+    return prompts;
+  }
+
+  /** What a generation loop hands out: each request's token ids and its outcome. */
+  private static final class Recorder implements GenerationListener {
+    final Map<String, List<Integer>> tokens = new HashMap<>();
+    final Map<String, GenerationOutcome> outcomes = new HashMap<>();
+
+    @Override
+    public void onToken(TokenEmission token) {
+      tokens.computeIfAbsent(token.requestId(), k -> new ArrayList<>()).add(token.tokenId());
+    }
+
+    @Override
+    public void onFinished(GenerationOutcome outcome) {
+      outcomes.put(outcome.requestId(), outcome);
+    }
+  }
+
   /** Greedy generations of the prompts, one request at a time, through a generation loop. */
   private static Map<String, int[]> generate(Engine engine, List<int[]> prompts, boolean mtp) {
-    Map<String, List<Integer>> tokens = new HashMap<>();
-    GenerationListener listener =
-        new GenerationListener() {
-          @Override
-          public void onToken(TokenEmission token) {
-            tokens.computeIfAbsent(token.requestId(), k -> new ArrayList<>()).add(token.tokenId());
-          }
-
-          @Override
-          public void onFinished(GenerationOutcome outcome) {}
-        };
+    Recorder listener = new Recorder();
     try (GenerationLoop loop =
         new GenerationLoop(engine, null, new GenerationLoop.Settings(1, 256, mtp))) {
       for (int i = 0; i < prompts.size(); i++) {
@@ -197,7 +193,8 @@ class CudaEngineTest {
       }
     }
     Map<String, int[]> out = new HashMap<>();
-    tokens.forEach((id, list) -> out.put(id, list.stream().mapToInt(Integer::intValue).toArray()));
+    listener.tokens.forEach(
+        (id, list) -> out.put(id, list.stream().mapToInt(Integer::intValue).toArray()));
     return out;
   }
 }

@@ -49,6 +49,26 @@ extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, i
   if (threadIdx.x == 0) out[blockIdx.x] = idx;
 }
 
+// Greedy choices of a step, only they cross to the host: for each i < gridDim.x, out[i] = the
+// argmax of logits row rows[i] (the lowest id on ties) and logprob[i] = its log-softmax at
+// temperature 1, l_top - max - log sum exp(l - max) = -log sum exp(l - max), summed in fp32 in
+// the block's order (TokenDistribution.logprob sums in fp64 on the host: the same quantity within
+// rounding, and on the device the same bits whatever the batch). Grid: chosen rows; block 256.
+extern "C" __global__ void greedy_rows(const float* logits, int ld, int vocab, const int* rows,
+                                       int* out, float* logprob) {
+  const float* x = logits + (size_t)rows[blockIdx.x] * ld;
+  float top;
+  int idx;
+  block_argmax(x, vocab, top, idx);
+  float s = 0.f;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) s += expf(x[i] - top);
+  s = block_sum(s);
+  if (threadIdx.x == 0) {
+    out[blockIdx.x] = idx;
+    logprob[blockIdx.x] = -logf(s);
+  }
+}
+
 // The MTP draft of each row (Engine.draft's rule): the argmax over the draft vocabulary [0,
 // draftVocab), proposed when its softmax probability over that range, 1 / sum exp(q - q_max),
 // reaches minConfidence (0: always); else -1. Only the token crosses to the host, never the row.

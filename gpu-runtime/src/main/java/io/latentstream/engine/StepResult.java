@@ -1,9 +1,35 @@
 package io.latentstream.engine;
 
+import io.latentstream.sampling.Sampler;
+import io.latentstream.sampling.TokenDistribution;
+
 /**
  * The outcome of a {@link StepRequest}.
  *
- * @param logits [rows, vocab]: one row per new token (ALL), only the last (LAST), or none
+ * @param logits [rows, vocab]: one row per new token (ALL), only the last (LAST), or none; null
+ *     when the engine chose the tokens
  * @param hidden [tokens, hidden_size]: final-norm hidden states of every new token (MTP input)
+ * @param tokens with a {@link StepRequest.Choice}: the token chosen at each of those rows; else
+ *     null
+ * @param logprobs with a choice: each chosen token's logprob; else null
  */
-public record StepResult(float[][] logits, float[][] hidden) {}
+public record StepResult(float[][] logits, float[][] hidden, int[] tokens, float[] logprobs) {
+  /** The logits a request asked for. */
+  public StepResult(float[][] logits, float[][] hidden) {
+    this(logits, hidden, null, null);
+  }
+
+  /**
+   * The tokens {@code choice} gives for rows of logits, drawn on the host: the CPU engine's way,
+   * and the GPU's for what its kernels do not choose.
+   */
+  public static StepResult chosen(float[][] logits, float[][] hidden, StepRequest.Choice choice) {
+    int[] tokens = new int[logits.length];
+    float[] logprobs = new float[logits.length];
+    for (int r = 0; r < logits.length; r++) {
+      tokens[r] = Sampler.choose(logits[r], choice.params(), choice.firstIndex() + r);
+      logprobs[r] = TokenDistribution.logprob(logits[r], tokens[r]);
+    }
+    return new StepResult(null, hidden, tokens, logprobs);
+  }
+}

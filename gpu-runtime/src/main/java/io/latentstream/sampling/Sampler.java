@@ -14,4 +14,13 @@ public final class Sampler {
   public static int sample(TokenDistribution target, SamplingParams params, int index) {
     return target.sample(Philox.uniform(params.seed(), index));
   }
+
+  /**
+   * The token at {@code index} of a generation from one position's logits: the argmax for greedy
+   * requests, else a draw from the distribution {@code params} derive.
+   */
+  public static int choose(float[] logits, SamplingParams params, int index) {
+    TokenDistribution distribution = TokenDistribution.of(logits, params);
+    return params.isGreedy() ? distribution.mode() : sample(distribution, params, index);
+  }
 }

@@ -5,9 +5,7 @@ import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
-import io.latentstream.sampling.Sampler;
 import io.latentstream.sampling.StopStrings;
-import io.latentstream.sampling.TokenDistribution;
 import io.latentstream.tokenizer.IncrementalDetokenizer;
 import java.util.Arrays;
 
@@ -114,12 +112,18 @@ final class Generation {
       return new StepRequest(
           sequence,
           Arrays.copyOfRange(context, start, start + n),
-          reachesEnd ? StepRequest.Logits.LAST : StepRequest.Logits.NONE);
+          reachesEnd ? StepRequest.Logits.LAST : StepRequest.Logits.NONE,
+          reachesEnd ? choice() : null);
     }
     int last = context[contextLength - 1];
     return draft < 0
-        ? new StepRequest(sequence, new int[] {last}, StepRequest.Logits.LAST)
-        : new StepRequest(sequence, new int[] {last, draft}, StepRequest.Logits.ALL);
+        ? new StepRequest(sequence, new int[] {last}, StepRequest.Logits.LAST, choice())
+        : new StepRequest(sequence, new int[] {last, draft}, StepRequest.Logits.ALL, choice());
+  }
+
+  /** The engine draws the next tokens, the first at this generation's next index. */
+  private StepRequest.Choice choice() {
+    return new StepRequest.Choice(request.params(), nextIndex);
   }
 
   /** Tokens the next step will feed: a prefill chunk or 1 (2 with a draft). */
@@ -137,11 +141,12 @@ final class Generation {
       if (firstTokenNanos == 0) {
         firstTokenNanos = nowNanos;
       }
-      float[][] logits = result.logits();
+      int[] tokens = result.tokens();
+      float[] logprobs = result.logprobs();
       if (draft < 0) {
-        emit(choose(logits[logits.length - 1]), logits[logits.length - 1], false);
+        emit(tokens[tokens.length - 1], logprobs[tokens.length - 1], false);
       } else {
-        verifyDraft(logits);
+        verifyDraft(tokens, logprobs);
       }
     }
     if (!drafting || finished()) {
@@ -177,30 +182,22 @@ final class Generation {
    * off: a request resumed after a failover (which restarts without a draft) continues the
    * undisturbed run, and a replay without MTP reproduces one with it.
    */
-  private void verifyDraft(float[][] logits) {
+  private void verifyDraft(int[] tokens, float[] logprobs) {
     int proposed = draft;
     draft = -1;
-    int token = choose(logits[0]);
-    if (token != proposed) {
+    if (tokens[0] != proposed) {
       sequence.truncate(sequence.length() - 1); // the draft's row leaves no trace
-      emit(token, logits[0], false);
+      emit(tokens[0], logprobs[0], false);
       return;
     }
     accepted++;
-    emit(proposed, logits[0], true);
+    emit(proposed, logprobs[0], true);
     if (!finished()) {
-      emit(choose(logits[1]), logits[1], false);
+      emit(tokens[1], logprobs[1], false); // drawn at the index after the draft's
     }
   }
 
-  private int choose(float[] logits) {
-    TokenDistribution distribution = TokenDistribution.of(logits, request.params());
-    return request.params().isGreedy()
-        ? distribution.mode()
-        : Sampler.sample(distribution, request.params(), nextIndex);
-  }
-
-  private void emit(int token, float[] logits, boolean fromDraft) {
+  private void emit(int token, float logprob, boolean fromDraft) {
     if (contextLength == context.length) {
       context = Arrays.copyOf(context, context.length * 2);
     }
@@ -221,13 +218,7 @@ final class Generation {
     text.append(delta);
     listener.onToken(
         new TokenEmission(
-            request.requestId(),
-            index,
-            token,
-            delta,
-            TokenDistribution.logprob(logits, token),
-            fromDraft,
-            finishReason));
+            request.requestId(), index, token, delta, logprob, fromDraft, finishReason));
   }
 
   /** Marks the generation failed; the loop retires it after the step. */

@@ -35,6 +35,7 @@ public enum CudaKernel {
   MOE_GEMM_FP8(Module.MOE),
   MOE_COMBINE(Module.MOE),
   ARGMAX_ROWS(Module.SAMPLING),
+  GREEDY_ROWS(Module.SAMPLING),
   DRAFT_ROWS(Module.SAMPLING),
   PHILOX_UNIFORM_ROWS(Module.SAMPLING);
 

@@ -312,6 +312,20 @@ public final class CudaOps {
   }
 
   /**
+   * Greedy choices of n rows of logits [.., vocab]: the rows' indices in {@code rows}, their argmax
+   * into {@code out} and its logprob into {@code logprob}.
+   */
+  public void greedy(
+      CUdeviceptr logits,
+      int vocab,
+      CUdeviceptr rows,
+      int n,
+      CUdeviceptr out,
+      CUdeviceptr logprob) {
+    d.launch(CudaKernel.GREEDY_ROWS, Grid.of(n, 256), logits, vocab, vocab, rows, out, logprob);
+  }
+
+  /**
    * Each row's MTP draft: its argmax over [0, draftVocab) when confident enough, else -1 (rows of
    * logits [rows, vocab]).
    */

@@ -171,10 +171,12 @@ public final class CpuEngine implements Engine {
             case LAST -> r.tokens().length - 1;
             case NONE -> r.tokens().length;
           };
+      float[][] logits = logits(model.head(), b.start()[i] + from, r.tokens().length - from);
+      float[][] hidden = rows(ws.xn(), b.start()[i], r.tokens().length, dim);
       out.add(
-          new StepResult(
-              logits(model.head(), b.start()[i] + from, r.tokens().length - from),
-              rows(ws.xn(), b.start()[i], r.tokens().length, dim)));
+          r.choice() == null
+              ? new StepResult(logits, hidden)
+              : StepResult.chosen(logits, hidden, r.choice()));
     }
     return out;
   }

@@ -267,7 +267,9 @@ public final class CudaEngine implements Engine {
       CUdeviceptr eu,
       CUdeviceptr ey,
       CUdeviceptr logits,
-      CUdeviceptr argmax) {}
+      CUdeviceptr argmax,
+      CUdeviceptr picked,
+      CUdeviceptr logprob) {}
 
   private CudaEngine(CudaDevice device, ModelConfig c, Checkpoint ck, int maxRows, int maxTokens)
       throws IOException {
@@ -447,23 +449,61 @@ public final class CudaEngine implements Engine {
     run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
     refreshExpertLoad();
     float[][] hidden = hidden(rows);
-    List<StepResult> out = new ArrayList<>(requests.size());
+    // Greedy choices are made on the device: only their ids and logprobs cross to the host.
+    int[] picked = new int[rows];
+    int chosen = 0;
     int row0 = 0;
     for (StepRequest r : requests) {
+      if (r.choice() != null && r.choice().params().isGreedy()) {
+        for (int row = row0 + firstReturned(r); row < row0 + r.tokens().length; row++) {
+          picked[chosen++] = row;
+        }
+      }
+      row0 += r.tokens().length;
+    }
+    int[] greedy = new int[0];
+    float[] logprobs = new float[0];
+    if (chosen > 0) {
+      device.copy(java.util.Arrays.copyOf(picked, chosen), b.picked);
+      ops.greedy(b.logits, c.vocabSize(), b.picked, chosen, b.argmax, b.logprob);
+      greedy = device.readInts(b.argmax, chosen);
+      logprobs = device.readFloats(b.logprob, chosen);
+    }
+    List<StepResult> out = new ArrayList<>(requests.size());
+    row0 = 0;
+    int next = 0;
+    for (StepRequest r : requests) {
       int n = r.tokens().length;
-      int from =
-          switch (r.logits()) {
-            case ALL -> 0;
-            case LAST -> n - 1;
-            case NONE -> n;
-          };
-      out.add(
-          new StepResult(
-              logitRows(row0 + from, n - from),
-              java.util.Arrays.copyOfRange(hidden, row0, row0 + n)));
+      int from = firstReturned(r);
+      float[][] rowHidden = java.util.Arrays.copyOfRange(hidden, row0, row0 + n);
+      if (r.choice() == null) {
+        out.add(new StepResult(logitRows(row0 + from, n - from), rowHidden));
+      } else if (r.choice().params().isGreedy()) {
+        int k = n - from;
+        out.add(
+            new StepResult(
+                null,
+                rowHidden,
+                java.util.Arrays.copyOfRange(greedy, next, next + k),
+                java.util.Arrays.copyOfRange(logprobs, next, next + k)));
+        next += k;
+      } else {
+        // Sampled rows are drawn on the host from their logits (device sampling: not yet).
+        out.add(StepResult.chosen(logitRows(row0 + from, n - from), rowHidden, r.choice()));
+      }
       row0 += n;
     }
     return out;
+  }
+
+  /** The request's first row that returns logits or a choice. */
+  private static int firstReturned(StepRequest r) {
+    int n = r.tokens().length;
+    return switch (r.logits()) {
+      case ALL -> 0;
+      case LAST -> n - 1;
+      case NONE -> n;
+    };
   }
 
   @Override
@@ -827,7 +867,9 @@ public final class CudaEngine implements Engine {
         floats((long) slots * c.moeIntermediateSize()),
         floats((long) slots * c.hiddenSize()),
         floats((long) r * c.vocabSize()),
-        ints(r));
+        ints(r),
+        ints(r),
+        floats(r));
   }
 
   private CUdeviceptr floats(long n) {

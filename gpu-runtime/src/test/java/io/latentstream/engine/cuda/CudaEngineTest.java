@@ -10,7 +10,9 @@ import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
 import io.latentstream.sampling.SamplingParams;
+import io.latentstream.sampling.TokenDistribution;
 import io.latentstream.scheduler.FinishReason;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
@@ -69,6 +71,31 @@ class CudaEngineTest {
     assertThrows(IllegalArgumentException.class, () -> moved.exportRange(0, moved.length() + 1));
     original.release();
     moved.release();
+  }
+
+  /**
+   * A greedy choice is made on the device: the step returns the token and its logprob, no logits,
+   * and they are the argmax and log-softmax of the logits a plain request gets.
+   */
+  @Test
+  void greedyChoicesStayOnTheDeviceAndMatchTheLogits() throws Exception {
+    CudaEngine engine = load(1024);
+    int[] prompt = {0, 478, 4717, 557};
+    Sequence plain = engine.newSequence();
+    Sequence chosen = engine.newSequence();
+    StepRequest.Choice greedy = new StepRequest.Choice(SamplingParams.greedy(8), 0);
+    List<StepResult> results =
+        engine.step(
+            List.of(
+                new StepRequest(plain, prompt, StepRequest.Logits.LAST),
+                new StepRequest(chosen, prompt, StepRequest.Logits.LAST, greedy)));
+    float[] logits = results.get(0).logits()[0];
+    StepResult choice = results.get(1);
+    assertEquals(null, choice.logits());
+    assertEquals(Engine.argmax(logits), choice.tokens()[0]);
+    assertEquals(TokenDistribution.logprob(logits, choice.tokens()[0]), choice.logprobs()[0], 1e-5);
+    plain.release();
+    chosen.release();
   }
 
   /**

@@ -37,6 +37,60 @@ __device__ __forceinline__ void block_argmax(const float* x, int n, float& v, in
   idx = si[0];
   for (int w = 1; w < (int)(blockDim.x >> 5); w++) better(v, idx, sv[w], si[w]);
 }
+
+// Sum of doubles over the block, given to every thread (as common.cuh's block_sum).
+__device__ __forceinline__ double block_sum_d(double v) {
+  __shared__ double partial[32];
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();  // partial may still be read by a previous call
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  v = lane < warps ? partial[lane] : 0.0;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One row's distribution as TokenDistribution.of builds it: p_i = softmax(l / T), candidates with
+// p_i >= floor and p_i > 0, ranked by the sort key of TokenDistribution (descending float p, then
+// ascending id) as one 63-bit integer, smaller ranking first.
+struct RowDistribution {
+  const float* x;
+  int vocab;
+  float top;
+  double temperature, z, floor;
+
+  // In fp64 from the fp32 logits, as the host: ((double) l_i - max) / T.
+  __device__ double p(int i) const { return exp(((double)x[i] - (double)top) / temperature) / z; }
+
+  __device__ long long key(int i, double pi) const {
+    return ((long long)(0x7FFFFFFF - __float_as_int((float)pi)) << 32) | i;
+  }
+
+  // Candidates ranked at or before t: how many (count) or their probability (mass).
+  __device__ double upTo(long long t, bool mass) const {
+    double acc = 0;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+      double pi = p(i);
+      if (pi >= floor && pi > 0 && key(i, pi) <= t) acc += mass ? pi : 1.0;
+    }
+    return block_sum_d(acc);
+  }
+
+  // The smallest key t with upTo(t) >= target (a candidate's key, as the search is over keys).
+  __device__ long long firstReaching(double target, bool mass, long long hi) const {
+    long long lo = 0;
+    while (lo < hi) {
+      long long mid = lo + (hi - lo) / 2;
+      if (upTo(mid, mass) >= target) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+};
 }  // namespace ls
 
 using namespace ls;
@@ -66,6 +120,70 @@ extern "C" __global__ void greedy_rows(const float* logits, int ld, int vocab, c
   if (threadIdx.x == 0) {
     out[blockIdx.x] = idx;
     logprob[blockIdx.x] = -logf(s);
+  }
+}
+
+// Sampled choices of a step (temperature > 0), TokenDistribution.of and Sampler on the device:
+// spec holds 6 values per chosen row: its row of logits, the seed, the generation index of its
+// token, top_k, and the bits of temperature and top_p (doubles). Keep the candidates, the first
+// top_k of them (0: all), then the smallest prefix holding top_p of their mass; draw u =
+// Philox.uniform(seed, index) and take the first kept token whose cumulative mass exceeds u of the
+// kept mass. Instead of sorting the vocabulary,
+// each cut is a binary search over the rank keys with block-wide counts or masses (63 passes each).
+// Sums run in fp64 in the block's order: the distribution equals the host's within rounding, and
+// on the device it is the same bits whatever else is in the step. logprob is the chosen token's
+// log-softmax at temperature 1. Grid: chosen rows; block 256.
+extern "C" __global__ void sample_rows(const float* logits, int ld, int vocab,
+                                       const long long* spec, int* out, float* logprob) {
+  const long long* s = spec + 6 * blockIdx.x;
+  const float* x = logits + (size_t)s[0] * ld;
+  unsigned long long seed = (unsigned long long)s[1];
+  int index = (int)s[2];
+  int topK = (int)s[3];
+  double temperature = __longlong_as_double(s[4]);
+  double topP = __longlong_as_double(s[5]);
+
+  RowDistribution d;
+  d.x = x;
+  d.vocab = vocab;
+  int ignored;
+  block_argmax(x, vocab, d.top, ignored);
+  d.temperature = temperature;
+  d.z = 1;  // p(i) unnormalized until z is known
+  d.floor = 0;
+  double z = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) z += d.p(i);
+  d.z = block_sum_d(z);
+  d.floor = topP < 1 ? (1 - topP) / vocab : 0;
+
+  const long long last = 0x7FFFFFFFFFFFFFFFLL;
+  double candidates = d.upTo(last, false);
+  long long kept = last;
+  if (topK > 0 && topK < candidates) kept = d.firstReaching(topK, false, last);
+  if (topP < 1) {
+    long long nucleus = d.firstReaching(topP * d.upTo(kept, true), true, kept);
+    kept = nucleus < kept ? nucleus : kept;
+  }
+  // The first kept key whose cumulative mass exceeds u of the kept mass. The kept mass is the
+  // search's own sum at `kept`, so with u < 1 some key qualifies: the host's rounding fallback (the
+  // last token) cannot arise here.
+  double threshold = philox_uniform(seed, index) * d.upTo(kept, true);
+  long long lo = 0, hi = kept;
+  while (lo < hi) {
+    long long mid = lo + (hi - lo) / 2;
+    if (d.upTo(mid, true) > threshold) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  int token = (int)(lo & 0xFFFFFFFFLL);
+  double all = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) all += exp((double)x[i] - (double)d.top);
+  all = block_sum_d(all);
+  if (threadIdx.x == 0) {
+    out[blockIdx.x] = token;
+    logprob[blockIdx.x] = (float)((double)x[token] - (double)d.top - log(all));
   }
 }
 

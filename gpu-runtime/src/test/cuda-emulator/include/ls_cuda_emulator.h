@@ -191,6 +191,7 @@ inline unsigned __umulhi(unsigned a, unsigned b) {
 inline float __int_as_float(int bits) { return ls_emu_bit_cast<float>(bits); }
 inline float __uint_as_float(unsigned bits) { return ls_emu_bit_cast<float>(bits); }
 inline int __float_as_int(float f) { return ls_emu_bit_cast<int>(f); }
+inline double __longlong_as_double(long long bits) { return ls_emu_bit_cast<double>(bits); }
 
 // CUDA's integer min and max overloads; float ones come from <cmath> (fminf, fmaxf).
 inline int min(int a, int b) { return a < b ? a : b; }

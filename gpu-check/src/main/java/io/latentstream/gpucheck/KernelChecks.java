@@ -13,6 +13,8 @@ import io.latentstream.model.ModelConfig;
 import io.latentstream.model.RMSNorm;
 import io.latentstream.model.Rope;
 import io.latentstream.sampling.Philox;
+import io.latentstream.sampling.Sampler;
+import io.latentstream.sampling.SamplingParams;
 import io.latentstream.sampling.TokenDistribution;
 import io.latentstream.weights.DType;
 import java.nio.ByteBuffer;
@@ -56,6 +58,7 @@ final class KernelChecks {
         this::mla,
         this::moe,
         this::argmax,
+        this::sample,
         this::draft,
         this::philox);
   }
@@ -718,6 +721,50 @@ final class KernelChecks {
         CheckResult.exact(SECTION, "greedy_rows tokens", greedyDiffer, picked.length),
         CheckResult.compare(
             SECTION, "greedy_rows logprobs", refLogprobs, logprobs, picked.length, 1e-5));
+  }
+
+  /**
+   * sample_rows against the host's TokenDistribution and Sampler: for temperatures, top-k and top-p
+   * cuts and their combinations, at many token indices (different draws), the same token, and the
+   * logprob within fp32 rounding. The device sums in another order, so a draw within rounding of a
+   * cumulative boundary may differ: with random logits none is expected, and none has occurred.
+   */
+  private List<CheckResult> sample() {
+    int vocab = 8192;
+    SamplingParams[] settings = {
+      new SamplingParams(1.0, 1.0, 0, 11, 8, List.of()),
+      new SamplingParams(0.7, 1.0, 40, 12, 8, List.of()),
+      new SamplingParams(0.9, 0.9, 0, -13, 8, List.of()),
+      new SamplingParams(1.3, 0.5, 20, 14, 8, List.of()),
+      new SamplingParams(0.2, 0.95, 1, 15, 8, List.of()),
+    };
+    int perSetting = 12;
+    int n = settings.length * perSetting;
+    float[] logits = gaussian(n * vocab, 2.5);
+    long[] spec = new long[n * CudaOps.SAMPLE_SPEC];
+    for (int i = 0; i < n; i++) {
+      SamplingParams p = settings[i / perSetting];
+      CudaOps.sampleSpec(spec, i, i, p.seed(), 3 * i, p.topK(), p.temperature(), p.topP());
+    }
+    CUdeviceptr dl = device.upload(logits);
+    CUdeviceptr dSpec = device.upload(spec);
+    CUdeviceptr dTokens = device.alloc(n * 4L);
+    CUdeviceptr dLogprobs = device.alloc(n * 4L);
+    new CudaOps(device).sample(dl, vocab, dSpec, n, dTokens, dLogprobs);
+    int[] got = device.readInts(dTokens, n);
+    float[] gotLogprobs = device.readFloats(dLogprobs, n);
+    free(dl, dSpec, dTokens, dLogprobs);
+    int differ = 0;
+    float[] refLogprobs = new float[n];
+    for (int i = 0; i < n; i++) {
+      float[] row = java.util.Arrays.copyOfRange(logits, i * vocab, (i + 1) * vocab);
+      int ref = Sampler.choose(row, settings[i / perSetting], 3 * i);
+      differ += got[i] != ref ? 1 : 0;
+      refLogprobs[i] = TokenDistribution.logprob(row, ref);
+    }
+    return List.of(
+        CheckResult.exact(SECTION, "sample_rows tokens (T, top-k, top-p)", differ, n),
+        CheckResult.compare(SECTION, "sample_rows logprobs", refLogprobs, gotLogprobs, n, 1e-5));
   }
 
   /**

@@ -20,8 +20,8 @@ public record StepResult(float[][] logits, float[][] hidden, int[] tokens, float
   }
 
   /**
-   * The tokens {@code choice} gives for rows of logits, drawn on the host: the CPU engine's way,
-   * and the GPU's for what its kernels do not choose.
+   * The tokens {@code choice} gives for rows of logits, drawn on the host (the CPU engine's way;
+   * the CUDA engine's kernels do the same on the device).
    */
   public static StepResult chosen(float[][] logits, float[][] hidden, StepRequest.Choice choice) {
     int[] tokens = new int[logits.length];

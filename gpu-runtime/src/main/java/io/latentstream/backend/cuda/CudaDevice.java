@@ -291,6 +291,10 @@ public final class CudaDevice implements AutoCloseable {
     cuMemcpyHtoD(dst, Pointer.to(src), (long) src.length * Sizeof.INT);
   }
 
+  public void copy(long[] src, CUdeviceptr dst) {
+    cuMemcpyHtoD(dst, Pointer.to(src), (long) src.length * Sizeof.LONG);
+  }
+
   /** Device-to-device copy (the bandwidth reference of the benchmarks). */
   public void copy(CUdeviceptr src, CUdeviceptr dst, long bytes) {
     cuMemcpyDtoD(dst, src, bytes);

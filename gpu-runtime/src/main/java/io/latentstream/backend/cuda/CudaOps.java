@@ -325,6 +325,42 @@ public final class CudaOps {
     d.launch(CudaKernel.GREEDY_ROWS, Grid.of(n, 256), logits, vocab, vocab, rows, out, logprob);
   }
 
+  /** Values per sampled row in {@link #sample}'s spec. */
+  public static final int SAMPLE_SPEC = 6;
+
+  /**
+   * Sampled choices of n rows of logits [.., vocab]: spec holds {@link #SAMPLE_SPEC} values per row
+   * (see {@link #sampleSpec}); the tokens go to {@code out}, their logprobs to {@code logprob}.
+   */
+  public void sample(
+      CUdeviceptr logits,
+      int vocab,
+      CUdeviceptr spec,
+      int n,
+      CUdeviceptr out,
+      CUdeviceptr logprob) {
+    d.launch(CudaKernel.SAMPLE_ROWS, Grid.of(n, 256), logits, vocab, vocab, spec, out, logprob);
+  }
+
+  /** One sampled row's spec: its row of logits, and how its token is drawn (sample_rows). */
+  public static void sampleSpec(
+      long[] spec,
+      int i,
+      int row,
+      long seed,
+      int index,
+      int topK,
+      double temperature,
+      double topP) {
+    int at = i * SAMPLE_SPEC;
+    spec[at] = row;
+    spec[at + 1] = seed;
+    spec[at + 2] = index;
+    spec[at + 3] = topK;
+    spec[at + 4] = Double.doubleToRawLongBits(temperature);
+    spec[at + 5] = Double.doubleToRawLongBits(topP);
+  }
+
   /**
    * Each row's MTP draft: its argmax over [0, draftVocab) when confident enough, else -1 (rows of
    * logits [rows, vocab]).

@@ -16,6 +16,7 @@ import io.latentstream.model.ModelConfig;
 import io.latentstream.model.Phase;
 import io.latentstream.model.Rope;
 import io.latentstream.model.Trace;
+import io.latentstream.sampling.SamplingParams;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.DType;
 import io.latentstream.weights.TensorName;
@@ -269,6 +270,7 @@ public final class CudaEngine implements Engine {
       CUdeviceptr logits,
       CUdeviceptr argmax,
       CUdeviceptr picked,
+      CUdeviceptr spec,
       CUdeviceptr logprob) {}
 
   private CudaEngine(CudaDevice device, ModelConfig c, Checkpoint ck, int maxRows, int maxTokens)
@@ -449,47 +451,78 @@ public final class CudaEngine implements Engine {
     run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
     refreshExpertLoad();
     float[][] hidden = hidden(rows);
-    // Greedy choices are made on the device: only their ids and logprobs cross to the host.
-    int[] picked = new int[rows];
-    int chosen = 0;
+    // Tokens are chosen on the device, greedy and sampled rows each by their kernel: only the ids
+    // and logprobs cross to the host.
+    int[] greedyRows = new int[rows];
+    long[] spec = new long[rows * CudaOps.SAMPLE_SPEC];
+    int greedy = 0;
+    int sampled = 0;
     int row0 = 0;
     for (StepRequest r : requests) {
-      if (r.choice() != null && r.choice().params().isGreedy()) {
-        for (int row = row0 + firstReturned(r); row < row0 + r.tokens().length; row++) {
-          picked[chosen++] = row;
+      StepRequest.Choice choice = r.choice();
+      int from = firstReturned(r);
+      for (int j = from; choice != null && j < r.tokens().length; j++) {
+        SamplingParams p = choice.params();
+        if (p.isGreedy()) {
+          greedyRows[greedy++] = row0 + j;
+        } else {
+          CudaOps.sampleSpec(
+              spec,
+              sampled++,
+              row0 + j,
+              p.seed(),
+              choice.firstIndex() + j - from,
+              p.topK(),
+              p.temperature(),
+              p.topP());
         }
       }
       row0 += r.tokens().length;
     }
-    int[] greedy = new int[0];
+    int[] chosen = new int[0];
     float[] logprobs = new float[0];
-    if (chosen > 0) {
-      device.copy(java.util.Arrays.copyOf(picked, chosen), b.picked);
-      ops.greedy(b.logits, c.vocabSize(), b.picked, chosen, b.argmax, b.logprob);
-      greedy = device.readInts(b.argmax, chosen);
-      logprobs = device.readFloats(b.logprob, chosen);
+    if (greedy + sampled > 0) {
+      if (greedy > 0) {
+        device.copy(java.util.Arrays.copyOf(greedyRows, greedy), b.picked);
+        ops.greedy(b.logits, c.vocabSize(), b.picked, greedy, b.argmax, b.logprob);
+      }
+      if (sampled > 0) {
+        device.copy(java.util.Arrays.copyOf(spec, sampled * CudaOps.SAMPLE_SPEC), b.spec);
+        ops.sample(
+            b.logits,
+            c.vocabSize(),
+            b.spec,
+            sampled,
+            b.argmax.withByteOffset((long) greedy * Sizeof.INT),
+            b.logprob.withByteOffset((long) greedy * Sizeof.FLOAT));
+      }
+      chosen = device.readInts(b.argmax, greedy + sampled);
+      logprobs = device.readFloats(b.logprob, greedy + sampled);
     }
     List<StepResult> out = new ArrayList<>(requests.size());
     row0 = 0;
-    int next = 0;
+    int nextGreedy = 0;
+    int nextSampled = greedy;
     for (StepRequest r : requests) {
       int n = r.tokens().length;
       int from = firstReturned(r);
       float[][] rowHidden = java.util.Arrays.copyOfRange(hidden, row0, row0 + n);
       if (r.choice() == null) {
         out.add(new StepResult(logitRows(row0 + from, n - from), rowHidden));
-      } else if (r.choice().params().isGreedy()) {
+      } else {
         int k = n - from;
+        int at = r.choice().params().isGreedy() ? nextGreedy : nextSampled;
         out.add(
             new StepResult(
                 null,
                 rowHidden,
-                java.util.Arrays.copyOfRange(greedy, next, next + k),
-                java.util.Arrays.copyOfRange(logprobs, next, next + k)));
-        next += k;
-      } else {
-        // Sampled rows are drawn on the host from their logits (device sampling: not yet).
-        out.add(StepResult.chosen(logitRows(row0 + from, n - from), rowHidden, r.choice()));
+                java.util.Arrays.copyOfRange(chosen, at, at + k),
+                java.util.Arrays.copyOfRange(logprobs, at, at + k)));
+        if (r.choice().params().isGreedy()) {
+          nextGreedy += k;
+        } else {
+          nextSampled += k;
+        }
       }
       row0 += n;
     }
@@ -869,6 +902,7 @@ public final class CudaEngine implements Engine {
         floats((long) r * c.vocabSize()),
         ints(r),
         ints(r),
+        device.alloc((long) r * CudaOps.SAMPLE_SPEC * Sizeof.LONG),
         floats(r));
   }
 

@@ -38,6 +38,16 @@ __device__ __forceinline__ void block_argmax(const float* x, int n, float& v, in
   for (int w = 1; w < (int)(blockDim.x >> 5); w++) better(v, idx, sv[w], si[w]);
 }
 
+// The block's argmax of x[0, n) into idx (lowest index on ties), and the softmax denominator
+// relative to its value, sum exp(x_i - x_idx) in fp32 in the block's order; both to every thread.
+__device__ __forceinline__ float block_top_and_denominator(const float* x, int n, int& idx) {
+  float top;
+  block_argmax(x, n, top, idx);
+  float s = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += expf(x[i] - top);
+  return block_sum(s);
+}
+
 // Sum of doubles over the block, given to every thread (as common.cuh's block_sum).
 __device__ __forceinline__ double block_sum_d(double v) {
   __shared__ double partial[32];
@@ -110,13 +120,8 @@ extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, i
 // rounding, and on the device the same bits whatever the batch). Grid: chosen rows; block 256.
 extern "C" __global__ void greedy_rows(const float* logits, int ld, int vocab, const int* rows,
                                        int* out, float* logprob) {
-  const float* x = logits + (size_t)rows[blockIdx.x] * ld;
-  float top;
   int idx;
-  block_argmax(x, vocab, top, idx);
-  float s = 0.f;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) s += expf(x[i] - top);
-  s = block_sum(s);
+  float s = block_top_and_denominator(logits + (size_t)rows[blockIdx.x] * ld, vocab, idx);
   if (threadIdx.x == 0) {
     out[blockIdx.x] = idx;
     logprob[blockIdx.x] = -logf(s);
@@ -195,13 +200,8 @@ extern "C" __global__ void sample_rows(const float* logits, int ld, int vocab,
 // Grid: rows; block 256.
 extern "C" __global__ void draft_rows(const float* logits, int ld, int draftVocab,
                                       float minConfidence, int* out) {
-  const float* x = logits + (size_t)blockIdx.x * ld;
-  float top;
   int idx;
-  block_argmax(x, draftVocab, top, idx);
-  float s = 0.f;
-  for (int i = threadIdx.x; i < draftVocab; i += blockDim.x) s += expf(x[i] - top);
-  s = block_sum(s);
+  float s = block_top_and_denominator(logits + (size_t)blockIdx.x * ld, draftVocab, idx);
   if (threadIdx.x == 0) {
     out[blockIdx.x] = minConfidence <= 0.f || 1.f / s >= minConfidence ? idx : -1;
   }

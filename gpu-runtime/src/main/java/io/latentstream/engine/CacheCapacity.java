@@ -15,6 +15,19 @@ public record CacheCapacity(int blockTokens, long blocks) {
     }
   }
 
+  /**
+   * The most tokens a generation may cache: its context and new tokens, and one drafted token
+   * verified past the end.
+   */
+  public static int tokensFor(int contextTokens, int maxNewTokens) {
+    return contextTokens + maxNewTokens + 1;
+  }
+
+  /** Whether one sequence of {@code tokens} tokens fits the whole cache. */
+  public boolean fits(long tokens) {
+    return blocksFor(tokens) <= blocks;
+  }
+
   /** Blocks that hold {@code tokens} tokens of one sequence. */
   public long blocksFor(long tokens) {
     return (tokens + blockTokens - 1) / blockTokens;

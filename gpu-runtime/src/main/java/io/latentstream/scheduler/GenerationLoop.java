@@ -136,14 +136,11 @@ public final class GenerationLoop implements AutoCloseable {
       throw new IllegalArgumentException(
           "request " + request.requestId() + " has a cached prefix longer than its context");
     }
-    // The most the sequence may cache: the whole context and generation, and one drafted token
-    // verified past the end.
     int tokens =
         Math.min(
-            request.promptLength() + request.params().maxNewTokens() + 1,
+            CacheCapacity.tokensFor(request.promptLength(), request.params().maxNewTokens()),
             limits.maxPositions() + 1);
-    long blocks = cache.blocksFor(tokens);
-    if (blocks > cache.blocks()) {
+    if (!cache.fits(tokens)) {
       throw new IllegalArgumentException(
           "request "
               + request.requestId()
@@ -154,6 +151,7 @@ public final class GenerationLoop implements AutoCloseable {
     }
     long now = clock.getAsLong();
     held.incrementAndGet();
+    long blocks = cache.blocksFor(tokens);
     inbox.add(
         () -> scheduler.add(request.requestId(), blocks, () -> start(request, listener, now)));
     wake();

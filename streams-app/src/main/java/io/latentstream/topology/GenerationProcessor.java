@@ -386,8 +386,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     // The loop admits a request when its whole generation fits the engine's latent cache (a
     // GPU's page pool, latentstream.cuda.cache-memory); one that could never fit is refused here.
     CacheCapacity cache = model.engine().cacheCapacity();
-    int tokens = contextTokens + maxNewTokens + 1; // and one drafted token verified past the end
-    if (cache.blocksFor(tokens) > cache.blocks()) {
+    int tokens = CacheCapacity.tokensFor(contextTokens, maxNewTokens);
+    if (!cache.fits(tokens)) {
       throw new PromptRejected(
           ErrorCode.CONTEXT_OVERFLOW,
           "request "

@@ -1,5 +1,5 @@
-// The small element-wise steps of a layer: SwiGLU's silu(g) * u, residual adds and the embedding
-// gather. Grid-stride loops; any grid.
+// The small element-wise steps of a layer: SwiGLU's silu(g) * u, residual adds, the embedding
+// gather and row gathers. Grid-stride loops; any grid.
 #include "common.cuh"
 
 // g[i] = silu(g[i]) * u[i] for i < n (model/MLP: v / (1 + e^-v), the exponential in double).
@@ -24,6 +24,16 @@ extern "C" __global__ void embed_gather(const int* tokens, int rows, const __nv_
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     int t = i / dim, d = i % dim;
     out[(size_t)t * ldo + d] = __bfloat162float(table[(size_t)tokens[t] * dim + d]);
+  }
+}
+
+// out[r*ldo + d] = src[rows[r]*lds + d] for r < n, d < dim: picks rows of an fp32 matrix (the
+// hidden states the MTP module drafts from, out of the last step's).
+extern "C" __global__ void gather_rows(const float* src, int lds, const int* rows, int n, int dim,
+                                       float* out, int ldo) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n * dim; i += gridDim.x * blockDim.x) {
+    int r = i / dim, d = i % dim;
+    out[(size_t)r * ldo + d] = src[(size_t)rows[r] * lds + d];
   }
 }
 

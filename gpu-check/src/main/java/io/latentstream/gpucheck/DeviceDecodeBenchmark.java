@@ -1,7 +1,13 @@
 package io.latentstream.gpucheck;
 
 import io.latentstream.backend.cuda.CudaDevice;
+import io.latentstream.engine.Engine;
+import io.latentstream.engine.MtpRequest;
+import io.latentstream.engine.Sequence;
+import io.latentstream.engine.StepRequest;
+import io.latentstream.engine.StepResult;
 import io.latentstream.engine.cuda.CudaEngine;
+import io.latentstream.sampling.SamplingParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -168,14 +174,16 @@ final class DeviceDecodeBenchmark {
   }
 
   /**
-   * Greedy generation of {@link #NEW_TOKENS} per prompt. With MTP, each step verifies the draft the
-   * MTP module made from the previous step's rows: kept when the step's argmax at the last token
-   * agrees with it (then the argmax after the draft is the next token too), else rolled back.
+   * Greedy generation of {@link #NEW_TOKENS} per prompt through the Engine interface, as the
+   * generation loop drives it: the engine chooses each token on the device (ids and logprobs come
+   * back), and with MTP each step verifies the draft the MTP module made from the previous step's
+   * hidden states, which stay on the device. A draft is kept when the step's token at its position
+   * agrees with it (then the token after it is the next one too), else rolled back.
    */
   private Run generate(CudaEngine e, List<int[]> prompts, Way way) {
     int batch = prompts.size();
     e.useGraphs(way.graphs);
-    List<CudaEngine.CudaSequence> seqs = new ArrayList<>();
+    List<Sequence> seqs = new ArrayList<>();
     int[][] context = new int[batch][];
     int[] length = new int[batch];
     int[] made = new int[batch];
@@ -185,7 +193,7 @@ final class DeviceDecodeBenchmark {
       seqs.add(e.newSequence());
       context[s] = Arrays.copyOf(prompts.get(s), PROMPT + NEW_TOKENS + 1);
       length[s] = PROMPT;
-      draft[s] = -1;
+      draft[s] = Engine.NO_DRAFT;
       feed.add(prompts.get(s));
     }
     List<Double> stepMs = new ArrayList<>();
@@ -203,58 +211,52 @@ final class DeviceDecodeBenchmark {
       if (active.isEmpty()) {
         break;
       }
-      List<CudaEngine.CudaSequence> stepSeqs = active.stream().map(seqs::get).toList();
-      List<int[]> stepTokens = active.stream().map(feed::get).toList();
       long t0 = System.nanoTime();
-      int[] argmax = e.stepGreedy(stepSeqs, stepTokens);
-      int rows = argmax.length;
-      float[][] hidden = way.mtp ? e.hidden(rows) : null;
-      List<CudaEngine.CudaSequence> mtpSeqs = new ArrayList<>();
-      List<float[][]> mtpHidden = new ArrayList<>();
-      List<int[]> mtpNext = new ArrayList<>();
+      List<StepRequest> requests = new ArrayList<>();
+      for (int s : active) {
+        requests.add(greedy(seqs.get(s), feed.get(s), draft[s] != Engine.NO_DRAFT, made[s]));
+      }
+      List<StepResult> results = e.step(requests);
+      List<MtpRequest> mtp = new ArrayList<>();
       List<Integer> mtpOf = new ArrayList<>();
-      int row = 0;
       for (int i = 0; i < active.size(); i++) {
         int s = active.get(i);
-        CudaEngine.CudaSequence seq = seqs.get(s);
-        int k = stepTokens.get(i).length;
-        int before = seq.length() - k;
-        if (draft[s] < 0) {
-          context[s][length[s]++] = argmax[row + k - 1];
+        Sequence seq = seqs.get(s);
+        int[] chosen = results.get(i).tokens();
+        int before = seq.length() - feed.get(s).length;
+        if (draft[s] == Engine.NO_DRAFT) {
+          context[s][length[s]++] = chosen[0];
           made[s]++;
-        } else if (argmax[row] == draft[s]) {
+        } else if (chosen[0] == draft[s]) {
           accepted++;
           context[s][length[s]++] = draft[s];
           made[s]++;
           if (made[s] < NEW_TOKENS) {
-            context[s][length[s]++] = argmax[row + 1];
+            context[s][length[s]++] = chosen[1];
             made[s]++;
           }
         } else {
-          e.truncate(seq, seq.length() - 1); // the draft's row leaves no trace
-          context[s][length[s]++] = argmax[row];
+          seq.truncate(seq.length() - 1); // the draft's row leaves no trace
+          context[s][length[s]++] = chosen[0];
           made[s]++;
         }
-        draft[s] = -1;
+        draft[s] = Engine.NO_DRAFT;
         if (way.mtp && made[s] < NEW_TOKENS) {
           // MTP entry j pairs hidden state j with token j+1: feed those not yet fed.
           int fed = seq.mtpLength();
           int n = seq.length() - fed;
-          float[][] h = new float[n][];
-          int[] next = new int[n];
-          for (int j = 0; j < n; j++) {
-            h[j] = hidden[row + fed - before + j];
-            next[j] = context[s][fed + j + 1];
-          }
-          mtpSeqs.add(seq);
-          mtpHidden.add(h);
-          mtpNext.add(next);
+          mtp.add(
+              new MtpRequest(
+                  seq,
+                  results.get(i).hidden().slice(fed - before, fed - before + n),
+                  Arrays.copyOfRange(context[s], fed + 1, fed + 1 + n)));
           mtpOf.add(s);
         }
-        row += k;
       }
-      if (!mtpSeqs.isEmpty()) {
-        int[] drafts = e.mtpGreedy(mtpSeqs, mtpHidden, mtpNext);
+      if (!mtp.isEmpty()) {
+        // No minimum confidence: every step drafts (over the engine's default draft vocabulary);
+        // whether drafting pays is measured here, where the service's DraftGate would decide.
+        int[] drafts = e.draft(mtp, 0f);
         for (int i = 0; i < drafts.length; i++) {
           draft[mtpOf.get(i)] = drafts[i];
           drafted++;
@@ -262,7 +264,7 @@ final class DeviceDecodeBenchmark {
       }
       for (int s : active) {
         int last = context[s][length[s] - 1];
-        feed.set(s, draft[s] < 0 ? new int[] {last} : new int[] {last, draft[s]});
+        feed.set(s, draft[s] == Engine.NO_DRAFT ? new int[] {last} : new int[] {last, draft[s]});
       }
       if (steps > 0) {
         stepMs.add((System.nanoTime() - t0) / 1e6);
@@ -273,11 +275,32 @@ final class DeviceDecodeBenchmark {
     int[][] tokens = new int[batch][];
     for (int s = 0; s < batch; s++) {
       tokens[s] = Arrays.copyOfRange(context[s], PROMPT, PROMPT + NEW_TOKENS);
-      e.release(seqs.get(s));
+      seqs.get(s).release();
     }
     e.useGraphs(false);
     double median = median(stepMs.stream().mapToDouble(Double::doubleValue).toArray());
     return new Run(tokens, seconds, median, steps, drafted, accepted);
+  }
+
+  /**
+   * A step that chooses greedily: the last position's token, or with a draft both positions' (the
+   * draft's own and the one after it); the generation's {@code made}-th token first.
+   */
+  private static StepRequest greedy(Sequence seq, int[] tokens, boolean verify, int made) {
+    return new StepRequest(
+        seq,
+        tokens,
+        verify ? StepRequest.Logits.ALL : StepRequest.Logits.LAST,
+        new StepRequest.Choice(SamplingParams.greedy(NEW_TOKENS), made));
+  }
+
+  /** One greedy step of every sequence; each one's last chosen token. */
+  private static int[] greedyStep(CudaEngine e, List<Sequence> seqs, List<int[]> tokens) {
+    List<StepRequest> requests = new ArrayList<>();
+    for (int s = 0; s < seqs.size(); s++) {
+      requests.add(greedy(seqs.get(s), tokens.get(s), false, 0));
+    }
+    return e.step(requests).stream().mapToInt(r -> r.tokens()[r.tokens().length - 1]).toArray();
   }
 
   /**
@@ -289,32 +312,28 @@ final class DeviceDecodeBenchmark {
   List<CheckResult> split(int batch) {
     CudaEngine e = engine();
     List<int[]> prompts = prompts(batch);
-    List<CudaEngine.CudaSequence> seqs = new ArrayList<>();
+    List<Sequence> seqs = new ArrayList<>();
     for (int s = 0; s < batch; s++) {
       seqs.add(e.newSequence());
     }
-    int[] argmax = e.stepGreedy(seqs, prompts);
-    int[] next = new int[batch];
-    for (int s = 0; s < batch; s++) {
-      next[s] = argmax[s * PROMPT + PROMPT - 1];
-    }
+    int[] next = greedyStep(e, seqs, prompts);
     long launchesBefore = device.launches();
-    next = e.stepGreedy(seqs, decodeRows(next));
+    next = greedyStep(e, seqs, decodeRows(next));
     long launches = device.launches() - launchesBefore;
     int[][] feed = {next};
     int steps = 3;
     Runnable decode =
         () -> {
           for (int i = 0; i < steps; i++) {
-            feed[0] = e.stepGreedy(seqs, decodeRows(feed[0]));
+            feed[0] = greedyStep(e, seqs, decodeRows(feed[0]));
           }
         };
     Map<String, Double> launched = device.profile(decode);
     e.useGraphs(true);
-    feed[0] = e.stepGreedy(seqs, decodeRows(feed[0])); // captures
+    feed[0] = greedyStep(e, seqs, decodeRows(feed[0])); // captures
     Map<String, Double> graphed = device.profile(decode);
     e.useGraphs(false);
-    seqs.forEach(e::release);
+    seqs.forEach(Sequence::release);
     double graphMs = graphed.values().stream().mapToDouble(Double::doubleValue).sum() / steps;
     double kernelMs = launched.values().stream().mapToDouble(Double::doubleValue).sum() / steps;
     String top =

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.HiddenStates;
+import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.cpu.CpuEngine;
 import io.latentstream.engine.cuda.CudaEngine;
@@ -305,16 +307,15 @@ final class EngineChecks {
         int[] tokens =
             concat(ints(prompts.get(i).get("input_ids")), ints(prompts.get(i).get("greedy_32")));
         io.latentstream.engine.Sequence seq = cpu.newSequence();
-        float[][] hidden =
+        HiddenStates h =
             cpu.step(List.of(new StepRequest(seq, tokens, StepRequest.Logits.NONE)))
                 .get(0)
-                .hidden();
-        float[][] h = Arrays.copyOf(hidden, tokens.length - 1);
+                .hidden()
+                .slice(0, tokens.length - 1);
         int[] next = Arrays.copyOfRange(tokens, 1, tokens.length);
-        float[] ref =
-            flatten(cpu.mtp(List.of(new io.latentstream.engine.MtpRequest(seq, h, next))).get(0));
+        float[] ref = flatten(cpu.mtp(List.of(new MtpRequest(seq, h, next))).get(0));
         CudaEngine.CudaSequence gs = gpu.newSequence();
-        float[] got = flatten(gpu.mtp(List.of(gs), List.<float[][]>of(h), List.of(next)));
+        float[] got = flatten(gpu.mtp(List.of(new MtpRequest(gs, h, next))).get(0));
         gpu.release(gs);
         String what = "brown-mtp device mtp p" + i;
         vsCpu.add(CheckResult.compare(SECTION, what, ref, got, got.length, BF16_TOL));

@@ -3,6 +3,7 @@ package io.latentstream.engine;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.ModelConfig;
 import io.latentstream.model.Phase;
+import io.latentstream.sampling.SamplingParams;
 import java.util.List;
 
 /**
@@ -67,17 +68,26 @@ public interface Engine {
    */
   int[] draft(List<MtpRequest> requests, float minConfidence);
 
-  /** Greedy decoding of one sequence: argmax each step, the cache carrying the context. */
+  /**
+   * Greedy decoding of one sequence: the engine's argmax each step, the cache carrying the context.
+   */
   default int[] generateGreedy(int[] prompt, int maxNewTokens) {
     Sequence seq = newSequence();
-    int[] out = new int[maxNewTokens];
-    int[] next = prompt;
-    for (int i = 0; i < maxNewTokens; i++) {
-      StepResult r = step(List.of(new StepRequest(seq, next, StepRequest.Logits.LAST))).get(0);
-      out[i] = argmax(r.logits()[0]);
-      next = new int[] {out[i]};
+    try {
+      int[] out = new int[maxNewTokens];
+      int[] next = prompt;
+      for (int i = 0; i < maxNewTokens; i++) {
+        StepRequest.Choice greedy = new StepRequest.Choice(SamplingParams.greedy(1), i);
+        out[i] =
+            step(List.of(new StepRequest(seq, next, StepRequest.Logits.LAST, greedy)))
+                .get(0)
+                .tokens()[0];
+        next = new int[] {out[i]};
+      }
+      return out;
+    } finally {
+      seq.release();
     }
-    return out;
   }
 
   /**

@@ -154,13 +154,8 @@ final class Generation {
     }
     int fed = sequence.mtpLength();
     int rows = sequence.length() - fed;
-    float[][] hidden = new float[rows][];
-    int[] next = new int[rows];
-    for (int j = 0; j < rows; j++) {
-      hidden[j] = result.hidden()[fed - before + j];
-      next[j] = context[fed + j + 1];
-    }
-    return new MtpRequest(sequence, hidden, next);
+    int[] next = Arrays.copyOfRange(context, fed + 1, fed + 1 + rows);
+    return new MtpRequest(sequence, result.hidden().slice(fed - before, fed - before + rows), next);
   }
 
   /**

@@ -125,7 +125,7 @@ class CacheAndBatchTest {
       int[] tokens = randomTokens(new Random(seed), 12);
       Sequence seq = ENGINE.newSequence();
       float[][] hidden =
-          ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden();
+          ENGINE.step(List.of(new StepRequest(seq, tokens, Logits.NONE))).get(0).hidden().toArray();
       MtpRequest rows =
           new MtpRequest(seq, Arrays.copyOf(hidden, 11), Arrays.copyOfRange(tokens, 1, 12));
       return new MtpRun(tokens, seq, hidden, ENGINE.mtp(List.of(rows)).get(0));

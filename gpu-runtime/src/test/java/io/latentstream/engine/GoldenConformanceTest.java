@@ -159,7 +159,7 @@ class GoldenConformanceTest {
           engine.step(List.of(new StepRequest(seq, tokens, StepRequest.Logits.NONE))).get(0);
       float[][] expected = golden(model, "mtp_logits." + i);
       int rows = expected.length;
-      float[][] hidden = Arrays.copyOf(main.hidden(), rows);
+      HiddenStates hidden = main.hidden().slice(0, rows);
       int[] next = Arrays.copyOfRange(tokens, 1, rows + 1);
       float[][] mtp = engine.mtp(List.of(new MtpRequest(seq, hidden, next))).get(0);
       assertClose(expected, mtp, TOL, model + " mtp_logits." + i);

@@ -21,6 +21,7 @@ public enum CudaKernel {
   SILU_MUL(Module.ELEMENTWISE),
   RESIDUAL_ADD(Module.ELEMENTWISE),
   EMBED_GATHER(Module.ELEMENTWISE),
+  GATHER_ROWS(Module.ELEMENTWISE),
   STRIDED_COPY(Module.ELEMENTWISE),
   MLA_CACHE_APPEND(Module.MLA),
   /** Absorbed MLA attention over the paged latent cache, one chunk of the context per block. */

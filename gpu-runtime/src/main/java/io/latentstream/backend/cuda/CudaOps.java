@@ -148,6 +148,13 @@ public final class CudaOps {
         ldo);
   }
 
+  /** out[r * ldo ..] = src[rows[r] * lds ..] (dim fp32 values) for r < n. */
+  public void gatherRows(
+      CUdeviceptr src, int lds, CUdeviceptr rows, int n, int dim, CUdeviceptr out, int ldo) {
+    d.launch(
+        CudaKernel.GATHER_ROWS, Grid.of(ELEMENTWISE_BLOCKS, 256), src, lds, rows, n, dim, out, ldo);
+  }
+
   public void stridedCopy(
       CUdeviceptr src,
       int lds,

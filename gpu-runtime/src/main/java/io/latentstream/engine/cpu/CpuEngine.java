@@ -3,6 +3,7 @@ package io.latentstream.engine.cpu;
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.cpu.VectorKernels;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.HiddenStates;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
@@ -172,7 +173,7 @@ public final class CpuEngine implements Engine {
             case NONE -> r.tokens().length;
           };
       float[][] logits = logits(model.head(), b.start()[i] + from, r.tokens().length - from);
-      float[][] hidden = rows(ws.xn(), b.start()[i], r.tokens().length, dim);
+      HiddenStates hidden = HiddenStates.of(rows(ws.xn(), b.start()[i], r.tokens().length, dim));
       out.add(
           r.choice() == null
               ? new StepResult(logits, hidden)
@@ -233,12 +234,13 @@ public final class CpuEngine implements Engine {
       checkTokens(r.nextTokens());
       int row0 = b.start()[i];
       model.embed(r.nextTokens(), r.nextTokens().length, concat, row0 * 2 * dim, 2 * dim);
-      for (int j = 0; j < r.hidden().length; j++) {
-        if (r.hidden()[j].length != dim) {
+      for (int j = 0; j < r.hidden().rows(); j++) {
+        float[] h = r.hidden().row(j);
+        if (h.length != dim) {
           throw new IllegalArgumentException(
-              "MTP hidden state of " + r.hidden()[j].length + " values, the model has " + dim);
+              "MTP hidden state of " + h.length + " values, the model has " + dim);
         }
-        System.arraycopy(r.hidden()[j], 0, concat, (row0 + j) * 2 * dim + dim, dim);
+        System.arraycopy(h, 0, concat, (row0 + j) * 2 * dim + dim, dim);
       }
     }
     model.mtp().forward(kernels, ws, b);

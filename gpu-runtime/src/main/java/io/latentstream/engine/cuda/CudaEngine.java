@@ -6,6 +6,7 @@ import io.latentstream.backend.cuda.CudaOps;
 import io.latentstream.backend.cuda.DeviceWeight;
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.HiddenStates;
 import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
@@ -45,16 +46,18 @@ import jcuda.driver.CUdeviceptr;
  *       -> x += out;  then the final rmsnorm and the head's logits.
  * </pre>
  *
- * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts replay CUDA graphs,
- * through the Engine interface as through stepGreedy and mtpGreedy ({@link #useGraphs}, on by
- * default): one per pass and step shape (rows, attention chunks), captured the first time the shape
- * occurs, since a launch from Java costs about 9 us on the H200 and a brown-mtp decode step
- * launches 119 kernels. An fp8 checkpoint's linear weights stay fp8 on the device, with their fp32
- * 128x128 block scales, and run on the fp8 GEMMs, which apply the scales inside the product: half
- * the bytes of bf16, and the checkpoint's exact values. Other weights go up as bf16 (embeddings,
- * head, the W^UK and W^UV absorbed from wkv_b on the host) or fp32 (norms, router); the latent
- * pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one thread drives
- * it. Its device memory belongs to the {@link CudaDevice} and is freed when that closes.
+ * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts replay CUDA graphs
+ * ({@link #useGraphs}, on by default): one per pass and step shape (rows, attention chunks),
+ * captured the first time the shape occurs, since a launch from Java costs about 9 us on the H200
+ * and a brown-mtp decode step launches 119 kernels. What crosses to the host per step is the chosen
+ * tokens and their logprobs (logits only when a request asks for them); the final hidden states
+ * stay on the device for the MTP draft that follows ({@link HiddenStates}). An fp8 checkpoint's
+ * linear weights stay fp8 on the device, with their fp32 128x128 block scales, and run on the fp8
+ * GEMMs, which apply the scales inside the product: half the bytes of bf16, and the checkpoint's
+ * exact values. Other weights go up as bf16 (embeddings, head, the W^UK and W^UV absorbed from
+ * wkv_b on the host) or fp32 (norms, router); the latent pages are fp32 as the CPU's cache. Rows of
+ * a step must fit {@link #maxRows}; one thread drives it. Its device memory belongs to the {@link
+ * CudaDevice} and is freed when that closes.
  */
 public final class CudaEngine implements Engine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -101,6 +104,12 @@ public final class CudaEngine implements Engine {
   public Memory memory() {
     return memory;
   }
+
+  /**
+   * Main-model passes so far (shared with the engines withDraftVocab makes): what {@link
+   * DeviceRows} check to know that b.hidden still holds their step's states.
+   */
+  private final long[] mainPasses;
 
   /** Decode-step graphs by pass and shape (rows, attention chunks); null when graphs are off. */
   private Map<Long, CudaDevice.Graph> graphs;
@@ -153,6 +162,59 @@ public final class CudaEngine implements Engine {
   private static final class Pages {
     final List<Integer> ids = new ArrayList<>();
     int length;
+  }
+
+  /**
+   * Rows [from, to) of the final hidden states that main-model pass number {@code pass} left in
+   * b.hidden; they exist until the next pass overwrites them. {@link #draft} and {@link #mtp} read
+   * them there, so they never cross to the host unless a caller asks for {@link #row}.
+   */
+  private final class DeviceRows implements HiddenStates {
+    private final long pass;
+    private final int from;
+    private final int to;
+
+    DeviceRows(long pass, int from, int to) {
+      this.pass = pass;
+      this.from = from;
+      this.to = to;
+    }
+
+    @Override
+    public int rows() {
+      return to - from;
+    }
+
+    /** Whether b.hidden still holds these rows: no main-model pass has run since theirs. */
+    boolean current() {
+      return pass == mainPasses[0];
+    }
+
+    /** Whether engine e can read these rows where they are (its b.hidden, shared or not). */
+    boolean onDeviceOf(CudaEngine e) {
+      return e.b == b && current();
+    }
+
+    @Override
+    public float[] row(int j) {
+      java.util.Objects.checkIndex(j, rows());
+      if (!current()) {
+        throw new IllegalStateException(
+            "hidden states of an earlier step: the device keeps only the last step's; read them"
+                + " (row, toArray) before the next step");
+      }
+      device.ensureCurrent();
+      int dim = c.hiddenSize();
+      float[] out = new float[dim];
+      device.read(b.hidden.withByteOffset((long) (from + j) * dim * Float.BYTES), out, 0, dim);
+      return out;
+    }
+
+    @Override
+    public HiddenStates slice(int sliceFrom, int sliceTo) {
+      HiddenStates.checkSlice(sliceFrom, sliceTo, rows());
+      return new DeviceRows(pass, from + sliceFrom, from + sliceTo);
+    }
   }
 
   /** A pool of latent pages for some layers, with its free list. */
@@ -244,6 +306,8 @@ public final class CudaEngine implements Engine {
       CUdeviceptr table,
       CUdeviceptr x,
       CUdeviceptr xn,
+      CUdeviceptr hidden,
+      CUdeviceptr hiddenRow,
       CUdeviceptr concat,
       CUdeviceptr qa,
       CUdeviceptr q,
@@ -295,6 +359,7 @@ public final class CudaEngine implements Engine {
         new Memory(weights, workspace, device.allocatedBytes() - start - weights - workspace);
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
     this.draftVocab = Engine.defaultDraftVocab(c.vocabSize());
+    this.mainPasses = new long[1];
     this.graphs = new HashMap<>();
   }
 
@@ -312,6 +377,7 @@ public final class CudaEngine implements Engine {
     this.scratch = e.scratch;
     this.memory = e.memory;
     this.graphs = e.graphs;
+    this.mainPasses = e.mainPasses;
     this.moeLayers = e.moeLayers;
     this.expertCounters = e.expertCounters;
     this.expertLoad = e.expertLoad;
@@ -447,10 +513,9 @@ public final class CudaEngine implements Engine {
       throw new IllegalArgumentException("a sequence appears twice in one step");
     }
     List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
-    int rows = prepare(main(seqs), pool, tokens);
+    int rows = prepareMain(seqs, tokens);
     run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
     refreshExpertLoad();
-    float[][] hidden = hidden(rows);
     // Tokens are chosen on the device, greedy and sampled rows each by their kernel: only the ids
     // and logprobs cross to the host.
     int[] greedyRows = new int[rows];
@@ -506,7 +571,7 @@ public final class CudaEngine implements Engine {
     for (StepRequest r : requests) {
       int n = r.tokens().length;
       int from = firstReturned(r);
-      float[][] rowHidden = java.util.Arrays.copyOfRange(hidden, row0, row0 + n);
+      HiddenStates rowHidden = new DeviceRows(mainPasses[0], row0, row0 + n);
       if (r.choice() == null) {
         out.add(new StepResult(logitRows(row0 + from, n - from), rowHidden));
       } else {
@@ -541,11 +606,11 @@ public final class CudaEngine implements Engine {
 
   @Override
   public List<float[][]> mtp(List<MtpRequest> requests) {
-    float[][] all =
-        mtp(
-            requests.stream().map(r -> mine(r.sequence())).toList(),
-            requests.stream().map(MtpRequest::hidden).toList(),
-            requests.stream().map(MtpRequest::nextTokens).toList());
+    device.ensureCurrent();
+    int rows = prepareMtp(requests);
+    run(Graphed.MTP, rows, requests.size(), () -> mtpForward(rows));
+    refreshExpertLoad();
+    float[][] all = logitRows(0, rows);
     List<float[][]> out = new ArrayList<>(requests.size());
     int row0 = 0;
     for (MtpRequest r : requests) {
@@ -564,11 +629,7 @@ public final class CudaEngine implements Engine {
   public int[] draft(List<MtpRequest> requests, float minConfidence) {
     device.ensureCurrent();
     List<int[]> nextTokens = requests.stream().map(MtpRequest::nextTokens).toList();
-    int rows =
-        prepareMtp(
-            requests.stream().map(r -> mine(r.sequence())).toList(),
-            requests.stream().map(MtpRequest::hidden).toList(),
-            nextTokens);
+    int rows = prepareMtp(requests);
     run(Graphed.MTP, rows, requests.size(), () -> mtpForward(rows));
     // After the graph: the confidence changes from step to step (DraftGate).
     ops.draft(b.logits, rows, c.vocabSize(), draftVocab, minConfidence, b.argmax);
@@ -876,6 +937,8 @@ public final class CudaEngine implements Engine {
         ints((long) r * maxPagesPerSequence),
         floats((long) r * c.hiddenSize()),
         floats((long) r * c.hiddenSize()),
+        floats((long) r * c.hiddenSize()),
+        ints(r),
         floats((long) r * 2 * c.hiddenSize()),
         floats((long) r * Math.max(1, c.qLoraRank())),
         floats((long) r * h * c.qkHeadDim()),
@@ -932,12 +995,9 @@ public final class CudaEngine implements Engine {
    */
   public float[][] step(List<CudaSequence> seqs, List<int[]> tokens, Trace trace) {
     device.ensureCurrent();
-    forward(prepare(main(seqs), pool, tokens), trace);
-    return logits(rows(tokens));
-  }
-
-  private static int rows(List<int[]> tokens) {
-    return tokens.stream().mapToInt(t -> t.length).sum();
+    int rows = prepareMain(seqs, tokens);
+    forward(rows, trace);
+    return logitRows(0, rows);
   }
 
   /** Rows [row0, row0 + n) of the step's logits, read from the device alone. */
@@ -954,56 +1014,10 @@ public final class CudaEngine implements Engine {
     return out;
   }
 
-  /** The step's logits, [rows][vocab]. */
-  private float[][] logits(int rows) {
-    int vocab = c.vocabSize();
-    float[] flat = device.readFloats(b.logits, rows * vocab);
-    float[][] out = new float[rows][];
-    for (int r = 0; r < rows; r++) {
-      out[r] = java.util.Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
-    }
-    return out;
-  }
-
-  /** The final-norm hidden states of the last step's rows (the MTP module's input). */
-  public float[][] hidden(int rows) {
-    device.ensureCurrent();
-    int dim = c.hiddenSize();
-    float[] flat = device.readFloats(b.xn, rows * dim);
-    float[][] out = new float[rows][];
-    for (int r = 0; r < rows; r++) {
-      out[r] = java.util.Arrays.copyOfRange(flat, r * dim, (r + 1) * dim);
-    }
-    return out;
-  }
-
-  /**
-   * As {@link #step}, returning only each row's argmax, computed on the device; a decode step
-   * replays its shape's graph when graphs are on.
-   */
-  public int[] stepGreedy(List<CudaSequence> seqs, List<int[]> tokens) {
-    device.ensureCurrent();
-    int rows = prepare(main(seqs), pool, tokens);
-    run(
-        Graphed.MAIN_ARGMAX,
-        rows,
-        seqs.size(),
-        () -> {
-          forward(rows, null);
-          ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
-        });
-    return device.readInts(b.argmax, rows);
-  }
-
-  /**
-   * The passes that replay graphs: the main model's and the MTP module's, each alone (the logits
-   * read back) or followed by the device's argmax.
-   */
+  /** The passes that replay graphs: the main model's and the MTP module's. */
   private enum Graphed {
     MAIN,
-    MAIN_ARGMAX,
-    MTP,
-    MTP_ARGMAX
+    MTP
   }
 
   /**
@@ -1016,24 +1030,6 @@ public final class CudaEngine implements Engine {
       device.launch(graphs.computeIfAbsent(shape, k -> device.capture(launches)));
     } else {
       launches.run();
-    }
-  }
-
-  /** Greedy continuation of one prompt (argmax on the device each step). */
-  @Override
-  public int[] generateGreedy(int[] prompt, int maxNewTokens) {
-    CudaSequence s = newSequence();
-    try {
-      int[] out = new int[maxNewTokens];
-      int[] next = prompt;
-      for (int i = 0; i < maxNewTokens; i++) {
-        int[] am = stepGreedy(List.of(s), List.of(next));
-        out[i] = am[am.length - 1];
-        next = new int[] {out[i]};
-      }
-      return out;
-    } finally {
-      release(s);
     }
   }
 
@@ -1085,8 +1081,11 @@ public final class CudaEngine implements Engine {
     return rows;
   }
 
-  private static List<Pages> main(List<CudaSequence> seqs) {
-    return seqs.stream().map(s -> s.main).toList();
+  /** {@link #prepare} for a main-model pass, which will overwrite the last pass's hidden states. */
+  private int prepareMain(List<CudaSequence> seqs, List<int[]> tokens) {
+    int rows = prepare(seqs.stream().map(s -> s.main).toList(), pool, tokens);
+    mainPasses[0]++;
+    return rows;
   }
 
   private void forward(int rows, Trace trace) {
@@ -1095,8 +1094,8 @@ public final class CudaEngine implements Engine {
     for (int l = 0; l < w.layers.length; l++) {
       block(w.layers[l], pool.latents, l, rows, trace);
     }
-    ops.rmsnorm(b.x, dim, w.norm, b.xn, dim, rows, dim, (float) c.rmsNormEps());
-    ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
+    ops.rmsnorm(b.x, dim, w.norm, b.hidden, dim, rows, dim, (float) c.rmsNormEps());
+    ops.linear(b.hidden, rows, w.head, b.logits, c.vocabSize(), dim);
   }
 
   /**
@@ -1124,52 +1123,53 @@ public final class CudaEngine implements Engine {
   }
 
   /**
-   * One MTP step, as the CPU engine's {@code mtp}: row j of a sequence pairs the main model's final
-   * hidden state hidden[j] with token nextTokens[j]; returns each row's logits (predicting the
-   * token after next), request order.
+   * Uploads an MTP step's tokens, positions and pages, and where each row's hidden state is in
+   * b.hidden; returns its rows. States still on the device from the last step (the generation
+   * loop's case) stay there; others are uploaded into b.hidden first.
    */
-  public float[][] mtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
-    device.ensureCurrent();
-    int rows = prepareMtp(seqs, hidden, nextTokens);
-    run(Graphed.MTP, rows, seqs.size(), () -> mtpForward(rows));
-    refreshExpertLoad();
-    return logits(rows);
-  }
-
-  /**
-   * As {@link #mtp}, returning for each sequence the argmax of its last row (the draft: the token
-   * after the last of its next tokens), computed on the device.
-   */
-  public int[] mtpGreedy(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
-    device.ensureCurrent();
-    int rows = prepareMtp(seqs, hidden, nextTokens);
-    run(
-        Graphed.MTP_ARGMAX,
-        rows,
-        seqs.size(),
-        () -> {
-          mtpForward(rows);
-          ops.argmax(b.logits, rows, c.vocabSize(), b.argmax);
-        });
-    return lastOfEach(device.readInts(b.argmax, rows), nextTokens);
-  }
-
-  /** Uploads an MTP step's tokens, positions, pages and hidden states; returns its rows. */
-  private int prepareMtp(List<CudaSequence> seqs, List<float[][]> hidden, List<int[]> nextTokens) {
+  private int prepareMtp(List<MtpRequest> requests) {
     if (w.mtp == null) {
       throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
     }
-    int rows = prepare(seqs.stream().map(s -> s.mtp).toList(), mtpPool, nextTokens);
+    List<HiddenStates> hidden = requests.stream().map(MtpRequest::hidden).toList();
+    boolean onDevice =
+        hidden.stream().allMatch(h -> h instanceof DeviceRows d && d.onDeviceOf(this));
     int dim = c.hiddenSize();
-    float[] h = new float[rows * dim];
-    int r = 0;
-    for (float[][] rowsOfSeq : hidden) {
-      for (float[] row : rowsOfSeq) {
-        System.arraycopy(row, 0, h, r++ * dim, dim);
-      }
+    int rows = hidden.stream().mapToInt(HiddenStates::rows).sum();
+    if (rows > maxRows) {
+      throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
     }
-    device.copy(h, b.xn);
-    return rows;
+    int[] rowOf = new int[rows];
+    if (onDevice) {
+      int r = 0;
+      for (HiddenStates h : hidden) {
+        DeviceRows d = (DeviceRows) h;
+        for (int j = d.from; j < d.to; j++) {
+          rowOf[r++] = j;
+        }
+      }
+    } else {
+      float[] flat = new float[rows * dim];
+      int r = 0;
+      for (HiddenStates h : hidden) {
+        for (int j = 0; j < h.rows(); j++, r++) {
+          float[] row = h.row(j);
+          if (row.length != dim) {
+            throw new IllegalArgumentException(
+                "MTP hidden state of " + row.length + " values, the model has " + dim);
+          }
+          System.arraycopy(row, 0, flat, r * dim, dim);
+          rowOf[r] = r;
+        }
+      }
+      device.copy(flat, b.hidden);
+      mainPasses[0]++; // b.hidden no longer holds the last step's states
+    }
+    device.copy(rowOf, b.hiddenRow);
+    return prepare(
+        requests.stream().map(q -> mine(q.sequence()).mtp).toList(),
+        mtpPool,
+        requests.stream().map(MtpRequest::nextTokens).toList());
   }
 
   /** The MTP module over the prepared rows, its logits left in b.logits. */
@@ -1177,6 +1177,7 @@ public final class CudaEngine implements Engine {
     int dim = c.hiddenSize();
     float eps = (float) c.rmsNormEps();
     // concat = [enorm(embed(t_{i+1})), hnorm(h_i)], then eh_proj into the residual stream.
+    ops.gatherRows(b.hidden, dim, b.hiddenRow, rows, dim, b.xn, dim);
     ops.embed(b.tokens, rows, w.embed, dim, b.concat, 2 * dim);
     ops.rmsnorm(b.concat, 2 * dim, w.mtp.enorm, b.concat, 2 * dim, rows, dim, eps);
     ops.rmsnorm(

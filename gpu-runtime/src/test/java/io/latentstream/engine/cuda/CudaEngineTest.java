@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Engine;
+import io.latentstream.engine.HiddenStates;
+import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
@@ -140,6 +142,40 @@ class CudaEngineTest {
           plain.get("p" + i),
           "prompt " + i + ": the loop's host argmax and the device's");
     }
+  }
+
+  /**
+   * A step's hidden states stay on the device for the draft that follows: drafting from them there
+   * gives the drafts and MTP cache that the same states copied to the host and uploaded give, and
+   * once the next step has run they are gone (reading them is an error, not stale numbers).
+   */
+  @Test
+  void draftsReadTheStepsHiddenStatesWhereTheyAre() throws Exception {
+    CudaEngine engine = load(4096);
+    int[] prompt = new SplittableRandom(5).ints(40, 0, engine.config().vocabSize()).toArray();
+    int[] next = java.util.Arrays.copyOfRange(prompt, 1, prompt.length);
+    Sequence onDevice = engine.newSequence();
+    HiddenStates hidden =
+        engine
+            .step(List.of(new StepRequest(onDevice, prompt, StepRequest.Logits.NONE)))
+            .get(0)
+            .hidden()
+            .slice(0, prompt.length - 1);
+    float[][] copied = hidden.toArray();
+    Sequence viaHost = engine.newSequence();
+    viaHost.importRange(0, onDevice.exportRange(0, prompt.length));
+    // Two requests over slices of the same step's rows, as the loop makes them.
+    int[] fromDevice = engine.draft(List.of(new MtpRequest(onDevice, hidden, next)), 0f);
+    int[] fromHost = engine.draft(List.of(new MtpRequest(viaHost, copied, next)), 0f);
+    assertArrayEquals(fromHost, fromDevice);
+    assertEquals(viaHost.mtpLength(), onDevice.mtpLength());
+    assertArrayEquals(
+        last(engine, viaHost, new int[] {fromHost[0]}),
+        last(engine, onDevice, new int[] {fromDevice[0]}));
+    IllegalStateException gone = assertThrows(IllegalStateException.class, () -> hidden.row(0));
+    assertTrue(gone.getMessage().contains("earlier step"), gone.getMessage());
+    onDevice.release();
+    viaHost.release();
   }
 
   /**

@@ -53,6 +53,7 @@ final class CudaBenchmarks {
         () -> linear(true),
         () -> mla(64, 4096),
         () -> mla(1, 32768),
+        () -> mlaPrefill(256, 4096),
         this::decode,
         this::memory,
         () -> deviceDecode.batch(1),
@@ -191,6 +192,9 @@ final class CudaBenchmarks {
     CUdeviceptr o = device.alloc((long) batch * heads * kvLora * 4);
     double bytes = (double) batch * len * latent * 4;
     List<CheckResult> out = new ArrayList<>();
+    int[] tiles = CudaOps.tiles(ones(batch));
+    CUdeviceptr dTiles = device.upload(tiles);
+    CudaOps.QueryRows rows = new CudaOps.QueryRows(batch, dSeq, dLen, batch, dTiles);
     for (CudaKernel attend : List.of(CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED)) {
       double s =
           medianSeconds(
@@ -200,12 +204,10 @@ final class CudaBenchmarks {
                           attend,
                           q,
                           heads,
-                          batch,
+                          rows,
                           new CudaOps.PagedLatents(
                               pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
                           0,
-                          dSeq,
-                          dLen,
                           0.1f,
                           splitLen,
                           splits,
@@ -221,10 +223,88 @@ final class CudaBenchmarks {
               100 * bytes / s / 1e9 / copyGbs,
               splits));
     }
+    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, dTiles, q, oPart, mPart, lPart, o)) {
+      device.free(p);
+    }
+    return out;
+  }
+
+  /**
+   * Absorbed MLA prefill attention, V3 sizes: the last {@code rows} positions of one sequence of
+   * {@code context} tokens (a prefill chunk, causal), as the engine runs it (256-token chunks),
+   * with its rows in tiles of 4 that read each cached token once, beside tiles of one row (every
+   * row reading its whole context, as decode rows do). Reported as fp32 TFLOP/s of the scores and
+   * weighted sums (2 x heads x seen tokens x (latent + kv_lora) per row).
+   */
+  private List<CheckResult> mlaPrefill(int rows, int context) {
+    int heads = 128;
+    int kvLora = 512;
+    int latent = 576;
+    int pages = context / 64;
+    CUdeviceptr pool = device.alloc((long) pages * 64 * latent * 4);
+    CUdeviceptr dTable = device.upload(java.util.stream.IntStream.range(0, pages).toArray());
+    int[] seq = new int[rows];
+    int[] lens = new int[rows];
+    double flops = 0;
+    for (int r = 0; r < rows; r++) {
+      lens[r] = context - rows + r + 1;
+      flops += 2.0 * heads * lens[r] * (latent + kvLora);
+    }
+    CUdeviceptr dSeq = device.upload(seq);
+    CUdeviceptr dLen = device.upload(lens);
+    CUdeviceptr q = device.alloc((long) rows * heads * latent * 4);
+    int splitLen = 256;
+    int splits = (context + splitLen - 1) / splitLen;
+    long parts = (long) rows * heads * splits;
+    CUdeviceptr oPart = device.alloc(parts * kvLora * 4);
+    CUdeviceptr mPart = device.alloc(parts * 4);
+    CUdeviceptr lPart = device.alloc(parts * 4);
+    CUdeviceptr o = device.alloc((long) rows * heads * kvLora * 4);
+    List<CheckResult> out = new ArrayList<>();
+    double[] seconds = new double[2];
+    int[][] tilings = {CudaOps.tiles(new int[] {rows}), CudaOps.tiles(ones(rows))};
+    for (int t = 0; t < tilings.length; t++) {
+      CUdeviceptr dTiles = device.upload(tilings[t]);
+      CudaOps.QueryRows queryRows =
+          new CudaOps.QueryRows(rows, dSeq, dLen, tilings[t].length - 1, dTiles);
+      seconds[t] =
+          medianSeconds(
+              () ->
+                  new CudaOps(device)
+                      .mlaAttention(
+                          CudaKernel.MLA_ATTEND,
+                          q,
+                          heads,
+                          queryRows,
+                          new CudaOps.PagedLatents(pool, dTable, pages, 1, kvLora, latent - kvLora),
+                          0,
+                          0.1f,
+                          splitLen,
+                          splits,
+                          new CudaOps.AttentionScratch(oPart, mPart, lPart),
+                          o),
+              5);
+      device.free(dTiles);
+    }
+    out.add(
+        info(
+            "mla_attend V3 prefill " + rows + " rows at " + context,
+            "tiles of 4: %.1f us, %.1f TFLOP/s fp32; tiles of 1: %.1f us, %.1f TFLOP/s; %.2fx",
+            seconds[0] * 1e6,
+            flops / seconds[0] / 1e12,
+            seconds[1] * 1e6,
+            flops / seconds[1] / 1e12,
+            seconds[1] / seconds[0]));
     for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, q, oPart, mPart, lPart, o)) {
       device.free(p);
     }
     return out;
+  }
+
+  private static int[] ones(int n) {
+    int[] v = new int[n];
+    java.util.Arrays.fill(v, 1);
+    return v;
   }
 
   /**

@@ -305,7 +305,10 @@ final class KernelChecks {
   /**
    * Absorbed attention over a paged pool whose pages are handed out shuffled: sequences of 1, 100
    * and 700 tokens (several 64-token pages, several 256-token chunks), 3 heads, V3's 512 + 64
-   * latent; the cache rows are written by mla_cache_append, one layer of two.
+   * latent; the cache rows are written by mla_cache_append, one layer of two. Query rows as a mixed
+   * step has them: each sequence's decode row over its whole context, then two prefill chunks with
+   * causal lengths (all 100 rows of the second sequence, 37 rows of the third across a chunk
+   * boundary), in tiles; the same rows cut into tiles of one must give the same bits.
    */
   private List<CheckResult> mla() {
     int kvLora = 512;
@@ -350,65 +353,78 @@ final class KernelChecks {
     CudaOps.PagedLatents paged =
         new CudaOps.PagedLatents(pool, dTable, maxPages, layers, kvLora, rope);
     ops.appendLatents(dKv, totalTokens, paged, layer, dSeq, dPos);
-    // One query row per sequence, attending its whole context.
-    float[] q = gaussian(lens.length * heads * latent, 0.05);
-    float scale = 0.07f;
-    float[] ref = new float[lens.length * heads * kvLora];
+    // The query rows: (sequence, tokens seen) in runs of one sequence each.
+    List<int[]> queries = new ArrayList<>();
     for (int s = 0; s < lens.length; s++) {
+      queries.add(new int[] {s, lens[s]});
+    }
+    for (int p = 0; p < 100; p++) {
+      queries.add(new int[] {1, p + 1});
+    }
+    for (int p = 600; p < 637; p++) {
+      queries.add(new int[] {2, p + 1});
+    }
+    int[] runs = {1, 1, 1, 100, 37};
+    int rows = queries.size();
+    float[] q = gaussian(rows * heads * latent, 0.05);
+    float scale = 0.07f;
+    float[] ref = new float[rows * heads * kvLora];
+    for (int r = 0; r < rows; r++) {
+      float[] ctx = cache[queries.get(r)[0]];
+      int len = queries.get(r)[1];
       for (int h = 0; h < heads; h++) {
-        double[] score = new double[lens[s]];
+        double[] score = new double[len];
         double max = Double.NEGATIVE_INFINITY;
-        for (int p = 0; p < lens[s]; p++) {
+        for (int p = 0; p < len; p++) {
           double d = 0;
           for (int i = 0; i < latent; i++) {
-            d += (double) q[(s * heads + h) * latent + i] * cache[s][p * latent + i];
+            d += (double) q[(r * heads + h) * latent + i] * ctx[p * latent + i];
           }
           score[p] = d * scale;
           max = Math.max(max, score[p]);
         }
         double sum = 0;
-        for (int p = 0; p < lens[s]; p++) {
+        for (int p = 0; p < len; p++) {
           score[p] = Math.exp(score[p] - max);
           sum += score[p];
         }
         for (int j = 0; j < kvLora; j++) {
           double o = 0;
-          for (int p = 0; p < lens[s]; p++) {
-            o += score[p] * cache[s][p * latent + j];
+          for (int p = 0; p < len; p++) {
+            o += score[p] * ctx[p * latent + j];
           }
-          ref[(s * heads + h) * kvLora + j] = (float) (o / sum);
+          ref[(r * heads + h) * kvLora + j] = (float) (o / sum);
         }
       }
     }
     int splitLen = 256;
     int splits = (700 + splitLen - 1) / splitLen;
-    int[] rowIds = {0, 1, 2};
+    int[] qSeq = queries.stream().mapToInt(x -> x[0]).toArray();
+    int[] qLen = queries.stream().mapToInt(x -> x[1]).toArray();
+    int[] tiled = CudaOps.tiles(runs);
+    int[] single = new int[rows + 1];
+    java.util.Arrays.setAll(single, i -> i); // a tile per row
     CUdeviceptr dq = device.upload(q);
-    CUdeviceptr dRowSeq = device.upload(rowIds);
-    CUdeviceptr dRowLen = device.upload(lens);
-    int parts = lens.length * heads * splits;
+    CUdeviceptr dRowSeq = device.upload(qSeq);
+    CUdeviceptr dRowLen = device.upload(qLen);
+    CUdeviceptr dTiled = device.upload(tiled);
+    CUdeviceptr dSingle = device.upload(single);
+    int parts = rows * heads * splits;
     CUdeviceptr oPart = device.alloc((long) parts * kvLora * 4);
     CUdeviceptr mPart = device.alloc((long) parts * 4);
     CUdeviceptr lPart = device.alloc((long) parts * 4);
     CUdeviceptr dOut = device.alloc((long) ref.length * 4);
-    float[][] outs = new float[2][];
-    CudaKernel[] kernels = {CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED};
-    for (int k = 0; k < kernels.length; k++) {
-      ops.mlaAttention(
-          kernels[k],
-          dq,
-          heads,
-          lens.length,
-          paged,
-          layer,
-          dRowSeq,
-          dRowLen,
-          scale,
-          splitLen,
-          splits,
-          new CudaOps.AttentionScratch(oPart, mPart, lPart),
-          dOut);
-      outs[k] = device.readFloats(dOut, ref.length);
+    CudaOps.AttentionScratch scratch = new CudaOps.AttentionScratch(oPart, mPart, lPart);
+    List<float[]> outs = new ArrayList<>();
+    for (CudaOps.QueryRows queryRows :
+        List.of(
+            new CudaOps.QueryRows(rows, dRowSeq, dRowLen, tiled.length - 1, dTiled),
+            new CudaOps.QueryRows(rows, dRowSeq, dRowLen, single.length - 1, dSingle))) {
+      for (CudaKernel attend : List.of(CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED)) {
+        ops.mlaAttention(
+            attend, dq, heads, queryRows, paged, layer, scale, splitLen, splits, scratch, dOut);
+        outs.add(device.readFloats(dOut, ref.length));
+      }
     }
     // The appended rows, read back through the page table.
     float[] poolHost = device.readFloats(pool, pages * layers * 64 * latent);
@@ -422,15 +438,40 @@ final class KernelChecks {
         }
       }
     }
-    free(pool, dTable, dKv, dSeq, dPos, dq, dRowSeq, dRowLen, oPart, mPart, lPart, dOut);
+    int tilingDiffers = 0;
+    for (int i = 0; i < ref.length; i++) {
+      tilingDiffers +=
+          Float.floatToRawIntBits(outs.get(0)[i]) != Float.floatToRawIntBits(outs.get(2)[i])
+              ? 1
+              : 0;
+    }
+    free(pool, dTable, dKv, dSeq, dPos, dq, dRowSeq, dRowLen, dTiled, dSingle);
+    free(oPart, mPart, lPart, dOut);
     return List.of(
         CheckResult.exact(SECTION, "mla_cache_append (paged)", differ, totalTokens * latent),
         CheckResult.compare(
-            SECTION, "mla_attend+combine (split-K)", ref, outs[0], ref.length, 1e-4),
+            SECTION,
+            "mla_attend+combine (split-K, decode and prefill tiles)",
+            ref,
+            outs.get(0),
+            ref.length,
+            1e-4),
+        CheckResult.exact(
+            SECTION, "mla_attend tiles of 4 rows = tiles of 1, bitwise", tilingDiffers, ref.length),
         CheckResult.compare(
-            SECTION, "mla_attend_grouped+combine (3 of 4 heads)", ref, outs[1], ref.length, 1e-4),
+            SECTION,
+            "mla_attend_grouped+combine (3 of 4 heads)",
+            ref,
+            outs.get(1),
+            ref.length,
+            1e-4),
         CheckResult.compare(
-            SECTION, "mla_attend_grouped vs mla_attend", outs[0], outs[1], ref.length, 1e-6));
+            SECTION,
+            "mla_attend_grouped vs mla_attend",
+            outs.get(0),
+            outs.get(1),
+            ref.length,
+            1e-6));
   }
 
   // ---- MoE ------------------------------------------------------------------------------------

@@ -437,6 +437,11 @@ public final class CudaDevice implements AutoCloseable {
     }
   }
 
+  /** A fresh set of event marks on the device's stream (see {@link EventMarks}). */
+  public EventMarks marks() {
+    return new EventMarks(stream);
+  }
+
   /**
    * Launches from Java so far, a graph's replay counted once (launches per step, for benchmarks).
    */

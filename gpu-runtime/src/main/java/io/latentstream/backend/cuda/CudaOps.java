@@ -1,6 +1,8 @@
 package io.latentstream.backend.cuda;
 
 import io.latentstream.backend.cuda.CudaDevice.Grid;
+import java.util.ArrayList;
+import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
 /**
@@ -220,50 +222,88 @@ public final class CudaOps {
   /** Heads per block of MLA_ATTEND_GROUPED (the kernel's kGroupHeads). */
   static final int GROUP_HEADS = 4;
 
+  /** Rows of one sequence that MLA_ATTEND takes in one block (the kernel's kTileRows). */
+  public static final int TILE_ROWS = 4;
+
+  /**
+   * A step's query rows for attention: row r belongs to sequence rowSeq[r] and sees its first
+   * rowLen[r] tokens; MLA_ATTEND takes them in tiles, rows [tileStart[i], tileStart[i + 1]) of one
+   * sequence each, at most {@link #TILE_ROWS} ({@link #tiles} cuts them).
+   */
+  public record QueryRows(
+      int rows, CUdeviceptr rowSeq, CUdeviceptr rowLen, int tiles, CUdeviceptr tileStart) {}
+
+  /**
+   * Tile starts (and the end) for rows given as consecutive runs of one sequence each: each run cut
+   * into tiles of {@link #TILE_ROWS} rows from its start, so a run's tiles do not depend on the
+   * other runs.
+   */
+  public static int[] tiles(int[] runLengths) {
+    int rows = 0;
+    int tiles = 0;
+    for (int n : runLengths) {
+      rows += n;
+      tiles += (n + TILE_ROWS - 1) / TILE_ROWS;
+    }
+    int[] start = new int[tiles + 1];
+    int t = 0;
+    int row0 = 0;
+    for (int n : runLengths) {
+      for (int i = 0; i < n; i += TILE_ROWS) {
+        start[t++] = row0 + i;
+      }
+      row0 += n;
+    }
+    start[tiles] = rows;
+    return start;
+  }
+
   /**
    * Absorbed MLA attention: q [rows, heads, latentDim] over each row's first rowLen[r] tokens of
    * sequence rowSeq[r], in chunks of splitLen tokens (splits of them cover the longest row), merged
-   * into o [rows, heads, kvLora]; attend is MLA_ATTEND or MLA_ATTEND_GROUPED.
+   * into o [rows, heads, kvLora]; attend is MLA_ATTEND (by tiles of rows) or MLA_ATTEND_GROUPED (a
+   * row per block, 4 heads).
    */
   public void mlaAttention(
       CudaKernel attend,
       CUdeviceptr q,
       int heads,
-      int rows,
+      QueryRows rows,
       PagedLatents cache,
       int layer,
-      CUdeviceptr rowSeq,
-      CUdeviceptr rowLen,
       float scale,
       int splitLen,
       int splits,
       AttentionScratch s,
       CUdeviceptr o) {
-    int headBlocks =
-        attend == CudaKernel.MLA_ATTEND_GROUPED ? Grid.blocks(heads, GROUP_HEADS) : heads;
-    d.launch(
-        attend,
-        new Grid(splits, headBlocks, rows, 128),
-        q,
-        heads * cache.latentDim(),
-        heads,
-        cache.kvLora(),
-        cache.rope(),
-        cache.pool(),
-        cache.table(),
-        cache.maxPages(),
-        layer,
-        cache.layers(),
-        rowSeq,
-        rowLen,
-        scale,
-        splitLen,
-        s.oPart(),
-        s.mPart(),
-        s.lPart());
+    boolean tiled = attend == CudaKernel.MLA_ATTEND;
+    List<Object> args =
+        new ArrayList<>(
+            List.of(
+                q,
+                heads * cache.latentDim(),
+                heads,
+                cache.kvLora(),
+                cache.rope(),
+                cache.pool(),
+                cache.table(),
+                cache.maxPages(),
+                layer,
+                cache.layers(),
+                rows.rowSeq(),
+                rows.rowLen()));
+    if (tiled) {
+      args.add(rows.tileStart());
+    }
+    args.addAll(List.of(scale, splitLen, s.oPart(), s.mPart(), s.lPart()));
+    Grid grid =
+        tiled
+            ? new Grid(splits, heads, rows.tiles(), 128)
+            : new Grid(splits, Grid.blocks(heads, GROUP_HEADS), rows.rows(), 128);
+    d.launch(attend, grid, args.toArray());
     d.launch(
         CudaKernel.MLA_COMBINE,
-        Grid.of(heads, rows, 128),
+        Grid.of(heads, rows.rows(), 128),
         s.oPart(),
         s.mPart(),
         s.lPart(),

@@ -26,7 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
@@ -47,7 +47,7 @@ import jcuda.driver.CUdeviceptr;
  * </pre>
  *
  * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts replay CUDA graphs
- * ({@link #useGraphs}, on by default): one per pass and step shape (rows, attention chunks),
+ * ({@link #useGraphs}, on by default): one per pass and step shape (rows, tiles, attention chunks),
  * captured the first time the shape occurs, since a launch from Java costs about 9 us on the H200
  * and a brown-mtp decode step launches 119 kernels. What crosses to the host per step is the chosen
  * tokens and their logprobs (logits only when a request asks for them); the final hidden states
@@ -83,6 +83,9 @@ public final class CudaEngine implements Engine {
   /** The longest context of the current step: how many chunks attention is split into. */
   private int longestContext;
 
+  /** The current step's query rows for attention (tiles of one sequence's rows). */
+  private CudaOps.QueryRows queryRows;
+
   private final Memory memory;
 
   /**
@@ -111,7 +114,17 @@ public final class CudaEngine implements Engine {
    */
   private final long[] mainPasses;
 
-  /** Decode-step graphs by pass and shape (rows, attention chunks); null when graphs are off. */
+  /** GPU time per phase of the passes (shared with the engines withDraftVocab makes). */
+  private final DevicePhases phases;
+
+  /**
+   * Graphs kept at most; beyond, the least recently replayed is destroyed. Shapes come and go with
+   * the batch (its size, its drafts, its contexts' 256-token chunks), and a graph's memory on the
+   * device lasts as long as it is kept.
+   */
+  static final int MAX_GRAPHS = 256;
+
+  /** Decode-step graphs by pass and shape (rows, tiles, chunks); null when graphs are off. */
   private Map<Long, CudaDevice.Graph> graphs;
 
   /**
@@ -303,6 +316,7 @@ public final class CudaEngine implements Engine {
       CUdeviceptr positions,
       CUdeviceptr rowSeq,
       CUdeviceptr rowLen,
+      CUdeviceptr tileStart,
       CUdeviceptr table,
       CUdeviceptr x,
       CUdeviceptr xn,
@@ -360,7 +374,8 @@ public final class CudaEngine implements Engine {
     this.scratch = new CudaOps.AttentionScratch(b.oPart, b.mPart, b.lPart);
     this.draftVocab = Engine.defaultDraftVocab(c.vocabSize());
     this.mainPasses = new long[1];
-    this.graphs = new HashMap<>();
+    this.phases = new DevicePhases(device.marks());
+    this.graphs = graphCache(device);
   }
 
   /** The same engine (device memory, pools and graphs shared) drafting over draftVocab ids. */
@@ -378,6 +393,7 @@ public final class CudaEngine implements Engine {
     this.memory = e.memory;
     this.graphs = e.graphs;
     this.mainPasses = e.mainPasses;
+    this.phases = e.phases;
     this.moeLayers = e.moeLayers;
     this.expertCounters = e.expertCounters;
     this.expertLoad = e.expertLoad;
@@ -487,10 +503,10 @@ public final class CudaEngine implements Engine {
     return expertLoad;
   }
 
-  /** The device's phases are not timed (that would take events around each): zero. */
+  /** GPU time, from events on the device ({@link DevicePhases}: graphed passes split by shape). */
   @Override
   public long phaseNanos(Phase phase) {
-    return 0;
+    return phases.nanos(phase);
   }
 
   /** As the CPU engine's: per token, every layer's latents (kv_lora_rank + rope), fp32. */
@@ -514,7 +530,7 @@ public final class CudaEngine implements Engine {
     }
     List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
     int rows = prepareMain(seqs, tokens);
-    run(Graphed.MAIN, rows, seqs.size(), () -> forward(rows, null));
+    run(Graphed.MAIN, rows <= 2 * seqs.size(), () -> forward(rows, null));
     refreshExpertLoad();
     // Tokens are chosen on the device, greedy and sampled rows each by their kernel: only the ids
     // and logprobs cross to the host.
@@ -608,7 +624,7 @@ public final class CudaEngine implements Engine {
   public List<float[][]> mtp(List<MtpRequest> requests) {
     device.ensureCurrent();
     int rows = prepareMtp(requests);
-    run(Graphed.MTP, rows, requests.size(), () -> mtpForward(rows));
+    run(Graphed.MTP, rows <= 2 * requests.size(), () -> mtpForward(rows));
     refreshExpertLoad();
     float[][] all = logitRows(0, rows);
     List<float[][]> out = new ArrayList<>(requests.size());
@@ -630,7 +646,7 @@ public final class CudaEngine implements Engine {
     device.ensureCurrent();
     List<int[]> nextTokens = requests.stream().map(MtpRequest::nextTokens).toList();
     int rows = prepareMtp(requests);
-    run(Graphed.MTP, rows, requests.size(), () -> mtpForward(rows));
+    run(Graphed.MTP, rows <= 2 * requests.size(), () -> mtpForward(rows));
     // After the graph: the confidence changes from step to step (DraftGate).
     ops.draft(b.logits, rows, c.vocabSize(), draftVocab, minConfidence, b.argmax);
     refreshExpertLoad();
@@ -743,7 +759,20 @@ public final class CudaEngine implements Engine {
     if (!on && graphs != null) {
       graphs.values().forEach(device::destroy);
     }
-    graphs = on ? new HashMap<>() : null;
+    graphs = on ? graphCache(device) : null;
+  }
+
+  private static Map<Long, CudaDevice.Graph> graphCache(CudaDevice device) {
+    return new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<Long, CudaDevice.Graph> eldest) {
+        if (size() <= MAX_GRAPHS) {
+          return false;
+        }
+        device.destroy(eldest.getValue());
+        return true;
+      }
+    };
   }
 
   // ---- loading --------------------------------------------------------------------------------
@@ -934,6 +963,7 @@ public final class CudaEngine implements Engine {
         ints(r),
         ints(r),
         ints(r),
+        ints(r + 1L),
         ints((long) r * maxPagesPerSequence),
         floats((long) r * c.hiddenSize()),
         floats((long) r * c.hiddenSize()),
@@ -996,7 +1026,7 @@ public final class CudaEngine implements Engine {
   public float[][] step(List<CudaSequence> seqs, List<int[]> tokens, Trace trace) {
     device.ensureCurrent();
     int rows = prepareMain(seqs, tokens);
-    forward(rows, trace);
+    run(Graphed.MAIN, false, () -> forward(rows, trace)); // trace reads the device mid-pass
     return logitRows(0, rows);
   }
 
@@ -1021,16 +1051,22 @@ public final class CudaEngine implements Engine {
   }
 
   /**
-   * Runs a prepared step's launches: from the graph of its shape when graphs are on and the step is
-   * a decode or verify step (at most 2 rows per sequence: shapes that recur), else one by one.
+   * Runs a prepared pass's launches, timed by phase: from the graph of its shape when graphs are on
+   * and the pass recurs (a decode or verify step: at most 2 rows per sequence), else one by one.
    */
-  private void run(Graphed pass, int rows, int seqs, Runnable launches) {
-    if (graphs != null && rows <= 2 * seqs) {
-      long shape = ((long) pass.ordinal() << 62) | ((long) rows << 32) | splits();
-      device.launch(graphs.computeIfAbsent(shape, k -> device.capture(launches)));
+  private void run(Graphed pass, boolean recurs, Runnable launches) {
+    boolean graphed = graphs != null && recurs;
+    long shape =
+        ((long) pass.ordinal() << 60)
+            | ((long) queryRows.rows() << 40)
+            | ((long) queryRows.tiles() << 20)
+            | splits();
+    if (phases.begin(shape, graphed) || !graphed) {
+      launches.run(); // the shape's first pass, or one of its profiled passes: with phase marks
     } else {
-      launches.run();
+      device.launch(graphs.computeIfAbsent(shape, k -> device.capture(launches)));
     }
+    phases.end();
   }
 
   /**
@@ -1050,6 +1086,7 @@ public final class CudaEngine implements Engine {
     int[] seqOfRow = new int[rows];
     int[] len = new int[rows];
     int[] table = new int[seqs.size() * maxPagesPerSequence];
+    int[] runs = new int[seqs.size()];
     int r = 0;
     longestContext = 0;
     for (int s = 0; s < seqs.size(); s++) {
@@ -1071,13 +1108,17 @@ public final class CudaEngine implements Engine {
         len[r] = seq.length + i + 1; // causal: a row sees itself and what precedes it
       }
       seq.length = end;
+      runs[s] = t.length;
       longestContext = Math.max(longestContext, end);
     }
+    int[] tiles = CudaOps.tiles(runs);
     device.copy(tok, b.tokens);
     device.copy(pos, b.positions);
     device.copy(seqOfRow, b.rowSeq);
     device.copy(len, b.rowLen);
+    device.copy(tiles, b.tileStart);
     device.copy(table, b.table);
+    queryRows = new CudaOps.QueryRows(rows, b.rowSeq, b.rowLen, tiles.length - 1, b.tileStart);
     return rows;
   }
 
@@ -1094,6 +1135,7 @@ public final class CudaEngine implements Engine {
     for (int l = 0; l < w.layers.length; l++) {
       block(w.layers[l], pool.latents, l, rows, trace);
     }
+    phases.enter(Phase.HEAD);
     ops.rmsnorm(b.x, dim, w.norm, b.hidden, dim, rows, dim, (float) c.rmsNormEps());
     ops.linear(b.hidden, rows, w.head, b.logits, c.vocabSize(), dim);
   }
@@ -1106,9 +1148,11 @@ public final class CudaEngine implements Engine {
       Layer layer, CudaOps.PagedLatents cache, int cacheLayer, int rows, Trace trace) {
     int dim = c.hiddenSize();
     float eps = (float) c.rmsNormEps();
+    phases.enter(Phase.ATTENTION);
     ops.rmsnorm(b.x, dim, layer.attnNorm, b.xn, dim, rows, dim, eps);
     attention(layer, cache, cacheLayer, rows);
     ops.add(b.x, b.out, rows * dim);
+    phases.enter(Phase.FFN);
     ops.rmsnorm(b.x, dim, layer.ffnNorm, b.xn, dim, rows, dim, eps);
     if (layer.moe != null) {
       moe(layer.moe, rows);
@@ -1191,6 +1235,7 @@ public final class CudaEngine implements Engine {
         eps);
     ops.linear(b.concat, rows, w.mtp.ehProj, b.x, dim, 2 * dim);
     block(w.mtp.block, mtpPool.latents, 0, rows, null);
+    phases.enter(Phase.HEAD);
     ops.rmsnorm(b.x, dim, w.mtp.headNorm, b.xn, dim, rows, dim, eps);
     ops.linear(b.xn, rows, w.head, b.logits, c.vocabSize(), dim);
   }
@@ -1247,11 +1292,9 @@ public final class CudaEngine implements Engine {
         CudaKernel.MLA_ATTEND,
         b.qAbs,
         h,
-        rows,
+        queryRows,
         cache,
         l,
-        b.rowSeq,
-        b.rowLen,
         (float) c.softmaxScale(),
         SPLIT_LEN,
         splits,

@@ -13,6 +13,7 @@ import io.latentstream.engine.MtpRequest;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
+import io.latentstream.model.Phase;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.sampling.TokenDistribution;
 import io.latentstream.scheduler.FinishReason;
@@ -145,6 +146,42 @@ class CudaEngineTest {
   }
 
   /**
+   * Prefill attention runs in tiles of a sequence's rows, and how a prompt is cut into chunks (the
+   * scheduler's token budget, shared with other requests, decides) changes its tiles but not a bit
+   * of its numbers: whole, in uneven chunks, or beside another sequence's rows.
+   */
+  @Test
+  void aPromptsNumbersDoNotDependOnItsChunks() throws Exception {
+    CudaEngine engine = load(4096);
+    int vocab = engine.config().vocabSize();
+    int[] prompt = new SplittableRandom(11).ints(45, 0, vocab).toArray();
+    Sequence whole = engine.newSequence();
+    float[] expected = last(engine, whole, prompt);
+    Sequence chunked = engine.newSequence();
+    Sequence other = engine.newSequence();
+    float[] got = null;
+    int at = 0;
+    for (int n : new int[] {3, 7, 1, 2, 13, 19}) {
+      int[] chunk = java.util.Arrays.copyOfRange(prompt, at, at + n);
+      int[] beside = new SplittableRandom(at).ints(5, 0, vocab).toArray();
+      got =
+          engine
+              .step(
+                  List.of(
+                      new StepRequest(other, beside, StepRequest.Logits.NONE),
+                      new StepRequest(chunked, chunk, StepRequest.Logits.LAST)))
+              .get(1)
+              .logits()[0];
+      at += n;
+    }
+    assertEquals(prompt.length, at);
+    assertArrayEquals(expected, got);
+    whole.release();
+    chunked.release();
+    other.release();
+  }
+
+  /**
    * A step's hidden states stay on the device for the draft that follows: drafting from them there
    * gives the drafts and MTP cache that the same states copied to the host and uploaded give, and
    * once the next step has run they are gone (reading them is an error, not stale numbers).
@@ -176,6 +213,39 @@ class CudaEngineTest {
     assertTrue(gone.getMessage().contains("earlier step"), gone.getMessage());
     onDevice.release();
     viaHost.release();
+  }
+
+  /**
+   * Phase timings come from the device, graphed passes included: after a decode shape has been
+   * profiled and captured, steps that replay its graph (one launch each) still add GPU time to
+   * every phase, split as the profiled pass was.
+   */
+  @Test
+  void graphedPassesAddDeviceTimeToEveryPhase() throws Exception {
+    CudaEngine engine = load(4096);
+    Sequence seq = engine.newSequence();
+    int[] prompt = new SplittableRandom(7).ints(20, 0, engine.config().vocabSize()).toArray();
+    last(engine, seq, prompt);
+    for (int i = 0; i < 3; i++) { // the shape's first pass profiled, the second captured
+      last(engine, seq, new int[] {i + 1});
+    }
+    long[] before = phaseNanos(engine);
+    long launches = emulated.get().launches();
+    for (int i = 0; i < 4; i++) {
+      last(engine, seq, new int[] {i + 11});
+    }
+    assertEquals(4, emulated.get().launches() - launches, "each step replayed its graph");
+    long[] after = phaseNanos(engine);
+    for (Phase phase : Phase.values()) {
+      assertTrue(
+          after[phase.ordinal()] > before[phase.ordinal()],
+          phase + ": " + before[phase.ordinal()] + " -> " + after[phase.ordinal()] + " ns");
+    }
+    seq.release();
+  }
+
+  private static long[] phaseNanos(Engine engine) {
+    return java.util.Arrays.stream(Phase.values()).mapToLong(engine::phaseNanos).toArray();
   }
 
   /**

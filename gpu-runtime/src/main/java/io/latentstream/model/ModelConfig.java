@@ -115,6 +115,16 @@ public record ModelConfig(
     return qkNopeHeadDim + qkRopeHeadDim;
   }
 
+  /** Refuses token ids outside the vocabulary [0, vocab_size). */
+  public void checkTokenIds(int[] tokens) {
+    for (int t : tokens) {
+      if (t < 0 || t >= vocabSize) {
+        throw new IllegalArgumentException(
+            "token id " + t + " is outside the vocabulary [0, " + vocabSize + ")");
+      }
+    }
+  }
+
   /** Values cached per token and layer: the normalized latent plus the rotated shared key. */
   public int latentDim() {
     return kvLoraRank + qkRopeHeadDim;

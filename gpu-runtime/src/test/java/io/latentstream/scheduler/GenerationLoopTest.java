@@ -5,22 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.latentstream.backend.cuda.CudaDevice;
 import io.latentstream.engine.Engine;
-import io.latentstream.engine.cpu.CpuEngine;
-import io.latentstream.engine.cuda.CudaEngine;
 import io.latentstream.model.ExpertLoad;
-import io.latentstream.runtime.Backends;
 import io.latentstream.sampling.SamplingParams;
-import io.latentstream.testing.EmulatedDevice;
 import io.latentstream.testing.SharedData;
+import io.latentstream.testing.TestEngines;
 import io.latentstream.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,15 +29,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class GenerationLoopTest {
   private static Engine engine;
-  private static CudaDevice device;
-  private static Engine cuda;
   private static Tokenizer tokenizer;
   private static List<int[]> prompts;
   private static List<int[]> greedy32;
 
   @BeforeAll
   static void load() throws Exception {
-    engine = CpuEngine.load(SharedData.model("brown-mtp"));
+    engine = engine("cpu");
     tokenizer = Tokenizer.load(SharedData.model("brown-mtp"));
     prompts = new ArrayList<>();
     greedy32 = new ArrayList<>();
@@ -53,23 +46,8 @@ class GenerationLoopTest {
   }
 
   /** The engine of a backend: {@code cpu}, or {@code cuda} on the emulated device. */
-  private static Engine engine(String backend) throws Exception {
-    if (backend.equals("cpu")) {
-      return engine;
-    }
-    if (cuda == null) {
-      device = EmulatedDevice.open();
-      Backends.CudaSizes sizes = Backends.CudaSizes.forLoop(32, 256, 0);
-      cuda = CudaEngine.load(device, SharedData.model("brown-mtp"), sizes.maxRows(), 8192);
-    }
-    return cuda;
-  }
-
-  @AfterAll
-  static void closeDevice() {
-    if (device != null) {
-      device.close();
-    }
+  private static Engine engine(String backend) {
+    return TestEngines.brownMtp(backend);
   }
 
   /** Collects what the loop hands out, per request. */

@@ -158,7 +158,7 @@ public final class CpuEngine implements Engine {
     int dim = config.hiddenSize();
     for (int i = 0; i < n; i++) {
       int[] tokens = requests.get(i).tokens();
-      checkTokens(tokens);
+      config.checkTokenIds(tokens);
       model.embed(tokens, tokens.length, ws.x(), b.start()[i] * dim, dim);
     }
     model.forward(kernels, ws, b, trace);
@@ -231,7 +231,7 @@ public final class CpuEngine implements Engine {
     float[] concat = ws.concat();
     for (int i = 0; i < n; i++) {
       MtpRequest r = requests.get(i);
-      checkTokens(r.nextTokens());
+      config.checkTokenIds(r.nextTokens());
       int row0 = b.start()[i];
       model.embed(r.nextTokens(), r.nextTokens().length, concat, row0 * 2 * dim, 2 * dim);
       for (int j = 0; j < r.hidden().rows(); j++) {
@@ -302,14 +302,5 @@ public final class CpuEngine implements Engine {
       out[i] = java.util.Arrays.copyOfRange(flat, (row0 + i) * width, (row0 + i + 1) * width);
     }
     return out;
-  }
-
-  private void checkTokens(int[] tokens) {
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException(
-            "token id " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-      }
-    }
   }
 }

@@ -1071,7 +1071,8 @@ public final class CudaEngine implements Engine {
 
   /**
    * Uploads the step's tokens, positions, row-to-sequence map and the page table of the given pool,
-   * growing each sequence's pages there; returns the step's rows.
+   * growing each sequence's pages there; returns the step's rows. Checks everything it can before
+   * changing a sequence, so that a refused step leaves them as they were.
    */
   private int prepare(List<Pages> seqs, PagePool into, List<int[]> tokens) {
     int rows = 0;
@@ -1081,6 +1082,8 @@ public final class CudaEngine implements Engine {
     if (rows > maxRows) {
       throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
     }
+    tokens.forEach(c::checkTokenIds); // before anything changes: an id past the vocabulary
+    // would read past the embedding table on the device
     int[] tok = new int[rows];
     int[] pos = new int[rows];
     int[] seqOfRow = new int[rows];
@@ -1180,40 +1183,34 @@ public final class CudaEngine implements Engine {
         hidden.stream().allMatch(h -> h instanceof DeviceRows d && d.onDeviceOf(this));
     int dim = c.hiddenSize();
     int rows = hidden.stream().mapToInt(HiddenStates::rows).sum();
-    if (rows > maxRows) {
-      throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
-    }
     int[] rowOf = new int[rows];
-    if (onDevice) {
-      int r = 0;
-      for (HiddenStates h : hidden) {
-        DeviceRows d = (DeviceRows) h;
-        for (int j = d.from; j < d.to; j++) {
-          rowOf[r++] = j;
+    float[] flat = onDevice ? null : new float[rows * dim];
+    int r = 0;
+    for (HiddenStates h : hidden) {
+      for (int j = 0; j < h.rows(); j++, r++) {
+        if (onDevice) {
+          rowOf[r] = ((DeviceRows) h).from + j;
+          continue;
         }
-      }
-    } else {
-      float[] flat = new float[rows * dim];
-      int r = 0;
-      for (HiddenStates h : hidden) {
-        for (int j = 0; j < h.rows(); j++, r++) {
-          float[] row = h.row(j);
-          if (row.length != dim) {
-            throw new IllegalArgumentException(
-                "MTP hidden state of " + row.length + " values, the model has " + dim);
-          }
-          System.arraycopy(row, 0, flat, r * dim, dim);
-          rowOf[r] = r;
+        float[] row = h.row(j); // before any change: a stale device row throws here
+        if (row.length != dim) {
+          throw new IllegalArgumentException(
+              "MTP hidden state of " + row.length + " values, the model has " + dim);
         }
+        System.arraycopy(row, 0, flat, r * dim, dim);
+        rowOf[r] = r;
       }
+    }
+    prepare(
+        requests.stream().map(q -> mine(q.sequence()).mtp).toList(),
+        mtpPool,
+        requests.stream().map(MtpRequest::nextTokens).toList());
+    if (flat != null) {
       device.copy(flat, b.hidden);
       mainPasses[0]++; // b.hidden no longer holds the last step's states
     }
     device.copy(rowOf, b.hiddenRow);
-    return prepare(
-        requests.stream().map(q -> mine(q.sequence()).mtp).toList(),
-        mtpPool,
-        requests.stream().map(MtpRequest::nextTokens).toList());
+    return rows;
   }
 
   /** The MTP module over the prepared rows, its logits left in b.logits. */

@@ -264,10 +264,16 @@ public final class CudaEngine implements Engine {
       }
     }
 
+    /** Gives back the pages past those s's length needs. */
+    void shrink(Pages s) {
+      while (s.ids.size() * PAGE_TOKENS >= s.length + PAGE_TOKENS) {
+        free.add(s.ids.remove(s.ids.size() - 1));
+      }
+    }
+
     void release(Pages s) {
-      free.addAll(s.ids);
-      s.ids.clear();
       s.length = 0;
+      shrink(s);
     }
   }
 
@@ -474,7 +480,8 @@ public final class CudaEngine implements Engine {
   /**
    * Keeps the first n tokens of a sequence (a rejected draft's row leaves no trace: attention reads
    * only a sequence's length, and the next step overwrites the row). MTP entry j pairs hidden state
-   * j with token j+1, so only entries below n-1 stay valid. Pages stay with the sequence.
+   * j with token j+1, so only entries below n-1 stay valid. Pages past what is kept go back to the
+   * pools.
    */
   public void truncate(CudaSequence s, int n) {
     if (n < 0 || n > s.main.length) {
@@ -482,6 +489,20 @@ public final class CudaEngine implements Engine {
     }
     s.main.length = n;
     s.mtp.length = Math.min(s.mtp.length, Math.max(0, n - 1));
+    shrink(s);
+  }
+
+  /** Gives a sequence's pages past its lengths back to the pools. */
+  private void shrink(CudaSequence s) {
+    pool.shrink(s.main);
+    if (mtpPool != null) {
+      mtpPool.shrink(s.mtp);
+    }
+  }
+
+  /** Free pages of the main model's pool (for tests: admission reads {@link #cacheCapacity}). */
+  int freePages() {
+    return pool.free.size();
   }
 
   @Override
@@ -728,6 +749,7 @@ public final class CudaEngine implements Engine {
     }
     s.main.length = to;
     s.mtp.length = Math.min(s.mtp.length, Math.max(0, to - 1));
+    shrink(s);
   }
 
   /** Where slot `slot` of page `page` holds layer `layer`'s latents in the main pool. */

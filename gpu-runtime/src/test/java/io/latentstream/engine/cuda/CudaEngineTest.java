@@ -76,6 +76,24 @@ class CudaEngineTest {
     moved.release();
   }
 
+  /** Truncating gives the pages past the kept tokens back to the pool, and the sequence regrows. */
+  @Test
+  void truncateGivesPagesBack() throws Exception {
+    CudaEngine engine = load(4096);
+    int free = engine.freePages();
+    Sequence seq = engine.newSequence();
+    int[] prompt = new SplittableRandom(9).ints(130, 0, engine.config().vocabSize()).toArray();
+    float[] expected = last(engine, seq, prompt);
+    assertEquals(free - 3, engine.freePages(), "130 tokens in 64-token pages");
+    seq.truncate(64);
+    assertEquals(free - 1, engine.freePages());
+    last(engine, seq, java.util.Arrays.copyOfRange(prompt, 64, 129));
+    assertArrayEquals(expected, last(engine, seq, new int[] {prompt[129]}));
+    assertEquals(free - 3, engine.freePages());
+    seq.release();
+    assertEquals(free, engine.freePages());
+  }
+
   /**
    * A greedy choice is made on the device: the step returns the token and its logprob, no logits,
    * and they are the argmax and log-softmax of the logits a plain request gets.

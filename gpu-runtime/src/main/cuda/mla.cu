@@ -150,6 +150,7 @@ extern "C" __global__ void mla_attend(const float* q, int ldq, int heads, int kv
   int latentDim = kvLora + rope;
   constexpr int T = kTileRows;
   int r0 = tileStart[z], n = tileStart[z + 1] - r0;
+  if (n == 0) return;  // a tile that pads a graphed step's grid: the whole block leaves
   __shared__ float sq[T][kMaxLatent];
   for (int i = threadIdx.x; i < n * latentDim; i += blockDim.x) {
     int t = i / latentDim, j = i % latentDim;

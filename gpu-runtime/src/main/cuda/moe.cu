@@ -83,16 +83,17 @@ extern "C" __global__ void moe_route(float* logits, int rows, int nExperts, cons
 // an expert), as model/MoE: start[e] .. start[e+1] are expert e's grouped positions, slotOf[slot]
 // its grouped position, rowOf[position] its activation row. One thread: slots are few (rows x
 // top_k) and the sort is a few microseconds; a single thread keeps it deterministic. load, when
-// not null, accumulates each expert's rows of every call: the expert-load metric (ExpertLoad),
-// counted where the counts already are, and inside a step's CUDA graph too.
+// not null, accumulates each expert's rows of every call, the first *counted rows' (the rest pad
+// a graphed step): the expert-load metric (ExpertLoad), counted inside a step's CUDA graph too.
 // Grid 1, block 1.
 extern "C" __global__ void moe_group(const int* chosen, int slots, int topK, int nExperts,
-                                     int* start, int* slotOf, int* rowOf,
+                                     int* start, int* slotOf, int* rowOf, const int* counted,
                                      unsigned long long* load) {
   for (int e = 0; e <= nExperts; e++) start[e] = 0;
   for (int i = 0; i < slots; i++) start[chosen[i] + 1]++;
   if (load != nullptr) {
-    for (int e = 0; e < nExperts; e++) load[e] += start[e + 1];
+    int n = min(slots, *counted * topK);
+    for (int i = 0; i < n; i++) load[chosen[i]]++;
   }
   for (int e = 0; e < nExperts; e++) start[e + 1] += start[e];
   int cursor[kMaxExperts];

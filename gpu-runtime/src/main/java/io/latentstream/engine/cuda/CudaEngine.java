@@ -47,17 +47,18 @@ import jcuda.driver.CUdeviceptr;
  * </pre>
  *
  * <p>Decode and verify steps (one or two tokens per sequence) and MTP drafts replay CUDA graphs
- * ({@link #useGraphs}, on by default): one per pass and step shape (rows, tiles, attention chunks),
- * captured the first time the shape occurs, since a launch from Java costs about 9 us on the H200
- * and a brown-mtp decode step launches 119 kernels. What crosses to the host per step is the chosen
- * tokens and their logprobs (logits only when a request asks for them); the final hidden states
- * stay on the device for the MTP draft that follows ({@link HiddenStates}). An fp8 checkpoint's
- * linear weights stay fp8 on the device, with their fp32 128x128 block scales, and run on the fp8
- * GEMMs, which apply the scales inside the product: half the bytes of bf16, and the checkpoint's
- * exact values. Other weights go up as bf16 (embeddings, head, the W^UK and W^UV absorbed from
- * wkv_b on the host) or fp32 (norms, router); the latent pages are fp32 as the CPU's cache. Rows of
- * a step must fit {@link #maxRows}; one thread drives it. Its device memory belongs to the {@link
- * CudaDevice} and is freed when that closes.
+ * ({@link #useGraphs}, on by default), since a launch from Java costs about 9 us on the H200 and a
+ * brown-mtp decode step launches 119 kernels: one graph per pass and bucket (rows padded to 1, 2,
+ * 4, 8 or a multiple of 8, attention chunks to a power of two; {@link #bucket}), captured when the
+ * bucket recurs. What crosses to the host per step is the chosen tokens and their logprobs (logits
+ * only when a request asks for them); the final hidden states stay on the device for the MTP draft
+ * that follows ({@link HiddenStates}). An fp8 checkpoint's linear weights stay fp8 on the device,
+ * with their fp32 128x128 block scales, and run on the fp8 GEMMs, which apply the scales inside the
+ * product: half the bytes of bf16, and the checkpoint's exact values. Other weights go up as bf16
+ * (embeddings, head, the W^UK and W^UV absorbed from wkv_b on the host) or fp32 (norms, router);
+ * the latent pages are fp32 as the CPU's cache. Rows of a step must fit {@link #maxRows}; one
+ * thread drives it. Its device memory belongs to the {@link CudaDevice} and is freed when that
+ * closes.
  */
 public final class CudaEngine implements Engine {
   /** Tokens per latent page (the kernels' kPageTokens). */
@@ -80,8 +81,8 @@ public final class CudaEngine implements Engine {
   /** Token ids [0, draftVocab) are the ones MTP drafts (see {@link Engine#withDraftVocab}). */
   private final int draftVocab;
 
-  /** The longest context of the current step: how many chunks attention is split into. */
-  private int longestContext;
+  /** How many chunks attention is split into this step: its longest context's (bucketed). */
+  private int stepSplits;
 
   /** The current step's query rows for attention (tiles of one sequence's rows). */
   private CudaOps.QueryRows queryRows;
@@ -230,17 +231,23 @@ public final class CudaEngine implements Engine {
     }
   }
 
-  /** A pool of latent pages for some layers, with its free list. */
+  /**
+   * A pool of latent pages for some layers, with its free list, and one page more that no sequence
+   * owns: the rows that pad a graphed step write their latents there.
+   */
   private final class PagePool {
     final CudaOps.PagedLatents latents;
     final Deque<Integer> free = new ArrayDeque<>();
     final int pages;
+    final int scratch;
 
     PagePool(int pages, int layers) {
       this.pages = pages;
+      this.scratch = pages;
       latents =
           new CudaOps.PagedLatents(
-              device.alloc((long) pages * layers * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
+              device.alloc(
+                  (long) (pages + 1) * layers * PAGE_TOKENS * c.latentDim() * Sizeof.FLOAT),
               b.table,
               maxPagesPerSequence,
               layers,
@@ -323,6 +330,7 @@ public final class CudaEngine implements Engine {
       CUdeviceptr rowSeq,
       CUdeviceptr rowLen,
       CUdeviceptr tileStart,
+      CUdeviceptr counted,
       CUdeviceptr table,
       CUdeviceptr x,
       CUdeviceptr xn,
@@ -550,8 +558,9 @@ public final class CudaEngine implements Engine {
       throw new IllegalArgumentException("a sequence appears twice in one step");
     }
     List<int[]> tokens = requests.stream().map(StepRequest::tokens).toList();
-    int rows = prepareMain(seqs, tokens);
-    run(Graphed.MAIN, rows <= 2 * seqs.size(), () -> forward(rows, null));
+    boolean graphed = graphed(tokens);
+    int rows = prepareMain(seqs, tokens, graphed);
+    run(Graphed.MAIN, graphed, () -> forward(queryRows.rows(), null));
     refreshExpertLoad();
     // Tokens are chosen on the device, greedy and sampled rows each by their kernel: only the ids
     // and logprobs cross to the host.
@@ -644,8 +653,9 @@ public final class CudaEngine implements Engine {
   @Override
   public List<float[][]> mtp(List<MtpRequest> requests) {
     device.ensureCurrent();
-    int rows = prepareMtp(requests);
-    run(Graphed.MTP, rows <= 2 * requests.size(), () -> mtpForward(rows));
+    boolean graphed = graphed(requests.stream().map(MtpRequest::nextTokens).toList());
+    int rows = prepareMtp(requests, graphed);
+    run(Graphed.MTP, graphed, () -> mtpForward(queryRows.rows()));
     refreshExpertLoad();
     float[][] all = logitRows(0, rows);
     List<float[][]> out = new ArrayList<>(requests.size());
@@ -666,8 +676,9 @@ public final class CudaEngine implements Engine {
   public int[] draft(List<MtpRequest> requests, float minConfidence) {
     device.ensureCurrent();
     List<int[]> nextTokens = requests.stream().map(MtpRequest::nextTokens).toList();
-    int rows = prepareMtp(requests);
-    run(Graphed.MTP, rows <= 2 * requests.size(), () -> mtpForward(rows));
+    boolean graphed = graphed(nextTokens);
+    int rows = prepareMtp(requests, graphed);
+    run(Graphed.MTP, graphed, () -> mtpForward(queryRows.rows()));
     // After the graph: the confidence changes from step to step (DraftGate).
     ops.draft(b.logits, rows, c.vocabSize(), draftVocab, minConfidence, b.argmax);
     refreshExpertLoad();
@@ -975,7 +986,7 @@ public final class CudaEngine implements Engine {
     int r = maxRows;
     int h = c.numAttentionHeads();
     int kvl = c.kvLoraRank();
-    int maxSplits = Math.max(1, (c.maxPositionEmbeddings() + SPLIT_LEN - 1) / SPLIT_LEN);
+    int maxSplits = maxSplits();
     int interMax =
         Math.max(c.intermediateSize(), c.moeIntermediateSize() * Math.max(1, c.nSharedExperts()));
     int slots = r * Math.max(1, c.numExpertsPerTok());
@@ -986,7 +997,8 @@ public final class CudaEngine implements Engine {
         ints(r),
         ints(r),
         ints(r + 1L),
-        ints((long) r * maxPagesPerSequence),
+        ints(1),
+        ints((r + 1L) * maxPagesPerSequence),
         floats((long) r * c.hiddenSize()),
         floats((long) r * c.hiddenSize()),
         floats((long) r * c.hiddenSize()),
@@ -1047,7 +1059,7 @@ public final class CudaEngine implements Engine {
    */
   public float[][] step(List<CudaSequence> seqs, List<int[]> tokens, Trace trace) {
     device.ensureCurrent();
-    int rows = prepareMain(seqs, tokens);
+    int rows = prepareMain(seqs, tokens, false);
     run(Graphed.MAIN, false, () -> forward(rows, trace)); // trace reads the device mid-pass
     return logitRows(0, rows);
   }
@@ -1073,11 +1085,18 @@ public final class CudaEngine implements Engine {
   }
 
   /**
-   * Runs a prepared pass's launches, timed by phase: from the graph of its shape when graphs are on
-   * and the pass recurs (a decode or verify step: at most 2 rows per sequence), else one by one.
+   * Whether a pass over these sequences' new tokens replays a graph: graphs are on and it is a
+   * decode or verify step (at most 2 rows per sequence), whose shapes recur.
    */
-  private void run(Graphed pass, boolean recurs, Runnable launches) {
-    boolean graphed = graphs != null && recurs;
+  private boolean graphed(List<int[]> tokens) {
+    return graphs != null && tokens.stream().mapToInt(t -> t.length).sum() <= 2 * tokens.size();
+  }
+
+  /**
+   * Runs a prepared pass's launches, timed by phase: from the graph of its shape when graphed (the
+   * pass prepared padded to its bucket), else one by one.
+   */
+  private void run(Graphed pass, boolean graphed, Runnable launches) {
     long shape =
         ((long) pass.ordinal() << 60)
             | ((long) queryRows.rows() << 40)
@@ -1092,37 +1111,72 @@ public final class CudaEngine implements Engine {
   }
 
   /**
+   * The rows a graphed pass computes for {@code rows} real ones: 1, 2, 4, 8, then multiples of 8
+   * (vLLM's capture sizes), at most maxRows. Padding to these buckets bounds the graphs a serving
+   * loop captures (the batch changes as requests come and go and drafts are proposed or not) at the
+   * cost of at most 7 rows that compute nothing anyone reads.
+   */
+  static int bucket(int rows, int maxRows) {
+    int b = 1;
+    while (b < rows && b < 8) {
+      b <<= 1;
+    }
+    if (rows > 8) {
+      b = (rows + 7) / 8 * 8;
+    }
+    return Math.min(b, maxRows);
+  }
+
+  /** Attention chunks enough for the longest context the model allows. */
+  private int maxSplits() {
+    return Math.max(1, (c.maxPositionEmbeddings() + SPLIT_LEN - 1) / SPLIT_LEN);
+  }
+
+  /**
    * Uploads the step's tokens, positions, row-to-sequence map and the page table of the given pool,
    * growing each sequence's pages there; returns the step's rows. Checks everything it can before
-   * changing a sequence, so that a refused step leaves them as they were.
+   * changing a sequence, so that a refused step leaves them as they were. A pass to be graphed
+   * ({@code pad}) is padded to its {@link #bucket} of rows and a power of two of attention chunks:
+   * padding rows read token 0 at position 0 of the pool's scratch page and write their latents
+   * there, each a tile of its own; their outputs are never read, and the expert-load counters skip
+   * them (b.counted holds the real rows).
    */
-  private int prepare(List<Pages> seqs, PagePool into, List<int[]> tokens) {
+  private int prepare(List<Pages> seqs, PagePool into, List<int[]> tokens, boolean pad) {
     int rows = 0;
-    for (int[] t : tokens) {
-      rows += t.length;
-    }
-    if (rows > maxRows) {
-      throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
-    }
-    tokens.forEach(c::checkTokenIds); // before anything changes: an id past the vocabulary
-    // would read past the embedding table on the device
-    int[] tok = new int[rows];
-    int[] pos = new int[rows];
-    int[] seqOfRow = new int[rows];
-    int[] len = new int[rows];
-    int[] table = new int[seqs.size() * maxPagesPerSequence];
-    int[] runs = new int[seqs.size()];
-    int r = 0;
-    longestContext = 0;
+    int longest = 0;
     for (int s = 0; s < seqs.size(); s++) {
-      Pages seq = seqs.get(s);
-      int[] t = tokens.get(s);
-      int end = seq.length + t.length;
+      rows += tokens.get(s).length;
+      int end = seqs.get(s).length + tokens.get(s).length;
       if (end > c.maxPositionEmbeddings()) {
         throw new IllegalArgumentException(
             "sequence of " + end + " tokens: past max_position_embeddings");
       }
-      into.grow(seq, end);
+      longest = Math.max(longest, end);
+    }
+    if (rows > maxRows) {
+      throw new IllegalArgumentException(rows + " rows in one step, at most " + maxRows);
+    }
+    tokens.forEach(c::checkTokenIds); // an id past the vocabulary would read past the embedding
+    // table on the device
+    try {
+      for (int s = 0; s < seqs.size(); s++) {
+        into.grow(seqs.get(s), seqs.get(s).length + tokens.get(s).length);
+      }
+    } catch (IllegalStateException full) {
+      seqs.forEach(into::shrink);
+      throw full;
+    }
+    int passRows = pad ? bucket(rows, maxRows) : rows;
+    int[] tok = new int[passRows];
+    int[] pos = new int[passRows];
+    int[] seqOfRow = new int[passRows];
+    int[] len = new int[passRows];
+    int[] table = new int[(seqs.size() + 1) * maxPagesPerSequence];
+    int[] runs = new int[seqs.size() + passRows - rows];
+    int r = 0;
+    for (int s = 0; s < seqs.size(); s++) {
+      Pages seq = seqs.get(s);
+      int[] t = tokens.get(s);
       for (int p = 0; p < seq.ids.size(); p++) {
         table[s * maxPagesPerSequence + p] = seq.ids.get(p);
       }
@@ -1132,24 +1186,37 @@ public final class CudaEngine implements Engine {
         seqOfRow[r] = s;
         len[r] = seq.length + i + 1; // causal: a row sees itself and what precedes it
       }
-      seq.length = end;
+      seq.length += t.length;
       runs[s] = t.length;
-      longestContext = Math.max(longestContext, end);
+    }
+    table[seqs.size() * maxPagesPerSequence] = into.scratch;
+    for (; r < passRows; r++) {
+      seqOfRow[r] = seqs.size();
+      len[r] = 1;
+      runs[seqs.size() + r - rows] = 1;
     }
     int[] tiles = CudaOps.tiles(runs);
+    if (pad) { // as many tiles as rows, the ones past the last row empty
+      int real = tiles.length - 1;
+      tiles = java.util.Arrays.copyOf(tiles, passRows + 1);
+      java.util.Arrays.fill(tiles, real + 1, tiles.length, passRows);
+    }
+    int splits = Math.max(1, (longest + SPLIT_LEN - 1) / SPLIT_LEN);
+    stepSplits = pad ? Math.min(maxSplits(), Integer.highestOneBit(splits * 2 - 1)) : splits;
     device.copy(tok, b.tokens);
     device.copy(pos, b.positions);
     device.copy(seqOfRow, b.rowSeq);
     device.copy(len, b.rowLen);
     device.copy(tiles, b.tileStart);
+    device.copy(new int[] {rows}, b.counted);
     device.copy(table, b.table);
-    queryRows = new CudaOps.QueryRows(rows, b.rowSeq, b.rowLen, tiles.length - 1, b.tileStart);
+    queryRows = new CudaOps.QueryRows(passRows, b.rowSeq, b.rowLen, tiles.length - 1, b.tileStart);
     return rows;
   }
 
   /** {@link #prepare} for a main-model pass, which will overwrite the last pass's hidden states. */
-  private int prepareMain(List<CudaSequence> seqs, List<int[]> tokens) {
-    int rows = prepare(seqs.stream().map(s -> s.main).toList(), pool, tokens);
+  private int prepareMain(List<CudaSequence> seqs, List<int[]> tokens, boolean pad) {
+    int rows = prepare(seqs.stream().map(s -> s.main).toList(), pool, tokens, pad);
     mainPasses[0]++;
     return rows;
   }
@@ -1196,7 +1263,7 @@ public final class CudaEngine implements Engine {
    * b.hidden; returns its rows. States still on the device from the last step (the generation
    * loop's case) stay there; others are uploaded into b.hidden first.
    */
-  private int prepareMtp(List<MtpRequest> requests) {
+  private int prepareMtp(List<MtpRequest> requests, boolean pad) {
     if (w.mtp == null) {
       throw new IllegalStateException("the model has no MTP module (num_nextn_predict_layers 0)");
     }
@@ -1205,7 +1272,7 @@ public final class CudaEngine implements Engine {
         hidden.stream().allMatch(h -> h instanceof DeviceRows d && d.onDeviceOf(this));
     int dim = c.hiddenSize();
     int rows = hidden.stream().mapToInt(HiddenStates::rows).sum();
-    int[] rowOf = new int[rows];
+    int[] rowOf = new int[pad ? bucket(rows, maxRows) : rows]; // padding rows read row 0
     float[] flat = onDevice ? null : new float[rows * dim];
     int r = 0;
     for (HiddenStates h : hidden) {
@@ -1226,7 +1293,8 @@ public final class CudaEngine implements Engine {
     prepare(
         requests.stream().map(q -> mine(q.sequence()).mtp).toList(),
         mtpPool,
-        requests.stream().map(MtpRequest::nextTokens).toList());
+        requests.stream().map(MtpRequest::nextTokens).toList(),
+        pad);
     if (flat != null) {
       device.copy(flat, b.hidden);
       mainPasses[0]++; // b.hidden no longer holds the last step's states
@@ -1325,7 +1393,7 @@ public final class CudaEngine implements Engine {
 
   /** Chunks of attention in this step: its longest context in {@link #SPLIT_LEN} chunks. */
   private int splits() {
-    return Math.max(1, (longestContext + SPLIT_LEN - 1) / SPLIT_LEN);
+    return stepSplits;
   }
 
   /** SwiGLU over rows of x into y, with b.g and b.u as scratch. */
@@ -1372,6 +1440,7 @@ public final class CudaEngine implements Engine {
         b.start,
         b.slotOf,
         b.rowOf,
+        b.counted,
         m.load);
     ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w1, b.eg, inter, dim, slots, e);
     ops.expertLinear(b.xn, dim, b.rowOf, b.start, m.experts.w3, b.eu, inter, dim, slots, e);

@@ -76,6 +76,17 @@ class CudaEngineTest {
     moved.release();
   }
 
+  /** Graphed steps are padded to few sizes: 1, 2, 4, 8, then multiples of 8, within maxRows. */
+  @Test
+  void graphedStepsArePaddedToBuckets() {
+    int[] rows = {1, 2, 3, 5, 8, 9, 16, 17, 250, 250};
+    int[] max = {256, 256, 256, 256, 256, 256, 256, 256, 256, 250};
+    int[] expected = {1, 2, 4, 8, 8, 16, 16, 24, 256, 250};
+    for (int i = 0; i < rows.length; i++) {
+      assertEquals(expected[i], CudaEngine.bucket(rows[i], max[i]), rows[i] + " of " + max[i]);
+    }
+  }
+
   /** Truncating gives the pages past the kept tokens back to the pool, and the sequence regrows. */
   @Test
   void truncateGivesPagesBack() throws Exception {

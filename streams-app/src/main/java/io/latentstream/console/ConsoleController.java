@@ -3,7 +3,7 @@ package io.latentstream.console;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.service.GenerationMetrics;
-import io.latentstream.topology.ServedModel;
+import io.latentstream.serving.ServedModel;
 import io.micronaut.context.annotation.Requires;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;

@@ -1,13 +1,13 @@
 package io.latentstream.service;
 
-import io.latentstream.registry.AvroSerdes;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.AvroSerdes;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.GenerationObserver;
 import io.latentstream.topology.LatentstreamTopology;
-import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import io.latentstream.topology.TopologySettings;
 import io.micronaut.configuration.kafka.streams.ConfiguredStreamBuilder;

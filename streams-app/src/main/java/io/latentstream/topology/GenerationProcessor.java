@@ -2,7 +2,7 @@ package io.latentstream.topology;
 
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Sequence;
-import io.latentstream.registry.RecordDecodingException;
+import io.latentstream.registry.client.RecordDecodingException;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
@@ -15,6 +15,7 @@ import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.Timings;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.schemas.Usage;
+import io.latentstream.serving.ServedModel;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package io.latentstream.topology;
 
+import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.Claims.Claim;
 import io.latentstream.topology.Claims.Verdict;
 import java.util.Optional;

@@ -3,7 +3,7 @@ package io.latentstream.topology;
 import io.latentstream.schemas.ErrorCode;
 
 /** A prompt the service refuses, with the code and message its publisher receives. */
-final class PromptRejected extends Exception {
+public final class PromptRejected extends Exception {
   private final ErrorCode code;
 
   PromptRejected(ErrorCode code, String message) {

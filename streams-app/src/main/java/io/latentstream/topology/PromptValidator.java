@@ -26,7 +26,7 @@ import java.util.Set;
  * token stands for at most {@link Tokenizer#maxTokenBytes} bytes, so a text longer than the context
  * times that cannot fit, whatever its tokens).
  */
-final class PromptValidator {
+public final class PromptValidator {
   private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
   private final Tokenizer tokenizer;
@@ -38,7 +38,8 @@ final class PromptValidator {
    * @param tokenizer tokenizes text and chat input; null accepts token ids only
    * @param contextTokens the model's context (max_position_embeddings)
    */
-  PromptValidator(Tokenizer tokenizer, int vocabSize, int contextTokens, PromptLimits limits) {
+  public PromptValidator(
+      Tokenizer tokenizer, int vocabSize, int contextTokens, PromptLimits limits) {
     this.tokenizer = tokenizer;
     this.vocabSize = vocabSize;
     this.contextTokens = contextTokens;
@@ -49,7 +50,7 @@ final class PromptValidator {
    * Validates {@code prompt}; {@code continuesContext} says whether its tokens follow a session's
    * history (then no BOS is added).
    */
-  Turn validate(PromptRequest prompt, boolean continuesContext) throws PromptRejected {
+  public Turn validate(PromptRequest prompt, boolean continuesContext) throws PromptRejected {
     if (prompt.getRequestId() == null || prompt.getRequestId().isBlank()) {
       throw new PromptRejected(ErrorCode.MISSING_REQUEST_ID, "the request has no request_id");
     }
@@ -147,7 +148,7 @@ final class PromptValidator {
    * its tenant field must name it, else the prompt claims another tenant's requests and sessions.
    * Where they have none ({@code topicTenant} null), the field names the tenant.
    */
-  static void checkTenant(PromptRequest prompt, String topicTenant) throws PromptRejected {
+  public static void checkTenant(PromptRequest prompt, String topicTenant) throws PromptRejected {
     if (topicTenant != null && !topicTenant.equals(prompt.getTenant())) {
       throw new PromptRejected(
           ErrorCode.TENANT_MISMATCH,

@@ -5,13 +5,14 @@ import java.util.Arrays;
 
 /**
  * The session rules that decide what a prompt generates from, shared by {@link GenerationProcessor}
- * and {@link Replay} so that a replay regenerates each turn from the history the service gave it.
+ * and replay (io.latentstream.replay) so that a replay regenerates each turn from the history the
+ * service gave it.
  */
-final class SessionTurns {
+public final class SessionTurns {
   private SessionTurns() {}
 
   /** The session a prompt continues, or null for a one-off request (no session id or tenant). */
-  static SessionKey sessionOf(PromptRequest prompt) {
+  public static SessionKey sessionOf(PromptRequest prompt) {
     return prompt.getSessionId() == null
             || prompt.getSessionId().isBlank()
             || prompt.getTenant() == null
@@ -21,7 +22,7 @@ final class SessionTurns {
   }
 
   /** What a turn generates from: the session's history, then the turn's own tokens. */
-  static int[] context(int[] history, Turn turn) {
+  public static int[] context(int[] history, Turn turn) {
     return concat(history, turn.tokens());
   }
 
@@ -31,7 +32,7 @@ final class SessionTurns {
    *
    * @param eos the tokenizer's EOS id, null without a tokenizer
    */
-  static int[] historyAfter(int[] history, Turn turn, int[] reply, Integer eos) {
+  public static int[] historyAfter(int[] history, Turn turn, int[] reply, Integer eos) {
     int[] after = concat(concat(history, turn.tokens()), reply);
     if (turn.chat() && eos != null && after[after.length - 1] != eos) {
       after = concat(after, new int[] {eos});

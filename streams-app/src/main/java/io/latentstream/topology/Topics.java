@@ -1,7 +1,7 @@
 package io.latentstream.topology;
 
-import io.latentstream.registry.AvroSerdes;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.AvroSerdes;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;

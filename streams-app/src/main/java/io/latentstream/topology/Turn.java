@@ -8,4 +8,4 @@ import io.latentstream.sampling.SamplingParams;
  * @param tokens the turn's own tokens (for a session, appended to its history)
  * @param chat whether the turn was chat input, whose assistant replies end with EOS in the history
  */
-record Turn(int[] tokens, SamplingParams params, boolean mtpDrafting, boolean chat) {}
+public record Turn(int[] tokens, SamplingParams params, boolean mtpDrafting, boolean chat) {}

@@ -1,7 +1,7 @@
 package io.latentstream.testing;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.topology.Topics;
 import java.io.IOException;

@@ -3,10 +3,10 @@ package io.latentstream.topology;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.latentstream.registry.AvroSerdes;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.AvroSerdes;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.Timings;

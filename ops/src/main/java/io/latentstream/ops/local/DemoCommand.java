@@ -2,8 +2,8 @@ package io.latentstream.ops.local;
 
 import io.latentstream.ops.BackendOption;
 import io.latentstream.ops.pipeline.LiveView;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.Completion;

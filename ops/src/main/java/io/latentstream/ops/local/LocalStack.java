@@ -1,7 +1,7 @@
 package io.latentstream.ops.local;
 
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.service.Application;
 import io.latentstream.topology.Topics;
 import io.micronaut.context.ApplicationContext;

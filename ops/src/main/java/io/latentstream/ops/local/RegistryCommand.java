@@ -1,8 +1,8 @@
 package io.latentstream.ops.local;
 
 import io.latentstream.registry.CompatibilityLevel;
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;

@@ -1,8 +1,8 @@
 package io.latentstream.ops.pipeline;
 
 import io.latentstream.ops.local.KafkaClientOptions;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
 import java.util.HashMap;

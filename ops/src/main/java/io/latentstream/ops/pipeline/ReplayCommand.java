@@ -1,10 +1,10 @@
 package io.latentstream.ops.pipeline;
 
+import io.latentstream.replay.Replay;
 import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
+import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.PromptLimits;
-import io.latentstream.topology.Replay;
-import io.latentstream.topology.ServedModel;
 import io.latentstream.topology.Topics;
 import java.io.PrintWriter;
 import java.nio.file.Files;

@@ -2,10 +2,10 @@ package io.latentstream.ops.local;
 
 import io.latentstream.ops.local.ServiceProcesses.Observed;
 import io.latentstream.ops.pipeline.BenchPipelineCommand;
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;

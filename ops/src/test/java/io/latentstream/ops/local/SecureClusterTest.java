@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport;
 import io.latentstream.ops.local.ServiceProcesses.Observed;
-import io.latentstream.registry.AvroSerdes;
-import io.latentstream.registry.EmbeddedRegistryConfig;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.AvroSerdes;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;

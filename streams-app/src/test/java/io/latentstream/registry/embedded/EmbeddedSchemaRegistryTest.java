@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,6 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentstream.registry.CompatibilityLevel;
+import io.latentstream.registry.RegistryException;
+import io.latentstream.registry.SchemaVersion;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.RegistryUnavailableException;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;

@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 /**
  * The registry could not be reached (or kept failing) for the whole configured retry time, or at

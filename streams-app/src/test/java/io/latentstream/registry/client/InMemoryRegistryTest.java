@@ -1,9 +1,12 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.latentstream.registry.RegistryException;
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.TokenEvent;

@@ -1,10 +1,12 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.testing.TestCertificates;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.latentstream.topology;
+package io.latentstream.serving;
 
 import io.latentstream.engine.Engine;
 import io.latentstream.runtime.Backends;

@@ -1,5 +1,6 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
+import io.latentstream.registry.CompatibilityLevel;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;

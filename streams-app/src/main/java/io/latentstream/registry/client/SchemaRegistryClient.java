@@ -1,8 +1,11 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.latentstream.registry.CompatibilityLevel;
+import io.latentstream.registry.RegistryException;
+import io.latentstream.registry.SchemaVersion;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -23,7 +26,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A client for the Confluent Schema Registry REST API, limited to the documented subset that
  * Confluent, Apicurio (ccompat), Karapace and Redpanda all serve, so it works unchanged against any
- * of them and against {@link EmbeddedSchemaRegistry}.
+ * of them and against the embedded registry (registry.embedded).
  *
  * <p>Caches both ways (schema to id per subject, id to schema): ids never change once assigned, so
  * a warm client never calls the registry on the record path. Calls retry with exponential backoff

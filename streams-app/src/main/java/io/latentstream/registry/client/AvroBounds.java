@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;

@@ -1,8 +1,9 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.latentstream.registry.CompatibilityLevel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Optional;

@@ -1,10 +1,12 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.GenerationError;

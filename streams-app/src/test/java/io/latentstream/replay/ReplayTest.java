@@ -1,12 +1,12 @@
-package io.latentstream.topology;
+package io.latentstream.replay;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.registry.EmbeddedSchemaRegistry;
-import io.latentstream.registry.RegistryClientConfig;
-import io.latentstream.registry.SchemaRegistryClient;
+import io.latentstream.registry.client.RegistryClientConfig;
+import io.latentstream.registry.client.SchemaRegistryClient;
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
@@ -16,8 +16,13 @@ import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
+import io.latentstream.topology.LatentstreamTopology;
+import io.latentstream.topology.StreamsSettings;
+import io.latentstream.topology.Topics;
+import io.latentstream.topology.TopologySettings;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;

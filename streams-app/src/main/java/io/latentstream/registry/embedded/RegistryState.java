@@ -1,5 +1,7 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
+import io.latentstream.registry.CompatibilityLevel;
+import io.latentstream.registry.SchemaVersion;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -10,6 +10,10 @@ import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.latentstream.registry.CompatibilityLevel;
+import io.latentstream.registry.RegistryException;
+import io.latentstream.registry.SchemaVersion;
+import io.latentstream.registry.client.SchemaRegistryClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;

@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

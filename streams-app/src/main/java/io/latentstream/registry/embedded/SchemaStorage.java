@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.embedded;
 
 import java.util.List;
 

@@ -1,5 +1,6 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
+import io.latentstream.registry.RegistryException;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

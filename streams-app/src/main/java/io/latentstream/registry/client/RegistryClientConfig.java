@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import java.io.IOException;
 import java.io.InputStream;

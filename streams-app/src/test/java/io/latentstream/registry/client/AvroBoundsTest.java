@@ -1,9 +1,10 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.PromptRequest;

@@ -1,4 +1,4 @@
-package io.latentstream.topology;
+package io.latentstream.replay;
 
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
@@ -10,6 +10,14 @@ import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.serving.ServedModel;
+import io.latentstream.topology.PromptLimits;
+import io.latentstream.topology.PromptRejected;
+import io.latentstream.topology.PromptValidator;
+import io.latentstream.topology.SessionKey;
+import io.latentstream.topology.SessionTurns;
+import io.latentstream.topology.Topics;
+import io.latentstream.topology.Turn;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;

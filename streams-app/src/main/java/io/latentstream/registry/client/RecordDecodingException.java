@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;

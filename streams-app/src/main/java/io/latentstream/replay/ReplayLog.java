@@ -1,11 +1,12 @@
-package io.latentstream.topology;
+package io.latentstream.replay;
 
-import io.latentstream.registry.RecordDecodingException;
+import io.latentstream.registry.client.RecordDecodingException;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.topology.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;

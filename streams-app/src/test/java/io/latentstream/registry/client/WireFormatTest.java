@@ -1,4 +1,4 @@
-package io.latentstream.registry;
+package io.latentstream.registry.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

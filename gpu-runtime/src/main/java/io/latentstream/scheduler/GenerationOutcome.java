@@ -26,4 +26,9 @@ public record GenerationOutcome(
     long firstTokenNanos,
     long totalNanos,
     Sequence sequence,
-    String message) {}
+    String message) {
+  /** Whether the generation failed (the engine's step threw): {@link FinishReason#ERROR}. */
+  public boolean failed() {
+    return finishReason == FinishReason.ERROR;
+  }
+}

@@ -1,5 +1,6 @@
 package io.latentstream.replay;
 
+import io.latentstream.events.OutputEvents;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
@@ -7,7 +8,6 @@ import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
-import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
@@ -144,6 +144,7 @@ public final class Replay {
   }
 
   private final ServedModel model;
+  private final OutputEvents outputEvents;
   private final Topics topics;
   private final Map<String, Object> clientProperties;
   private final PromptValidator validator;
@@ -157,6 +158,7 @@ public final class Replay {
   public Replay(
       ServedModel model, Topics topics, Map<String, Object> clientProperties, PromptLimits limits) {
     this.model = model;
+    this.outputEvents = new OutputEvents(model);
     this.topics = topics;
     this.clientProperties = clientProperties;
     this.validator =
@@ -560,25 +562,12 @@ public final class Replay {
       for (Accepted a : requests) {
         for (TokenEmission token : a.regenerated) {
           TokenEvent event =
-              TokenEvent.newBuilder()
-                  .setRequestId(a.requestId)
-                  .setSessionId(a.session == null ? null : a.session.session())
-                  .setIndex(token.index())
-                  .setTokenId(token.tokenId())
-                  .setTextDelta(token.textDelta())
-                  .setLogprob(token.logprob())
-                  .setFromMtpDraft(token.fromDraft())
-                  .setFinishReason(
-                      token.finishReason() == null
-                          ? null
-                          : FinishReason.valueOf(token.finishReason().name()))
-                  .setModelId(model.modelId())
-                  .setWeightsDigest(model.weightsDigest())
-                  .setEngineVersion(model.engineVersion())
-                  .setBackend(model.engine().backend())
-                  .setSeed(a.turn.params().seed())
-                  .setProducedAt(Instant.now())
-                  .build();
+              outputEvents.token(
+                  a.requestId,
+                  a.session == null ? null : a.session.session(),
+                  a.turn.params().seed(),
+                  token,
+                  Instant.now());
           producer.send(new ProducerRecord<>(topic, a.requestId, event));
         }
       }

@@ -2,6 +2,7 @@ package io.latentstream.topology;
 
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.engine.Sequence;
+import io.latentstream.events.OutputEvents;
 import io.latentstream.registry.client.RecordDecodingException;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationOutcome;
@@ -9,12 +10,9 @@ import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
-import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
-import io.latentstream.schemas.Timings;
 import io.latentstream.schemas.TokenEvent;
-import io.latentstream.schemas.Usage;
 import io.latentstream.serving.ServedModel;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -71,6 +69,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   private final Deserializer<Claims.Verdict> verdicts;
   private final TopologySettings settings;
   private final PromptValidator validator;
+  private final OutputEvents events;
   private final Map<String, Active> active = new HashMap<>();
 
   /**
@@ -148,10 +147,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     @Override
     public void onFinished(GenerationOutcome outcome) {
       Sequence sequence = outcome.sequence();
-      boolean keep =
-          session
-              && outcome.finishReason() != io.latentstream.scheduler.FinishReason.ERROR
-              && sequence.length() >= cachedBefore;
+      boolean keep = session && !outcome.failed() && sequence.length() >= cachedBefore;
       byte[] latents = keep ? sequence.exportRange(cachedBefore, sequence.length()) : null;
       // The observer first: once in the outbox, the request may already be completed and its
       // room in the loop given to the next.
@@ -180,6 +176,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     this.prompts = topics.prompts().valueSerde().deserializer();
     this.verdicts = topics.requestVerdicts().valueSerde().deserializer();
     this.settings = settings;
+    this.events = new OutputEvents(model);
     this.validator =
         new PromptValidator(
             model.tokenizer(),
@@ -543,14 +540,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     } else if (request.session() != null) {
       observer.sessionTurn(0, 0);
     }
-    String sessionId = request.session() == null ? null : request.session().session();
     LOG.info(
         "generating: {} context tokens, {} from the session cache, {} already forwarded",
         context.length,
         cachedTokens,
         request.generated().length);
     GenerationObserver.Request observed =
-        new GenerationObserver.Request(metricsTenant(request), request.requestId(), sessionId);
+        new GenerationObserver.Request(
+            metricsTenant(request), request.requestId(), sessionId(request));
     observer.started(observed, context.length);
     Active started = new Active(request, history.length);
     for (int token : request.generated()) {
@@ -621,25 +618,12 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     request.forwarded.add(token.tokenId());
     InFlightRequest r = request.request;
     TokenEvent event =
-        TokenEvent.newBuilder()
-            .setRequestId(r.requestId())
-            .setSessionId(r.session() == null ? null : r.session().session())
-            .setIndex(token.index())
-            .setTokenId(token.tokenId())
-            .setTextDelta(token.textDelta())
-            .setLogprob(token.logprob())
-            .setFromMtpDraft(token.fromDraft())
-            .setFinishReason(
-                token.finishReason() == null
-                    ? null
-                    : FinishReason.valueOf(token.finishReason().name()))
-            .setModelId(model.modelId())
-            .setWeightsDigest(model.weightsDigest())
-            .setEngineVersion(model.engineVersion())
-            .setBackend(model.engine().backend())
-            .setSeed(r.turn().params().seed())
-            .setProducedAt(Instant.ofEpochMilli(emittedAtMs))
-            .build();
+        events.token(
+            r.requestId(),
+            sessionId(r),
+            r.turn().params().seed(),
+            token,
+            Instant.ofEpochMilli(emittedAtMs));
     context.forward(
         new Record<String, Object>(r.requestId(), event, now),
         sink(LatentstreamTopology.TOKENS, r));
@@ -673,38 +657,19 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         outcome.firstTokenNanos() / 1_000_000,
         outcome.accepted(),
         outcome.drafted());
-    if (outcome.finishReason() == io.latentstream.scheduler.FinishReason.ERROR) {
+    if (outcome.failed()) {
       fail(r, ErrorCode.ENGINE_FAILURE, outcome.message());
     } else if (r.session() != null) {
       remember(r, finished, now);
     }
     Completion completion =
-        Completion.newBuilder()
-            .setRequestId(r.requestId())
-            .setSessionId(r.session() == null ? null : r.session().session())
-            .setText(outcome.text())
-            .setTokenIds(Arrays.stream(outcome.tokens()).boxed().toList())
-            .setFinishReason(FinishReason.valueOf(outcome.finishReason().name()))
-            .setUsage(
-                Usage.newBuilder()
-                    .setPromptTokens(request.historyLength + r.turn().tokens().length)
-                    .setCompletionTokens(outcome.tokens().length)
-                    .setCachedPromptTokens(outcome.cachedPromptTokens())
-                    .build())
-            .setTimings(
-                Timings.newBuilder()
-                    .setQueueMs(outcome.queueNanos() / 1_000_000)
-                    .setTimeToFirstTokenMs(outcome.firstTokenNanos() / 1_000_000)
-                    .setTotalMs(now - r.acceptedAtMs())
-                    .build())
-            .setMtpDraftedTokens(outcome.drafted())
-            .setMtpAcceptedTokens(outcome.accepted())
-            .setModelId(model.modelId())
-            .setWeightsDigest(model.weightsDigest())
-            .setEngineVersion(model.engineVersion())
-            .setBackend(model.engine().backend())
-            .setSeed(r.turn().params().seed())
-            .build();
+        events.completion(
+            r.requestId(),
+            sessionId(r),
+            r.turn().params().seed(),
+            outcome,
+            request.historyLength + r.turn().tokens().length,
+            now - r.acceptedAtMs());
     context.forward(
         new Record<String, Object>(r.requestId(), completion, now),
         sink(LatentstreamTopology.COMPLETIONS, r));
@@ -740,9 +705,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     sessions.append(r.session(), history, cached, appended, now);
     observer.sessionCacheWritten(appended.length);
   }
-
-  /** Longest error message an event carries (exception texts can hold anything). */
-  static final int MAX_MESSAGE_CHARS = 4096;
 
   /**
    * Refuses a consumed record: the error names it and carries its original bytes, up to a quarter
@@ -833,16 +795,13 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   private GenerationError.Builder error(String requestId, ErrorCode code, String message) {
-    return GenerationError.newBuilder()
-        .setRequestId(requestId)
-        .setCode(code)
-        .setMessage(
-            message == null
-                ? code.name()
-                : message.length() <= MAX_MESSAGE_CHARS
-                    ? message
-                    : message.substring(0, MAX_MESSAGE_CHARS) + "...")
-        .setOccurredAt(Instant.ofEpochMilli(context.currentSystemTimeMs()));
+    return OutputEvents.error(
+        requestId, code, message, Instant.ofEpochMilli(context.currentSystemTimeMs()));
+  }
+
+  /** The request's session id on its events, null outside sessions. */
+  private static String sessionId(InFlightRequest request) {
+    return request.session() == null ? null : request.session().session();
   }
 
   private void evict(long now) {

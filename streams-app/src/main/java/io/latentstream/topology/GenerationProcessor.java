@@ -14,22 +14,19 @@ import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.topology.TurnQueue.Held;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
-import java.util.NavigableSet;
 import java.util.Queue;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -72,29 +69,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   private final OutputEvents events;
   private final Map<String, Active> active = new HashMap<>();
 
-  /**
-   * Each session's accepted turns that have not started, by prompt offset: the order they run in,
-   * and how a prompt learns that its session is busy without scanning the store.
-   */
-  private final Map<SessionKey, NavigableMap<Long, Held>> waiting = new HashMap<>();
-
-  /**
-   * Requests that may start, by prompt offset, until the generation loop has room for them
-   * (admission control: the loop holds at most max-running plus max-waiting requests, because a
-   * request in it holds its context and, for a session, its imported cache).
-   */
-  private final NavigableSet<Held> ready =
-      new TreeSet<>(Comparator.comparingLong(Held::offset).thenComparing(Held::key));
+  /** Accepted requests that have not started: session turns in order, and ready ones. */
+  private final TurnQueue turns = new TurnQueue();
 
   /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
   private final List<Held> claimsToResend = new ArrayList<>();
-
-  /**
-   * An accepted request that has not started, as memory holds it: its key and place, no more. The
-   * request itself stays in the in-flight store until it starts, so the memory a backlog takes is a
-   * few dozen bytes per request, whatever its prompt or session.
-   */
-  private record Held(String key, long offset, boolean claimed) {}
 
   private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
@@ -273,15 +252,10 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     inFlight.put(key, request.toBytes());
     Held held = new Held(key, offset, false);
     if (session != null) {
-      hold(session, held);
+      turns.hold(session, held);
     }
     claim(held);
     LOG.info("accepted; its request id is claimed");
-  }
-
-  /** Queues a session turn behind the session's earlier ones. */
-  private void hold(SessionKey session, Held turn) {
-    waiting.computeIfAbsent(session, s -> new TreeMap<>()).put(turn.offset(), turn);
   }
 
   private void claim(Held request) {
@@ -310,7 +284,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         inFlight.delete(claim.requestKey());
         refuseDuplicate(request);
         if (session != null) {
-          dropTurn(session, request.offset());
+          turns.drop(session, request.offset());
           startNextTurn(session);
         }
         return;
@@ -320,19 +294,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       if (session == null) {
         admit(granted);
       } else {
-        hold(session, granted);
+        turns.hold(session, granted);
         startNextTurn(session);
-      }
-    }
-  }
-
-  /** Removes a turn from its session's queue, and the queue when it is the last. */
-  private void dropTurn(SessionKey session, long offset) {
-    NavigableMap<Long, Held> turns = waiting.get(session);
-    if (turns != null) {
-      turns.remove(offset);
-      if (turns.isEmpty()) {
-        waiting.remove(session);
       }
     }
   }
@@ -400,7 +363,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
 
   /** Whether an earlier turn of the session is still generating or waiting. */
   private boolean sessionBusy(SessionKey session) {
-    return generating(session) || waiting.containsKey(session);
+    return generating(session) || turns.hasWaiting(session);
   }
 
   /** Whether a turn of the session is in the loop (a session's turns run one at a time). */
@@ -413,32 +376,29 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * is generating (it leaves the session's queue when it starts).
    */
   private void startNextTurn(SessionKey session) {
-    NavigableMap<Long, Held> turns = waiting.get(session);
-    if (turns != null
-        && !turns.isEmpty()
-        && turns.firstEntry().getValue().claimed()
-        && !generating(session)) {
-      admit(turns.firstEntry().getValue());
+    if (turns.readyNext(session, generating(session))) {
+      startReady();
+      ensureEmitting(); // what could not start yet is retried at each emit punctuation
     }
   }
 
   /** A request that may start: it starts when the generation loop has room, in prompt order. */
   private void admit(Held request) {
-    ready.add(request);
+    turns.ready(request);
     startReady();
     ensureEmitting(); // what could not start yet is retried at each emit punctuation
   }
 
   /** Starts ready requests, earliest prompt first, while the generation loop has room. */
   private void startReady() {
-    while (!ready.isEmpty() && model.loop().hasRoom(settings.maxWaiting())) {
-      byte[] stored = inFlight.get(ready.pollFirst().key());
+    while (turns.anyReady() && model.loop().hasRoom(settings.maxWaiting())) {
+      byte[] stored = inFlight.get(turns.pollReady().key());
       if (stored == null) {
         continue; // refused or failed meanwhile
       }
       InFlightRequest request = InFlightRequest.fromBytes(stored);
       if (request.session() != null) {
-        dropTurn(request.session(), request.offset());
+        turns.drop(request.session(), request.offset());
       }
       if (!startOrFail(request) && request.session() != null) {
         startNextTurn(request.session());
@@ -452,31 +412,32 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * session's first turn, in prompt order; requests resume from their last forwarded token.
    */
   private void resumeInFlight() {
-    List<Held> granted = new ArrayList<>();
     try (KeyValueIterator<String, byte[]> it = inFlight.all()) {
-      while (it.hasNext()) {
-        InFlightRequest request = InFlightRequest.fromBytes(it.next().value);
-        try (RequestLogContext logContext = RequestLogContext.of(request)) {
-          LOG.info(
-              "resuming request {} after {} forwarded tokens",
-              request.requestId(),
-              request.generated().length);
-        }
-        Held held = new Held(key(request), request.offset(), request.claimed());
-        if (request.session() != null) {
-          hold(request.session(), held);
-        } else if (request.claimed()) {
-          granted.add(held);
-        }
-        if (!request.claimed()) {
-          claimsToResend.add(held);
-        }
-      }
+      // Read one by one as the queue takes them: the store may hold a large backlog.
+      Iterable<InFlightRequest> requests =
+          () ->
+              new Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                  return it.hasNext();
+                }
+
+                @Override
+                public InFlightRequest next() {
+                  InFlightRequest request = InFlightRequest.fromBytes(it.next().value);
+                  try (RequestLogContext logContext = RequestLogContext.of(request)) {
+                    LOG.info(
+                        "resuming request {} after {} forwarded tokens",
+                        request.requestId(),
+                        request.generated().length);
+                  }
+                  return request;
+                }
+              };
+      claimsToResend.addAll(turns.resume(requests, this::key));
     }
-    ready.addAll(granted);
-    List.copyOf(waiting.keySet()).forEach(this::startNextTurn);
     startReady();
-    if (!claimsToResend.isEmpty() || !ready.isEmpty()) {
+    if (!claimsToResend.isEmpty() || turns.anyReady()) {
       Cancellable[] once = new Cancellable[1];
       once[0] =
           context.schedule(
@@ -608,7 +569,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     }
     startReady();
     // Nothing left to forward or start: the loop adds to the outbox only for requests in active.
-    if (active.isEmpty() && outbox.isEmpty() && ready.isEmpty()) {
+    if (active.isEmpty() && outbox.isEmpty() && !turns.anyReady()) {
       emitting.cancel();
       emitting = null;
     }
@@ -825,8 +786,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       emitting.cancel();
       emitting = null;
     }
-    waiting.clear();
-    ready.clear();
+    turns.clear();
     claimsToResend.clear();
   }
 

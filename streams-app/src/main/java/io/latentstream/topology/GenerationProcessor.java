@@ -1,10 +1,8 @@
 package io.latentstream.topology;
 
 import io.latentstream.engine.CacheCapacity;
-import io.latentstream.engine.Sequence;
 import io.latentstream.events.OutputEvents;
 import io.latentstream.registry.client.RecordDecodingException;
-import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
@@ -26,8 +24,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.Optional;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.Cancellable;
@@ -75,8 +72,11 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
   private final List<Held> claimsToResend = new ArrayList<>();
 
-  private final Queue<Object> outbox = new ConcurrentLinkedQueue<>();
   private final GenerationObserver observer;
+
+  /** Tokens and outcomes from the generation loop's thread, forwarded at each punctuation. */
+  private final LoopOutbox outbox;
+
   private ProcessorContext<String, Object> context;
   private KeyValueStore<String, byte[]> inFlight;
   private SessionCacheStore sessions;
@@ -88,52 +88,6 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * transaction-log records, about 40 broker requests a second per instance, forever).
    */
   private Cancellable emitting;
-
-  /** A token and when the engine emitted it (its event's produced_at). */
-  private record Emitted(TokenEmission token, long atMs) {}
-
-  /**
-   * A finished generation and, for a session's turn, the latents its sequence computed beyond the
-   * session's cached tokens ([cachedBefore, the sequence's length)), copied out on the loop's
-   * thread before the loop releases the sequence (the engine is the loop's alone).
-   */
-  private record Finished(GenerationOutcome outcome, int cachedBefore, byte[] latents) {}
-
-  /**
-   * Hands one request's tokens and outcome from the loop's thread to the outbox, telling the
-   * observer with the time since the previous token.
-   */
-  private final class RequestListener implements GenerationListener {
-    private final GenerationObserver.Request request;
-    private final boolean session;
-    private final int cachedBefore;
-    private long lastTokenNanos = -1;
-
-    RequestListener(GenerationObserver.Request request, boolean session, int cachedBefore) {
-      this.request = request;
-      this.session = session;
-      this.cachedBefore = cachedBefore;
-    }
-
-    @Override
-    public void onToken(TokenEmission token) {
-      long now = System.nanoTime();
-      outbox.add(new Emitted(token, System.currentTimeMillis()));
-      observer.token(request, token, lastTokenNanos < 0 ? -1 : now - lastTokenNanos);
-      lastTokenNanos = now;
-    }
-
-    @Override
-    public void onFinished(GenerationOutcome outcome) {
-      Sequence sequence = outcome.sequence();
-      boolean keep = session && !outcome.failed() && sequence.length() >= cachedBefore;
-      byte[] latents = keep ? sequence.exportRange(cachedBefore, sequence.length()) : null;
-      // The observer first: once in the outbox, the request may already be completed and its
-      // room in the loop given to the next.
-      observer.finished(request, outcome);
-      outbox.add(new Finished(outcome, cachedBefore, latents));
-    }
-  }
 
   /** A request handed to the loop, with what its events need. */
   private static final class Active {
@@ -151,6 +105,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
       ServedModel model, Topics topics, TopologySettings settings, GenerationObserver observer) {
     this.model = model;
     this.observer = observer;
+    this.outbox = new LoopOutbox(observer);
     this.topics = topics;
     this.prompts = topics.prompts().valueSerde().deserializer();
     this.verdicts = topics.requestVerdicts().valueSerde().deserializer();
@@ -227,8 +182,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     PromptValidator.checkTenant(prompt, tenant);
     String requestId = prompt.getRequestId();
     SessionKey session = SessionTurns.sessionOf(prompt);
-    boolean continues =
-        session != null && (sessions.entry(session).isPresent() || sessionBusy(session));
+    Optional<SessionEntry> entry = session == null ? Optional.empty() : sessions.entry(session);
+    boolean continues = session != null && (entry.isPresent() || sessionBusy(session));
     Turn turn = validator.validate(prompt, continues);
     String key = key(prompt.getTenant(), requestId);
     if (inFlight.get(key) != null) {
@@ -236,8 +191,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
           ErrorCode.DUPLICATE_REQUEST_ID,
           "request " + requestId + " was already accepted; it is never generated twice");
     }
-    int history =
-        session == null ? 0 : sessions.entry(session).map(e -> e.history().length).orElse(0);
+    int history = entry.map(e -> e.history().length).orElse(0);
     checkContext(requestId, history + turn.tokens().length, turn.params().maxNewTokens());
     InFlightRequest request =
         new InFlightRequest(
@@ -526,7 +480,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
                 request.turn().params(),
                 request.turn().mtpDrafting(),
                 cached),
-            new RequestListener(observed, request.session() != null, cachedTokens));
+            outbox.listener(observed, request.session() != null, cachedTokens));
   }
 
   /** Schedules the emitting punctuation unless it runs. */
@@ -544,14 +498,14 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    */
   private void punctuate(long now) {
     Map<String, Active> progressed = new LinkedHashMap<>();
-    for (Object item; (item = outbox.poll()) != null; ) {
-      if (item instanceof Emitted emitted) {
+    for (LoopOutbox.Item item; (item = outbox.poll()) != null; ) {
+      if (item instanceof LoopOutbox.Emitted emitted) {
         Active request = active.get(emitted.token().requestId());
         if (request != null) {
           forwardToken(request, emitted.token(), emitted.atMs(), now);
           progressed.put(emitted.token().requestId(), request);
         }
-      } else if (item instanceof Finished finished
+      } else if (item instanceof LoopOutbox.Finished finished
           && active.containsKey(finished.outcome().requestId())) {
         progressed.remove(finished.outcome().requestId());
         Active request = active.remove(finished.outcome().requestId());
@@ -591,7 +545,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */
-  private void completeOrFail(Active request, Finished finished, long now) {
+  private void completeOrFail(Active request, LoopOutbox.Finished finished, long now) {
     try {
       complete(request, finished, now);
     } catch (RuntimeException e) {
@@ -608,7 +562,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     }
   }
 
-  private void complete(Active request, Finished finished, long now) {
+  private void complete(Active request, LoopOutbox.Finished finished, long now) {
     GenerationOutcome outcome = finished.outcome();
     InFlightRequest r = request.request;
     LOG.info(
@@ -646,15 +600,16 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
    * session's turns run one at a time), the latents would not line up with it: then only the
    * history is kept, and the next turn computes what is missing.
    */
-  private void remember(InFlightRequest r, Finished finished, long now) {
+  private void remember(InFlightRequest r, LoopOutbox.Finished finished, long now) {
     GenerationOutcome outcome = finished.outcome();
+    Optional<SessionEntry> entry = sessions.entry(r.session());
     int[] history =
         SessionTurns.historyAfter(
-            sessions.entry(r.session()).map(SessionEntry::history).orElse(new int[0]),
+            entry.map(SessionEntry::history).orElse(new int[0]),
             r.turn(),
             outcome.tokens(),
             model.tokenizer() == null ? null : model.tokenizer().eosId());
-    int cachedBefore = sessions.entry(r.session()).map(sessions::resumableTokens).orElse(0);
+    int cachedBefore = entry.map(sessions::resumableTokens).orElse(0);
     byte[] appended = new byte[0];
     int cached = cachedBefore;
     if (finished.latents() != null && finished.cachedBefore() == cachedBefore) {

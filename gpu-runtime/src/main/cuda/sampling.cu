@@ -105,14 +105,6 @@ struct RowDistribution {
 
 using namespace ls;
 
-// out[r] = argmax of logits[r*ld .. + vocab], the lowest index on ties. Grid: rows; block 256.
-extern "C" __global__ void argmax_rows(const float* logits, int ld, int vocab, int* out) {
-  float v;
-  int idx;
-  block_argmax(logits + (size_t)blockIdx.x * ld, vocab, v, idx);
-  if (threadIdx.x == 0) out[blockIdx.x] = idx;
-}
-
 // Greedy choices of a step, only they cross to the host: for each i < gridDim.x, out[i] = the
 // argmax of logits row rows[i] (the lowest id on ties) and logprob[i] = its log-softmax at
 // temperature 1, l_top - max - log sum exp(l - max) = -log sum exp(l - max), summed in fp32 in

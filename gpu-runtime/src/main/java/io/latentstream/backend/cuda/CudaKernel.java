@@ -35,7 +35,6 @@ public enum CudaKernel {
   MOE_GEMM_BF16(Module.MOE),
   MOE_GEMM_FP8(Module.MOE),
   MOE_COMBINE(Module.MOE),
-  ARGMAX_ROWS(Module.SAMPLING),
   GREEDY_ROWS(Module.SAMPLING),
   SAMPLE_ROWS(Module.SAMPLING),
   DRAFT_ROWS(Module.SAMPLING),

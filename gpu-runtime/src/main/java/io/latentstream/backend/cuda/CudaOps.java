@@ -353,11 +353,6 @@ public final class CudaOps {
     }
   }
 
-  /** Index of the largest value of each row, lowest on ties. */
-  public void argmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr out) {
-    d.launch(CudaKernel.ARGMAX_ROWS, Grid.of(rows, 256), logits, vocab, vocab, out);
-  }
-
   /**
    * Greedy choices of n rows of logits [.., vocab]: the rows' indices in {@code rows}, their argmax
    * into {@code out} and its logprob into {@code logprob}.

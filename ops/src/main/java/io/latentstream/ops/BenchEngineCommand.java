@@ -16,7 +16,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 
 /**
@@ -26,19 +29,23 @@ import picocli.CommandLine.Option;
  */
 @Command(
     name = "bench-engine",
-    description = "Benchmark an engine: decode tokens/s, prefill time, peak memory.")
+    description = {
+      "Benchmark an engine: decode tokens/s, prefill time, peak memory.",
+      "Without --model: "
+          + BenchEngineCommand.MODEL
+          + "; without --prompt-ids: \"The jury said\" ("
+          + BenchEngineCommand.PROMPT_IDS
+          + ")."
+    },
+    defaultValueProvider = BenchEngineCommand.Defaults.class)
 final class BenchEngineCommand extends EngineCommand {
-  @Option(
-      names = "--model",
-      defaultValue = "models/brown-mtp",
-      description = "Checkpoint directory (default ${DEFAULT-VALUE}).")
-  Path model;
+  /** The checkpoint benchmarked without --model: the bundled one. */
+  static final String MODEL = "models/brown-mtp";
 
-  @Option(
-      names = "--prompt-ids",
-      defaultValue = "0,478,4717,557",
-      description = "Decode prompt (default \"The jury said\": ${DEFAULT-VALUE}).")
-  String promptIds;
+  /** The decode prompt without --prompt-ids: "The jury said". */
+  static final String PROMPT_IDS = "0,478,4717,557";
+
+  @Mixin ModelOptions options;
 
   @Option(names = "--new-tokens", defaultValue = "128")
   int newTokens;
@@ -63,8 +70,6 @@ final class BenchEngineCommand extends EngineCommand {
 
   @Option(names = "--threads", description = "CPU backend: kernel threads (default: one per core).")
   Integer threads;
-
-  @Mixin BackendOption backend = new BackendOption();
 
   @Option(
       names = "--mtp",
@@ -106,6 +111,24 @@ final class BenchEngineCommand extends EngineCommand {
               + " (default).")
   List<String> minConfidences;
 
+  /**
+   * The defaults of the shared model options here, so that {@code ops/latentstream bench-engine}
+   * alone benchmarks the bundled model on a short prompt.
+   */
+  static final class Defaults implements IDefaultValueProvider {
+    @Override
+    public String defaultValue(ArgSpec argSpec) {
+      if (argSpec instanceof OptionSpec option) {
+        return switch (option.longestName()) {
+          case "--model" -> MODEL;
+          case "--prompt-ids" -> PROMPT_IDS;
+          default -> null;
+        };
+      }
+      return null;
+    }
+  }
+
   @Override
   void run() throws Exception {
     try (Backends.Loaded loaded = load()) {
@@ -116,15 +139,15 @@ final class BenchEngineCommand extends EngineCommand {
   /** The engine on the chosen backend, a CUDA one sized for the largest step of the runs. */
   private Backends.Loaded load() throws Exception {
     if (threads != null) {
-      if (Backends.Backend.of(backend.name) != Backends.Backend.CPU) {
+      if (Backends.Backend.of(options.backend.name) != Backends.Backend.CPU) {
         throw new IllegalArgumentException("--threads is for --backend cpu");
       }
-      return Backends.cpu(model, threads);
+      return Backends.cpu(options.model, threads);
     }
     int running = Math.max(batch, concurrency);
     return Backends.load(
-        backend.name,
-        model,
+        options.backend.name,
+        options.model,
         Backends.CudaSizes.forLoop(running, Math.max(prefill, 512), 256L << 20));
   }
 
@@ -132,7 +155,7 @@ final class BenchEngineCommand extends EngineCommand {
     Engine engine = loaded.engine();
     if (mtp) {
       if (!engine.hasMtp()) {
-        throw new IllegalArgumentException(model + " has no MTP module");
+        throw new IllegalArgumentException(options.model + " has no MTP module");
       }
       List<int[]> prompts =
           mtpPrompts.stream()
@@ -151,8 +174,7 @@ final class BenchEngineCommand extends EngineCommand {
           .run(cli().getOut(), warmup, reps);
       return;
     }
-    int[] prompt =
-        Arrays.stream(promptIds.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    int[] prompt = options.ids(engine.config());
     int[] longPrompt = new Random(42).ints(prefill, 2, engine.config().vocabSize()).toArray();
     double[] b1 = new double[reps];
     double[] bn = new double[reps];
@@ -182,7 +204,7 @@ final class BenchEngineCommand extends EngineCommand {
     var out = cli().getOut();
     out.printf(
         "model %s, backend %s, %d cores, %d warm-up + %d repetitions (medians)%n",
-        model,
+        options.model,
         loaded.backend().name().toLowerCase(Locale.ROOT),
         Runtime.getRuntime().availableProcessors(),
         warmup,

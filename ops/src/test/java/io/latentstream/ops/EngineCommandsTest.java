@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /** generate and logits through picocli, on the shared brown-mtp checkpoint and its goldens. */
 class EngineCommandsTest {
@@ -100,6 +101,26 @@ class EngineCommandsTest {
     }
     assertTrue(acceptance[0] > 0, "drafts are accepted at all: " + acceptance[0]);
     assertEquals(acceptance[0], acceptance[1], 0.0);
+  }
+
+  /**
+   * bench-engine alone benchmarks the bundled model on "The jury said" (README.md and BENCHMARKS.md
+   * run it so), and takes --model and --prompt-ids as the other engine commands do.
+   */
+  @Test
+  void benchEngineDefaultsToTheBundledModelAndTheJurySaid() {
+    BenchEngineCommand defaults = new BenchEngineCommand();
+    new CommandLine(defaults).parseArgs();
+    assertEquals(Path.of("models/brown-mtp"), defaults.options.model);
+    assertEquals("0,478,4717,557", defaults.options.promptIds);
+    assertEquals("cpu", defaults.options.backend.name);
+
+    BenchEngineCommand given = new BenchEngineCommand();
+    new CommandLine(given)
+        .parseArgs("--model", BROWN, "--prompt-ids", "0,412", "--backend", "auto");
+    assertEquals(Path.of(BROWN), given.options.model);
+    assertEquals("0,412", given.options.promptIds);
+    assertEquals("auto", given.options.backend.name);
   }
 
   /** bench-engine --mtp on brown-mtp, 24 new tokens, no warm-up, one repetition, plus extra. */

@@ -17,6 +17,7 @@ import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import io.latentstream.topology.LatentstreamTopology;
@@ -118,8 +119,8 @@ class ReplayTest {
         prompt("greedy", null, text("A duplicate id"), 0.0, null),
         prompt("e1", "expiring", chat("Who said it?"), 0.7, 5L));
     Map<String, Completion> done = new HashMap<>();
-    readUntil(topics.completions().name(), FIRST_WAVE.size() + 1)
-        .forEach(record -> done.put(record.value().getRequestId(), record.value()));
+    readCompletions(FIRST_WAVE.size() + 1)
+        .forEach(completion -> done.put(completion.getRequestId(), completion));
     assertEquals(REQUESTS.size() - 1, done.size(), "all but e2: " + done.keySet());
 
     // Outlive the session and the id "greedy" (and an eviction pass, a tenth of the lifetime).
@@ -127,15 +128,10 @@ class ReplayTest {
     publish(
         prompt("e2", "expiring", chat("And who answered?"), 0.0, null),
         prompt("greedy", null, text("The same id, later"), 0.6, 9L));
-    List<ConsumerRecord<String, Completion>> all =
-        readUntil(topics.completions().name(), GENERATIONS);
+    List<Completion> all = readCompletions(GENERATIONS);
     Completion e1 = done.get("e1");
     Completion e2 =
-        all.stream()
-            .map(ConsumerRecord::value)
-            .filter(c -> c.getRequestId().equals("e2"))
-            .findFirst()
-            .orElseThrow();
+        all.stream().filter(c -> c.getRequestId().equals("e2")).findFirst().orElseThrow();
     assertTrue(
         e2.getUsage().getPromptTokens()
             < e1.getUsage().getPromptTokens() + e1.getUsage().getCompletionTokens(),
@@ -342,18 +338,11 @@ class ReplayTest {
         .build();
   }
 
-  private static List<ConsumerRecord<String, Completion>> readUntil(String topic, int count) {
-    List<ConsumerRecord<String, Completion>> read = new ArrayList<>();
-    try (KafkaConsumer<String, Completion> consumer =
-        SharedKafkaCluster.committedReader(topics.completions().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topic));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
-      while (read.size() < count) {
-        assertTrue(System.nanoTime() < deadline, "timed out waiting for completions: " + read);
-        consumer.poll(Duration.ofMillis(200)).forEach(read::add);
-      }
+  /** The first {@code count} completions read (at least), from the start of the topic. */
+  private static List<Completion> readCompletions(int count) {
+    try (EventReader reader = EventReader.committed(topics.completions())) {
+      return reader.readAtLeast(topics.completions(), count, Duration.ofSeconds(150));
     }
-    return read;
   }
 
   /** Every committed record of a topic, as bytes. */

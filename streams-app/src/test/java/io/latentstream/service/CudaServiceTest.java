@@ -18,6 +18,7 @@ import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.EmulatedDevice;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
@@ -30,14 +31,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -103,7 +101,7 @@ class CudaServiceTest {
       assertEquals(
           done.values().stream().mapToInt(c -> c.getTokenIds().size()).sum(), tokens.size());
       tokens.forEach(t -> assertEquals("cuda", t.getBackend(), t.toString()));
-      GenerationError refused = awaitError(topics, "too-long");
+      GenerationError refused = EventReader.errorOf(topics, "too-long", Duration.ofSeconds(60));
       assertEquals(ErrorCode.CONTEXT_OVERFLOW, refused.getCode());
       assertTrue(refused.getMessage().contains("latent cache holds 128"), refused.getMessage());
 
@@ -147,54 +145,28 @@ class CudaServiceTest {
   }
 
   private static Map<String, Completion> awaitCompletions(Topics topics, Set<String> ids) {
-    Map<String, Completion> found = new HashMap<>();
-    try (KafkaConsumer<String, Completion> consumer =
-        SharedKafkaCluster.committedReader(topics.completions().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topics.completions().name()));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
-      while (found.size() < ids.size() && System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, Completion> record : consumer.poll(Duration.ofMillis(200))) {
-          if (ids.contains(record.value().getRequestId())) {
-            found.put(record.value().getRequestId(), record.value());
-          }
-        }
-      }
+    try (EventReader reader = EventReader.committed(topics.completions())) {
+      reader.pollUntil(
+          Duration.ofSeconds(300),
+          () -> reader.completions().keySet().containsAll(ids),
+          () -> "completions within 300 s: " + reader.completions().keySet() + " of " + ids);
+      Map<String, Completion> found = new HashMap<>(reader.completions());
+      found.keySet().retainAll(ids);
+      return found;
     }
-    assertEquals(ids, found.keySet(), "completions within 300 s");
-    return found;
   }
 
-  private static GenerationError awaitError(Topics topics, String requestId) {
-    try (KafkaConsumer<String, GenerationError> consumer =
-        SharedKafkaCluster.committedReader(topics.generationErrors().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topics.generationErrors().name()));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, GenerationError> record :
-            consumer.poll(Duration.ofMillis(200))) {
-          if (requestId.equals(record.value().getRequestId())) {
-            return record.value();
-          }
-        }
-      }
-    }
-    throw new AssertionError("no error for " + requestId);
-  }
-
+  /** Every token event, read until none has come for 3 s. */
   private static List<TokenEvent> readTokens(Topics topics) {
-    List<TokenEvent> events = new ArrayList<>();
-    try (KafkaConsumer<String, TokenEvent> consumer =
-        SharedKafkaCluster.committedReader(topics.tokens().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topics.tokens().name()));
-      long quietSince = System.nanoTime();
-      while (System.nanoTime() - quietSince < TimeUnit.SECONDS.toNanos(3)) {
-        for (ConsumerRecord<String, TokenEvent> record : consumer.poll(Duration.ofMillis(200))) {
-          events.add(record.value());
-          quietSince = System.nanoTime();
-        }
-      }
+    try (EventReader reader = EventReader.committed(topics.tokens())) {
+      List<TokenEvent> events = reader.read(topics.tokens());
+      int before;
+      do {
+        before = events.size();
+        reader.pollFor(Duration.ofSeconds(3));
+      } while (events.size() > before);
+      assertTrue(!events.isEmpty(), "token events");
+      return List.copyOf(events);
     }
-    assertTrue(!events.isEmpty(), "token events");
-    return events;
   }
 }

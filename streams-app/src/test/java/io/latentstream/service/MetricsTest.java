@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.Phase;
 import io.latentstream.schemas.Completion;
-import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.topology.Topics;
@@ -27,15 +27,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.avro.specific.SpecificRecordBase;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -51,6 +45,9 @@ import org.junit.jupiter.api.Timeout;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class MetricsTest implements TestPropertyProvider {
+  /** How long each completion and error may take to be read. */
+  private static final Duration READING = Duration.ofSeconds(90);
+
   private ServiceUnderTest service;
   private Topics topics;
 
@@ -84,11 +81,11 @@ class MetricsTest implements TestPropertyProvider {
     }
 
     publish(prompt("m-1", "The jury said", 12));
-    Completion first = await(topics.completions().name(), completionReader(), "m-1");
+    Completion first = EventReader.completionOf(topics, "m-1", READING);
     publish(prompt("m-2", "It was", 10));
-    Completion second = await(topics.completions().name(), completionReader(), "m-2");
+    Completion second = EventReader.completionOf(topics, "m-2", READING);
     publish(prompt("m-1", "A duplicate", 4));
-    await(topics.generationErrors().name(), errorReader(), "m-1");
+    EventReader.errorOf(topics, "m-1", READING);
 
     int generated = first.getTokenIds().size() + second.getTokenIds().size();
     assertTrue(generated > 2);
@@ -247,14 +244,6 @@ class MetricsTest implements TestPropertyProvider {
     }
   }
 
-  private Deserializer<Completion> completionReader() {
-    return topics.completions().valueSerde().deserializer();
-  }
-
-  private Deserializer<GenerationError> errorReader() {
-    return topics.generationErrors().valueSerde().deserializer();
-  }
-
   private void awaitHealthy() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (true) {
@@ -269,34 +258,5 @@ class MetricsTest implements TestPropertyProvider {
       assertTrue(System.nanoTime() < deadline, "the service never became healthy");
       Thread.sleep(250);
     }
-  }
-
-  /** The first record of {@code topic} about {@code requestId}. */
-  private <T extends SpecificRecordBase> T await(
-      String topic, Deserializer<T> deserializer, String requestId) throws Exception {
-    try (KafkaConsumer<String, T> consumer =
-        new KafkaConsumer<>(
-            Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                SharedKafkaCluster.ensureStarted(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
-                "read_committed",
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
-                "earliest",
-                ConsumerConfig.GROUP_ID_CONFIG,
-                "metrics-test-reader-" + System.nanoTime()),
-            new StringDeserializer(),
-            deserializer)) {
-      consumer.subscribe(List.of(topic));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, T> record : consumer.poll(Duration.ofMillis(200))) {
-          if (requestId.equals(String.valueOf(record.value().get("request_id")))) {
-            return record.value();
-          }
-        }
-      }
-    }
-    throw new AssertionError("nothing on " + topic + " about " + requestId);
   }
 }

@@ -10,6 +10,7 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.ServiceUnderTest;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.TestCertificates;
@@ -28,13 +29,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -169,26 +166,7 @@ class ServiceTest implements TestPropertyProvider {
     }
   }
 
-  private Completion awaitCompletion(String requestId) throws Exception {
-    try (KafkaConsumer<String, Completion> consumer =
-        new KafkaConsumer<>(
-            Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafkaCluster.ensureStarted(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.GROUP_ID_CONFIG, "service-test-reader"),
-            new StringDeserializer(),
-            topics.completions().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topics.completions().name()));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, Completion> record : consumer.poll(Duration.ofMillis(200))) {
-          if (record.value().getRequestId().equals(requestId)) {
-            return record.value();
-          }
-        }
-      }
-    }
-    throw new AssertionError("no completion for " + requestId);
+  private Completion awaitCompletion(String requestId) {
+    return EventReader.completionOf(topics, requestId, Duration.ofSeconds(90));
   }
 }

@@ -16,7 +16,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
@@ -100,10 +99,6 @@ public final class SharedKafkaCluster implements BeforeAllCallback {
   }
 
   /**
-   * A reader of what the service committed (read_committed), from the earliest offsets, in a group
-   * of its own: what a downstream consumer sees.
-   */
-  /**
    * Publishes prompts to the prompts topic as a client would: keyed by session, or by request id
    * for one-off requests (so a session's turns share a partition).
    */
@@ -120,19 +115,13 @@ public final class SharedKafkaCluster implements BeforeAllCallback {
     }
   }
 
+  /**
+   * A reader of what the service committed (read_committed), from the earliest offsets, in a group
+   * of its own: what a downstream consumer sees.
+   */
   public static <V> KafkaConsumer<String, V> committedReader(Deserializer<V> values) {
-    return new KafkaConsumer<>(
-        Map.of(
-            ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-            bootstrapServers(),
-            ConsumerConfig.ISOLATION_LEVEL_CONFIG,
-            "read_committed",
-            ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
-            "earliest",
-            ConsumerConfig.GROUP_ID_CONFIG,
-            "committed-reader-" + System.nanoTime()),
-        new StringDeserializer(),
-        values);
+    return EventReader.committedConsumer(
+        Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()), values);
   }
 
   private static KafkaClusterTestKit start() throws Exception {

@@ -8,14 +8,13 @@ import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.replay.Replay;
 import io.latentstream.scheduler.GenerationLoop;
-import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
-import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import java.nio.file.Files;
@@ -27,11 +26,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -94,60 +90,32 @@ class DeduplicationTest {
           partitionOf.put(record.value().getRequestId(), m.partition());
         }
       }
-      Map<String, List<Integer>> indices = new HashMap<>();
-      Map<String, Integer> completions = new HashMap<>();
-      List<GenerationError> duplicates = new ArrayList<>();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      try (KafkaConsumer<String, byte[]> consumer =
-          SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
-        consumer.subscribe(
-            List.of(
-                topics.tokens().name(),
-                topics.completions().name(),
-                topics.generationErrors().name()));
-        // Once everything expected is read, 3 s more for a second generation of the id, were there
-        // one.
-        long quiet = Long.MAX_VALUE;
-        while (System.nanoTime() < quiet) {
-          if (quiet == Long.MAX_VALUE && duplicates.size() >= 4 && completions.size() >= 2) {
-            quiet = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-          }
-          assertTrue(
-              System.nanoTime() < deadline,
-              "completions " + completions + ", duplicates refused " + duplicates.size());
-          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-            if (r.topic().equals(topics.tokens().name())) {
-              TokenEvent e =
-                  topics.tokens().valueSerde().deserializer().deserialize(r.topic(), r.value());
-              indices.computeIfAbsent(e.getRequestId(), k -> new ArrayList<>()).add(e.getIndex());
-            } else if (r.topic().equals(topics.completions().name())) {
-              Completion c =
-                  topics
-                      .completions()
-                      .valueSerde()
-                      .deserializer()
-                      .deserialize(r.topic(), r.value());
-              completions.merge(c.getRequestId(), 1, Integer::sum);
-            } else {
-              GenerationError e =
-                  topics
-                      .generationErrors()
-                      .valueSerde()
-                      .deserializer()
-                      .deserialize(r.topic(), r.value());
-              assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, e.getCode(), e.getMessage());
-              assertEquals("same-id", e.getRequestId());
-              assertTrue(offsets.contains(e.getSourcePartition() + "@" + e.getSourceOffset()));
-              duplicates.add(e);
-            }
-          }
+      try (EventReader outputs =
+          EventReader.committed(topics.tokens(), topics.completions(), topics.generationErrors())) {
+        List<GenerationError> duplicates = outputs.read(topics.generationErrors());
+        outputs.pollUntil(
+            Duration.ofSeconds(120),
+            () -> {
+              for (GenerationError e : duplicates) {
+                assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, e.getCode(), e.getMessage());
+                assertEquals("same-id", e.getRequestId());
+                assertTrue(offsets.contains(e.getSourcePartition() + "@" + e.getSourceOffset()));
+              }
+              return duplicates.size() >= 4 && outputs.completions().size() >= 2;
+            },
+            () ->
+                "completions "
+                    + outputs.completionCounts()
+                    + ", duplicates refused "
+                    + duplicates.size());
+        // Then 3 s more for a second generation of the id, were there one.
+        outputs.pollFor(Duration.ofSeconds(3));
+        assertEquals(Map.of("same-id", 1, "chat-x-2", 1), outputs.completionCounts());
+        assertEquals(4, duplicates.size(), "one refusal per other publication");
+        List<Integer> same = outputs.indices("same-id");
+        for (int i = 0; i < same.size(); i++) {
+          assertEquals(i, same.get(i), "one token per index: " + same);
         }
-      }
-      assertEquals(Map.of("same-id", 1, "chat-x-2", 1), completions);
-      assertEquals(4, duplicates.size(), "one refusal per other publication");
-      List<Integer> same = indices.get("same-id");
-      for (int i = 0; i < same.size(); i++) {
-        assertEquals(i, same.get(i), "one token per index: " + same);
       }
       streams.close(Duration.ofSeconds(30));
 

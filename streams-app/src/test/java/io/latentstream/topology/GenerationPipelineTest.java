@@ -24,6 +24,7 @@ import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.schemas.TokenIdsInput;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import io.latentstream.tokenizer.Tokenizer;
@@ -31,7 +32,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -39,8 +39,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -132,24 +131,17 @@ class GenerationPipelineTest {
     }
   }
 
-  /** Reads a topic as read_committed until {@code done} holds for what was read. */
+  /** Reads a topic as read_committed until {@code done} holds for its relevant events. */
   private static <V> List<V> readUntil(
       Topics.Topic<String, V> topic, Predicate<List<V>> done, Predicate<V> relevant) {
-    List<V> read = new ArrayList<>();
-    try (KafkaConsumer<String, V> consumer =
-        SharedKafkaCluster.committedReader(topic.valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topic.name()));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      while (!done.test(read)) {
-        assertTrue(System.nanoTime() < deadline, "timed out reading " + topic.name() + ": " + read);
-        for (ConsumerRecord<String, V> record : consumer.poll(Duration.ofMillis(200))) {
-          if (relevant.test(record.value())) {
-            read.add(record.value());
-          }
-        }
-      }
+    try (EventReader reader = EventReader.committed(topic)) {
+      Supplier<List<V>> read = () -> reader.read(topic).stream().filter(relevant).toList();
+      reader.pollUntil(
+          Duration.ofSeconds(120),
+          () -> done.test(read.get()),
+          () -> "timed out reading " + topic.name() + ": " + read.get());
+      return read.get();
     }
-    return read;
   }
 
   private static Completion completionOf(String requestId) {

@@ -17,6 +17,7 @@ import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import java.nio.charset.StandardCharsets;
@@ -32,13 +33,10 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
@@ -240,44 +238,30 @@ class PromptFuzzTest {
     }
 
     Map<String, GenerationError> errorsAt = new HashMap<>();
-    Map<String, Completion> completions = new HashMap<>();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(200);
-    try (KafkaConsumer<String, byte[]> consumer =
-        SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
-      consumer.subscribe(List.of(topics.generationErrors().name(), topics.completions().name()));
+    Map<String, Completion> completions;
+    try (EventReader reader =
+        EventReader.committed(topics.generationErrors(), topics.completions())) {
       List<Sent> open = new ArrayList<>(sent);
-      while (!open.isEmpty()) {
-        assertTrue(failures.isEmpty(), "the service failed: " + failures);
-        assertTrue(System.nanoTime() < deadline, "unaccounted records: " + open);
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-          if (record.topic().equals(topics.generationErrors().name())) {
-            GenerationError error =
-                topics
-                    .generationErrors()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            assertTrue(
-                error.getSourceOffset() != null,
-                "an error after acceptance: " + error.getCode() + " " + error.getMessage());
-            errorsAt.put(error.getSourcePartition() + "@" + error.getSourceOffset(), error);
-          } else {
-            Completion completion =
-                topics
-                    .completions()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            completions.put(completion.getRequestId(), completion);
-          }
-        }
-        open.removeIf(
-            s ->
-                errorsAt.containsKey(s.partition() + "@" + s.offset())
-                    || (s.requestId() != null
-                        && !errorsAt.containsKey(s.partition() + "@" + s.offset())
-                        && completions.containsKey(s.requestId())));
-      }
+      reader.pollUntil(
+          Duration.ofSeconds(200),
+          () -> {
+            assertTrue(failures.isEmpty(), "the service failed: " + failures);
+            for (GenerationError error : reader.read(topics.generationErrors())) {
+              assertTrue(
+                  error.getSourceOffset() != null,
+                  () -> "an error after acceptance: " + error.getCode() + " " + error.getMessage());
+              errorsAt.put(source(error), error);
+            }
+            open.removeIf(
+                s ->
+                    errorsAt.containsKey(s.partition() + "@" + s.offset())
+                        || (s.requestId() != null
+                            && !errorsAt.containsKey(s.partition() + "@" + s.offset())
+                            && reader.completed(s.requestId())));
+            return open.isEmpty();
+          },
+          () -> "unaccounted records: " + open);
+      completions = reader.completions();
     }
     for (String id : valid) {
       assertTrue(completions.containsKey(id), id + " completed");
@@ -400,40 +384,28 @@ class PromptFuzzTest {
       }
     }
     Map<String, GenerationError> errors = new HashMap<>();
-    Map<String, Completion> completions = new HashMap<>();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    try (KafkaConsumer<String, byte[]> consumer =
-        SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
-      consumer.subscribe(List.of(topics.generationErrors().name(), topics.completions().name()));
-      while (!errors.keySet().containsAll(byOffset.keySet())
-          || !completions.keySet().containsAll(after)) {
-        assertTrue(failures.isEmpty(), "the service failed: " + failures);
-        assertTrue(
-            System.nanoTime() < deadline,
-            "unaccounted: " + byOffset.keySet() + " vs " + errors.keySet() + ", " + after);
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-          if (record.topic().equals(topics.generationErrors().name())) {
-            assertTrue(record.serializedValueSize() < 1_000_000, "an error event fits the limit");
-            GenerationError error =
-                topics
-                    .generationErrors()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            if (error.getSourceOffset() != null) {
-              errors.put(error.getSourcePartition() + "@" + error.getSourceOffset(), error);
+    try (EventReader reader =
+        EventReader.committed(topics.generationErrors(), topics.completions())
+            .checking(
+                record -> {
+                  if (record.topic().equals(topics.generationErrors().name())) {
+                    assertTrue(
+                        record.serializedValueSize() < 1_000_000, "an error event fits the limit");
+                  }
+                })) {
+      reader.pollUntil(
+          Duration.ofSeconds(120),
+          () -> {
+            assertTrue(failures.isEmpty(), "the service failed: " + failures);
+            for (GenerationError error : reader.read(topics.generationErrors())) {
+              if (error.getSourceOffset() != null) {
+                errors.put(source(error), error);
+              }
             }
-          } else {
-            Completion completion =
-                topics
-                    .completions()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            completions.put(completion.getRequestId(), completion);
-          }
-        }
-      }
+            return errors.keySet().containsAll(byOffset.keySet())
+                && reader.completions().keySet().containsAll(after);
+          },
+          () -> "unaccounted: " + byOffset.keySet() + " vs " + errors.keySet() + ", " + after);
     }
     for (var entry : byOffset.entrySet()) {
       GenerationError error = errors.get(entry.getKey());
@@ -452,6 +424,11 @@ class PromptFuzzTest {
             .orElseThrow();
     assertTrue(echoed.getOriginalValue().remaining() <= 250_000, "the echo is cut");
     assertEquals(KafkaStreams.State.RUNNING, streams.state());
+  }
+
+  /** The prompt an error is about, as "partition@offset" of the prompts topic. */
+  private static String source(GenerationError error) {
+    return error.getSourcePartition() + "@" + error.getSourceOffset();
   }
 
   private static Map<String, String> metadata(int entries) {

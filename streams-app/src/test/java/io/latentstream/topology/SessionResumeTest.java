@@ -10,30 +10,24 @@ import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
-import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
-import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -52,6 +46,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class SessionResumeTest {
   private static final String PREFIX = "resume-test.";
   private static final List<String> TURNS = List.of("t1", "t2", "t3");
+
+  /** How long each wait for the committed output may take. */
+  private static final Duration READING = Duration.ofSeconds(120);
 
   @Test
   void aSessionsInFlightTurnsResumeOnTheNextInstance() throws Exception {
@@ -87,35 +84,37 @@ class SessionResumeTest {
       }
       assertTrue(firstToken.await(120, TimeUnit.SECONDS), "no token within 120 s");
       first.close(Duration.ofSeconds(30));
-      Observed atClose = new Observed(topics);
-      atClose.pollUntil(() -> atClose.drained(), "the committed output");
+      EventReader atClose = EventReader.committed(topics.tokens(), topics.completions());
+      atClose.pollUntil(
+          READING, atClose::caughtUp, () -> "timed out waiting for the committed output");
       assertTrue(
-          atClose.completions.size() < TURNS.size(),
+          atClose.completions().size() < TURNS.size(),
           "every turn completed before the restart; nothing was in flight");
 
-      Observed seen = new Observed(topics);
+      EventReader seen = EventReader.committed(topics.tokens(), topics.completions());
       KafkaStreams second = start(topics, model, GenerationObserver.NONE);
       try {
         seen.pollUntil(
-            () -> seen.completions.keySet().containsAll(TURNS), "every turn's completion");
+            READING,
+            () -> seen.completions().keySet().containsAll(TURNS),
+            () -> "timed out waiting for every turn's completion");
         seen.pollUntil(
+            READING,
             () ->
                 TURNS.stream()
                     .allMatch(
-                        t ->
-                            seen.indices.get(t).size()
-                                == seen.completions.get(t).getTokenIds().size()),
-            "every turn's tokens");
+                        t -> seen.tokenCount(t) == seen.completions().get(t).getTokenIds().size()),
+            () -> "timed out waiting for every turn's tokens");
         for (String turn : TURNS) {
-          List<Integer> indices = seen.indices.get(turn);
+          List<Integer> indices = seen.indices(turn);
           for (int i = 0; i < indices.size(); i++) {
             assertEquals(i, indices.get(i), turn + ": indices 0..n-1 exactly once");
           }
         }
       } finally {
         second.close(Duration.ofSeconds(30));
-        seen.consumer.close();
-        atClose.consumer.close();
+        seen.close();
+        atClose.close();
       }
     } finally {
       registry.stop();
@@ -164,57 +163,5 @@ class SessionResumeTest {
                 .build())
         .setCreatedAt(Instant.now())
         .build();
-  }
-
-  /** A read_committed reader of tokens and completions. */
-  private static final class Observed {
-    final Topics topics;
-    final KafkaConsumer<String, byte[]> consumer;
-    final Map<String, List<Integer>> indices = new HashMap<>();
-    final Map<String, Completion> completions = new HashMap<>();
-
-    Observed(Topics topics) {
-      this.topics = topics;
-      consumer = SharedKafkaCluster.committedReader(new ByteArrayDeserializer());
-      consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
-    }
-
-    /** Whether the reader has caught up with the end of every assigned partition. */
-    boolean drained() {
-      var assigned = consumer.assignment();
-      if (assigned.size() < 2) {
-        return false;
-      }
-      var end = consumer.endOffsets(assigned);
-      return assigned.stream().allMatch(p -> consumer.position(p) >= end.get(p));
-    }
-
-    void pollUntil(java.util.function.BooleanSupplier done, String what) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      while (!done.getAsBoolean()) {
-        assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
-          if (record.topic().equals(topics.tokens().name())) {
-            TokenEvent event =
-                topics
-                    .tokens()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            indices
-                .computeIfAbsent(event.getRequestId(), id -> new ArrayList<>())
-                .add(event.getIndex());
-          } else {
-            Completion completion =
-                topics
-                    .completions()
-                    .valueSerde()
-                    .deserializer()
-                    .deserialize(record.topic(), record.value());
-            completions.put(completion.getRequestId(), completion);
-          }
-        }
-      }
-    }
   }
 }

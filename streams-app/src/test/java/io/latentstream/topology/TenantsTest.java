@@ -16,15 +16,14 @@ import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
-import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -32,11 +31,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -79,9 +75,6 @@ class TenantsTest {
         }
       };
 
-  /** Everything read from the tenants' output topics, by topic. */
-  private final Map<String, List<Object>> read = new HashMap<>();
-
   @Test
   void eachTenantsRequestsSessionsAndEventsAreItsOwn() throws Exception {
     EmbeddedSchemaRegistry registry = SharedKafkaCluster.registry("_schemas-tenants-test");
@@ -112,19 +105,19 @@ class TenantsTest {
                 Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers()),
                 new StringSerializer(),
                 a.prompts().valueSerde().serializer());
-        KafkaConsumer<String, byte[]> consumer =
-            SharedKafkaCluster.committedReader(new ByteArrayDeserializer())) {
+        EventReader outputs =
+            EventReader.committed(
+                a.tokens(),
+                a.completions(),
+                a.generationErrors(),
+                b.tokens(),
+                b.completions(),
+                b.generationErrors())) {
       streams.start();
-      List<String> outputs = new ArrayList<>();
-      for (Topics t : List.of(a, b)) {
-        outputs.addAll(
-            List.of(t.tokens().name(), t.completions().name(), t.generationErrors().name()));
-      }
-      consumer.subscribe(outputs);
 
       // a's first turn completes (its session has a cache) before b uses the same ids.
       producer.send(record(a, prompt("r1", "s", "a", "The jury said"))).get();
-      awaitRead(consumer, topics, () -> completions(a).size() == 1);
+      awaitRead(outputs, () -> outputs.read(a.completions()).size() == 1);
 
       // (b's r1 at another offset than a's: the same partition and offset of a's topic and b's
       // must not pass for the same prompt.)
@@ -133,16 +126,15 @@ class TenantsTest {
       producer.send(record(a, prompt("r3", "s", "a", "and then"))).get();
       producer.send(record(a, prompt("r1", null, "a", "again"))).get();
       awaitRead(
-          consumer,
-          topics,
+          outputs,
           () ->
-              completions(a).size() == 2
-                  && completions(b).size() == 1
-                  && errors(a).size() == 1
-                  && errors(b).size() == 1);
+              outputs.read(a.completions()).size() == 2
+                  && outputs.read(b.completions()).size() == 1
+                  && outputs.read(a.generationErrors()).size() == 1
+                  && outputs.read(b.generationErrors()).size() == 1);
 
-      Completion aFirst = completions(a).get(0);
-      Completion bFirst = completions(b).get(0);
+      Completion aFirst = outputs.read(a.completions()).get(0);
+      Completion bFirst = outputs.read(b.completions()).get(0);
       assertEquals("r1", bFirst.getRequestId(), "b's r1 generates though a's r1 did");
       assertEquals(
           aFirst.getUsage().getPromptTokens(),
@@ -151,23 +143,23 @@ class TenantsTest {
       assertEquals(0, bFirst.getUsage().getCachedPromptTokens(), "nor a's cache");
       assertEquals(aFirst.getTokenIds(), bFirst.getTokenIds(), "same prompt, same id: same text");
 
-      Completion aSecond = completions(a).get(1);
+      Completion aSecond = outputs.read(a.completions()).get(1);
       assertEquals("r3", aSecond.getRequestId());
       assertTrue(
           aSecond.getUsage().getCachedPromptTokens() > 0
               && aSecond.getUsage().getPromptTokens() > aFirst.getUsage().getPromptTokens(),
           "a's second turn continues a's session from its cache: " + aSecond.getUsage());
 
-      GenerationError mismatch = errors(b).get(0);
+      GenerationError mismatch = outputs.read(b.generationErrors()).get(0);
       assertEquals(ErrorCode.TENANT_MISMATCH, mismatch.getCode(), mismatch.getMessage());
       assertEquals("r2", mismatch.getRequestId());
       assertEquals(b.prompts().name(), mismatch.getSourceTopic());
-      GenerationError duplicate = errors(a).get(0);
+      GenerationError duplicate = outputs.read(a.generationErrors()).get(0);
       assertEquals(ErrorCode.DUPLICATE_REQUEST_ID, duplicate.getCode(), duplicate.getMessage());
       assertEquals(a.prompts().name(), duplicate.getSourceTopic());
 
-      assertEquals(Set.of("r1", "r3"), tokenRequests(a));
-      assertEquals(Set.of("r1"), tokenRequests(b));
+      assertEquals(Set.of("r1", "r3"), tokenRequests(outputs, a));
+      assertEquals(Set.of("r1"), tokenRequests(outputs, b));
       assertEquals(List.of("r1", "r3"), started.get("a"));
       assertEquals(List.of("r1"), started.get("b"));
       assertEquals(List.of(ErrorCode.DUPLICATE_REQUEST_ID), refused.get("a"));
@@ -184,7 +176,8 @@ class TenantsTest {
                     TopologySettings.defaults().limits())
                 .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
         assertEquals(List.of(), report.diverging(), tenant.viewTenant());
-        assertEquals(completions(tenant).size(), report.identical(), tenant.viewTenant());
+        assertEquals(
+            outputs.read(tenant.completions()).size(), report.identical(), tenant.viewTenant());
         assertEquals(1, report.refused(), tenant.viewTenant() + ": its duplicate or mismatch");
       }
     } finally {
@@ -209,50 +202,15 @@ class TenantsTest {
         .build();
   }
 
-  private List<Completion> completions(Topics tenant) {
-    return of(tenant.completions().name(), Completion.class);
-  }
-
-  private List<GenerationError> errors(Topics tenant) {
-    return of(tenant.generationErrors().name(), GenerationError.class);
-  }
-
-  private Set<String> tokenRequests(Topics tenant) {
+  /** The requests of which {@code tenant}'s tokens topic has events. */
+  private static Set<String> tokenRequests(EventReader outputs, Topics tenant) {
     Set<String> ids = new java.util.TreeSet<>();
-    of(tenant.tokens().name(), TokenEvent.class).forEach(e -> ids.add(e.getRequestId()));
+    outputs.read(tenant.tokens()).forEach(e -> ids.add(e.getRequestId()));
     return ids;
   }
 
-  private <T> List<T> of(String topic, Class<T> type) {
-    return read.getOrDefault(topic, List.of()).stream().map(type::cast).toList();
-  }
-
-  /** Reads the output topics into {@link #read} until {@code done} holds. */
-  private void awaitRead(
-      KafkaConsumer<String, byte[]> consumer, Topics topics, BooleanSupplier done) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!done.getAsBoolean()) {
-      assertTrue(System.nanoTime() < deadline, "read so far: " + read);
-      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-        Topics tenant =
-            topics.tenant(
-                r.topic().substring(PREFIX.length(), r.topic().indexOf('.', PREFIX.length())));
-        Object event;
-        if (r.topic().equals(tenant.tokens().name())) {
-          event = tenant.tokens().valueSerde().deserializer().deserialize(r.topic(), r.value());
-        } else if (r.topic().equals(tenant.completions().name())) {
-          event =
-              tenant.completions().valueSerde().deserializer().deserialize(r.topic(), r.value());
-        } else {
-          event =
-              tenant
-                  .generationErrors()
-                  .valueSerde()
-                  .deserializer()
-                  .deserialize(r.topic(), r.value());
-        }
-        read.computeIfAbsent(r.topic(), t -> new ArrayList<>()).add(event);
-      }
-    }
+  /** Reads the tenants' outputs until {@code done} holds. */
+  private static void awaitRead(EventReader outputs, BooleanSupplier done) {
+    outputs.pollUntil(Duration.ofSeconds(120), done, () -> "read so far: " + outputs);
   }
 }

@@ -1,13 +1,9 @@
 package io.latentstream.ops.local;
 
-import io.latentstream.ops.local.ServiceProcesses.Observed;
-import io.latentstream.registry.client.RegistryClientConfig;
-import io.latentstream.registry.client.SchemaRegistryClient;
-import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
-import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,17 +41,9 @@ public final class FailoverBenchmark {
     Path model = Path.of("models/brown-mtp").toAbsolutePath();
     Path data = Files.createTempDirectory("latentstream-bench-failover-");
     List<double[]> results = new ArrayList<>();
-    try (LocalKafkaCluster kafka =
-            new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, data.resolve("kafka"))).start();
-        EmbeddedSchemaRegistry registry =
-            new EmbeddedSchemaRegistry(
-                    EmbeddedRegistryConfig.of(kafka.bootstrapServers()).withPort(0))
-                .start();
-        Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-      SchemaRegistryClient client =
-          new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+    try (LocalDeployment deployment = LocalDeployment.start(1, data.resolve("kafka"))) {
       for (int run = 1; run <= runs; run++) {
-        double[] r = measure(kafka, registry, client, admin, data, model, run);
+        double[] r = measure(deployment, data, model, run);
         results.add(r);
         System.out.printf(
             Locale.ROOT,
@@ -79,30 +67,14 @@ public final class FailoverBenchmark {
   }
 
   /** One run; returns {seconds until the survivor owns every partition, until its first token}. */
-  private static double[] measure(
-      LocalKafkaCluster kafka,
-      EmbeddedSchemaRegistry registry,
-      SchemaRegistryClient client,
-      Admin admin,
-      Path data,
-      Path model,
-      int run)
+  private static double[] measure(LocalDeployment deployment, Path data, Path model, int run)
       throws Exception {
     String prefix = "fb" + run + ".";
-    Topics topics = Topics.create(prefix, client);
-    admin
-        .createTopics(Topics.newTopics(prefix, PARTITIONS, (short) 1))
-        .all()
-        .get(30, TimeUnit.SECONDS);
+    Topics topics = deployment.createTopics(prefix, PARTITIONS, (short) 1);
     Path directory = Files.createDirectories(data.resolve("run-" + run));
     try (ServiceProcesses services =
-        new ServiceProcesses(
-            directory,
-            kafka.bootstrapServers(),
-            registry.url().toString(),
-            topics,
-            model,
-            "bench-failover-" + run)) {
+            deployment.services(directory, topics, model, "bench-failover-" + run);
+        EventReader observed = deployment.observe(topics)) {
       // The shipped settings, but few requests at a time: generations are under way at the kill.
       Map<String, String> settings =
           Map.of("latentstream.max-running", "4", "kafka.streams.default.replication.factor", "1");
@@ -110,14 +82,13 @@ public final class FailoverBenchmark {
       services.start("instance-b", List.of(), settings);
       services.awaitRunning("instance-a");
       services.awaitRunning("instance-b");
-      Set<Integer> ofA = awaitShared(services, admin, "instance-a");
-      Map<String, Integer> partitionOf = publish(kafka, topics);
+      Set<Integer> ofA = awaitShared(services, deployment.admin, "instance-a");
+      Map<String, Integer> partitionOf = publish(deployment.cluster, topics);
       List<String> requestsOfA =
           partitionOf.entrySet().stream()
               .filter(e -> ofA.contains(e.getValue()))
               .map(Map.Entry::getKey)
               .toList();
-      Observed observed = new Observed(kafka.bootstrapServers(), topics);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (requestsOfA.stream()
           .noneMatch(id -> observed.tokenCount(id) >= 3 && !observed.completed(id))) {
@@ -149,13 +120,12 @@ public final class FailoverBenchmark {
           token = (now - killed) / 1e9;
         }
         if (Double.isNaN(moved)
-            && services.assignment(admin).getOrDefault("instance-b", Set.of()).size()
+            && services.assignment(deployment.admin).getOrDefault("instance-b", Set.of()).size()
                 == PARTITIONS) {
           moved = (System.nanoTime() - killed) / 1e9;
         }
       }
-      observed.close();
-      admin.deleteTopics(
+      deployment.admin.deleteTopics(
           Topics.newTopics(prefix, PARTITIONS, (short) 1).stream().map(t -> t.name()).toList());
       return new double[] {moved, token};
     }

@@ -4,11 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport;
-import io.latentstream.ops.local.ServiceProcesses.Observed;
-import io.latentstream.registry.client.RegistryClientConfig;
-import io.latentstream.registry.client.SchemaRegistryClient;
-import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
-import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.replay.Replay;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.schemas.ChatInput;
@@ -18,6 +13,7 @@ import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
@@ -32,7 +28,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -56,34 +51,16 @@ class FailoverTest {
   private static final String APPLICATION_ID = "failover-test";
 
   @TempDir Path directory;
-  private LocalKafkaCluster cluster;
-  private EmbeddedSchemaRegistry registry;
+  private LocalDeployment deployment;
   private Topics topics;
   private ServiceProcesses services;
   private final Map<String, Integer> promptPartition = new HashMap<>();
 
   @BeforeEach
   void startBrokerAndRegistry() throws Exception {
-    cluster =
-        new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, directory.resolve("kafka"))).start();
-    registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(cluster.bootstrapServers()).withPort(0))
-            .start();
-    topics =
-        Topics.create(
-            PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrapServers()))) {
-      admin.createTopics(Topics.newTopics(PREFIX, 4, (short) 1)).all().get(30, TimeUnit.SECONDS);
-    }
-    services =
-        new ServiceProcesses(
-            directory,
-            cluster.bootstrapServers(),
-            registry.url().toString(),
-            topics,
-            MODEL,
-            APPLICATION_ID);
+    deployment = LocalDeployment.start(1, directory.resolve("kafka"));
+    topics = deployment.createTopics(PREFIX, 4, (short) 1);
+    services = deployment.services(directory, topics, MODEL, APPLICATION_ID);
   }
 
   @AfterEach
@@ -91,11 +68,8 @@ class FailoverTest {
     if (services != null) {
       services.close();
     }
-    if (registry != null) {
-      registry.stop();
-    }
-    if (cluster != null) {
-      cluster.stop();
+    if (deployment != null) {
+      deployment.close();
     }
   }
 
@@ -117,17 +91,17 @@ class FailoverTest {
         });
     assertTrue(!requestsOfA.isEmpty(), "instance-a owns partitions " + ofA + " but no request");
 
-    Observed observed =
+    try (EventReader observed =
         observe(
             requests,
             seen ->
                 requestsOfA.stream()
-                    .anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)));
-    a.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, in the middle of generations
-    assertTrue(!a.isAlive());
-    observed.continueUntilComplete(requests, Duration.ofSeconds(180));
-
-    assertExactlyOnceAndIdentical(requests, observed, false);
+                    .anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)))) {
+      a.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, in the middle of generations
+      assertTrue(!a.isAlive());
+      observed.awaitCompletedWithTokens(requests, Duration.ofSeconds(180));
+      assertExactlyOnceAndIdentical(requests, observed, false);
+    }
     List<Integer> resumedAfter = ServiceProcesses.resumed(services.log("instance-b"));
     assertTrue(
         resumedAfter.stream().anyMatch(n -> n > 0),
@@ -140,19 +114,20 @@ class FailoverTest {
     Process a = startService("instance-a");
     services.awaitRunning("instance-a");
     Set<String> requests = publishPrompts();
-    Observed observed =
-        observe(
+    // The broker dies while requests are generating.
+    observe(
             requests,
             seen ->
-                requests.stream().anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)));
-    observed.close();
-    cluster.kill(0);
+                requests.stream().anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)))
+        .close();
+    deployment.cluster.kill(0);
     Thread.sleep(2_000);
-    cluster.restart(0);
-    observed = observe(requests, seen -> true);
-    observed.continueUntilComplete(requests, Duration.ofSeconds(200));
-    assertTrue(a.isAlive(), "the service survives the broker's restart");
-    assertExactlyOnceAndIdentical(requests, observed, true);
+    deployment.cluster.restart(0);
+    try (EventReader observed = deployment.observe(topics)) {
+      observed.awaitCompletedWithTokens(requests, Duration.ofSeconds(200));
+      assertTrue(a.isAlive(), "the service survives the broker's restart");
+      assertExactlyOnceAndIdentical(requests, observed, true);
+    }
   }
 
   /**
@@ -160,10 +135,10 @@ class FailoverTest {
    * viaCli}) finds every token identical to an undisturbed regeneration.
    */
   private void assertExactlyOnceAndIdentical(
-      Set<String> requests, Observed observed, boolean viaCli) throws Exception {
+      Set<String> requests, EventReader observed, boolean viaCli) throws Exception {
     for (String id : requests) {
-      List<Integer> indices = observed.indices.get(id);
-      Completion completion = observed.completions.get(id);
+      List<Integer> indices = observed.indices(id);
+      Completion completion = observed.completions().get(id);
       assertEquals(completion.getTokenIds().size(), indices.size(), id + ": one event per token");
       for (int i = 0; i < indices.size(); i++) {
         assertEquals(i, indices.get(i), id + ": indices 0..n-1 exactly once, in order");
@@ -174,9 +149,9 @@ class FailoverTest {
           LatentstreamCliTestSupport.run(
               "replay",
               "--bootstrap-servers",
-              cluster.bootstrapServers(),
+              deployment.cluster.bootstrapServers(),
               "--schema-registry-url",
-              registry.url().toString(),
+              deployment.registry.url().toString(),
               "--topic-prefix",
               PREFIX,
               "--from-offset",
@@ -198,7 +173,7 @@ class FailoverTest {
           new Replay(
                   model,
                   topics,
-                  Map.of("bootstrap.servers", cluster.bootstrapServers()),
+                  Map.of("bootstrap.servers", deployment.cluster.bootstrapServers()),
                   PromptLimits.defaults())
               .verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
       assertEquals(List.of(), report.diverging(), "the text equals an undisturbed run");
@@ -211,7 +186,7 @@ class FailoverTest {
     Set<String> ids = new HashSet<>();
     try (KafkaProducer<String, PromptRequest> producer =
         new KafkaProducer<>(
-            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers()),
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, deployment.cluster.bootstrapServers()),
             new StringSerializer(),
             topics.prompts().valueSerde().serializer())) {
       List<PromptRequest> prompts = new ArrayList<>();
@@ -275,31 +250,36 @@ class FailoverTest {
   /** The partitions of prompts that {@code name} owns once both instances share the group. */
   private Set<Integer> awaitAssignment(String name) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrapServers()))) {
-      while (true) {
-        Map<String, Set<Integer>> owned = services.assignment(admin);
-        Set<Integer> mine = owned.getOrDefault(name, Set.of());
-        int assigned = owned.values().stream().mapToInt(Set::size).sum();
-        if (owned.size() == 2 && assigned == 4 && !mine.isEmpty() && mine.size() < 4) {
-          return mine;
-        }
-        assertTrue(System.nanoTime() < deadline, "the instances did not share the partitions");
-        Thread.sleep(200);
+    while (true) {
+      Map<String, Set<Integer>> owned = services.assignment(deployment.admin);
+      Set<Integer> mine = owned.getOrDefault(name, Set.of());
+      int assigned = owned.values().stream().mapToInt(Set::size).sum();
+      if (owned.size() == 2 && assigned == 4 && !mine.isEmpty() && mine.size() < 4) {
+        return mine;
       }
+      assertTrue(System.nanoTime() < deadline, "the instances did not share the partitions");
+      Thread.sleep(200);
     }
   }
 
-  /** Consumes tokens and completions read_committed until {@code until} holds; then returns. */
-  private Observed observe(Set<String> requests, Predicate<Observed> until) throws Exception {
-    Observed observed = new Observed(cluster.bootstrapServers(), topics);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!until.test(observed)) {
-      assertTrue(
-          observed.completions.size() < requests.size(),
-          "every request completed before the fault; nothing was interrupted");
-      assertTrue(System.nanoTime() < deadline, "no progress: " + observed.indices);
-      observed.poll();
-    }
+  /**
+   * A read_committed reader of tokens and completions that has read until {@code until} holds;
+   * fails if every request completes first (the fault would interrupt nothing).
+   */
+  private EventReader observe(Set<String> requests, Predicate<EventReader> until) {
+    EventReader observed = deployment.observe(topics);
+    observed.pollUntil(
+        Duration.ofSeconds(120),
+        () -> {
+          if (until.test(observed)) {
+            return true;
+          }
+          assertTrue(
+              observed.completions().size() < requests.size(),
+              "every request completed before the fault; nothing was interrupted");
+          return false;
+        },
+        () -> "no progress: " + observed.indices());
     return observed;
   }
 }

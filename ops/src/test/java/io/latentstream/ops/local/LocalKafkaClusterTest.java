@@ -11,16 +11,14 @@ import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
 import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -157,24 +155,10 @@ class LocalKafkaClusterTest {
   }
 
   private static List<TokenEvent> consume(LocalKafkaCluster cluster, Topics topics, int count) {
-    List<TokenEvent> received = new ArrayList<>();
-    try (KafkaConsumer<String, TokenEvent> consumer =
-        new KafkaConsumer<>(
-            Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                cluster.bootstrapServers(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
-                "earliest",
-                ConsumerConfig.GROUP_ID_CONFIG,
-                "local-cluster-test-" + System.nanoTime()),
-            topics.tokens().keySerde().deserializer(),
-            topics.tokens().valueSerde().deserializer())) {
-      consumer.subscribe(List.of(topics.tokens().name()));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (received.size() < count && System.nanoTime() < deadline) {
-        consumer.poll(Duration.ofMillis(200)).forEach(r -> received.add(r.value()));
-      }
+    try (EventReader reader =
+        EventReader.committed(
+            Map.of("bootstrap.servers", cluster.bootstrapServers()), topics.tokens())) {
+      return reader.readAtLeast(topics.tokens(), count, Duration.ofSeconds(30));
     }
-    return received;
   }
 }

@@ -1,12 +1,8 @@
 package io.latentstream.ops.local;
 
-import io.latentstream.ops.local.ServiceProcesses.Observed;
 import io.latentstream.ops.pipeline.BenchPipelineCommand;
-import io.latentstream.registry.client.RegistryClientConfig;
-import io.latentstream.registry.client.SchemaRegistryClient;
-import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
-import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.PromptRequest;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -44,33 +39,15 @@ public final class ScalingBenchmark {
     int repeats = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     Path model = Path.of("models/brown-mtp").toAbsolutePath();
     Path data = Files.createTempDirectory("latentstream-bench-scaling-");
-    try (LocalKafkaCluster kafka =
-            new LocalKafkaCluster(LocalKafkaCluster.Config.of(3, data.resolve("kafka"))).start();
-        EmbeddedSchemaRegistry registry =
-            new EmbeddedSchemaRegistry(
-                    EmbeddedRegistryConfig.of(kafka.bootstrapServers()).withPort(0))
-                .start();
-        Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-      SchemaRegistryClient client =
-          new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
+    try (LocalDeployment deployment = LocalDeployment.start(3, data.resolve("kafka"))) {
       Map<Integer, List<double[]>> runs = new HashMap<>();
       int run = 0;
       // Warm-up (not counted): the brokers' and the registry's first transactions and topics.
-      measure(kafka, registry, client, admin, data, model, 1, prompts, maxNewTokens, run++);
+      measure(deployment, data, model, 1, prompts, maxNewTokens, run++);
       for (int r = 0; r < repeats; r++) {
         for (int instances : new int[] {1, 3}) {
           double[] result =
-              measure(
-                  kafka,
-                  registry,
-                  client,
-                  admin,
-                  data,
-                  model,
-                  instances,
-                  prompts,
-                  maxNewTokens,
-                  run++);
+              measure(deployment, data, model, instances, prompts, maxNewTokens, run++);
           runs.computeIfAbsent(instances, i -> new ArrayList<>()).add(result);
           System.out.printf(
               "run %d: %d instance(s): %.0f tokens in %.2f s = %.0f tokens/s%n",
@@ -92,10 +69,7 @@ public final class ScalingBenchmark {
 
   /** One run: {tokens, seconds}. */
   private static double[] measure(
-      LocalKafkaCluster kafka,
-      EmbeddedSchemaRegistry registry,
-      SchemaRegistryClient client,
-      Admin admin,
+      LocalDeployment deployment,
       Path data,
       Path model,
       int instances,
@@ -104,27 +78,15 @@ public final class ScalingBenchmark {
       int run)
       throws Exception {
     String name = "bench-scaling-" + run;
-    Topics topics = Topics.create(name + ".", client);
-    admin
-        .createTopics(Topics.newTopics(topics.prefix(), 6, (short) 3))
-        .all()
-        .get(30, TimeUnit.SECONDS);
+    Topics topics = deployment.createTopics(name + ".", 6, (short) 3);
     Path directory = Files.createDirectories(data.resolve(name));
-    try (ServiceProcesses services =
-            new ServiceProcesses(
-                directory,
-                kafka.bootstrapServers(),
-                registry.url().toString(),
-                topics,
-                model,
-                name);
+    try (ServiceProcesses services = deployment.services(directory, topics, model, name);
         KafkaProducer<String, PromptRequest> producer =
             new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers(), "linger.ms", 5),
+                Map.of("bootstrap.servers", deployment.cluster.bootstrapServers(), "linger.ms", 5),
                 new StringSerializer(),
-                topics.prompts().valueSerde().serializer())) {
-      // Closed by continueUntilComplete.
-      Observed observed = new Observed(kafka.bootstrapServers(), topics);
+                topics.prompts().valueSerde().serializer());
+        EventReader observed = deployment.observe(topics)) {
       List<String> names = new ArrayList<>();
       for (int i = 0; i < instances; i++) {
         names.add("instance-" + i);
@@ -135,7 +97,7 @@ public final class ScalingBenchmark {
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (true) {
-        Map<String, Set<Integer>> owned = services.assignment(admin);
+        Map<String, Set<Integer>> owned = services.assignment(deployment.admin);
         if (owned.size() == instances
             && owned.values().stream().mapToInt(Set::size).sum() == 6
             && owned.values().stream().noneMatch(Set::isEmpty)) {
@@ -153,15 +115,15 @@ public final class ScalingBenchmark {
       for (int i = 0; i < prompts; i++) {
         warmup.add("w" + i);
       }
-      while (!observed.completions.keySet().containsAll(warmup)) {
+      while (!observed.completions().keySet().containsAll(warmup)) {
         observed.poll();
       }
       long start = System.nanoTime();
       Set<String> ids = publish(producer, topics, "r", prompts, maxNewTokens);
-      observed.continueUntilComplete(ids, Duration.ofMinutes(5));
+      observed.awaitCompletedWithTokens(ids, Duration.ofMinutes(5));
       double seconds = (System.nanoTime() - start) / 1e9;
       long tokens =
-          ids.stream().mapToLong(id -> observed.completions.get(id).getTokenIds().size()).sum();
+          ids.stream().mapToLong(id -> observed.completions().get(id).getTokenIds().size()).sum();
       return new double[] {tokens, seconds};
     }
   }

@@ -3,17 +3,13 @@ package io.latentstream.ops.local;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.ops.local.ServiceProcesses.Observed;
-import io.latentstream.registry.client.RegistryClientConfig;
-import io.latentstream.registry.client.SchemaRegistryClient;
-import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
-import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.Topics;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,7 +24,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -66,13 +61,11 @@ class ScalingTest {
   private static final String C = "svc-c";
 
   @TempDir Path directory;
-  private LocalKafkaCluster cluster;
-  private EmbeddedSchemaRegistry registry;
+  private LocalDeployment deployment;
   private Topics topics;
   private ServiceProcesses services;
-  private Admin admin;
   private KafkaProducer<String, PromptRequest> producer;
-  private Observed observed;
+  private EventReader observed;
 
   /** Every request published, and the one-off ones among them. */
   private final Set<String> requests = new LinkedHashSet<>();
@@ -82,38 +75,19 @@ class ScalingTest {
 
   @BeforeEach
   void startClusterAndRegistry() throws Exception {
-    cluster =
-        new LocalKafkaCluster(LocalKafkaCluster.Config.of(3, directory.resolve("kafka"))).start();
-    registry =
-        new EmbeddedSchemaRegistry(
-                EmbeddedRegistryConfig.of(cluster.bootstrapServers()).withPort(0))
-            .start();
-    topics =
-        Topics.create(
-            PREFIX, new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString())));
-    admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrapServers()));
-    admin
-        .createTopics(Topics.newTopics(PREFIX, PARTITIONS, (short) 3))
-        .all()
-        .get(30, TimeUnit.SECONDS);
-    services =
-        new ServiceProcesses(
-            directory,
-            cluster.bootstrapServers(),
-            registry.url().toString(),
-            topics,
-            MODEL,
-            APPLICATION_ID);
+    deployment = LocalDeployment.start(3, directory.resolve("kafka"));
+    topics = deployment.createTopics(PREFIX, PARTITIONS, (short) 3);
+    services = deployment.services(directory, topics, MODEL, APPLICATION_ID);
     producer =
         new KafkaProducer<>(
             Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                cluster.bootstrapServers(),
+                deployment.cluster.bootstrapServers(),
                 ProducerConfig.LINGER_MS_CONFIG,
                 0),
             new StringSerializer(),
             topics.prompts().valueSerde().serializer());
-    observed = new Observed(cluster.bootstrapServers(), topics);
+    observed = deployment.observe(topics);
   }
 
   @AfterEach
@@ -126,16 +100,10 @@ class ScalingTest {
         Files.writeString(logs.resolve(name + ".log"), services.log(name));
       }
     }
-    for (AutoCloseable client : new AutoCloseable[] {observed, producer, admin}) {
-      if (client != null) {
-        client.close();
+    for (AutoCloseable closeable : new AutoCloseable[] {observed, producer, deployment}) {
+      if (closeable != null) {
+        closeable.close();
       }
-    }
-    if (registry != null) {
-      registry.stop();
-    }
-    if (cluster != null) {
-      cluster.stop();
     }
   }
 
@@ -160,7 +128,8 @@ class ScalingTest {
     Map<String, Set<Integer>> three = awaitAssignment(Map.of(A, 2, B, 2, C, 2));
     List<String> secondTurns = publishTurn(sessions, 2, "And then what?");
     pumpUntil("second turns complete", () -> observed.completedWithTokens(secondTurns));
-    assertEquals(three, services.assignment(admin), "no rebalance while the second turns ran");
+    assertEquals(
+        three, services.assignment(deployment.admin), "no rebalance while the second turns ran");
     assertCached(secondTurns);
     for (String instance : List.of(B, C)) {
       // Each new instance took over partitions whose sessions' first turns ran on A.
@@ -323,7 +292,7 @@ class ScalingTest {
 
   private void assertCached(List<String> turns) {
     for (String id : turns) {
-      Completion completion = observed.completions.get(id);
+      Completion completion = observed.completions().get(id);
       assertTrue(
           completion.getUsage().getCachedPromptTokens() > 0,
           id + " continued its session from the cached prefix: " + completion.getUsage());
@@ -332,15 +301,15 @@ class ScalingTest {
 
   /** Every request: one completion, and its token indices 0..n-1 exactly once, in order. */
   private void assertExactlyOnce() {
-    assertEquals(requests, observed.completions.keySet(), "a completion for every request");
+    assertEquals(requests, observed.completions().keySet(), "a completion for every request");
     Map<String, Integer> once = new HashMap<>();
     requests.forEach(id -> once.put(id, 1));
-    assertEquals(once, observed.completionCounts, "exactly one completion per request");
-    assertEquals(requests, observed.indices.keySet(), "token events of every request");
+    assertEquals(once, observed.completionCounts(), "exactly one completion per request");
+    assertEquals(requests, observed.indices().keySet(), "token events of every request");
     for (String id : requests) {
-      List<Integer> indices = observed.indices.get(id);
+      List<Integer> indices = observed.indices(id);
       assertEquals(
-          observed.completions.get(id).getTokenIds().size(),
+          observed.completions().get(id).getTokenIds().size(),
           indices.size(),
           id + ": one event per token, " + indices);
       for (int i = 0; i < indices.size(); i++) {
@@ -372,7 +341,7 @@ class ScalingTest {
       }
       assertTrue(
           System.nanoTime() < deadline,
-          "timed out waiting until " + what + "; completed " + observed.completions.size());
+          "timed out waiting until " + what + "; completed " + observed.completions().size());
     }
   }
 
@@ -382,7 +351,7 @@ class ScalingTest {
     pumpUntil(
         "the group assigns " + counts,
         () -> {
-          last.set(services.assignment(admin));
+          last.set(services.assignment(deployment.admin));
           Map<String, Integer> actual = new HashMap<>();
           last.get().forEach((name, partitions) -> actual.put(name, partitions.size()));
           return actual.equals(counts);

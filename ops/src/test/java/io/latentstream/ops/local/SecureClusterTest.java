@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport;
-import io.latentstream.ops.local.ServiceProcesses.Observed;
 import io.latentstream.registry.client.AvroSerdes;
 import io.latentstream.registry.client.RegistryClientConfig;
 import io.latentstream.registry.client.SchemaRegistryClient;
@@ -15,6 +14,7 @@ import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
+import io.latentstream.testing.EventReader;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -42,8 +42,6 @@ import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -58,7 +56,6 @@ import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -214,11 +211,13 @@ class SecureClusterTest {
     // auth) in the --command-config file: a turn of a's session.
     var published = publish(TENANT_A, "a", registryUrl, registryUserInfo, "secure-1", null);
     assertEquals(0, published.exitCode(), published.err());
-    Observed observed = new Observed(cluster.bootstrapServers(), scram(AUDITOR), ofA);
-    observed.continueUntilComplete(Set.of("secure-1"), Duration.ofSeconds(120));
-    Completion completion = observed.completions.get("secure-1");
-    assertEquals(6, completion.getTokenIds().size());
-    assertEquals(List.of(0, 1, 2, 3, 4, 5), observed.indices.get("secure-1"));
+    Completion completion;
+    try (EventReader observed = observe(AUDITOR, ofA)) {
+      observed.awaitCompletedWithTokens(Set.of("secure-1"), Duration.ofSeconds(120));
+      completion = observed.completions().get("secure-1");
+      assertEquals(6, completion.getTokenIds().size());
+      assertEquals(List.of(0, 1, 2, 3, 4, 5), observed.indices("secure-1"));
+    }
 
     // Tenant b may neither write a's prompts nor read a's tokens: the ACLs refuse it.
     try (KafkaProducer<String, byte[]> b =
@@ -236,13 +235,16 @@ class SecureClusterTest {
     assertEquals(
         0, publish(TENANT_B, "b", registryUrl, registryUserInfo, "b-as-a", "a").exitCode());
     assertEquals(0, publish(TENANT_B, "b", registryUrl, registryUserInfo, "b-1", "b").exitCode());
-    try (KafkaConsumer<String, byte[]> b = consumer(TENANT_B, ofB.generationErrors().name())) {
-      GenerationError refused = awaitError(b, ofB, "b-as-a");
+    try (EventReader b =
+        EventReader.committed(clientProperties(scram(TENANT_B)), ofB.generationErrors())) {
+      GenerationError refused = b.awaitError("b-as-a", Duration.ofSeconds(120));
       assertEquals(ErrorCode.TENANT_MISMATCH, refused.getCode(), refused.getMessage());
     }
-    Observed observedB = new Observed(cluster.bootstrapServers(), scram(TENANT_B), ofB);
-    observedB.continueUntilComplete(Set.of("b-1"), Duration.ofSeconds(120));
-    Completion ofBsTurn = observedB.completions.get("b-1");
+    Completion ofBsTurn;
+    try (EventReader observedB = observe(TENANT_B, ofB)) {
+      observedB.awaitCompletedWithTokens(Set.of("b-1"), Duration.ofSeconds(120));
+      ofBsTurn = observedB.completions().get("b-1");
+    }
     assertEquals(completion.getUsage().getPromptTokens(), ofBsTurn.getUsage().getPromptTokens());
     assertEquals(0, ofBsTurn.getUsage().getCachedPromptTokens(), "nothing of a's session cache");
     assertEquals(completion.getTokenIds(), ofBsTurn.getTokenIds(), "the same turn, fresh");
@@ -458,30 +460,17 @@ class SecureClusterTest {
 
   /** A consumer of {@code topic} as {@code principal}, from the start. */
   private KafkaConsumer<String, byte[]> consumer(String principal, String topic) {
-    Map<String, Object> config = clientProperties(scram(principal));
-    config.put(ConsumerConfig.GROUP_ID_CONFIG, "observer-" + principal + "-" + System.nanoTime());
-    config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     KafkaConsumer<String, byte[]> consumer =
-        new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
+        EventReader.committedConsumer(
+            clientProperties(scram(principal)), new ByteArrayDeserializer());
     consumer.subscribe(List.of(topic));
     return consumer;
   }
 
-  /** The error event of {@code requestId} on the tenant's error topic. */
-  private static GenerationError awaitError(
-      KafkaConsumer<String, byte[]> consumer, Topics tenant, String requestId) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (System.nanoTime() < deadline) {
-      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-        GenerationError error =
-            tenant.generationErrors().valueSerde().deserializer().deserialize(r.topic(), r.value());
-        if (requestId.equals(error.getRequestId())) {
-          return error;
-        }
-      }
-    }
-    throw new AssertionError("no error event for " + requestId);
+  /** A reader of the tenant's tokens and completions as {@code principal}. */
+  private EventReader observe(String principal, Topics tenant) {
+    return EventReader.committed(
+        clientProperties(scram(principal)), tenant.tokens(), tenant.completions());
   }
 
   private static void assertUnauthorized(

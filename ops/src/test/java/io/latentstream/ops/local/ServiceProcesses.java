@@ -2,8 +2,6 @@ package io.latentstream.ops.local;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentstream.schemas.Completion;
-import io.latentstream.schemas.TokenEvent;
 import io.latentstream.topology.Topics;
 import java.io.IOException;
 import java.net.URI;
@@ -13,9 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,18 +23,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * Test support: service instances of one deployment as child JVMs ({@code latentstream serve} on
  * this test's classpath) against a local cluster and registry, each logging to {@code <name>.log}
- * in a directory; what the consumer group assigns to them; and {@link Observed}, a read_committed
- * reader of the deployment's outputs.
+ * in a directory; and what the consumer group assigns to them.
  */
 final class ServiceProcesses implements AutoCloseable {
   private static final Pattern RESUMED =
@@ -259,105 +249,6 @@ final class ServiceProcesses implements AutoCloseable {
   public void close() throws InterruptedException {
     for (Process process : processes.values()) {
       process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
-  }
-
-  /**
-   * What a read_committed consumer of {@code tokens} and {@code completions} saw: every token
-   * event's index, per request, in order, and every completion, per request.
-   */
-  static final class Observed implements AutoCloseable {
-    final Map<String, List<Integer>> indices = new HashMap<>();
-    final Map<String, Completion> completions = new HashMap<>();
-    final Map<String, Integer> completionCounts = new HashMap<>();
-    private final Topics topics;
-    private final KafkaConsumer<String, byte[]> consumer;
-
-    Observed(String bootstrapServers, Topics topics) {
-      this(bootstrapServers, Map.of(), topics);
-    }
-
-    /** A reader with these client settings (security) besides the bootstrap servers. */
-    Observed(String bootstrapServers, Map<String, Object> clientProperties, Topics topics) {
-      this.topics = topics;
-      Map<String, Object> config = new HashMap<>(clientProperties);
-      config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-      config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-      config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-      config.put(ConsumerConfig.GROUP_ID_CONFIG, "observer-" + System.nanoTime());
-      consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
-      consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
-    }
-
-    int tokenCount(String id) {
-      return indices.getOrDefault(id, List.of()).size();
-    }
-
-    boolean completed(String id) {
-      return completions.containsKey(id);
-    }
-
-    /** Reads what arrived within 100 ms. */
-    void poll() {
-      for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
-        if (record.topic().equals(topics.tokens().name())) {
-          TokenEvent event =
-              topics
-                  .tokens()
-                  .valueSerde()
-                  .deserializer()
-                  .deserialize(record.topic(), record.value());
-          indices
-              .computeIfAbsent(event.getRequestId(), id -> new ArrayList<>())
-              .add(event.getIndex());
-        } else {
-          Completion completion =
-              topics
-                  .completions()
-                  .valueSerde()
-                  .deserializer()
-                  .deserialize(record.topic(), record.value());
-          completions.put(completion.getRequestId(), completion);
-          completionCounts.merge(completion.getRequestId(), 1, Integer::sum);
-        }
-      }
-    }
-
-    /**
-     * Polls until every one of {@code requests} has completed and as many of its token events as
-     * its completion counts have been read, then closes. The tokens and completions topics are
-     * fetched independently, so a completion can be read before its request's last tokens; a token
-     * that never arrives fails the test at the deadline.
-     */
-    void continueUntilComplete(Set<String> requests, Duration timeout) {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      try {
-        while (!completedWithTokens(requests)) {
-          assertTrue(
-              System.nanoTime() < deadline,
-              "not every request completed with all its tokens: completions "
-                  + completions.keySet()
-                  + " of "
-                  + requests
-                  + ", token events "
-                  + indices);
-          poll();
-        }
-      } finally {
-        close();
-      }
-    }
-
-    /** Whether these requests completed and every one of their token events has been read. */
-    boolean completedWithTokens(Collection<String> ids) {
-      return ids.stream()
-          .allMatch(
-              id -> completed(id) && tokenCount(id) >= completions.get(id).getTokenIds().size());
-    }
-
-    @Override
-    public void close() {
-      consumer.close(Duration.ofSeconds(5));
     }
   }
 }

@@ -2,7 +2,7 @@ package io.latentstream.console;
 
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.TokenEmission;
-import io.latentstream.topology.GenerationObserver;
+import io.latentstream.topology.PipelineObserver;
 import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 import java.util.ArrayDeque;
@@ -20,7 +20,7 @@ import reactor.core.publisher.Sinks;
  */
 @Requires(property = "latentstream.console-enabled", notEquals = "false")
 @Singleton
-public class ConsoleBroadcaster implements GenerationObserver {
+public class ConsoleBroadcaster implements PipelineObserver {
   /** Events kept for pages that connect later (about a few dozen recent requests). */
   static final int RECENT_EVENTS = 4096;
 

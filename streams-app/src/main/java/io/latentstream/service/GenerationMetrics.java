@@ -7,7 +7,7 @@ import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.serving.ServedModel;
-import io.latentstream.topology.GenerationObserver;
+import io.latentstream.topology.PipelineObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -27,10 +27,10 @@ import java.util.concurrent.TimeUnit;
  * a_b}, adds {@code _total} to counters and {@code _seconds} to timers.
  */
 @Singleton
-public class GenerationMetrics implements GenerationObserver, GenerationLoop.StepObserver {
+public class GenerationMetrics implements PipelineObserver, GenerationLoop.StepObserver {
   private final MeterRegistry registry;
 
-  /** Tokens generated, by tenant (as {@link GenerationObserver.Request} names it). */
+  /** Tokens generated, by tenant (as {@link PipelineObserver.Request} names it). */
   private final Map<String, Counter> tokens = new ConcurrentHashMap<>();
 
   private final Counter draftTokens;

@@ -6,8 +6,8 @@ import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.runtime.Backends;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.serving.ServedModel;
-import io.latentstream.topology.GenerationObserver;
 import io.latentstream.topology.LatentstreamTopology;
+import io.latentstream.topology.PipelineObserver;
 import io.latentstream.topology.Topics;
 import io.latentstream.topology.TopologySettings;
 import io.micronaut.configuration.kafka.streams.ConfiguredStreamBuilder;
@@ -97,7 +97,7 @@ public class ServiceFactory {
       Topics topics,
       ServedModel model,
       ServiceConfig config,
-      List<GenerationObserver> observers) {
+      List<PipelineObserver> observers) {
     return LatentstreamTopology.build(
         builder,
         topics,
@@ -110,6 +110,6 @@ public class ServiceFactory {
             config.requestIdRetention(),
             config.maxWaiting(),
             config.maxOutputRecordBytes()),
-        GenerationObserver.all(observers));
+        PipelineObserver.all(observers));
   }
 }

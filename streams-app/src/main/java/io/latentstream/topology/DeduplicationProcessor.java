@@ -23,11 +23,11 @@ import org.apache.kafka.streams.state.KeyValueStore;
  */
 final class DeduplicationProcessor implements Processor<String, Claim, String, Verdict> {
   private final TopologySettings settings;
-  private final GenerationObserver observer;
+  private final PipelineObserver observer;
   private ProcessorContext<String, Verdict> context;
   private KeyValueStore<String, byte[]> granted;
 
-  DeduplicationProcessor(TopologySettings settings, GenerationObserver observer) {
+  DeduplicationProcessor(TopologySettings settings, PipelineObserver observer) {
     this.settings = settings;
     this.observer = observer;
   }

@@ -72,7 +72,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   /** Claims to send again after a restart (init may not forward): sent at the first punctuation. */
   private final List<Held> claimsToResend = new ArrayList<>();
 
-  private final GenerationObserver observer;
+  private final PipelineObserver observer;
 
   /** Tokens and outcomes from the generation loop's thread, forwarded at each punctuation. */
   private final LoopOutbox outbox;
@@ -102,7 +102,7 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   GenerationProcessor(
-      ServedModel model, Topics topics, TopologySettings settings, GenerationObserver observer) {
+      ServedModel model, Topics topics, TopologySettings settings, PipelineObserver observer) {
     this.model = model;
     this.observer = observer;
     this.outbox = new LoopOutbox(observer);
@@ -460,8 +460,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
         context.length,
         cachedTokens,
         request.generated().length);
-    GenerationObserver.Request observed =
-        new GenerationObserver.Request(
+    PipelineObserver.Request observed =
+        new PipelineObserver.Request(
             metricsTenant(request), request.requestId(), sessionId(request));
     observer.started(observed, context.length);
     Active started = new Active(request, history.length);

@@ -49,7 +49,7 @@ public final class LatentstreamTopology {
   /** Adds the topology to {@code builder}; returns the stream of what generate produces. */
   public static KStream<String, Object> build(
       StreamsBuilder builder, Topics topics, ServedModel model, TopologySettings settings) {
-    return build(builder, topics, model, settings, GenerationObserver.NONE);
+    return build(builder, topics, model, settings, PipelineObserver.NONE);
   }
 
   /** As {@link #build(StreamsBuilder, Topics, ServedModel, TopologySettings)}, observed. */
@@ -58,7 +58,7 @@ public final class LatentstreamTopology {
       Topics topics,
       ServedModel model,
       TopologySettings settings,
-      GenerationObserver observer) {
+      PipelineObserver observer) {
     checkOutputBound(model, settings);
     Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
     KStream<String, byte[]> prompts =
@@ -145,7 +145,7 @@ public final class LatentstreamTopology {
   }
 
   static ProcessorSupplier<String, byte[], String, Object> generate(
-      Topics topics, ServedModel model, TopologySettings settings, GenerationObserver observer) {
+      Topics topics, ServedModel model, TopologySettings settings, PipelineObserver observer) {
     return new ProcessorSupplier<>() {
       @Override
       public Processor<String, byte[], String, Object> get() {
@@ -171,7 +171,7 @@ public final class LatentstreamTopology {
   }
 
   static ProcessorSupplier<String, Claim, String, Verdict> deduplicate(
-      TopologySettings settings, GenerationObserver observer) {
+      TopologySettings settings, PipelineObserver observer) {
     return new ProcessorSupplier<>() {
       @Override
       public Processor<String, Claim, String, Verdict> get() {

@@ -39,9 +39,9 @@ final class LoopOutbox {
   }
 
   private final Queue<Item> items = new ConcurrentLinkedQueue<>();
-  private final GenerationObserver observer;
+  private final PipelineObserver observer;
 
-  LoopOutbox(GenerationObserver observer) {
+  LoopOutbox(PipelineObserver observer) {
     this.observer = observer;
   }
 
@@ -50,8 +50,7 @@ final class LoopOutbox {
    * token) and hands the tokens and the outcome over; for a session's turn (cachedBefore: the
    * session's tokens the request imported) the outcome carries the latents computed beyond them.
    */
-  GenerationListener listener(
-      GenerationObserver.Request request, boolean session, int cachedBefore) {
+  GenerationListener listener(PipelineObserver.Request request, boolean session, int cachedBefore) {
     return new GenerationListener() {
       private long lastTokenNanos = -1;
 

@@ -158,7 +158,7 @@ class GenerationProcessorTest {
             config, new TaskId(0, 0), Files.createTempDirectory("punctuation").toFile());
     ProcessorSupplier<String, byte[], String, Object> supplier =
         LatentstreamTopology.generate(
-            topics, model, TopologySettings.defaults(), GenerationObserver.NONE);
+            topics, model, TopologySettings.defaults(), PipelineObserver.NONE);
     List<StateStore> stores = new ArrayList<>();
     for (StoreBuilder<?> builder : supplier.stores()) {
       StateStore store = builder.withLoggingDisabled().withCachingDisabled().build();
@@ -299,8 +299,8 @@ class GenerationProcessorTest {
           new java.util.concurrent.atomic.AtomicInteger();
       java.util.concurrent.atomic.AtomicInteger mostInLoop =
           new java.util.concurrent.atomic.AtomicInteger();
-      GenerationObserver counting =
-          new GenerationObserver() {
+      PipelineObserver counting =
+          new PipelineObserver() {
             @Override
             public void started(Request request, int promptTokens) {
               mostInLoop.accumulateAndGet(inLoop.incrementAndGet(), Math::max);

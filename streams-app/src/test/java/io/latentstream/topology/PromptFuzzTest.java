@@ -93,7 +93,7 @@ class PromptFuzzTest {
         topics,
         model,
         TopologySettings.defaults(),
-        new GenerationObserver() {
+        new PipelineObserver() {
           @Override
           public void started(Request request, int promptTokens) {
             if (request.requestId().startsWith(EXPLODES)) {

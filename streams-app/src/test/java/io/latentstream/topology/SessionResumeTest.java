@@ -64,8 +64,8 @@ class SessionResumeTest {
       // token to be read instead would race the engine: all three turns (~100 tokens) take it
       // ~0.4 s, about what a token takes to reach a read_committed reader.
       CountDownLatch firstToken = new CountDownLatch(1);
-      GenerationObserver onFirstToken =
-          new GenerationObserver() {
+      PipelineObserver onFirstToken =
+          new PipelineObserver() {
             @Override
             public void token(Request request, TokenEmission token, long sinceLastNanos) {
               firstToken.countDown();
@@ -92,7 +92,7 @@ class SessionResumeTest {
           "every turn completed before the restart; nothing was in flight");
 
       EventReader seen = EventReader.committed(topics.tokens(), topics.completions());
-      KafkaStreams second = start(topics, model, GenerationObserver.NONE);
+      KafkaStreams second = start(topics, model, PipelineObserver.NONE);
       try {
         seen.pollUntil(
             READING,
@@ -122,7 +122,7 @@ class SessionResumeTest {
   }
 
   /** An instance with an empty state directory: its stores come from the changelogs. */
-  private static KafkaStreams start(Topics topics, ServedModel model, GenerationObserver observer)
+  private static KafkaStreams start(Topics topics, ServedModel model, PipelineObserver observer)
       throws Exception {
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults(), observer);

@@ -60,8 +60,8 @@ class TenantsTest {
 
   private final Map<String, List<ErrorCode>> refused = new ConcurrentHashMap<>();
 
-  private final GenerationObserver observer =
-      new GenerationObserver() {
+  private final PipelineObserver observer =
+      new PipelineObserver() {
         @Override
         public void finished(Request request, GenerationOutcome outcome) {
           started

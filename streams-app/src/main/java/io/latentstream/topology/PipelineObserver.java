@@ -6,12 +6,13 @@ import io.latentstream.schemas.ErrorCode;
 import java.util.List;
 
 /**
- * What the generation processor tells metrics and the console about requests. Token and outcome
- * calls come from the generation loop's thread, the others from stream threads: implementations are
- * thread-safe and return quickly. Every method defaults to doing nothing.
+ * What the pipeline's processors tell metrics and the console about requests (not to be confused
+ * with the scheduler's GenerationListener, one request's callbacks from the loop). Token and
+ * outcome calls come from the generation loop's thread, the others from stream threads:
+ * implementations are thread-safe and return quickly. Every method defaults to doing nothing.
  */
-public interface GenerationObserver {
-  GenerationObserver NONE = new GenerationObserver() {};
+public interface PipelineObserver {
+  PipelineObserver NONE = new PipelineObserver() {};
 
   /**
    * Which request: its tenant where tenants have topics of their own, else empty (a payload's
@@ -58,15 +59,15 @@ public interface GenerationObserver {
   default void evicted(int sessions, int caches, int requestIds) {}
 
   /** Tells each of {@code observers}, in order. */
-  static GenerationObserver all(List<? extends GenerationObserver> observers) {
+  static PipelineObserver all(List<? extends PipelineObserver> observers) {
     if (observers.isEmpty()) {
       return NONE;
     }
     if (observers.size() == 1) {
       return observers.get(0);
     }
-    List<GenerationObserver> list = List.copyOf(observers);
-    return new GenerationObserver() {
+    List<PipelineObserver> list = List.copyOf(observers);
+    return new PipelineObserver() {
       @Override
       public void started(Request request, int promptTokens) {
         list.forEach(o -> o.started(request, promptTokens));

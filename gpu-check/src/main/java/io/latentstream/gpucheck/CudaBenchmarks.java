@@ -156,18 +156,21 @@ final class CudaBenchmarks {
     return out;
   }
 
+  /** DeepSeek-V3's absorbed attention: 128 heads over a 512 + 64 latent. */
+  private static final int V3_HEADS = 128;
+
+  private static final int V3_KV_LORA = 512;
+  private static final int V3_LATENT = 576;
+
   /**
    * Absorbed MLA decode attention, V3 sizes, every sequence at {@code len} tokens in its own pages.
    * Bandwidth counts the latent cache bytes once (what a kernel that shares rows across all heads
    * must read); mla_attend reads each row once per head, mla_attend_grouped once per 4 heads.
    */
   private List<CheckResult> mla(int batch, int len) {
-    int heads = 128;
-    int kvLora = 512;
-    int latent = 576;
     int pagesPer = len / 64;
     long pages = (long) batch * pagesPer;
-    CUdeviceptr pool = device.alloc(pages * 64 * latent * 4);
+    CUdeviceptr pool = device.alloc(pages * 64 * V3_LATENT * 4);
     int[] table = new int[batch * pagesPer];
     for (int i = 0; i < table.length; i++) {
       table[i] = i;
@@ -181,39 +184,15 @@ final class CudaBenchmarks {
     CUdeviceptr dTable = device.upload(table);
     CUdeviceptr dSeq = device.upload(seq);
     CUdeviceptr dLen = device.upload(lens);
-    CUdeviceptr q = device.alloc((long) batch * heads * latent * 4);
-    // Enough chunks to fill the machine: about 4 blocks per SM (132 SMs) beyond batch x heads.
-    int splitLen = Math.max(256, (int) ((long) len * batch * heads / (132L * 16) / 64 * 64));
-    int splits = (len + splitLen - 1) / splitLen;
-    long parts = (long) batch * heads * splits;
-    CUdeviceptr oPart = device.alloc(parts * kvLora * 4);
-    CUdeviceptr mPart = device.alloc(parts * 4);
-    CUdeviceptr lPart = device.alloc(parts * 4);
-    CUdeviceptr o = device.alloc((long) batch * heads * kvLora * 4);
-    double bytes = (double) batch * len * latent * 4;
-    List<CheckResult> out = new ArrayList<>();
-    int[] tiles = CudaOps.tiles(ones(batch));
-    CUdeviceptr dTiles = device.upload(tiles);
+    CUdeviceptr dTiles = device.upload(CudaOps.tiles(ones(batch)));
     CudaOps.QueryRows rows = new CudaOps.QueryRows(batch, dSeq, dLen, batch, dTiles);
+    // Enough chunks to fill the machine: about 4 blocks per SM (132 SMs) beyond batch x heads.
+    int splitLen = Math.max(256, (int) ((long) len * batch * V3_HEADS / (132L * 16) / 64 * 64));
+    int splits = (len + splitLen - 1) / splitLen;
+    double bytes = (double) batch * len * V3_LATENT * 4;
+    List<CheckResult> out = new ArrayList<>();
     for (CudaKernel attend : List.of(CudaKernel.MLA_ATTEND, CudaKernel.MLA_ATTEND_GROUPED)) {
-      double s =
-          medianSeconds(
-              () ->
-                  new CudaOps(device)
-                      .mlaAttention(
-                          attend,
-                          q,
-                          heads,
-                          rows,
-                          new CudaOps.PagedLatents(
-                              pool, dTable, pagesPer, 1, kvLora, latent - kvLora),
-                          0,
-                          0.1f,
-                          splitLen,
-                          splits,
-                          new CudaOps.AttentionScratch(oPart, mPart, lPart),
-                          o),
-              5);
+      double s = mlaSeconds(attend, rows, pool, dTable, pagesPer, splitLen, splits);
       out.add(
           info(
               attend.entry() + " V3 " + batch + "x" + len,
@@ -223,7 +202,7 @@ final class CudaBenchmarks {
               100 * bytes / s / 1e9 / copyGbs,
               splits));
     }
-    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, dTiles, q, oPart, mPart, lPart, o)) {
+    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, dTiles)) {
       device.free(p);
     }
     return out;
@@ -237,30 +216,19 @@ final class CudaBenchmarks {
    * weighted sums (2 x heads x seen tokens x (latent + kv_lora) per row).
    */
   private List<CheckResult> mlaPrefill(int rows, int context) {
-    int heads = 128;
-    int kvLora = 512;
-    int latent = 576;
     int pages = context / 64;
-    CUdeviceptr pool = device.alloc((long) pages * 64 * latent * 4);
+    CUdeviceptr pool = device.alloc((long) pages * 64 * V3_LATENT * 4);
     CUdeviceptr dTable = device.upload(java.util.stream.IntStream.range(0, pages).toArray());
-    int[] seq = new int[rows];
     int[] lens = new int[rows];
     double flops = 0;
     for (int r = 0; r < rows; r++) {
       lens[r] = context - rows + r + 1;
-      flops += 2.0 * heads * lens[r] * (latent + kvLora);
+      flops += 2.0 * V3_HEADS * lens[r] * (V3_LATENT + V3_KV_LORA);
     }
-    CUdeviceptr dSeq = device.upload(seq);
+    CUdeviceptr dSeq = device.upload(new int[rows]);
     CUdeviceptr dLen = device.upload(lens);
-    CUdeviceptr q = device.alloc((long) rows * heads * latent * 4);
     int splitLen = 256;
     int splits = (context + splitLen - 1) / splitLen;
-    long parts = (long) rows * heads * splits;
-    CUdeviceptr oPart = device.alloc(parts * kvLora * 4);
-    CUdeviceptr mPart = device.alloc(parts * 4);
-    CUdeviceptr lPart = device.alloc(parts * 4);
-    CUdeviceptr o = device.alloc((long) rows * heads * kvLora * 4);
-    List<CheckResult> out = new ArrayList<>();
     double[] seconds = new double[2];
     int[][] tilings = {CudaOps.tiles(new int[] {rows}), CudaOps.tiles(ones(rows))};
     for (int t = 0; t < tilings.length; t++) {
@@ -268,25 +236,13 @@ final class CudaBenchmarks {
       CudaOps.QueryRows queryRows =
           new CudaOps.QueryRows(rows, dSeq, dLen, tilings[t].length - 1, dTiles);
       seconds[t] =
-          medianSeconds(
-              () ->
-                  new CudaOps(device)
-                      .mlaAttention(
-                          CudaKernel.MLA_ATTEND,
-                          q,
-                          heads,
-                          queryRows,
-                          new CudaOps.PagedLatents(pool, dTable, pages, 1, kvLora, latent - kvLora),
-                          0,
-                          0.1f,
-                          splitLen,
-                          splits,
-                          new CudaOps.AttentionScratch(oPart, mPart, lPart),
-                          o),
-              5);
+          mlaSeconds(CudaKernel.MLA_ATTEND, queryRows, pool, dTable, pages, splitLen, splits);
       device.free(dTiles);
     }
-    out.add(
+    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen)) {
+      device.free(p);
+    }
+    return List.of(
         info(
             "mla_attend V3 prefill " + rows + " rows at " + context,
             "tiles of 4: %.1f us, %.1f TFLOP/s fp32; tiles of 1: %.1f us, %.1f TFLOP/s; %.2fx",
@@ -295,10 +251,40 @@ final class CudaBenchmarks {
             seconds[1] * 1e6,
             flops / seconds[1] / 1e12,
             seconds[1] / seconds[0]));
-    for (CUdeviceptr p : List.of(pool, dTable, dSeq, dLen, q, oPart, mPart, lPart, o)) {
+  }
+
+  /**
+   * Median seconds of V3-sized MLA attention (the attend kernel and the combine) for the query rows
+   * over a one-layer pool; queries, partials and output are allocated here and freed after.
+   */
+  private double mlaSeconds(
+      CudaKernel attend,
+      CudaOps.QueryRows rows,
+      CUdeviceptr pool,
+      CUdeviceptr table,
+      int maxPages,
+      int splitLen,
+      int splits) {
+    long parts = (long) rows.rows() * V3_HEADS * splits;
+    CUdeviceptr q = device.alloc((long) rows.rows() * V3_HEADS * V3_LATENT * 4);
+    CUdeviceptr oPart = device.alloc(parts * V3_KV_LORA * 4);
+    CUdeviceptr mPart = device.alloc(parts * 4);
+    CUdeviceptr lPart = device.alloc(parts * 4);
+    CUdeviceptr o = device.alloc((long) rows.rows() * V3_HEADS * V3_KV_LORA * 4);
+    CudaOps.PagedLatents cache =
+        new CudaOps.PagedLatents(pool, table, maxPages, 1, V3_KV_LORA, V3_LATENT - V3_KV_LORA);
+    CudaOps.AttentionScratch scratch = new CudaOps.AttentionScratch(oPart, mPart, lPart);
+    CudaOps ops = new CudaOps(device);
+    double seconds =
+        medianSeconds(
+            () ->
+                ops.mlaAttention(
+                    attend, q, V3_HEADS, rows, cache, 0, 0.1f, splitLen, splits, scratch, o),
+            5);
+    for (CUdeviceptr p : List.of(q, oPart, mPart, lPart, o)) {
       device.free(p);
     }
-    return out;
+    return seconds;
   }
 
   private static int[] ones(int n) {

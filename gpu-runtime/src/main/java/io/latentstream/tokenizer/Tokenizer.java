@@ -134,9 +134,6 @@ public final class Tokenizer {
   public int[] encode(String text, boolean addSpecialTokens) {
     text = replaceLoneSurrogates(text);
     IntList ids = new IntList(text.length() / 3 + 4);
-    if (addSpecialTokens && config.addBosToken() && bosId() != null) {
-      ids.add(bosId());
-    }
     List<String> words = new ArrayList<>();
     for (AddedTokens.Segment segment : addedTokens.split(text)) {
       if (segment.isToken()) {
@@ -149,10 +146,26 @@ public final class Tokenizer {
         ids.addAll(model.encodeWord(word));
       }
     }
-    if (addSpecialTokens && config.addEosToken() && eosId() != null) {
-      ids.add(eosId());
+    return addSpecialTokens ? addSpecialTokens(ids.toArray()) : ids.toArray();
+  }
+
+  /**
+   * {@code ids} as {@link #encode(String, boolean)} frames a text with its special tokens: what a
+   * text's tokens are as a context of their own, rather than continuing one.
+   */
+  public int[] addSpecialTokens(int[] ids) {
+    Integer bos = config.addBosToken() ? bosId() : null;
+    Integer eos = config.addEosToken() ? eosId() : null;
+    int start = bos == null ? 0 : 1;
+    int[] framed = new int[start + ids.length + (eos == null ? 0 : 1)];
+    System.arraycopy(ids, 0, framed, start, ids.length);
+    if (bos != null) {
+      framed[0] = bos;
     }
-    return ids.toArray();
+    if (eos != null) {
+      framed[framed.length - 1] = eos;
+    }
+    return framed;
   }
 
   /**

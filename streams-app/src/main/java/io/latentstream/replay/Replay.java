@@ -18,6 +18,7 @@ import io.latentstream.topology.SessionKey;
 import io.latentstream.topology.SessionTurns;
 import io.latentstream.topology.Topics;
 import io.latentstream.topology.Turn;
+import io.latentstream.topology.ValidPrompt;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -161,12 +162,7 @@ public final class Replay {
     this.outputEvents = new OutputEvents(model);
     this.topics = topics;
     this.clientProperties = clientProperties;
-    this.validator =
-        new PromptValidator(
-            model.tokenizer(),
-            model.engine().config().vocabSize(),
-            model.engine().config().maxPositionEmbeddings(),
-            limits);
+    this.validator = PromptValidator.of(model, limits);
     this.events = new ReplayLog(topics, clientProperties);
   }
 
@@ -436,7 +432,8 @@ public final class Replay {
     Turn turn;
     try {
       PromptValidator.checkTenant(prompt, topics.viewTenant());
-      turn = validator.validate(prompt, session != null && histories.containsKey(session));
+      ValidPrompt valid = validator.validate(prompt);
+      turn = valid.turn(session != null && histories.containsKey(session));
       // Which of two prompts with one id in different partitions is the duplicate depends on the
       // order their claims reached the claims topic, not on the prompts' log: the refusal that
       // names a prompt decides, whichever partition is replayed first.
@@ -446,7 +443,7 @@ public final class Replay {
         return null; // a duplicate request id
       }
       if (history.length > 0) {
-        Turn fresh = validator.validate(prompt, false);
+        Turn fresh = valid.first();
         int counted = recorded.promptTokens(requestId, generation);
         if (counted != history.length + turn.tokens().length && counted == fresh.tokens().length) {
           LOG.info("session of {} had expired: replayed as a new session", requestId);

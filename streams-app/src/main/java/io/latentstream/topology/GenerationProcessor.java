@@ -2,7 +2,6 @@ package io.latentstream.topology;
 
 import io.latentstream.engine.CacheCapacity;
 import io.latentstream.events.OutputEvents;
-import io.latentstream.registry.client.RecordDecodingException;
 import io.latentstream.scheduler.GenerationOutcome;
 import io.latentstream.scheduler.GenerationRequest;
 import io.latentstream.scheduler.TokenEmission;
@@ -13,8 +12,6 @@ import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.TurnQueue.Held;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -42,11 +38,12 @@ import org.slf4j.LoggerFactory;
  * The stateful heart of the service, one instance per stream task (partition of {@code prompts}).
  *
  * <ul>
- *   <li>{@link #process}: decodes and validates a prompt, records it in the {@code in-flight} store
- *       (durable once consumed) and claims its request id ({@link Claims}); once the verdict
- *       returns (from {@code request-verdicts}, merged into this processor's input) it hands the
- *       request to the instance's generation loop, or queues it behind an earlier turn of the same
- *       session, or refuses it as a duplicate;
+ *   <li>{@link #process}: takes what the decode node made of a record ({@link Arrival}). A valid
+ *       prompt is recorded in the {@code in-flight} store (durable once consumed) and its request
+ *       id claimed ({@link Claims}); once the verdict returns (from {@code request-verdicts},
+ *       through the decode node) the request goes to the instance's generation loop, or queues
+ *       behind an earlier turn of the same session, or is refused as a duplicate. Refusals, the
+ *       decode node's and its own, leave on the errors topic;
  *   <li>a wall-clock punctuation forwards what the loop produced since the last one, from the
  *       stream thread, so token events, store updates and the consumed offsets commit together;
  *   <li>{@link #init} resumes every in-flight request after a restart or a failover from its last
@@ -54,15 +51,12 @@ import org.slf4j.LoggerFactory;
  *       undisturbed one.
  * </ul>
  */
-final class GenerationProcessor implements Processor<String, byte[], String, Object> {
+final class GenerationProcessor implements Processor<String, Arrival, String, Object> {
   private static final Logger LOG = LoggerFactory.getLogger(GenerationProcessor.class);
 
   private final ServedModel model;
   private final Topics topics;
-  private final Deserializer<PromptRequest> prompts;
-  private final Deserializer<Claims.Verdict> verdicts;
   private final TopologySettings settings;
-  private final PromptValidator validator;
   private final OutputEvents events;
   private final Map<String, Active> active = new HashMap<>();
 
@@ -107,16 +101,8 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     this.observer = observer;
     this.outbox = new LoopOutbox(observer);
     this.topics = topics;
-    this.prompts = topics.prompts().valueSerde().deserializer();
-    this.verdicts = topics.requestVerdicts().valueSerde().deserializer();
     this.settings = settings;
     this.events = new OutputEvents(model);
-    this.validator =
-        new PromptValidator(
-            model.tokenizer(),
-            model.engine().config().vocabSize(),
-            model.engine().config().maxPositionEmbeddings(),
-            settings.limits());
   }
 
   @Override
@@ -130,61 +116,65 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
   }
 
   @Override
-  public void process(Record<String, byte[]> record) {
+  public void process(Record<String, Arrival> record) {
+    Arrival arrival = record.value();
+    if (arrival instanceof Arrival.Verdict verdict) {
+      onVerdict(verdict.verdict());
+    } else if (arrival instanceof Arrival.Refused refused) {
+      refuse(refused, record.timestamp());
+    } else if (arrival instanceof Arrival.Prompt prompt) {
+      acceptOrRefuse(prompt, record);
+    }
+  }
+
+  /** Accepts a valid prompt, or refuses it for what the stores say (see {@link #accept}). */
+  private void acceptOrRefuse(Arrival.Prompt arrival, Record<String, Arrival> record) {
+    PromptRequest prompt = arrival.prompt().request();
     RecordMetadata source = context.recordMetadata().orElseThrow();
-    if (source.topic().equals(topics.requestVerdicts().name())) {
-      onVerdict(verdicts.deserialize(source.topic(), record.value()));
-      return;
-    }
-    String tenant = topics.tenantOfPrompts(source.topic());
-    PromptRequest prompt;
-    try {
-      if (record.value() == null) {
-        throw new RecordDecodingException(
-            RecordDecodingException.Code.UNDECODABLE, "the record has no value", null, null);
-      }
-      prompt = prompts.deserialize(source.topic(), record.value());
-    } catch (RecordDecodingException e) {
-      if (e.code() == RecordDecodingException.Code.REGISTRY_UNAVAILABLE) {
-        throw e; // transient: the task fails and the record is consumed again, never dropped
-      }
-      reject(null, ErrorCode.valueOf(e.code().name()), e.getMessage(), record);
-      return;
-    } catch (RuntimeException e) {
-      if (e instanceof KafkaException) {
-        throw e;
-      }
-      LOG.error("failed while decoding; refused as an internal error", e);
-      reject(null, ErrorCode.INTERNAL_ERROR, String.valueOf(e), record);
-      return;
-    }
     try (RequestLogContext logContext =
         RequestLogContext.of(prompt.getRequestId(), prompt.getSessionId())) {
+      ErrorCode code;
+      String message;
       try {
-        accept(prompt, tenant, source.offset());
+        accept(arrival.prompt(), source.offset());
+        return;
       } catch (PromptRejected e) {
-        reject(prompt.getRequestId(), e.code(), e.getMessage(), record);
+        code = e.code();
+        message = e.getMessage();
       } catch (RuntimeException e) {
         if (e instanceof KafkaException) {
           throw e; // the task's own failure (a store, the producer): retried, never dropped
         }
         LOG.error("failed while accepting; refused as an internal error", e);
-        reject(prompt.getRequestId(), ErrorCode.INTERNAL_ERROR, String.valueOf(e), record);
+        code = ErrorCode.INTERNAL_ERROR;
+        message = String.valueOf(e);
       }
+      Arrival.Refused refused =
+          Arrival.Refused.of(
+              topics.tenantOfPrompts(source.topic()),
+              prompt.getRequestId(),
+              code,
+              message,
+              source,
+              record.key(),
+              arrival.bytes(),
+              settings,
+              Instant.ofEpochMilli(context.currentSystemTimeMs()));
+      refuse(refused, record.timestamp());
     }
   }
 
   /**
-   * Accepts a prompt from the prompts topic of {@code tenant} (null where tenants have no topics of
-   * their own: the prompt's field names it).
+   * Accepts a valid prompt, consumed at {@code offset}, unless its request id is in flight already
+   * or its session's history and the turn would overflow the context.
    */
-  private void accept(PromptRequest prompt, String tenant, long offset) throws PromptRejected {
-    PromptValidator.checkTenant(prompt, tenant);
+  private void accept(ValidPrompt valid, long offset) throws PromptRejected {
+    PromptRequest prompt = valid.request();
     String requestId = prompt.getRequestId();
     SessionKey session = SessionTurns.sessionOf(prompt);
     Optional<SessionEntry> entry = session == null ? Optional.empty() : sessions.entry(session);
     boolean continues = session != null && (entry.isPresent() || sessionBusy(session));
-    Turn turn = validator.validate(prompt, continues);
+    Turn turn = valid.turn(continues);
     String key = key(prompt.getTenant(), requestId);
     if (inFlight.get(key) != null) {
       throw new PromptRejected(
@@ -622,50 +612,20 @@ final class GenerationProcessor implements Processor<String, byte[], String, Obj
     observer.sessionCacheWritten(appended.length);
   }
 
-  /**
-   * Refuses a consumed record: the error names it and carries its original bytes, up to a quarter
-   * of the output limit (the broker may accept records larger than our producer may send); a
-   * request id over the limit is not repeated (the echoed bytes hold its start).
-   */
-  private void reject(
-      String requestId, ErrorCode code, String message, Record<String, byte[]> record) {
-    RecordMetadata source = context.recordMetadata().orElseThrow();
-    if (requestId != null
-        && PromptValidator.utf8Length(requestId) > settings.limits().maxIdBytes()) {
-      requestId = null;
-    }
-    int budget = settings.maxOutputRecordBytes() / 4;
-    byte[] key = record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8);
-    int keyEcho = key == null ? 0 : Math.min(key.length, budget);
-    byte[] value = record.value();
-    int valueEcho = value == null ? 0 : Math.min(value.length, budget - keyEcho);
-    if ((key != null && keyEcho < key.length) || (value != null && valueEcho < value.length)) {
-      message +=
-          String.format(
-              " (echoed: the first %d of %d key bytes, %d of %d value bytes)",
-              keyEcho, key == null ? 0 : key.length, valueEcho, value == null ? 0 : value.length);
-    }
-    String tenant = topics.tenantOfPrompts(source.topic());
-    observer.refused(tenant == null ? "" : tenant, code);
+  /** Reports a refused record on the errors topic of its tenant. */
+  private void refuse(Arrival.Refused refused, long timestamp) {
+    GenerationError error = refused.error();
+    observer.refused(refused.tenant() == null ? "" : refused.tenant(), error.getCode());
     LOG.info(
         "refused {}-{}@{}: {} {}",
-        source.topic(),
-        source.partition(),
-        source.offset(),
-        code,
-        message);
+        error.getSourceTopic(),
+        error.getSourcePartition(),
+        error.getSourceOffset(),
+        error.getCode(),
+        error.getMessage());
     context.forward(
-        new Record<String, Object>(
-            requestId,
-            error(requestId, code, message)
-                .setSourceTopic(source.topic())
-                .setSourcePartition(source.partition())
-                .setSourceOffset(source.offset())
-                .setOriginalKey(key == null ? null : ByteBuffer.wrap(key, 0, keyEcho))
-                .setOriginalValue(value == null ? null : ByteBuffer.wrap(value, 0, valueEcho))
-                .build(),
-            record.timestamp()),
-        LatentstreamTopology.sinkName(LatentstreamTopology.GENERATION_ERRORS, tenant));
+        new Record<String, Object>(error.getRequestId(), error, timestamp),
+        LatentstreamTopology.sinkName(LatentstreamTopology.GENERATION_ERRORS, refused.tenant()));
   }
 
   /**

@@ -21,6 +21,7 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  *   prompts (raw bytes, so undecodable records keep their bytes; each tenant's, where tenants
  *   + request-verdicts                                             have their own topics)
+ *     -> decode             Arrival: a valid prompt (checked, tokenized), a refusal, a verdict
  *     -> generate [in-flight, session-cache]
  *          -> tokens             TokenEvent, one per generated token
  *          -> completions        Completion, one per finished request
@@ -68,6 +69,7 @@ public final class LatentstreamTopology {
     KStream<String, Object> generated =
         prompts
             .merge(verdicts, Named.as("prompts-and-verdicts"))
+            .process(decode(topics, model, settings), Named.as("decode"))
             .process(generate(topics, model, settings, observer), Named.as("generate"));
     if (topics.tenants().isEmpty()) {
       outputSinks(generated, topics, null);
@@ -144,11 +146,17 @@ public final class LatentstreamTopology {
     }
   }
 
-  static ProcessorSupplier<String, byte[], String, Object> generate(
+  static ProcessorSupplier<String, byte[], String, Arrival> decode(
+      Topics topics, ServedModel model, TopologySettings settings) {
+    PromptValidator validator = PromptValidator.of(model, settings.limits());
+    return () -> new DecodeProcessor(topics, validator, settings);
+  }
+
+  static ProcessorSupplier<String, Arrival, String, Object> generate(
       Topics topics, ServedModel model, TopologySettings settings, PipelineObserver observer) {
     return new ProcessorSupplier<>() {
       @Override
-      public Processor<String, byte[], String, Object> get() {
+      public Processor<String, Arrival, String, Object> get() {
         return new GenerationProcessor(model, topics, settings, observer);
       }
 

@@ -1,11 +1,13 @@
 package io.latentstream.topology;
 
+import io.latentstream.model.ModelConfig;
 import io.latentstream.sampling.SamplingParams;
 import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenIdsInput;
+import io.latentstream.serving.ServedModel;
 import io.latentstream.tokenizer.ChatMessage;
 import io.latentstream.tokenizer.Tokenizer;
 import java.nio.ByteBuffer;
@@ -46,11 +48,18 @@ public final class PromptValidator {
     this.limits = limits;
   }
 
+  /** The validator of prompts to {@code model}, within {@code limits}. */
+  public static PromptValidator of(ServedModel model, PromptLimits limits) {
+    ModelConfig config = model.engine().config();
+    return new PromptValidator(
+        model.tokenizer(), config.vocabSize(), config.maxPositionEmbeddings(), limits);
+  }
+
   /**
-   * Validates {@code prompt}; {@code continuesContext} says whether its tokens follow a session's
-   * history (then no BOS is added).
+   * Validates {@code prompt} and tokenizes its input, both as a session's first turn and as a later
+   * one: whether it continues a session is for the session's state to say.
    */
-  public Turn validate(PromptRequest prompt, boolean continuesContext) throws PromptRejected {
+  public ValidPrompt validate(PromptRequest prompt) throws PromptRejected {
     if (prompt.getRequestId() == null || prompt.getRequestId().isBlank()) {
       throw new PromptRejected(ErrorCode.MISSING_REQUEST_ID, "the request has no request_id");
     }
@@ -70,17 +79,25 @@ public final class PromptValidator {
     Object input = prompt.getInput();
     checkInputBytes(input);
     boolean chat = input instanceof ChatInput;
-    int[] tokens;
+    boolean mtp = prompt.getAllowMtpDrafting();
+    int[] later;
+    int[] first;
     if (input instanceof TextInput text) {
-      tokens = text(text.getText(), continuesContext);
+      later = text(text.getText());
+      first = tokenizer.addSpecialTokens(later);
     } else if (input instanceof ChatInput messages) {
-      tokens = chat(messages, continuesContext);
+      first = chat(messages);
+      // The template starts every rendering with BOS; a later turn continues the conversation.
+      Integer bos = tokenizer.bosId();
+      boolean opens = bos != null && first.length > 0 && first[0] == bos;
+      later = opens ? Arrays.copyOfRange(first, 1, first.length) : first;
     } else if (input instanceof TokenIdsInput ids) {
-      tokens = ids(ids.getTokenIds());
+      first = later = ids(ids.getTokenIds());
     } else {
       throw new PromptRejected(ErrorCode.EMPTY_INPUT, "the request has no input");
     }
-    return new Turn(tokens, params, prompt.getAllowMtpDrafting(), chat);
+    return new ValidPrompt(
+        prompt, new Turn(first, params, mtp, chat), new Turn(later, params, mtp, chat));
   }
 
   private SamplingParams sampling(PromptRequest prompt) throws PromptRejected {
@@ -238,15 +255,15 @@ public final class PromptValidator {
     return bytes;
   }
 
-  private int[] text(String text, boolean continuesContext) throws PromptRejected {
+  private int[] text(String text) throws PromptRejected {
     if (text.isEmpty()) {
       throw new PromptRejected(ErrorCode.EMPTY_INPUT, "the text input is empty");
     }
     requireTokenizer("text");
-    return tokenizer.encode(text, !continuesContext);
+    return tokenizer.encode(text, false);
   }
 
-  private int[] chat(ChatInput input, boolean continuesContext) throws PromptRejected {
+  private int[] chat(ChatInput input) throws PromptRejected {
     if (input.getMessages().isEmpty()) {
       throw new PromptRejected(ErrorCode.EMPTY_INPUT, "the chat input has no messages");
     }
@@ -260,13 +277,7 @@ public final class PromptValidator {
       }
       messages.add(new ChatMessage(message.getRole(), message.getContent(), List.of()));
     }
-    int[] tokens = tokenizer.encodeChat(messages, true);
-    // The template starts every rendering with BOS; a later turn continues the conversation.
-    Integer bos = tokenizer.bosId();
-    if (continuesContext && bos != null && tokens.length > 0 && tokens[0] == bos) {
-      tokens = Arrays.copyOfRange(tokens, 1, tokens.length);
-    }
-    return tokens;
+    return tokenizer.encodeChat(messages, true);
   }
 
   private int[] ids(List<Integer> ids) throws PromptRejected {

@@ -156,7 +156,7 @@ class GenerationProcessorTest {
     MockProcessorContext<String, Object> context =
         new MockProcessorContext<>(
             config, new TaskId(0, 0), Files.createTempDirectory("punctuation").toFile());
-    ProcessorSupplier<String, byte[], String, Object> supplier =
+    ProcessorSupplier<String, Arrival, String, Object> supplier =
         LatentstreamTopology.generate(
             topics, model, TopologySettings.defaults(), PipelineObserver.NONE);
     List<StateStore> stores = new ArrayList<>();
@@ -165,7 +165,7 @@ class GenerationProcessorTest {
       store.init(context.getStateStoreContext(), store);
       stores.add(store);
     }
-    Processor<String, byte[], String, Object> processor = supplier.get();
+    Processor<String, Arrival, String, Object> processor = supplier.get();
     try {
       processor.init(context);
       Duration emitInterval = TopologySettings.defaults().emitInterval();
@@ -176,13 +176,10 @@ class GenerationProcessorTest {
 
       context.setRecordMetadata(topics.prompts().name(), 0, 0);
       context.setCurrentSystemTimeMs(System.currentTimeMillis());
-      byte[] bytes =
-          topics
-              .prompts()
-              .valueSerde()
-              .serializer()
-              .serialize(topics.prompts().name(), prompt("r", null, 5));
-      processor.process(new Record<>("r", bytes, 0L));
+      PromptRequest prompt = prompt("r", null, 5);
+      byte[] bytes = topics.prompts().valueSerde().serializer().serialize("prompts", prompt);
+      ValidPrompt valid = PromptValidator.of(model, PromptLimits.defaults()).validate(prompt);
+      processor.process(new Record<>("r", new Arrival.Prompt(valid, bytes), 0L));
       assertTrue(
           context.scheduledPunctuators().stream()
               .noneMatch(p -> p.getInterval().equals(emitInterval)),
@@ -197,12 +194,7 @@ class GenerationProcessorTest {
                   .value();
       assertEquals(new Claims.Claim("r", 0, 0), claim);
       context.setRecordMetadata(topics.requestVerdicts().name(), 0, 0);
-      byte[] granted =
-          topics
-              .requestVerdicts()
-              .valueSerde()
-              .serializer()
-              .serialize(topics.requestVerdicts().name(), new Claims.Verdict(claim, true));
+      Arrival granted = new Arrival.Verdict(new Claims.Verdict(claim, true));
       processor.process(new Record<>("r", granted, 0L));
       MockProcessorContext.CapturedPunctuator emit =
           context.scheduledPunctuators().stream()

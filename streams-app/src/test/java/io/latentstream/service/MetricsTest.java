@@ -3,6 +3,9 @@ package io.latentstream.service;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.latentstream.model.ExpertLoad;
 import io.latentstream.model.Phase;
 import io.latentstream.schemas.Completion;
@@ -35,6 +38,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Prometheus endpoint reports what the service did, in numbers: two turns of a session and one
@@ -61,11 +66,29 @@ class MetricsTest implements TestPropertyProvider {
   public Map<String, String> getProperties() {
     service = ServiceUnderTest.start("metrics-test");
     topics = service.topics();
+    warnings.start();
+    root().addAppender(warnings);
     return service.properties();
+  }
+
+  /** WARN and ERROR lines logged from the service's start on. */
+  private final ListAppender<ILoggingEvent> warnings =
+      new ListAppender<>() {
+        @Override
+        protected void append(ILoggingEvent event) {
+          if (event.getLevel().isGreaterOrEqual(Level.WARN)) {
+            super.append(event);
+          }
+        }
+      };
+
+  private static ch.qos.logback.classic.Logger root() {
+    return (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
   }
 
   @AfterAll
   void stopRegistry() {
+    root().detachAppender(warnings);
     service.close();
   }
 
@@ -154,9 +177,17 @@ class MetricsTest implements TestPropertyProvider {
             + text.sum("latentstream_engine_step_seconds_sum", "phase=\"draft\"");
     assertTrue(phases - phasesBefore <= passes * 1.01 + 1e-3, phases + " > " + passes);
 
-    // Kafka Streams' own metrics, through micronaut-kafka's binder.
-    assertTrue(text.sum("kafka_streams_alive_stream_threads") >= 1, "Kafka Streams' metrics");
-    assertTrue(text.count("kafka_streams_commit_rate_commits") >= 1, "Kafka Streams' metrics");
+    // Kafka Streams' own metrics, keyed by group: the thread's rates apart from the client's.
+    assertTrue(text.sum("kafka_stream_alive_stream_threads") >= 1, text.body);
+    assertTrue(text.count("kafka_stream_thread_commit_rate") >= 1, text.body);
+    assertTrue(text.count("kafka_stream_thread_process_rate") >= 1, text.body);
+
+    // A service that works logs no warning: none from binding its meters, none from its state.
+    List<String> logged =
+        warnings.list.stream()
+            .map(e -> e.getLevel() + " " + e.getLoggerName() + " - " + e.getFormattedMessage())
+            .toList();
+    assertEquals(List.of(), logged);
   }
 
   private static long[] routedPerLayer(ExpertLoad load) {

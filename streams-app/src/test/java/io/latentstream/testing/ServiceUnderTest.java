@@ -6,6 +6,7 @@ import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
 import io.latentstream.registry.embedded.EmbeddedSchemaRegistry;
 import io.latentstream.topology.Topics;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -63,7 +64,12 @@ public final class ServiceUnderTest implements AutoCloseable {
           "micronaut.server.port", "-1"); // a free port: the configured 8080 may be taken
       properties.put("kafka.bootstrap.servers", bootstrap);
       properties.put("kafka.streams.default.application.id", name);
-      properties.put("kafka.streams.default.state.dir", Files.createTempDirectory(name).toString());
+      // Under the build directory: Streams warns of state in the OS temp directory, which the OS
+      // may clear under a running task.
+      Path states = Files.createDirectories(Path.of("target", "streams-state"));
+      properties.put(
+          "kafka.streams.default.state.dir",
+          Files.createTempDirectory(states, name).toAbsolutePath().toString());
       properties.put("kafka.streams.default.replication.factor", "1");
       properties.put("latentstream.model-path", SharedModels.model("brown-mtp").toString());
       String prefix = name + ".";

@@ -13,7 +13,6 @@ import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.topology.Topics;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -66,9 +65,10 @@ public final class DemoCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     out.println("Starting a local Kafka broker, the schema registry and the service...");
     out.flush();
-    Path data = Files.createTempDirectory("latentstream-demo-");
-    try (LocalStack stack =
-        LocalStack.start(new LocalStack.Settings(data, model, 0, 0, 0, 2, "demo.", backend.name))) {
+    try (RunDirectory data = RunDirectory.create("demo-");
+        LocalStack stack =
+            LocalStack.start(
+                new LocalStack.Settings(data.path(), model, 0, 0, 0, 2, "demo.", backend.name))) {
       Topics topics =
           Topics.create(
               stack.topicPrefix(),

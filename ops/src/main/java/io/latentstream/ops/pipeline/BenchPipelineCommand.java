@@ -2,6 +2,7 @@ package io.latentstream.ops.pipeline;
 
 import io.latentstream.ops.BackendOption;
 import io.latentstream.ops.local.LocalKafkaCluster;
+import io.latentstream.ops.local.RunDirectory;
 import io.latentstream.registry.client.RegistryClientConfig;
 import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.registry.embedded.EmbeddedRegistryConfig;
@@ -269,9 +270,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             "--guarantees: " + guarantee + " is neither at_least_once nor exactly_once_v2");
       }
     }
-    Path data = Files.createTempDirectory("latentstream-bench-");
-    try (LocalKafkaCluster kafka =
-            new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, data.resolve("kafka"))).start();
+    try (RunDirectory runData = RunDirectory.create("bench-pipeline-");
+        LocalKafkaCluster kafka =
+            new LocalKafkaCluster(LocalKafkaCluster.Config.of(1, runData.path().resolve("kafka")))
+                .start();
         EmbeddedSchemaRegistry registry =
             new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(kafka.bootstrapServers()))
                 .start();
@@ -284,6 +286,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
                     loopSettings().maxStepTokens(),
                     Backends.CudaSizes.DEFAULT_CACHE_BYTES));
         ServedModel served = ServedModel.serve(loaded.engine(), model, "bench", loopSettings())) {
+      Path data = runData.path();
       SchemaRegistryClient client =
           new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
       if (sessions > 0) {

@@ -42,7 +42,10 @@ import org.slf4j.LoggerFactory;
  * leader election). It reads the topic only at start-up, so two writers could hand out the same id;
  * to prevent that, writes are Kafka transactions under one transactional id per topic, and starting
  * a second instance fences the first: the old one keeps answering reads from what it knew, and
- * answers writes with HTTP 500 (error code 50001), which clients retry against their other URLs.
+ * answers writes with HTTP 500 (error code 50001), which clients retry against their other URLs. A
+ * write that fails otherwise (a broker that did not answer in time) is answered with a 500 too, and
+ * its outcome is unknown: before the next write the registry reopens the storage and reads back
+ * what it holds, as a restart would, so a client's retry finds its schema if the write did land.
  * Run several instances only behind a failover list, not for load. Within an instance, requests are
  * served by a small pool and state changes are serialized by one lock.
  *
@@ -61,12 +64,21 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
   private RegistryState state;
   private final SchemaStorage storage;
   private boolean running;
+
+  /** A write failed with its outcome unknown: reread the storage before the next one. */
+  private boolean inDoubt;
+
   private HttpServer server;
   private ExecutorService executor;
 
   /** A registry storing into the Kafka topic {@code config.schemasTopic()}. */
   public EmbeddedSchemaRegistry(EmbeddedRegistryConfig config) {
     this(config, new KafkaSchemaStorage(config));
+  }
+
+  /** A registry on {@code storage}: for tests of how the registry meets a failing storage. */
+  static EmbeddedSchemaRegistry on(EmbeddedRegistryConfig config, SchemaStorage storage) {
+    return new EmbeddedSchemaRegistry(config, storage);
   }
 
   private EmbeddedSchemaRegistry(EmbeddedRegistryConfig config, SchemaStorage storage) {
@@ -96,8 +108,7 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
    */
   public EmbeddedSchemaRegistry start() throws IOException {
     long started = System.nanoTime();
-    RegistryState replayed = new RegistryState(config.defaultCompatibility());
-    storage.open().forEach(replayed::apply);
+    RegistryState replayed = openStorage();
     synchronized (lock) {
       state = replayed;
       running = true;
@@ -199,10 +210,38 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
   private void persist(SchemasTopicFormat.Entry entry) {
     try {
       storage.append(entry);
-    } catch (IllegalStateException e) {
+    } catch (SchemaStorage.TakenOver e) {
+      throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, e.getMessage());
+    } catch (RuntimeException e) {
+      inDoubt = true;
       throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, e.getMessage());
     }
     state.apply(entry);
+  }
+
+  /**
+   * After a write with an unknown outcome: reopens the storage and replaces what the registry knew
+   * with what the storage holds, so the next write is decided on the truth. Holds the lock.
+   */
+  private void rereadStorage() {
+    try {
+      storage.close();
+      state = openStorage();
+      inDoubt = false;
+      LOG.info(
+          "Reopened {} after a failed write; {} subjects",
+          storage.describe(),
+          state.subjects().size());
+    } catch (RuntimeException e) {
+      throw new HttpError(
+          500, RegistryException.INTERNAL_SERVER_ERROR, "cannot reopen the storage: " + e);
+    }
+  }
+
+  private RegistryState openStorage() {
+    RegistryState replayed = new RegistryState(config.defaultCompatibility());
+    storage.open().forEach(replayed::apply);
+    return replayed;
   }
 
   // ---- HTTP
@@ -264,6 +303,10 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
     synchronized (lock) {
       if (!running) {
         throw new HttpError(500, RegistryException.INTERNAL_SERVER_ERROR, "registry is stopped");
+      }
+      // Reads answer from what the registry knew; a write (or a lookup, also a POST) rereads first.
+      if (inDoubt && !method.equals("GET")) {
+        rereadStorage();
       }
       if (first.equals("subjects")) {
         if (n == 1 && method.equals("GET")) {

@@ -53,6 +53,9 @@ final class KafkaSchemaStorage implements SchemaStorage {
 
   @Override
   public List<SchemasTopicFormat.Entry> open() {
+    if (fenced) {
+      throw new TakenOver(FENCED, null);
+    }
     ensureTopic();
     Map<String, Object> props = clientProperties();
     props.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -77,7 +80,7 @@ final class KafkaSchemaStorage implements SchemaStorage {
   @Override
   public void append(SchemasTopicFormat.Entry entry) {
     if (fenced) {
-      throw new IllegalStateException(FENCED);
+      throw new TakenOver(FENCED, null);
     }
     try {
       producer.beginTransaction();
@@ -91,11 +94,13 @@ final class KafkaSchemaStorage implements SchemaStorage {
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
       fenced = true;
       LOG.error("{}: {}", FENCED, e.toString());
-      throw new IllegalStateException(FENCED, e);
+      throw new TakenOver(FENCED, e);
     } catch (KafkaException e) {
+      // Aborting fails where the producer cannot go on (a commit that timed out cannot be aborted,
+      // and the failed attempt leaves the producer in a fatal state); the registry reopens us then.
       try {
         producer.abortTransaction();
-      } catch (KafkaException abortFailed) {
+      } catch (RuntimeException abortFailed) {
         e.addSuppressed(abortFailed);
       }
       throw new IllegalStateException("cannot write to " + config.schemasTopic() + ": " + e, e);

@@ -5,15 +5,21 @@ import java.util.List;
 /**
  * Where the embedded registry keeps its log of schema and config changes. The registry applies an
  * entry only after {@link #append} returned, so what it answered is always durable in the storage.
+ * A failed append leaves its outcome unknown (a commit that timed out may still have landed), so
+ * the registry then closes and opens the storage again and reads back what it holds.
  */
 interface SchemaStorage extends AutoCloseable {
-  /** Prepares the storage (creates the topic) and returns every entry written so far, in order. */
+  /**
+   * Prepares the storage (creates the topic) and returns every entry written so far, in order.
+   * Callable again after {@link #close()}: a reopened storage writes as a fresh one would.
+   */
   List<SchemasTopicFormat.Entry> open();
 
   /**
    * Writes {@code entry} durably.
    *
-   * @throws IllegalStateException when the write failed or timed out
+   * @throws TakenOver once another registry instance writes this storage
+   * @throws IllegalStateException when the write failed or timed out; whether it landed is unknown
    */
   void append(SchemasTopicFormat.Entry entry);
 
@@ -22,6 +28,16 @@ interface SchemaStorage extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * Another registry instance took over the storage. This one must neither write again nor reopen
+   * (reopening would take the storage back from the newer instance).
+   */
+  final class TakenOver extends IllegalStateException {
+    TakenOver(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
 
   /**
    * A storage in memory: for unit tests of code that needs a registry but no broker (e.g. with

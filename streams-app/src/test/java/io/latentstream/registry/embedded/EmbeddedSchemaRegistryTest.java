@@ -28,9 +28,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.Schema;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -224,6 +227,46 @@ class EmbeddedSchemaRegistryTest {
         assertNotEquals(tokenId, completionId);
         assertEquals(List.of("completions-value", "tokens-value"), current.subjects());
       }
+    }
+  }
+
+  @Test
+  void theKafkaStorageReopensAfterAFailedWriteAndWritesOn() throws Exception {
+    String topic = "_schemas-reopen-test";
+    // A topic that refuses large records: the broker fails the write of a large schema, a real
+    // failed transaction, after which the registry reopens the storage.
+    SharedKafkaCluster.createTopics(
+        List.of(
+            new NewTopic(topic, 1, (short) 1)
+                .configs(
+                    Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG,
+                        TopicConfig.CLEANUP_POLICY_COMPACT,
+                        TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                        "1024"))));
+    SchemasTopicFormat.Entry small =
+        new SchemasTopicFormat.ConfigEntry("tokens-value", CompatibilityLevel.FULL);
+    SchemasTopicFormat.Entry large =
+        new SchemasTopicFormat.SchemaEntry(
+            "prompts-value", 1, 1, PromptRequest.getClassSchema().toString());
+    SchemasTopicFormat.Entry after =
+        new SchemasTopicFormat.ConfigEntry("prompts-value", CompatibilityLevel.NONE);
+    KafkaSchemaStorage storage =
+        new KafkaSchemaStorage(
+            EmbeddedRegistryConfig.of(SharedKafkaCluster.bootstrapServers())
+                .withSchemasTopic(topic));
+    try {
+      assertEquals(List.of(), storage.open());
+      storage.append(small);
+      assertThrows(IllegalStateException.class, () -> storage.append(large));
+
+      storage.close();
+      assertEquals(List.of(small), storage.open());
+      storage.append(after);
+      storage.close();
+      assertEquals(List.of(small, after), storage.open());
+    } finally {
+      storage.close();
     }
   }
 

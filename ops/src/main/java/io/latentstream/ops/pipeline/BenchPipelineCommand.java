@@ -1,5 +1,7 @@
 package io.latentstream.ops.pipeline;
 
+import io.latentstream.engine.Engine;
+import io.latentstream.model.ModelConfig;
 import io.latentstream.ops.BackendOption;
 import io.latentstream.ops.local.LocalKafkaCluster;
 import io.latentstream.ops.local.RunDirectory;
@@ -19,6 +21,7 @@ import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
+import io.latentstream.tokenizer.Tokenizer;
 import io.latentstream.topology.LatentstreamTopology;
 import io.latentstream.topology.StreamsSettings;
 import io.latentstream.topology.Topics;
@@ -46,6 +49,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -98,6 +102,22 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Mixin BackendOption backend = new BackendOption();
+
+  /** What generates the tokens: the checkpoint's model, or the benchmark-only synthetic engine. */
+  enum EngineKind {
+    model,
+    synthetic
+  }
+
+  @Option(
+      names = "--engine",
+      defaultValue = "model",
+      description =
+          "model (the checkpoint on --backend) or synthetic: a benchmark-only engine whose forward"
+              + " pass costs next to nothing (tokens hashed from seed and index, the checkpoint's"
+              + " config and tokenizer), so the run measures the pipeline's own capacity (default"
+              + " ${DEFAULT-VALUE}).")
+  EngineKind engine;
 
   @Option(
       names = "--model",
@@ -169,6 +189,21 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   long emitIntervalMs = TopologySettings.defaults().emitInterval().toMillis();
 
   @Option(
+      names = "--compression",
+      defaultValue = "none",
+      description =
+          "compression.type of the service's producer (none, lz4, zstd, gzip, snappy; default"
+              + " ${DEFAULT-VALUE}): the tokens topic's bytes per token are reported.")
+  String compression;
+
+  @Option(
+      names = "--linger-ms",
+      description =
+          "linger.ms of the service's producer (default: the deployment's, 25 under"
+              + " exactly_once_v2 and 2 under at_least_once).")
+  Integer lingerMs;
+
+  @Option(
       names = "--partitions",
       defaultValue = "2",
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
@@ -193,7 +228,12 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    * process spent on it, and how much of this JVM's went to its JIT compilers.
    */
   private record Run(
-      long tokens, double seconds, long[] latenciesMs, long[] firstTokenMs, Cpu cpu) {
+      long tokens,
+      double seconds,
+      long[] latenciesMs,
+      long[] firstTokenMs,
+      Cpu cpu,
+      long tokenTopicBytes) {
     double tokensPerSecond() {
       return tokens / seconds;
     }
@@ -213,21 +253,75 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   }
 
   /**
-   * CPU seconds of this JVM and of the broker process, and the seconds this JVM's JIT compilers
-   * have spent compiling (elapsed time, summed over compiler threads, as the JVM reports it).
+   * CPU seconds of this JVM and of the broker process, the seconds this JVM's JIT compilers have
+   * spent compiling (elapsed time, summed over compiler threads, as the JVM reports it), and this
+   * JVM's CPU by thread group.
    */
-  private record Cpu(double service, double broker, double compile) {
+  private record Cpu(double service, double broker, double compile, ThreadCpu threads) {
     static Cpu now(LocalKafkaCluster kafka) {
       var os =
           (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       return new Cpu(
           os.getProcessCpuTime() / 1e9,
           brokerCpuSeconds(kafka.pid(0)),
-          ManagementFactory.getCompilationMXBean().getTotalCompilationTime() / 1e3);
+          ManagementFactory.getCompilationMXBean().getTotalCompilationTime() / 1e3,
+          ThreadCpu.now());
     }
 
     Cpu since(Cpu before) {
-      return new Cpu(service - before.service, broker - before.broker, compile - before.compile);
+      return new Cpu(
+          service - before.service,
+          broker - before.broker,
+          compile - before.compile,
+          threads.since(before.threads));
+    }
+
+    /** What no Java thread accounts for: the JVM's own threads (garbage collection, JIT). */
+    double jvm() {
+      return service - threads.streams() - threads.loop() - threads.producerIo() - threads.other();
+    }
+  }
+
+  /**
+   * CPU seconds of this JVM's Java threads by role, told apart by the names Kafka and the service
+   * give them: Kafka Streams' stream threads (poll, process, punctuate, commit, store writes), the
+   * generation loop (scheduling, detokenizing), the network threads of the Streams producers
+   * (serialized batches to the broker), and the rest (this benchmark's publisher and reader, the
+   * registry). A thread that ended between two readings loses its CPU; these all live throughout.
+   */
+  private record ThreadCpu(double streams, double loop, double producerIo, double other) {
+    static ThreadCpu now() {
+      java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+      double streams = 0;
+      double loop = 0;
+      double producerIo = 0;
+      double other = 0;
+      for (java.lang.management.ThreadInfo info : bean.getThreadInfo(bean.getAllThreadIds())) {
+        long nanos = info == null ? -1 : bean.getThreadCpuTime(info.getThreadId());
+        if (nanos < 0) {
+          continue;
+        }
+        double seconds = nanos / 1e9;
+        String name = info.getThreadName();
+        if (name.startsWith("kafka-producer-network-thread") && name.contains("StreamThread")) {
+          producerIo += seconds;
+        } else if (name.contains("StreamThread") || name.contains("StateUpdater")) {
+          streams += seconds;
+        } else if (name.equals("generation-loop")) {
+          loop += seconds;
+        } else {
+          other += seconds;
+        }
+      }
+      return new ThreadCpu(streams, loop, producerIo, other);
+    }
+
+    ThreadCpu since(ThreadCpu before) {
+      return new ThreadCpu(
+          streams - before.streams,
+          loop - before.loop,
+          producerIo - before.producerIo,
+          other - before.other);
     }
   }
 
@@ -278,14 +372,21 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             new EmbeddedSchemaRegistry(EmbeddedRegistryConfig.of(kafka.bootstrapServers()))
                 .start();
         Backends.Loaded loaded =
-            Backends.load(
-                backend.name,
+            engine == EngineKind.synthetic
+                ? null
+                : Backends.load(
+                    backend.name,
+                    model,
+                    Backends.CudaSizes.forLoop(
+                        loopSettings().maxRunning(),
+                        loopSettings().maxStepTokens(),
+                        Backends.CudaSizes.DEFAULT_CACHE_BYTES));
+        ServedModel served =
+            ServedModel.serve(
+                loaded == null ? syntheticEngine() : loaded.engine(),
                 model,
-                Backends.CudaSizes.forLoop(
-                    loopSettings().maxRunning(),
-                    loopSettings().maxStepTokens(),
-                    Backends.CudaSizes.DEFAULT_CACHE_BYTES));
-        ServedModel served = ServedModel.serve(loaded.engine(), model, "bench", loopSettings())) {
+                "bench",
+                loopSettings())) {
       Path data = runData.path();
       SchemaRegistryClient client =
           new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
@@ -293,8 +394,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         return sessionsLoad(out, kafka, client, served, data);
       }
       out.printf(
-          "%d prompts x up to %d tokens, %d generating at once, %d partitions, emit every %d ms,"
-              + " %d-%d warm-up rounds, %d runs per mode (medians)%n",
+          "%s engine (%s), %d prompts x up to %d tokens, %d generating at once, %d partitions,"
+              + " emit every %d ms, %d-%d warm-up rounds, %d runs per mode (medians)%n",
+          engine,
+          served.engine().backend(),
           prompts,
           maxNewTokens,
           concurrency,
@@ -331,6 +434,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           cpuPerToken(alone, run -> run.cpu().compile()));
       for (Phase phase : phases) {
         report(out, phase);
+      }
+      out.println();
+      out.println(
+          "CPU us/token by thread group   streams threads  generation loop  producer I/O"
+              + "  publisher, reader, registry  JVM (GC, JIT)  broker  tokens topic bytes/token");
+      threadGroups(out, "engine alone", alone);
+      for (Phase phase : phases) {
+        threadGroups(out, phase.guarantee(), phase.throughKafka());
       }
       out.flush();
     }
@@ -391,8 +502,24 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     return new Phase(guarantee, alone, runs);
   }
 
+  /** The service producer's settings this run changes from the deployment's. */
+  private Map<String, Object> streamsOverrides() {
+    Map<String, Object> overrides = new HashMap<>();
+    overrides.put(
+        StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), compression);
+    if (lingerMs != null) {
+      overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
+    }
+    return overrides;
+  }
+
   private Duration emitInterval() {
     return Duration.ofMillis(emitIntervalMs);
+  }
+
+  private Engine syntheticEngine() throws IOException {
+    Integer eos = Tokenizer.load(model).eosId();
+    return new SyntheticEngine(ModelConfig.load(model), eos == null ? -1 : eos);
   }
 
   private GenerationLoop.Settings loopSettings() {
@@ -444,6 +571,23 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         cpuPerToken(runs, run -> run.cpu().compile()));
   }
 
+  /** One line of the thread-group table: medians over runs, per generated token. */
+  private static void threadGroups(PrintWriter out, String mode, List<Run> runs) {
+    out.printf(
+        "%-30s %16.0f  %15.0f  %12.0f  %27.0f  %13.0f  %6.0f  %24.1f%n",
+        mode,
+        cpuPerToken(runs, run -> run.cpu().threads().streams()),
+        cpuPerToken(runs, run -> run.cpu().threads().loop()),
+        cpuPerToken(runs, run -> run.cpu().threads().producerIo()),
+        cpuPerToken(runs, run -> run.cpu().threads().other()),
+        cpuPerToken(runs, run -> run.cpu().jvm()),
+        cpuPerToken(runs, run -> run.cpu().broker()),
+        median(
+            runs.stream()
+                .mapToDouble(run -> (double) run.tokenTopicBytes() / run.tokens())
+                .toArray()));
+  }
+
   private List<int[]> promptIds(ServedModel served) {
     List<int[]> ids = new ArrayList<>();
     for (int i = 0; i < prompts; i++) {
@@ -485,7 +629,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     done.await();
     double seconds = (System.nanoTime() - start) / 1e9;
-    return new Run(tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before));
+    return new Run(
+        tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before), 0);
   }
 
   /** The topology under one guarantee on its own topics, with a producer and a reader. */
@@ -508,6 +653,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         int partitions,
         Duration emitInterval,
         int producerLingerMs,
+        Map<String, Object> streamsOverrides,
         Path data)
         throws Exception {
       Topics topics = Topics.create(name + ".", client);
@@ -523,6 +669,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       Properties config =
           StreamsSettings.of(
               name, kafka.bootstrapServers(), guarantee, data.resolve("streams"), 1, emitInterval);
+      config.putAll(streamsOverrides);
       Pipeline pipeline =
           new Pipeline(
               topics,
@@ -556,7 +703,16 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       throws Exception {
     String name = "bench-" + guarantee.replace('_', '-');
     return Pipeline.start(
-        name, kafka, client, served, guarantee, partitions, emitInterval(), 0, data);
+        name,
+        kafka,
+        client,
+        served,
+        guarantee,
+        partitions,
+        emitInterval(),
+        0,
+        streamsOverrides(),
+        data);
   }
 
   /**
@@ -566,6 +722,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   private Run throughKafka(LocalKafkaCluster kafka, Pipeline pipeline, String round)
       throws InterruptedException {
     String prefix = round + "-r";
+    long bytesBefore = topicBytes(kafka, pipeline.topics().tokens().name());
     settle(kafka);
     Cpu before = Cpu.now(kafka);
     long start = System.nanoTime();
@@ -611,12 +768,43 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
+    Cpu cpu = Cpu.now(kafka).since(before);
     return new Run(
         tokens,
         seconds,
         latencies.stream().mapToLong(Long::longValue).toArray(),
         firstTokens.stream().mapToLong(Long::longValue).toArray(),
-        Cpu.now(kafka).since(before));
+        cpu,
+        topicBytes(kafka, pipeline.topics().tokens().name()) - bytesBefore);
+  }
+
+  /**
+   * Bytes the broker holds of {@code topic} over all its partitions: the log as written, batches
+   * (compressed or not) and transaction markers included.
+   */
+  private static long topicBytes(LocalKafkaCluster kafka, String topic) {
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+      List<Integer> brokers =
+          admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).stream()
+              .map(org.apache.kafka.common.Node::id)
+              .toList();
+      return admin
+          .describeLogDirs(brokers)
+          .allDescriptions()
+          .get(30, TimeUnit.SECONDS)
+          .values()
+          .stream()
+          .flatMap(dirs -> dirs.values().stream())
+          .flatMap(dir -> dir.replicaInfos().entrySet().stream())
+          .filter(replica -> replica.getKey().topic().equals(topic))
+          .mapToLong(replica -> replica.getValue().size())
+          .sum();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("cannot read the size of " + topic, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted reading the size of " + topic, e);
+    }
   }
 
   /**
@@ -660,6 +848,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             partitions,
             emitInterval(),
             5,
+            streamsOverrides(),
             data)) {
       Topics topics = pipeline.topics();
       KafkaConsumer<String, SpecificRecord> consumer = pipeline.reader();

@@ -204,6 +204,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   Integer lingerMs;
 
   @Option(
+      names = "--probes",
+      defaultValue = "20",
+      description =
+          "Lone requests per guarantee, after its runs, timed to their first token engine alone"
+              + " and through Kafka (default ${DEFAULT-VALUE}).")
+  int probes;
+
+  @Option(
       names = "--partitions",
       defaultValue = "2",
       description = "Partitions of the prompts topic (default ${DEFAULT-VALUE}).")
@@ -437,6 +445,13 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
       out.println();
       out.println(
+          "first token of a lone request, ms   engine alone p50  p99  through Kafka p50  p99"
+              + "  added by Kafka p50  p99");
+      for (Phase phase : phases) {
+        firstTokens(out, phase);
+      }
+      out.println();
+      out.println(
           "CPU us/token by thread group   streams threads  generation loop  producer I/O"
               + "  publisher, reader, registry  JVM (GC, JIT)  broker  tokens topic bytes/token");
       threadGroups(out, "engine alone", alone);
@@ -498,8 +513,87 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             guarantee, r + 1, repeats, alone.get(r).summary(), runs.get(r).summary());
         out.flush();
       }
+      return new Phase(guarantee, alone, runs, firstTokenProbes(kafka, served, pipeline));
     }
-    return new Phase(guarantee, alone, runs);
+  }
+
+  /**
+   * Time to first token of one request at a time (nothing queued, nothing else generating), engine
+   * alone and through Kafka, alternated, {@link #probes} times: the time the pipeline adds to the
+   * first token, apart from the queueing of the throughput rounds.
+   */
+  private FirstTokens firstTokenProbes(
+      LocalKafkaCluster kafka, ServedModel served, Pipeline pipeline) throws InterruptedException {
+    settle(kafka);
+    long[] alone = new long[probes];
+    long[] throughKafka = new long[probes];
+    for (int i = 0; i < probes; i++) {
+      alone[i] = engineFirstTokenMicros(served, i);
+      throughKafka[i] = kafkaFirstTokenMicros(pipeline, "probe-" + i, i);
+    }
+    return new FirstTokens(alone, throughKafka);
+  }
+
+  /** Microseconds from submitting prompt {@code i} to the loop to its first token. */
+  private long engineFirstTokenMicros(ServedModel served, int i) throws InterruptedException {
+    CountDownLatch first = new CountDownLatch(1);
+    CountDownLatch done = new CountDownLatch(1);
+    GenerationListener listener =
+        new GenerationListener() {
+          @Override
+          public void onToken(TokenEmission token) {
+            first.countDown();
+          }
+
+          @Override
+          public void onFinished(GenerationOutcome outcome) {
+            done.countDown();
+          }
+        };
+    int[] ids = served.tokenizer().encode(TEXTS.get(i % TEXTS.size()), true);
+    long start = System.nanoTime();
+    served
+        .loop()
+        .submit(
+            new GenerationRequest("probe-alone-" + i, ids, 0, sampling(i), true, null), listener);
+    first.await();
+    long micros = (System.nanoTime() - start) / 1_000;
+    done.await();
+    return micros;
+  }
+
+  /**
+   * Microseconds from publishing prompt {@code i} to its first token at a read_committed consumer;
+   * returns once the request completed and its every token arrived.
+   */
+  private long kafkaFirstTokenMicros(Pipeline pipeline, String requestId, int i) {
+    long start = System.nanoTime();
+    pipeline
+        .producer()
+        .send(
+            new ProducerRecord<>(
+                pipeline.topics().prompts().name(), requestId, prompt(requestId, i, maxNewTokens)));
+    pipeline.producer().flush();
+    long firstMicros = -1;
+    long tokens = 0;
+    long expected = Long.MAX_VALUE;
+    while (tokens < expected) {
+      if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(1)) {
+        throw new IllegalStateException(requestId + " did not complete in a minute");
+      }
+      for (ConsumerRecord<String, SpecificRecord> record :
+          pipeline.reader().poll(Duration.ofMillis(1))) {
+        if (record.value() instanceof TokenEvent) {
+          if (firstMicros < 0) {
+            firstMicros = (System.nanoTime() - start) / 1_000;
+          }
+          tokens++;
+        } else if (record.value() instanceof Completion completion) {
+          expected = completion.getTokenIds().size();
+        }
+      }
+    }
+    return firstMicros;
   }
 
   /** The service producer's settings this run changes from the deployment's. */
@@ -532,7 +626,21 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    * One guarantee's measured runs: {@code throughKafka.get(i)} followed {@code alone.get(i)}, the
    * engine alone on the same prompts.
    */
-  private record Phase(String guarantee, List<Run> alone, List<Run> throughKafka) {}
+  private record Phase(
+      String guarantee, List<Run> alone, List<Run> throughKafka, FirstTokens firstTokens) {}
+
+  /** Microseconds to the first token of lone requests, {@code alone[i]} paired with Kafka's. */
+  private record FirstTokens(long[] alone, long[] throughKafka) {
+    /** Per probe, what Kafka added to the engine's own time, sorted. */
+    long[] added() {
+      long[] added = new long[alone.length];
+      for (int i = 0; i < added.length; i++) {
+        added[i] = throughKafka[i] - alone[i];
+      }
+      Arrays.sort(added);
+      return added;
+    }
+  }
 
   /**
    * One guarantee's line. "vs engine" divides medians; "paired" is the median (and range) of each
@@ -569,6 +677,24 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         cpuPerToken(runs, run -> run.cpu().service()),
         cpuPerToken(runs, run -> run.cpu().broker()),
         cpuPerToken(runs, run -> run.cpu().compile()));
+  }
+
+  /** One line of the first-token table: percentiles over the lone requests, in milliseconds. */
+  private static void firstTokens(PrintWriter out, Phase phase) {
+    long[] alone = phase.firstTokens().alone().clone();
+    long[] throughKafka = phase.firstTokens().throughKafka().clone();
+    Arrays.sort(alone);
+    Arrays.sort(throughKafka);
+    long[] added = phase.firstTokens().added();
+    out.printf(
+        "%-36s %16.1f %4.1f %18.1f %4.1f %19.1f %4.1f%n",
+        phase.guarantee(),
+        percentile(alone, 0.5) / 1e3,
+        percentile(alone, 0.99) / 1e3,
+        percentile(throughKafka, 0.5) / 1e3,
+        percentile(throughKafka, 0.99) / 1e3,
+        percentile(added, 0.5) / 1e3,
+        percentile(added, 0.99) / 1e3);
   }
 
   /** One line of the thread-group table: medians over runs, per generated token. */

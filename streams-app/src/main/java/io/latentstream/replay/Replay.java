@@ -10,6 +10,7 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.PromptRejected;
@@ -162,7 +163,8 @@ public final class Replay {
     this.outputEvents = new OutputEvents(model);
     this.topics = topics;
     this.clientProperties = clientProperties;
-    this.validator = PromptValidator.of(model, limits);
+    // The deployment's form is not in the log: what a request's recorded events show decides.
+    this.validator = PromptValidator.of(model, limits, TokenEventForm.TOKEN);
     this.events = new ReplayLog(topics, clientProperties);
   }
 

@@ -154,7 +154,8 @@ public final class LatentstreamTopology {
 
   static ProcessorSupplier<String, byte[], String, Arrival> decode(
       Topics topics, ServedModel model, TopologySettings settings) {
-    PromptValidator validator = PromptValidator.of(model, settings.limits());
+    PromptValidator validator =
+        PromptValidator.of(model, settings.limits(), settings.tokenEvents());
     return () -> new DecodeProcessor(topics, validator, settings);
   }
 

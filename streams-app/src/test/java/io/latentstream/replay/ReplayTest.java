@@ -97,7 +97,8 @@ class ReplayTest {
             defaults.sessionCacheMaxBytes(),
             LIFETIME,
             defaults.maxWaiting(),
-            defaults.maxOutputRecordBytes());
+            defaults.maxOutputRecordBytes(),
+            defaults.tokenEvents());
     LatentstreamTopology.build(builder, topics, model, settings);
     Properties config =
         StreamsSettings.of(

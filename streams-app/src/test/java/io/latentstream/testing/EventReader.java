@@ -6,11 +6,13 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.topology.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,6 +46,7 @@ public final class EventReader implements AutoCloseable {
   private final Map<String, List<Object>> byTopic = new LinkedHashMap<>();
   private final Map<String, List<Integer>> indices = new LinkedHashMap<>();
   private final Map<String, List<Integer>> tokenIds = new LinkedHashMap<>();
+  private final Map<String, Set<TokenEventForm>> forms = new HashMap<>();
   private final Map<String, Completion> completions = new LinkedHashMap<>();
   private final Map<String, Integer> completionCounts = new LinkedHashMap<>();
   private final List<GenerationError> errors = new ArrayList<>();
@@ -126,10 +129,14 @@ public final class EventReader implements AutoCloseable {
       Object event = deserializers.get(record.topic()).deserialize(record.topic(), record.value());
       byTopic.get(record.topic()).add(event);
       if (event instanceof TokenEvent token) {
-        read(token.getRequestId(), token.getIndex(), token.getTokenId());
+        read(token.getRequestId(), TokenEventForm.TOKEN, token.getIndex(), token.getTokenId());
       } else if (event instanceof TokenChunk chunk) {
         for (int i = 0; i < chunk.getTokenIds().size(); i++) {
-          read(chunk.getRequestId(), chunk.getFirstIndex() + i, chunk.getTokenIds().get(i));
+          read(
+              chunk.getRequestId(),
+              TokenEventForm.CHUNK,
+              chunk.getFirstIndex() + i,
+              chunk.getTokenIds().get(i));
         }
       } else if (event instanceof Completion completion) {
         completions.putIfAbsent(completion.getRequestId(), completion);
@@ -140,7 +147,8 @@ public final class EventReader implements AutoCloseable {
     }
   }
 
-  private void read(String requestId, int index, int tokenId) {
+  private void read(String requestId, TokenEventForm form, int index, int tokenId) {
+    forms.computeIfAbsent(requestId, id -> EnumSet.noneOf(TokenEventForm.class)).add(form);
     indices.computeIfAbsent(requestId, id -> new ArrayList<>()).add(index);
     tokenIds.computeIfAbsent(requestId, id -> new ArrayList<>()).add(tokenId);
   }
@@ -251,6 +259,11 @@ public final class EventReader implements AutoCloseable {
   /** The id of every token of {@code requestId} read, in the order read. */
   public List<Integer> tokenIds(String requestId) {
     return Collections.unmodifiableList(tokenIds.getOrDefault(requestId, List.of()));
+  }
+
+  /** The forms of the events read of {@code requestId}'s tokens (a request keeps one). */
+  public Set<TokenEventForm> forms(String requestId) {
+    return Collections.unmodifiableSet(forms.getOrDefault(requestId, Set.of()));
   }
 
   /** How many tokens of {@code requestId} were read. */

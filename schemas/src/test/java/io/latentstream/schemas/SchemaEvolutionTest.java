@@ -3,18 +3,28 @@ package io.latentstream.schemas;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.SchemaCompatibility.SchemaCompatibilityType;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericDatumWriter;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,6 +37,7 @@ class SchemaEvolutionTest {
       List.of(
           PromptRequest.getClassSchema(),
           TokenEvent.getClassSchema(),
+          TokenChunk.getClassSchema(),
           Completion.getClassSchema(),
           GenerationError.getClassSchema());
 
@@ -43,6 +54,41 @@ class SchemaEvolutionTest {
             current.getName() + " cannot read v" + (v + 1) + ": " + result.getDescription());
       }
     }
+  }
+
+  /**
+   * A prompt from a publisher of PromptRequest v1, before token_events existed, reads with it null:
+   * the deployment's choice of token event form.
+   */
+  @Test
+  void aPromptWithoutTheTokenEventsFieldReadsAsTheDeploymentsChoice() throws IOException {
+    Schema v1 = releasedVersions("PromptRequest").get(0);
+    assertNull(v1.getField("token_events"), "v1 is the release before the field");
+    GenericRecord sampling = new GenericData.Record(v1.getField("sampling").schema());
+    sampling.put("max_new_tokens", 8);
+    sampling.put("stop", List.of());
+    sampling.put("temperature", 0.0);
+    sampling.put("top_p", 1.0);
+    sampling.put("top_k", 0);
+    GenericRecord text = new GenericData.Record(v1.getField("input").schema().getTypes().get(0));
+    text.put("text", "The jury said");
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("request_id", "r1");
+    old.put("tenant", "acme");
+    old.put("input", text);
+    old.put("sampling", sampling);
+    old.put("allow_mtp_drafting", true);
+    old.put("created_at", 0L);
+    old.put("metadata", Map.of());
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);
+    new GenericDatumWriter<GenericRecord>(v1).write(old, encoder);
+    encoder.flush();
+    PromptRequest read =
+        new SpecificDatumReader<PromptRequest>(v1, PromptRequest.getClassSchema())
+            .read(null, DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null));
+    assertEquals("r1", read.getRequestId());
+    assertNull(read.getTokenEvents());
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.latentstream.replay;
 
 import io.latentstream.events.OutputEvents;
+import io.latentstream.replay.ReplayLog.RecordedToken;
 import io.latentstream.scheduler.GenerationListener;
 import io.latentstream.scheduler.GenerationLoop;
 import io.latentstream.scheduler.GenerationOutcome;
@@ -9,7 +10,9 @@ import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.PromptLimits;
 import io.latentstream.topology.PromptRejected;
@@ -17,6 +20,7 @@ import io.latentstream.topology.PromptValidator;
 import io.latentstream.topology.SessionKey;
 import io.latentstream.topology.SessionTurns;
 import io.latentstream.topology.Topics;
+import io.latentstream.topology.TopologySettings;
 import io.latentstream.topology.Turn;
 import io.latentstream.topology.ValidPrompt;
 import java.time.Instant;
@@ -31,13 +35,16 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Audit replay: reads the prompt events back from {@code prompts}, regenerates them with the model
- * and compares the result with the recorded {@code tokens} events (read_committed).
+ * and compares the result with the recorded tokens (read_committed), token by token whatever their
+ * form: {@code tokens} events, or {@code token-chunks} read as the tokens they hold.
  *
  * <p>Each partition is replayed in offset order, as its stream task processed it, with the same
  * rules ({@link PromptValidator}, {@link SessionTurns}): refused and duplicate prompts generate
@@ -162,7 +169,8 @@ public final class Replay {
     this.outputEvents = new OutputEvents(model);
     this.topics = topics;
     this.clientProperties = clientProperties;
-    this.validator = PromptValidator.of(model, limits);
+    // The deployment's form is not in the log: what a request's recorded events show decides.
+    this.validator = PromptValidator.of(model, limits, TokenEventForm.TOKEN);
     this.events = new ReplayLog(topics, clientProperties);
   }
 
@@ -185,8 +193,8 @@ public final class Replay {
     Set<String> backends = new TreeSet<>();
     log.readTokens(requests).values().stream()
         .flatMap(List::stream)
-        .flatMap(List::stream)
-        .forEach(event -> backends.add(event.getBackend()));
+        .flatMap(generation -> generation.tokens().stream())
+        .forEach(token -> backends.add(token.backend()));
     return backends;
   }
 
@@ -196,26 +204,34 @@ public final class Replay {
     final int generation; // 0, or n when the service accepted the id again for the n-th time
     final SessionKey session;
     final Turn turn;
+    final TokenEventForm tokenEvents; // the form to write its regenerated events in
     final boolean verified;
     int[] context;
     List<TokenEmission> regenerated = new ArrayList<>();
     int[] reply;
 
-    Accepted(String requestId, int generation, SessionKey session, Turn turn, boolean verified) {
+    Accepted(
+        String requestId,
+        int generation,
+        SessionKey session,
+        Turn turn,
+        TokenEventForm tokenEvents,
+        boolean verified) {
       this.requestId = requestId;
       this.generation = generation;
       this.session = session;
       this.turn = turn;
+      this.tokenEvents = tokenEvents;
       this.verified = verified;
     }
   }
 
   /**
-   * What the log records of the prompts' requests: per request id, each generation's token events
-   * in index order and the completions, in log order; and the prompts refused, by error code.
+   * What the log records of the prompts' requests: per request id, each generation's tokens in
+   * index order and the completions, in log order; and the prompts refused, by error code.
    */
   private record Recorded(
-      Map<String, List<List<TokenEvent>>> tokens,
+      Map<String, List<ReplayLog.Generation>> tokens,
       Map<String, List<Completion>> completions,
       Map<String, ErrorCode> refusals) {
     /** Whether the service refused this prompt record with an error of this code. */
@@ -224,9 +240,15 @@ public final class Replay {
           == code;
     }
 
-    List<TokenEvent> tokens(Accepted a) {
-      List<List<TokenEvent>> generations = tokens.getOrDefault(a.requestId, List.of());
-      return a.generation < generations.size() ? generations.get(a.generation) : List.of();
+    /** The request's n-th recorded generation, or null. */
+    ReplayLog.Generation generation(String requestId, int n) {
+      List<ReplayLog.Generation> generations = tokens.getOrDefault(requestId, List.of());
+      return n < generations.size() ? generations.get(n) : null;
+    }
+
+    List<RecordedToken> tokens(Accepted a) {
+      ReplayLog.Generation recorded = generation(a.requestId, a.generation);
+      return recorded == null ? List.of() : recorded.tokens();
     }
 
     int generations(String requestId) {
@@ -287,30 +309,30 @@ public final class Replay {
     List<Accepted> verified = accepted.stream().filter(a -> a.verified).toList();
     String backend = model.engine().backend();
     for (Accepted a : verified) {
-      for (TokenEvent event : recorded.tokens(a)) {
-        if (!allow.backend() && !backend.equals(event.getBackend())) {
+      for (RecordedToken token : recorded.tokens(a)) {
+        if (!allow.backend() && !backend.equals(token.backend())) {
           throw new MismatchException(
               "request "
                   + a.requestId
                   + " was generated on backend "
-                  + event.getBackend()
+                  + token.backend()
                   + ", this replay runs on "
                   + backend
                   + " (tokens are reproducible on the same backend only); replay with --backend "
-                  + event.getBackend()
+                  + token.backend()
                   + ", or pass --allow-different-backend to compare anyway");
         }
       }
     }
     if (!allow.digest()) {
       for (Accepted a : verified) {
-        for (TokenEvent event : recorded.tokens(a)) {
-          if (!model.weightsDigest().equals(event.getWeightsDigest())) {
+        for (RecordedToken token : recorded.tokens(a)) {
+          if (!model.weightsDigest().equals(token.weightsDigest())) {
             throw new MismatchException(
                 "request "
                     + a.requestId
                     + " was generated with weights "
-                    + event.getWeightsDigest()
+                    + token.weightsDigest()
                     + ", the model's are "
                     + model.weightsDigest()
                     + "; pass --allow-different-digest to compare anyway");
@@ -320,11 +342,11 @@ public final class Replay {
     }
     List<Divergence> diverging = new ArrayList<>();
     for (Accepted a : verified) {
-      List<TokenEvent> events = recorded.tokens(a);
-      Divergence d = compare(a, events);
+      List<RecordedToken> tokens = recorded.tokens(a);
+      Divergence d = compare(a, tokens);
       String other =
-          events.stream()
-              .map(TokenEvent::getBackend)
+          tokens.stream()
+              .map(RecordedToken::backend)
               .filter(b -> !b.equals(backend))
               .findFirst()
               .orElse(null);
@@ -385,9 +407,9 @@ public final class Replay {
           continue;
         }
         all.add(a);
-        List<TokenEvent> events = recorded.tokens(a);
-        if (!a.verified && (session == null || ReplayLog.complete(events))) {
-          a.reply = events.stream().mapToInt(TokenEvent::getTokenId).toArray();
+        List<RecordedToken> tokens = recorded.tokens(a);
+        if (!a.verified && (session == null || ReplayLog.complete(tokens))) {
+          a.reply = tokens.stream().mapToInt(RecordedToken::tokenId).toArray();
         } else {
           wave.add(a);
         }
@@ -464,7 +486,10 @@ public final class Replay {
         counts.reacceptedIds++;
       }
       seen.put(requestId, generation + 1);
-      Accepted a = new Accepted(requestId, generation, session, turn, verified);
+      // The form the service decided, as its events show; where nothing is recorded, the prompt's.
+      ReplayLog.Generation events = recorded.generation(requestId, generation);
+      TokenEventForm form = events != null ? events.form() : valid.tokenEvents();
+      Accepted a = new Accepted(requestId, generation, session, turn, form, verified);
       a.context = SessionTurns.context(history, turn);
       return a;
     } catch (PromptRejected e) {
@@ -503,35 +528,42 @@ public final class Replay {
     }
   }
 
-  /** The first token where the record and the regeneration disagree, or null. */
-  private static Divergence compare(Accepted a, List<TokenEvent> events) {
+  /**
+   * The first token where the record and the regeneration disagree, or null. The record's indices
+   * must run 0..n-1 once each (a chunk starting elsewhere than where the last ended shows as a gap
+   * or a repeat).
+   */
+  private static Divergence compare(Accepted a, List<RecordedToken> recorded) {
     List<TokenEmission> mine = a.regenerated;
-    int n = Math.max(mine.size(), events.size());
+    int n = Math.max(mine.size(), recorded.size());
     for (int i = 0; i < n; i++) {
-      if (i >= events.size()) {
+      if (i >= recorded.size()) {
         return new Divergence(a.requestId, i, "not recorded (the record ends at " + i + ")");
       }
-      TokenEvent event = events.get(i);
-      if (event.getIndex() != i) {
-        return new Divergence(
-            a.requestId, i, "the record holds index " + event.getIndex() + " in this place");
-      }
-      if (i >= mine.size()) {
+      RecordedToken event = recorded.get(i);
+      if (event.index() != i) {
         return new Divergence(
             a.requestId,
             i,
-            "recorded token " + event.getTokenId() + " after the regeneration ended");
+            "the record holds index "
+                + event.index()
+                + " in this place (a gap or a repeat in the recorded tokens)");
+      }
+      if (i >= mine.size()) {
+        return new Divergence(
+            a.requestId, i, "recorded token " + event.tokenId() + " after the regeneration ended");
       }
       TokenEmission token = mine.get(i);
-      if (token.tokenId() != event.getTokenId()
-          || Float.floatToIntBits(token.logprob()) != Float.floatToIntBits(event.getLogprob())) {
+      if (token.tokenId() != event.tokenId()
+          || event.logprob() == null
+          || Float.floatToIntBits(token.logprob()) != Float.floatToIntBits(event.logprob())) {
         return new Divergence(
             a.requestId,
             i,
             "recorded token "
-                + event.getTokenId()
+                + event.tokenId()
                 + " (logprob "
-                + event.getLogprob()
+                + event.logprob()
                 + "), regenerated "
                 + token.tokenId()
                 + " (logprob "
@@ -539,8 +571,7 @@ public final class Replay {
                 + ")");
       }
       String finish = token.finishReason() == null ? null : token.finishReason().name();
-      String recordedFinish =
-          event.getFinishReason() == null ? null : event.getFinishReason().name();
+      String recordedFinish = event.finishReason() == null ? null : event.finishReason().name();
       if (finish == null ? recordedFinish != null : !finish.equals(recordedFinish)) {
         return new Divergence(
             a.requestId, i, "recorded finish reason " + recordedFinish + ", regenerated " + finish);
@@ -549,23 +580,48 @@ public final class Replay {
     return null;
   }
 
-  /** Writes the regenerated token events, as the service would have, to {@code topic}. */
+  /**
+   * Where {@link #verify} writes the regenerated chunks of chunk-form requests when it writes their
+   * token events to {@code outputTopic}: a topic apart, as {@code token-chunks} is from {@code
+   * tokens} (one schema per topic's subject).
+   */
+  public static String chunksTopic(String outputTopic) {
+    return outputTopic + "-chunks";
+  }
+
+  /**
+   * Writes the regenerated tokens, as the service would have, each request in the form of its
+   * recorded events: token events to {@code topic}, chunks to {@link #chunksTopic}. A request's
+   * chunks are as large as an output event may be (the emits that cut the recorded ones are the
+   * service's timing, which a replay does not reproduce).
+   */
   private void write(String topic, List<Accepted> requests) {
     Map<String, Object> config = new HashMap<>(clientProperties);
     config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    try (KafkaProducer<String, TokenEvent> producer =
-        new KafkaProducer<>(
-            config, new StringSerializer(), topics.tokens().valueSerde().serializer())) {
+    Serializer<TokenEvent> tokens = topics.tokens().valueSerde().serializer();
+    Serializer<TokenChunk> chunks = topics.tokenChunks().valueSerde().serializer();
+    String chunksTopic = chunksTopic(topic);
+    int maxBytes = TopologySettings.defaults().maxOutputRecordBytes();
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
       for (Accepted a : requests) {
+        String session = a.session == null ? null : a.session.session();
+        long seed = a.turn.params().seed();
+        if (a.tokenEvents == TokenEventForm.CHUNK) {
+          Instant now = Instant.now();
+          List<OutputEvents.Produced> produced =
+              a.regenerated.stream().map(token -> new OutputEvents.Produced(token, now)).toList();
+          for (TokenChunk chunk :
+              outputEvents.chunks(a.requestId, session, seed, produced, maxBytes)) {
+            producer.send(
+                new ProducerRecord<>(
+                    chunksTopic, a.requestId, chunks.serialize(chunksTopic, chunk)));
+          }
+          continue;
+        }
         for (TokenEmission token : a.regenerated) {
-          TokenEvent event =
-              outputEvents.token(
-                  a.requestId,
-                  a.session == null ? null : a.session.session(),
-                  a.turn.params().seed(),
-                  token,
-                  Instant.now());
-          producer.send(new ProducerRecord<>(topic, a.requestId, event));
+          TokenEvent event = outputEvents.token(a.requestId, session, seed, token, Instant.now());
+          producer.send(new ProducerRecord<>(topic, a.requestId, tokens.serialize(topic, event)));
         }
       }
       producer.flush();

@@ -3,9 +3,12 @@ package io.latentstream.replay;
 import io.latentstream.registry.client.RecordDecodingException;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
+import io.latentstream.schemas.FinishReason;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.topology.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,9 +30,28 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * What replay reads of the event log, read_committed, each topic from its beginning to its last
- * committed record: the prompts, and the tokens, completions and refusals recorded for them.
+ * committed record: the prompts, and the tokens (token events and chunks alike), completions and
+ * refusals recorded for them.
  */
 final class ReplayLog {
+  /**
+   * One recorded token: a token event's, or one of a chunk's (its index the chunk's first_index
+   * plus its position there; the finish reason on the chunk's last token).
+   */
+  record RecordedToken(
+      int index,
+      int tokenId,
+      Float logprob,
+      FinishReason finishReason,
+      String backend,
+      String weightsDigest) {}
+
+  /**
+   * One generation of a request as recorded: the form of its events, when its first record was
+   * written, and its tokens (in index order once read whole; duplicates kept, to be caught).
+   */
+  record Generation(TokenEventForm form, long startedAtMs, List<RecordedToken> tokens) {}
+
   private final Topics topics;
   private final Map<String, Object> clientProperties;
   private final Deserializer<PromptRequest> prompts;
@@ -60,9 +82,9 @@ final class ReplayLog {
     }
   }
 
-  /** Whether a generation's recorded events end with its finish reason. */
-  static boolean complete(List<TokenEvent> events) {
-    return !events.isEmpty() && events.get(events.size() - 1).getFinishReason() != null;
+  /** Whether a generation's recorded tokens end with its finish reason. */
+  static boolean complete(List<RecordedToken> tokens) {
+    return !tokens.isEmpty() && tokens.get(tokens.size() - 1).finishReason() != null;
   }
 
   /** The prompt records {@code range} reads, per partition, in offset order. */
@@ -78,30 +100,84 @@ final class ReplayLog {
   }
 
   /**
-   * Every committed token event of {@code requests}, per request and generation, in index order
-   * (duplicates kept, to be caught). A request's events are in one partition, in the order they
-   * were produced: an index 0 after a finished generation starts the next one.
+   * Every committed token of {@code requests}, from token events and chunks, per request and
+   * generation in the order they were generated, each generation's tokens in index order. A
+   * request's events of one form are in one partition of their topic, in the order they were
+   * produced: an index 0 after a finished generation starts the next one. A request id accepted
+   * again may have chosen the other form: its generations of both topics are ordered by the time of
+   * their first record.
    */
-  Map<String, List<List<TokenEvent>>> readTokens(Set<String> requests) {
-    Map<String, List<List<TokenEvent>>> byRequest = new HashMap<>();
+  Map<String, List<Generation>> readTokens(Set<String> requests) {
+    Map<String, List<Generation>> byRequest = new HashMap<>();
+    Deserializer<TokenEvent> events = topics.tokens().valueSerde().deserializer();
     for (ConsumerRecord<String, byte[]> record :
         readAll(topics.tokens().name(), new ByteArrayDeserializer())) {
-      TokenEvent event =
-          topics.tokens().valueSerde().deserializer().deserialize(record.topic(), record.value());
+      TokenEvent event = events.deserialize(record.topic(), record.value());
       if (requests.contains(event.getRequestId())) {
-        List<List<TokenEvent>> generations =
-            byRequest.computeIfAbsent(event.getRequestId(), id -> new ArrayList<>());
-        if (generations.isEmpty()
-            || (event.getIndex() == 0 && complete(generations.get(generations.size() - 1)))) {
-          generations.add(new ArrayList<>());
-        }
-        generations.get(generations.size() - 1).add(event);
+        RecordedToken token =
+            new RecordedToken(
+                event.getIndex(),
+                event.getTokenId(),
+                event.getLogprob(),
+                event.getFinishReason(),
+                event.getBackend(),
+                event.getWeightsDigest());
+        add(byRequest, event.getRequestId(), TokenEventForm.TOKEN, record, List.of(token));
       }
     }
-    byRequest.values().stream()
-        .flatMap(List::stream)
-        .forEach(events -> events.sort(Comparator.comparingInt(TokenEvent::getIndex)));
+    Deserializer<TokenChunk> chunks = topics.tokenChunks().valueSerde().deserializer();
+    for (ConsumerRecord<String, byte[]> record :
+        readAll(topics.tokenChunks().name(), new ByteArrayDeserializer())) {
+      TokenChunk chunk = chunks.deserialize(record.topic(), record.value());
+      if (requests.contains(chunk.getRequestId())) {
+        add(byRequest, chunk.getRequestId(), TokenEventForm.CHUNK, record, tokens(chunk));
+      }
+    }
+    for (List<Generation> generations : byRequest.values()) {
+      generations.sort(Comparator.comparingLong(Generation::startedAtMs));
+      generations.forEach(g -> g.tokens().sort(Comparator.comparingInt(RecordedToken::index)));
+    }
     return byRequest;
+  }
+
+  /** A chunk's tokens one by one, in output order. */
+  private static List<RecordedToken> tokens(TokenChunk chunk) {
+    List<RecordedToken> tokens = new ArrayList<>();
+    int n = chunk.getTokenIds().size();
+    for (int i = 0; i < n; i++) {
+      tokens.add(
+          new RecordedToken(
+              chunk.getFirstIndex() + i,
+              chunk.getTokenIds().get(i),
+              i < chunk.getLogprobs().size() ? chunk.getLogprobs().get(i) : null,
+              i == n - 1 ? chunk.getFinishReason() : null,
+              chunk.getBackend(),
+              chunk.getWeightsDigest()));
+    }
+    return tokens;
+  }
+
+  /**
+   * Adds what one record of {@code form} holds of a request to its latest generation of that form,
+   * or to a new one: its first, or one starting at index 0 after a finished one.
+   */
+  private static void add(
+      Map<String, List<Generation>> byRequest,
+      String requestId,
+      TokenEventForm form,
+      ConsumerRecord<String, byte[]> record,
+      List<RecordedToken> tokens) {
+    if (tokens.isEmpty()) {
+      return; // an empty chunk (the service writes none) adds nothing
+    }
+    List<Generation> generations = byRequest.computeIfAbsent(requestId, id -> new ArrayList<>());
+    Generation latest =
+        generations.stream().filter(g -> g.form() == form).reduce((a, b) -> b).orElse(null);
+    if (latest == null || (tokens.get(0).index() == 0 && complete(latest.tokens()))) {
+      latest = new Generation(form, record.timestamp(), new ArrayList<>());
+      generations.add(latest);
+    }
+    latest.tokens().addAll(tokens);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.latentstream.service;
 
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.topology.PromptLimits;
 import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;
@@ -35,6 +36,8 @@ import java.util.List;
  * @param maxWaiting requests the generation loop may hold beyond maxRunning, waiting to run
  * @param maxOutputRecordBytes the most one output event may take (at most the producer's
  *     max.request.size and the topics' max.message.bytes)
+ * @param tokenEvents {@code token} (one event per token on {@code tokens}) or {@code chunk} (one
+ *     per request per emit interval on {@code token-chunks}), for requests that choose no form
  * @param httpCredentials {@code user:password} for the HTTP endpoints ({@link HttpCredentials})
  */
 @ConfigurationProperties("latentstream")
@@ -59,6 +62,7 @@ public record ServiceConfig(
     Duration requestIdRetention,
     int maxWaiting,
     int maxOutputRecordBytes,
+    TokenEventForm tokenEvents,
     @Nullable String httpCredentials) {
 
   /**

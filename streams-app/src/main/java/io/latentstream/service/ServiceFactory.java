@@ -109,7 +109,8 @@ public class ServiceFactory {
             config.sessionCacheMaxBytes(),
             config.requestIdRetention(),
             config.maxWaiting(),
-            config.maxOutputRecordBytes()),
+            config.maxOutputRecordBytes(),
+            config.tokenEvents()),
         PipelineObserver.all(observers));
   }
 }

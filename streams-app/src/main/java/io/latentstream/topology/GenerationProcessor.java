@@ -9,7 +9,9 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.TurnQueue.Held;
 import java.time.Duration;
@@ -45,7 +47,9 @@ import org.slf4j.LoggerFactory;
  *       behind an earlier turn of the same session, or is refused as a duplicate. Refusals, the
  *       decode node's and its own, leave on the errors topic;
  *   <li>a wall-clock punctuation forwards what the loop produced since the last one, from the
- *       stream thread, so token events, store updates and the consumed offsets commit together;
+ *       stream thread, so token events, store updates and the consumed offsets commit together: a
+ *       token event per token, or for requests of form {@code CHUNK} one chunk per request per
+ *       punctuation holding its tokens since the last;
  *   <li>{@link #init} resumes every in-flight request after a restart or a failover from its last
  *       forwarded token; random draws are addressed by token index, so the continuation is the
  *       undisturbed one.
@@ -88,6 +92,9 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
     InFlightRequest request;
     final int historyLength;
     final List<Integer> forwarded = new ArrayList<>();
+
+    /** Tokens of a request of form CHUNK taken in this punctuation, for its chunk. */
+    final List<OutputEvents.Produced> unchunked = new ArrayList<>();
 
     Active(InFlightRequest request, int historyLength) {
       this.request = request;
@@ -190,6 +197,7 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
             prompt.getTenant(),
             offset,
             turn,
+            valid.tokenEvents(),
             context.currentSystemTimeMs(),
             false,
             new int[0]);
@@ -483,8 +491,9 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
   }
 
   /**
-   * Forwards what the loop produced: token events, then completions; records progress; starts ready
-   * requests the loop now has room for.
+   * Forwards what the loop produced: token events or chunks, then completions; records progress in
+   * the same punctuation (one transaction under exactly-once), so that a failover resumes right
+   * after the last forwarded token; starts ready requests the loop now has room for.
    */
   private void punctuate(long now) {
     Map<String, Active> progressed = new LinkedHashMap<>();
@@ -492,13 +501,14 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
       if (item instanceof LoopOutbox.Emitted emitted) {
         Active request = active.get(emitted.token().requestId());
         if (request != null) {
-          forwardToken(request, emitted.token(), emitted.atMs(), now);
+          take(request, emitted, now);
           progressed.put(emitted.token().requestId(), request);
         }
       } else if (item instanceof LoopOutbox.Finished finished
           && active.containsKey(finished.outcome().requestId())) {
         progressed.remove(finished.outcome().requestId());
         Active request = active.remove(finished.outcome().requestId());
+        forwardChunks(request, now); // its last tokens, then its completion
         try (RequestLogContext logContext = RequestLogContext.of(request.request)) {
           completeOrFail(request, finished, now);
         }
@@ -506,6 +516,7 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
     }
     for (Map.Entry<String, Active> entry : progressed.entrySet()) {
       Active request = entry.getValue();
+      forwardChunks(request, now);
       request.request =
           request.request.withGenerated(
               request.forwarded.stream().mapToInt(Integer::intValue).toArray());
@@ -519,19 +530,45 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
     }
   }
 
-  private void forwardToken(Active request, TokenEmission token, long emittedAtMs, long now) {
-    request.forwarded.add(token.tokenId());
+  /** A token from the loop: forwarded as its event (form TOKEN) or kept for its chunk (CHUNK). */
+  private void take(Active request, LoopOutbox.Emitted emitted, long now) {
     InFlightRequest r = request.request;
+    TokenEmission token = emitted.token();
+    Instant producedAt = Instant.ofEpochMilli(emitted.atMs());
+    if (r.tokenEvents() == TokenEventForm.CHUNK) {
+      request.unchunked.add(new OutputEvents.Produced(token, producedAt));
+      return;
+    }
+    request.forwarded.add(token.tokenId());
     TokenEvent event =
-        events.token(
-            r.requestId(),
-            sessionId(r),
-            r.turn().params().seed(),
-            token,
-            Instant.ofEpochMilli(emittedAtMs));
+        events.token(r.requestId(), sessionId(r), r.turn().params().seed(), token, producedAt);
     context.forward(
         new Record<String, Object>(r.requestId(), event, now),
         sink(LatentstreamTopology.TOKENS, r));
+  }
+
+  /**
+   * Forwards the tokens a request of form CHUNK produced since the last punctuation as one chunk
+   * (several where one would exceed the output bound).
+   */
+  private void forwardChunks(Active request, long now) {
+    if (request.unchunked.isEmpty()) {
+      return;
+    }
+    InFlightRequest r = request.request;
+    for (TokenChunk chunk :
+        events.chunks(
+            r.requestId(),
+            sessionId(r),
+            r.turn().params().seed(),
+            request.unchunked,
+            settings.maxOutputRecordBytes())) {
+      context.forward(
+          new Record<String, Object>(r.requestId(), chunk, now),
+          sink(LatentstreamTopology.TOKEN_CHUNKS, r));
+    }
+    request.unchunked.forEach(produced -> request.forwarded.add(produced.token().tokenId()));
+    request.unchunked.clear();
   }
 
   /** Completes a request; a failure fails it alone, with one error event, and the rest go on. */

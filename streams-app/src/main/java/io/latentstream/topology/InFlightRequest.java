@@ -1,6 +1,7 @@
 package io.latentstream.topology;
 
 import io.latentstream.sampling.SamplingParams;
+import io.latentstream.schemas.TokenEventForm;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -19,6 +20,8 @@ import java.util.List;
  *
  * @param offset the prompt's offset in its partition: session turns start in this order
  * @param turn the turn's own tokens, appended to the session's history when it starts
+ * @param tokenEvents the form of its token events, kept for its whole life (a resumed request's
+ *     tokens continue in the form of those already forwarded)
  * @param claimed whether its request id was granted to it ({@link Claims}): it may generate
  * @param generated the tokens forwarded so far, in order from index 0
  */
@@ -28,20 +31,25 @@ record InFlightRequest(
     String tenant,
     long offset,
     Turn turn,
+    TokenEventForm tokenEvents,
     long acceptedAtMs,
     boolean claimed,
     int[] generated) {
-  /** 2 added {@code claimed}; requests of version 1 were accepted before claims and count as. */
-  private static final byte FORMAT_VERSION = 2;
+  /**
+   * 2 added {@code claimed}: requests of version 1 were accepted before claims and count as
+   * claimed; 3 added {@code tokenEvents}: requests of versions 1 and 2 were accepted before chunks
+   * and have forwarded token events.
+   */
+  private static final byte FORMAT_VERSION = 3;
 
   InFlightRequest withGenerated(int[] tokens) {
     return new InFlightRequest(
-        requestId, session, tenant, offset, turn, acceptedAtMs, claimed, tokens);
+        requestId, session, tenant, offset, turn, tokenEvents, acceptedAtMs, claimed, tokens);
   }
 
   InFlightRequest asClaimed() {
     return new InFlightRequest(
-        requestId, session, tenant, offset, turn, acceptedAtMs, true, generated);
+        requestId, session, tenant, offset, turn, tokenEvents, acceptedAtMs, true, generated);
   }
 
   byte[] toBytes() {
@@ -68,6 +76,7 @@ record InFlightRequest(
       out.writeLong(acceptedAtMs);
       out.writeBoolean(claimed);
       writeInts(out, generated);
+      writeString(out, tokenEvents.name());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -77,7 +86,7 @@ record InFlightRequest(
   static InFlightRequest fromBytes(byte[] bytes) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
       byte version = in.readByte();
-      if (version != FORMAT_VERSION && version != 1) {
+      if (version < 1 || version > FORMAT_VERSION) {
         throw new IllegalStateException("unknown in-flight request format " + version);
       }
       String requestId = readString(in);
@@ -99,6 +108,8 @@ record InFlightRequest(
       long acceptedAtMs = in.readLong();
       boolean claimed = version == 1 || in.readBoolean();
       int[] generated = readInts(in);
+      TokenEventForm tokenEvents =
+          version >= 3 ? TokenEventForm.valueOf(readString(in)) : TokenEventForm.TOKEN;
       SamplingParams params =
           new SamplingParams(temperature, topP, topK, seed, maxNewTokens, stops);
       return new InFlightRequest(
@@ -107,6 +118,7 @@ record InFlightRequest(
           tenant,
           offset,
           new Turn(tokens, params, mtp, chat),
+          tokenEvents,
           acceptedAtMs,
           claimed,
           generated);

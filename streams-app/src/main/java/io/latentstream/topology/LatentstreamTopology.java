@@ -1,5 +1,6 @@
 package io.latentstream.topology;
 
+import io.latentstream.events.OutputEvents;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.topology.Claims.Claim;
 import io.latentstream.topology.Claims.Verdict;
@@ -23,7 +24,8 @@ import org.apache.kafka.streams.state.Stores;
  *   + request-verdicts                                             have their own topics)
  *     -> decode             Arrival: a valid prompt (checked, tokenized), a refusal, a verdict
  *     -> generate [in-flight, session-cache]
- *          -> tokens             TokenEvent, one per generated token
+ *          -> tokens             TokenEvent, one per generated token (requests of form TOKEN)
+ *          -> token-chunks       TokenChunk, one per request per emit (requests of form CHUNK)
  *          -> completions        Completion, one per finished request
  *          -> generation-errors  GenerationError, one per refused record or failed request
  *             (each to the topic of the prompt's tenant, where tenants have their own)
@@ -41,6 +43,7 @@ public final class LatentstreamTopology {
   /** The generate processor's children, one per output topic. */
   static final String TOKENS = "tokens";
 
+  static final String TOKEN_CHUNKS = "token-chunks";
   static final String COMPLETIONS = "completions";
   static final String GENERATION_ERRORS = "generation-errors";
   static final String REQUEST_CLAIMS = "request-claims";
@@ -104,6 +107,7 @@ public final class LatentstreamTopology {
   private static void outputSinks(
       KStream<String, Object> generated, Topics outputs, String tenant) {
     sink(generated, outputs.tokens(), sinkName(TOKENS, tenant));
+    sink(generated, outputs.tokenChunks(), sinkName(TOKEN_CHUNKS, tenant));
     sink(generated, outputs.completions(), sinkName(COMPLETIONS, tenant));
     sink(generated, outputs.generationErrors(), sinkName(GENERATION_ERRORS, tenant));
   }
@@ -119,25 +123,27 @@ public final class LatentstreamTopology {
         .to(topic.name(), topic.produced().withName(name));
   }
 
-  /** What a completion may take besides its text and token ids (ids, model, digest, numbers). */
-  static final int COMPLETION_OVERHEAD_BYTES = 64 * 1024;
-
   /**
    * Refuses settings under which an event could exceed the output limit, so that none ever does:
    * the largest is a completion, max_new_tokens tokens of at most {@code maxTokenBytes} text each
-   * and 5 bytes of id each. Token events carry one token and bounded ids; error events cap their
-   * message and echo (see GenerationProcessor).
+   * and 5 bytes of id each, or a chunk of a single token whose text delta releases the whole
+   * output's text (text is held back while it may begin a stop string). Chunks of more tokens are
+   * cut to the limit as they are built ({@link OutputEvents#chunks}); token events carry one token
+   * and bounded ids; error events cap their message and echo (see GenerationProcessor).
    */
   static void checkOutputBound(ServedModel model, TopologySettings settings) {
     int tokenBytes = model.tokenizer() == null ? 0 : model.tokenizer().maxTokenBytes();
+    long text = (long) settings.limits().maxNewTokens() * tokenBytes;
     long completion =
-        (long) settings.limits().maxNewTokens() * (tokenBytes + 5) + COMPLETION_OVERHEAD_BYTES;
-    if (completion > settings.maxOutputRecordBytes()) {
+        text + 5L * settings.limits().maxNewTokens() + OutputEvents.EVENT_OVERHEAD_BYTES;
+    long chunk = text + OutputEvents.CHUNK_TOKEN_BYTES + OutputEvents.EVENT_OVERHEAD_BYTES;
+    long largest = Math.max(completion, chunk);
+    if (largest > settings.maxOutputRecordBytes()) {
       throw new IllegalArgumentException(
-          "a completion of "
+          "a completion or token chunk of "
               + settings.limits().maxNewTokens()
               + " tokens (the max_new_tokens limit) can take "
-              + completion
+              + largest
               + " bytes, over the "
               + settings.maxOutputRecordBytes()
               + " an output event may take: lower latentstream.max-new-tokens-limit, or raise"
@@ -148,7 +154,8 @@ public final class LatentstreamTopology {
 
   static ProcessorSupplier<String, byte[], String, Arrival> decode(
       Topics topics, ServedModel model, TopologySettings settings) {
-    PromptValidator validator = PromptValidator.of(model, settings.limits());
+    PromptValidator validator =
+        PromptValidator.of(model, settings.limits(), settings.tokenEvents());
     return () -> new DecodeProcessor(topics, validator, settings);
   }
 

@@ -6,6 +6,7 @@ import io.latentstream.schemas.ChatInput;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.schemas.TokenIdsInput;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.tokenizer.ChatMessage;
@@ -35,24 +36,35 @@ public final class PromptValidator {
   private final int vocabSize;
   private final int contextTokens;
   private final PromptLimits limits;
+  private final TokenEventForm tokenEvents;
 
   /**
    * @param tokenizer tokenizes text and chat input; null accepts token ids only
    * @param contextTokens the model's context (max_position_embeddings)
+   * @param tokenEvents the deployment's form of token events, for prompts that choose none
    */
   public PromptValidator(
-      Tokenizer tokenizer, int vocabSize, int contextTokens, PromptLimits limits) {
+      Tokenizer tokenizer,
+      int vocabSize,
+      int contextTokens,
+      PromptLimits limits,
+      TokenEventForm tokenEvents) {
     this.tokenizer = tokenizer;
     this.vocabSize = vocabSize;
     this.contextTokens = contextTokens;
     this.limits = limits;
+    this.tokenEvents = tokenEvents;
   }
 
-  /** The validator of prompts to {@code model}, within {@code limits}. */
-  public static PromptValidator of(ServedModel model, PromptLimits limits) {
+  /**
+   * The validator of prompts to {@code model}, within {@code limits}, whose token events take the
+   * form {@code tokenEvents} unless a prompt chooses one.
+   */
+  public static PromptValidator of(
+      ServedModel model, PromptLimits limits, TokenEventForm tokenEvents) {
     ModelConfig config = model.engine().config();
     return new PromptValidator(
-        model.tokenizer(), config.vocabSize(), config.maxPositionEmbeddings(), limits);
+        model.tokenizer(), config.vocabSize(), config.maxPositionEmbeddings(), limits, tokenEvents);
   }
 
   /**
@@ -97,7 +109,10 @@ public final class PromptValidator {
       throw new PromptRejected(ErrorCode.EMPTY_INPUT, "the request has no input");
     }
     return new ValidPrompt(
-        prompt, new Turn(first, params, mtp, chat), new Turn(later, params, mtp, chat));
+        prompt,
+        new Turn(first, params, mtp, chat),
+        new Turn(later, params, mtp, chat),
+        prompt.getTokenEvents() != null ? prompt.getTokenEvents() : tokenEvents);
   }
 
   private SamplingParams sampling(PromptRequest prompt) throws PromptRejected {

@@ -5,6 +5,7 @@ import io.latentstream.registry.client.SchemaRegistryClient;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -27,19 +28,29 @@ import org.apache.kafka.streams.kstream.Produced;
  * named by Kafka Streams, not here.
  *
  * <p>A deployment may serve <b>tenants</b>, each with its own event topics ({@code
- * <prefix><tenant>.prompts}, {@code .tokens}, {@code .completions}, {@code .generation-errors})
- * that ACLs give to that tenant's principals alone: the tenant of a prompt is then the topic it
- * came from, never what its payload claims, and its outputs go to its tenant's topics. {@link
- * #tenant(String)} is one tenant's view (what its clients and auditors use). A deployment without
- * tenants has one set of event topics under the prefix, and a prompt's tenant is its field. The
- * claim topics are the service's own, one pair per deployment.
+ * <prefix><tenant>.prompts}, {@code .tokens}, {@code .token-chunks}, {@code .completions}, {@code
+ * .generation-errors}) that ACLs give to that tenant's principals alone: the tenant of a prompt is
+ * then the topic it came from, never what its payload claims, and its outputs go to its tenant's
+ * topics. {@link #tenant(String)} is one tenant's view (what its clients and auditors use). A
+ * deployment without tenants has one set of event topics under the prefix, and a prompt's tenant is
+ * its field. The claim topics are the service's own, one pair per deployment.
  */
 public final class Topics {
   /** Prompt events in: {@link PromptRequest}, keyed by session id, else request id. */
   public static final String PROMPTS = "prompts";
 
-  /** One event per generated token: {@link TokenEvent}, keyed by request id. */
+  /**
+   * One event per generated token: {@link TokenEvent}, keyed by request id; the tokens of requests
+   * whose token events are of form {@code TOKEN}.
+   */
   public static final String TOKENS = "tokens";
+
+  /**
+   * One event per emit of a request's tokens: {@link TokenChunk}, keyed by request id; the tokens
+   * of requests whose token events are of form {@code CHUNK}. A topic apart from {@link #TOKENS},
+   * so that each topic's subject keeps one schema and consumers of either form are undisturbed.
+   */
+  public static final String TOKEN_CHUNKS = "token-chunks";
 
   /** One event per finished request: {@link Completion}, keyed by request id. */
   public static final String COMPLETIONS = "completions";
@@ -66,7 +77,7 @@ public final class Topics {
 
   /** The event topics, each a tenant has its own of. */
   private static final List<String> EVENT_TOPICS =
-      List.of(PROMPTS, TOKENS, COMPLETIONS, GENERATION_ERRORS);
+      List.of(PROMPTS, TOKENS, TOKEN_CHUNKS, COMPLETIONS, GENERATION_ERRORS);
 
   /** A topic with the serdes of its keys and values. */
   public record Topic<K, V>(String name, Serde<K> keySerde, Serde<V> valueSerde) {
@@ -86,6 +97,7 @@ public final class Topics {
   private final AvroSerdes.Config serdeConfig;
   private final Topic<String, PromptRequest> prompts;
   private final Topic<String, TokenEvent> tokens;
+  private final Topic<String, TokenChunk> tokenChunks;
   private final Topic<String, Completion> completions;
   private final Topic<String, GenerationError> generationErrors;
   private final Topic<String, Claims.Claim> requestClaims;
@@ -112,6 +124,7 @@ public final class Topics {
     this.serdeConfig = serdeConfig;
     this.prompts = topic(eventTopic(tenant, PROMPTS), PromptRequest.class);
     this.tokens = topic(eventTopic(tenant, TOKENS), TokenEvent.class);
+    this.tokenChunks = topic(eventTopic(tenant, TOKEN_CHUNKS), TokenChunk.class);
     this.completions = topic(eventTopic(tenant, COMPLETIONS), Completion.class);
     this.generationErrors = topic(eventTopic(tenant, GENERATION_ERRORS), GenerationError.class);
     this.requestClaims = new Topic<>(prefix + REQUEST_CLAIMS, Serdes.String(), Claims.claimSerde());
@@ -203,6 +216,10 @@ public final class Topics {
     return tokens;
   }
 
+  public Topic<String, TokenChunk> tokenChunks() {
+    return tokenChunks;
+  }
+
   public Topic<String, Completion> completions() {
     return completions;
   }
@@ -228,7 +245,8 @@ public final class Topics {
    * The topics to create for a deployment under {@code prefix}, all with the same partitions (the
    * request-id verdicts return to their prompt's partition). All are append-only event logs
    * (cleanup policy delete, the broker's retention); prompts and tokens are the audit log that
-   * replay reads, so give them a retention that covers the audit period.
+   * replay reads (tokens and token-chunks, whichever form requests chose), so give them a retention
+   * that covers the audit period.
    */
   public static List<NewTopic> newTopics(String prefix, int partitions, short replication) {
     return newTopics(prefix, List.of(), partitions, replication);

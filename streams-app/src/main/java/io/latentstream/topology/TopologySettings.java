@@ -1,5 +1,6 @@
 package io.latentstream.topology;
 
+import io.latentstream.schemas.TokenEventForm;
 import java.time.Duration;
 
 /**
@@ -19,6 +20,9 @@ import java.time.Duration;
  *     {@code max.request.size} and the output topics' {@code max.message.bytes} (their defaults are
  *     1,048,576 and 1,048,588); events are bounded to it by construction (see {@link
  *     LatentstreamTopology#build})
+ * @param tokenEvents the form of token events of requests that do not choose one (their prompt's
+ *     {@code token_events}): {@code TOKEN}, one event per token on {@code tokens}; {@code CHUNK},
+ *     one per request per emit interval on {@code token-chunks}
  */
 public record TopologySettings(
     PromptLimits limits,
@@ -27,7 +31,8 @@ public record TopologySettings(
     long sessionCacheMaxBytes,
     Duration requestIdRetention,
     int maxWaiting,
-    int maxOutputRecordBytes) {
+    int maxOutputRecordBytes,
+    TokenEventForm tokenEvents) {
 
   /**
    * How often the stores are scanned for expired sessions, caches over the bound and expired
@@ -51,7 +56,8 @@ public record TopologySettings(
         sessionCacheMaxBytes,
         requestIdRetention,
         maxWaiting,
-        maxOutputRecordBytes);
+        maxOutputRecordBytes,
+        tokenEvents);
   }
 
   public static TopologySettings defaults() {
@@ -62,6 +68,7 @@ public record TopologySettings(
         1L << 30,
         Duration.ofDays(7),
         32,
-        1_000_000);
+        1_000_000,
+        TokenEventForm.TOKEN);
   }
 }

@@ -1,5 +1,6 @@
 package io.latentstream.events;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,10 +12,12 @@ import io.latentstream.scheduler.TokenEmission;
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.SharedModels;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +64,75 @@ class OutputEventsTest {
     assertEquals(AT, last.getProducedAt());
     TokenEmission mid = new TokenEmission("r1", 0, 5, "x", -1f, false, null);
     assertNull(events.token("r1", null, 42, mid, AT).getFinishReason());
+  }
+
+  /**
+   * A request's tokens as chunks: one while they fit the bound, else cut where the next token would
+   * exceed it; contiguous, the finish reason on the last only; and what Avro writes per token stays
+   * within the estimate the cut uses.
+   */
+  @Test
+  void chunksHoldConsecutiveTokensCutToTheBound() throws Exception {
+    OutputEvents events = new OutputEvents(model());
+    List<OutputEvents.Produced> tokens = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      FinishReason finish = i == 9 ? FinishReason.LENGTH : null;
+      tokens.add(
+          new OutputEvents.Produced(
+              new TokenEmission("r1", i, 100 + i, "é" + i, -0.25f * i, i % 3 == 0, finish),
+              AT.plusMillis(i)));
+    }
+    List<TokenChunk> whole = events.chunks("r1", "s1", 42, tokens, 1_000_000);
+    assertEquals(1, whole.size());
+    TokenChunk all = whole.get(0);
+    assertEquals("r1", all.getRequestId());
+    assertEquals("s1", all.getSessionId());
+    assertEquals(0, all.getFirstIndex());
+    assertEquals(List.of(100, 101, 102, 103, 104, 105, 106, 107, 108, 109), all.getTokenIds());
+    assertEquals(-0.5f, all.getLogprobs().get(2));
+    assertEquals(
+        List.of(true, false, false, true, false, false, true, false, false, true),
+        all.getFromMtpDraft());
+    assertEquals("é0é1é2é3é4é5é6é7é8é9", all.getTextDelta());
+    assertEquals(io.latentstream.schemas.FinishReason.LENGTH, all.getFinishReason());
+    assertEquals("brown", all.getModelId());
+    assertEquals("sha256:abc", all.getWeightsDigest());
+    assertEquals("cpu", all.getBackend());
+    assertEquals(42, all.getSeed());
+    assertEquals(AT, all.getFirstProducedAt());
+    assertEquals(AT.plusMillis(9), all.getProducedAt());
+
+    int tokenBytes = OutputEvents.CHUNK_TOKEN_BYTES + "é0".getBytes(UTF_8).length;
+    int fourTokens = OutputEvents.EVENT_OVERHEAD_BYTES + 4 * tokenBytes;
+    List<TokenChunk> cut = events.chunks("r1", null, 42, tokens, fourTokens);
+    assertEquals(List.of(0, 4, 8), cut.stream().map(TokenChunk::getFirstIndex).toList());
+    assertEquals(List.of(4, 4, 2), cut.stream().map(c -> c.getTokenIds().size()).toList());
+    assertEquals(all.getTokenIds(), cut.stream().flatMap(c -> c.getTokenIds().stream()).toList());
+    assertEquals(
+        all.getTextDelta(), String.join("", cut.stream().map(TokenChunk::getTextDelta).toList()));
+    assertEquals(
+        List.of(false, false, true), cut.stream().map(c -> c.getFinishReason() != null).toList());
+    assertEquals(AT.plusMillis(4), cut.get(1).getFirstProducedAt());
+    assertEquals(AT.plusMillis(7), cut.get(1).getProducedAt());
+    for (TokenChunk chunk : cut) {
+      TokenChunk empty =
+          TokenChunk.newBuilder(chunk)
+              .setTokenIds(List.of())
+              .setLogprobs(List.of())
+              .setFromMtpDraft(List.of())
+              .setTextDelta("")
+              .build();
+      // Beyond the per-token estimate, only the three arrays' counts (framing, in the overhead).
+      long written = TokenChunk.getEncoder().encode(chunk).remaining();
+      long fixed = TokenChunk.getEncoder().encode(empty).remaining();
+      assertTrue(
+          written - fixed <= (long) chunk.getTokenIds().size() * tokenBytes + 3,
+          written - fixed + " bytes for " + chunk.getTokenIds().size() + " tokens");
+    }
+    assertEquals(
+        10,
+        events.chunks("r1", null, 42, tokens, OutputEvents.EVENT_OVERHEAD_BYTES).size(),
+        "a token that fits no chunk with others goes alone");
   }
 
   @Test

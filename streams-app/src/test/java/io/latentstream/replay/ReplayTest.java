@@ -15,7 +15,9 @@ import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
@@ -56,8 +58,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Audit replay on a real broker: a run recorded through the topology (one-off greedy and sampled
  * requests, one without a seed, a two-turn chat session, a refused prompt and a duplicate, then a
- * session turn after its session expired and a request id reused after its retention) replays
- * identically; a tampered token is reported at its index; another weights digest is refused.
+ * session turn after its session expired and a request id reused after its retention; the chat's
+ * first turn and the reused id's second generation with chunks, the rest with token events) replays
+ * identically; a tampered token, of an event or of a chunk, is reported at its index, as is a chunk
+ * out of place; another weights digest is refused.
  */
 @ExtendWith(SharedKafkaCluster.class)
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
@@ -97,7 +101,8 @@ class ReplayTest {
             defaults.sessionCacheMaxBytes(),
             LIFETIME,
             defaults.maxWaiting(),
-            defaults.maxOutputRecordBytes());
+            defaults.maxOutputRecordBytes(),
+            defaults.tokenEvents());
     LatentstreamTopology.build(builder, topics, model, settings);
     Properties config =
         StreamsSettings.of(
@@ -113,7 +118,7 @@ class ReplayTest {
         prompt("greedy", null, text("The jury said"), 0.0, 12L),
         prompt("sampled", null, text("It was"), 0.9, 7L),
         prompt("unseeded", null, text("The court"), 1.0, null),
-        prompt("c1", "chat-1", chat("Tell me about the jury"), 0.8, 3L),
+        chunked(prompt("c1", "chat-1", chat("Tell me about the jury"), 0.8, 3L)),
         prompt("c2", "chat-1", chat("And then?"), 0.0, null),
         prompt("refused", null, text("x"), -1.0, null),
         prompt("greedy", null, text("A duplicate id"), 0.0, null),
@@ -127,7 +132,7 @@ class ReplayTest {
     Thread.sleep(LIFETIME.plus(LIFETIME.dividedBy(2)).toMillis());
     publish(
         prompt("e2", "expiring", chat("And who answered?"), 0.0, null),
-        prompt("greedy", null, text("The same id, later"), 0.6, 9L));
+        chunked(prompt("greedy", null, text("The same id, later"), 0.6, 9L)));
     List<Completion> all = readCompletions(GENERATIONS);
     Completion e1 = done.get("e1");
     Completion e2 =
@@ -167,8 +172,15 @@ class ReplayTest {
     assertEquals(1, report.restartedSessions(), "e2's session had expired");
     assertEquals(1, report.reacceptedIds(), "greedy's id had expired");
 
+    // Regenerated events take the form of the recorded ones.
     int recordedTokens = readAllValues(topics.tokens().name()).size();
     assertEquals(recordedTokens, readAllValues("replay-test.regenerated").size());
+    int chunkedTokens = chunkTokens(topics, topics.tokenChunks().name());
+    assertTrue(chunkedTokens > 0, "c1 and the second greedy recorded chunks");
+    assertEquals(
+        chunkedTokens,
+        chunkTokens(topics, Replay.chunksTopic("replay-test.regenerated")),
+        "the chunk-form requests' tokens, regenerated as chunks");
 
     // One later turn alone: its history comes from the recorded first turn.
     Replay.Report second =
@@ -188,7 +200,8 @@ class ReplayTest {
               if (event.getRequestId().equals("sampled") && event.getIndex() == 3) {
                 event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
               }
-            });
+            },
+            chunk -> {});
     Replay.Report report =
         replay(tampered, model).verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
     assertEquals(GENERATIONS, report.checked());
@@ -196,6 +209,42 @@ class ReplayTest {
     assertEquals(1, report.diverging().size());
     assertEquals("sampled", report.diverging().get(0).requestId());
     assertEquals(3, report.diverging().get(0).index(), report.diverging().get(0).toString());
+  }
+
+  /**
+   * In a log with chunks, a chunk's altered token is reported at its own index (its chunk's
+   * first_index plus its place there), and a chunk that does not start where the previous one of
+   * its request ended is reported where the record stops running 0..n-1.
+   */
+  @Test
+  void aTamperedChunkIsReportedAtTheIndexOfItsToken() throws Exception {
+    Topics tampered =
+        copyOfTheLog(
+            "replay-chunk-tampered.",
+            event -> {},
+            chunk -> {
+              int at = 5 - chunk.getFirstIndex(); // c1's token 5, whichever chunk holds it
+              if (chunk.getRequestId().equals("c1") && at >= 0 && at < chunk.getTokenIds().size()) {
+                List<Integer> ids = new ArrayList<>(chunk.getTokenIds());
+                ids.set(at, (ids.get(at) + 1) % model.engine().config().vocabSize());
+                chunk.setTokenIds(ids);
+              } else if (chunk.getRequestId().equals("greedy") && chunk.getFirstIndex() == 0) {
+                chunk.setFirstIndex(1); // the second generation's first chunk, one place late
+              }
+            });
+    Replay.Report report =
+        replay(tampered, model).verify(Replay.Range.all(), Replay.Allow.NOTHING, null);
+    assertEquals(GENERATIONS, report.checked());
+    assertEquals(GENERATIONS - 2, report.identical(), report.diverging().toString());
+    assertTrue(!report.ok());
+    Map<String, Replay.Divergence> byRequest = new HashMap<>();
+    report.diverging().forEach(d -> byRequest.put(d.requestId(), d));
+    Replay.Divergence token = byRequest.get("c1");
+    assertEquals(5, token.index(), token.toString());
+    assertTrue(token.detail().startsWith("recorded token "), token.toString());
+    Replay.Divergence misplaced = byRequest.get("greedy");
+    assertEquals(0, misplaced.index(), misplaced.toString());
+    assertTrue(misplaced.detail().contains("holds index 1"), misplaced.toString());
   }
 
   @Test
@@ -217,8 +266,12 @@ class ReplayTest {
         replay(topics, other).verify(Replay.Range.all(), new Replay.Allow(true, false), null).ok());
   }
 
-  /** The recorded log copied under {@code prefix}, each token event edited by {@code edit}. */
-  private static Topics copyOfTheLog(String prefix, Consumer<TokenEvent> edit) throws Exception {
+  /**
+   * The recorded log copied under {@code prefix}, each token event edited by {@code edit}, each
+   * chunk by {@code editChunk}.
+   */
+  private static Topics copyOfTheLog(
+      String prefix, Consumer<TokenEvent> edit, Consumer<TokenChunk> editChunk) throws Exception {
     Topics tampered = Topics.create(prefix, client);
     SharedKafkaCluster.createTopics(Topics.newTopics(prefix, 2, (short) 1));
     try (KafkaProducer<String, byte[]> producer =
@@ -268,8 +321,36 @@ class ReplayTest {
                     .serializer()
                     .serialize(tampered.tokens().name(), event)));
       }
+      for (ConsumerRecord<String, byte[]> record : readAllValues(topics.tokenChunks().name())) {
+        TokenChunk chunk = chunk(topics, record);
+        editChunk.accept(chunk);
+        producer.send(
+            new ProducerRecord<>(
+                tampered.tokenChunks().name(),
+                record.key(),
+                tampered
+                    .tokenChunks()
+                    .valueSerde()
+                    .serializer()
+                    .serialize(tampered.tokenChunks().name(), chunk)));
+      }
     }
     return tampered;
+  }
+
+  private static TokenChunk chunk(Topics topics, ConsumerRecord<String, byte[]> record) {
+    return topics
+        .tokenChunks()
+        .valueSerde()
+        .deserializer()
+        .deserialize(record.topic(), record.value());
+  }
+
+  /** How many tokens the chunks of {@code topic} hold. */
+  private static int chunkTokens(Topics topics, String topic) {
+    return readAllValues(topic).stream()
+        .mapToInt(record -> chunk(topics, record).getTokenIds().size())
+        .sum();
   }
 
   @Test
@@ -282,7 +363,8 @@ class ReplayTest {
               if (event.getRequestId().equals("sampled") && event.getIndex() == 2) {
                 event.setTokenId((event.getTokenId() + 1) % model.engine().config().vocabSize());
               }
-            });
+            },
+            chunk -> chunk.setBackend("cuda"));
     Map<String, Object> kafka = Map.of("bootstrap.servers", SharedKafkaCluster.bootstrapServers());
     assertEquals(Set.of("cpu"), Replay.recordedBackends(topics, kafka, Replay.Range.all()));
     assertEquals(Set.of("cuda"), Replay.recordedBackends(cuda, kafka, Replay.Range.all()));
@@ -326,6 +408,10 @@ class ReplayTest {
                 .build())
         .setCreatedAt(Instant.now())
         .build();
+  }
+
+  private static PromptRequest chunked(PromptRequest prompt) {
+    return PromptRequest.newBuilder(prompt).setTokenEvents(TokenEventForm.CHUNK).build();
   }
 
   private static TextInput text(String text) {

@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.GenerationError;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.topology.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,9 +33,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 /**
  * Reads a deployment's outputs back as a downstream consumer sees them (read_committed, from the
  * earliest offsets, in a group of its own) and decodes each record with the value serde its topic
- * has in {@link Topics}. What was read is kept per topic in the order read, and token events and
- * completions also per request id, so that tests wait for and assert on events rather than on
- * consumer loops.
+ * has in {@link Topics}. What was read is kept per topic in the order read, and tokens (of token
+ * events and chunks alike, a chunk's tokens one by one) and completions also per request id, so
+ * that tests wait for and assert on events rather than on consumer loops.
  */
 public final class EventReader implements AutoCloseable {
   /** Short, so that a test polling in a loop checks its condition several times a second. */
@@ -42,6 +45,8 @@ public final class EventReader implements AutoCloseable {
   private final Map<String, Deserializer<?>> deserializers = new HashMap<>();
   private final Map<String, List<Object>> byTopic = new LinkedHashMap<>();
   private final Map<String, List<Integer>> indices = new LinkedHashMap<>();
+  private final Map<String, List<Integer>> tokenIds = new LinkedHashMap<>();
+  private final Map<String, Set<TokenEventForm>> forms = new HashMap<>();
   private final Map<String, Completion> completions = new LinkedHashMap<>();
   private final Map<String, Integer> completionCounts = new LinkedHashMap<>();
   private final List<GenerationError> errors = new ArrayList<>();
@@ -124,9 +129,15 @@ public final class EventReader implements AutoCloseable {
       Object event = deserializers.get(record.topic()).deserialize(record.topic(), record.value());
       byTopic.get(record.topic()).add(event);
       if (event instanceof TokenEvent token) {
-        indices
-            .computeIfAbsent(token.getRequestId(), id -> new ArrayList<>())
-            .add(token.getIndex());
+        read(token.getRequestId(), TokenEventForm.TOKEN, token.getIndex(), token.getTokenId());
+      } else if (event instanceof TokenChunk chunk) {
+        for (int i = 0; i < chunk.getTokenIds().size(); i++) {
+          read(
+              chunk.getRequestId(),
+              TokenEventForm.CHUNK,
+              chunk.getFirstIndex() + i,
+              chunk.getTokenIds().get(i));
+        }
       } else if (event instanceof Completion completion) {
         completions.putIfAbsent(completion.getRequestId(), completion);
         completionCounts.merge(completion.getRequestId(), 1, Integer::sum);
@@ -134,6 +145,12 @@ public final class EventReader implements AutoCloseable {
         errors.add(error);
       }
     }
+  }
+
+  private void read(String requestId, TokenEventForm form, int index, int tokenId) {
+    forms.computeIfAbsent(requestId, id -> EnumSet.noneOf(TokenEventForm.class)).add(form);
+    indices.computeIfAbsent(requestId, id -> new ArrayList<>()).add(index);
+    tokenIds.computeIfAbsent(requestId, id -> new ArrayList<>()).add(tokenId);
   }
 
   /**
@@ -180,10 +197,10 @@ public final class EventReader implements AutoCloseable {
   }
 
   /**
-   * Polls until every one of {@code requests} has completed and as many of its token events as its
-   * completion counts have been read. The tokens and completions topics are fetched independently,
-   * so a completion can be read before its request's last tokens; a token that never arrives fails
-   * the test at the deadline.
+   * Polls until every one of {@code requests} has completed and as many of its tokens as its
+   * completion counts have been read. The token and completion topics are fetched independently, so
+   * a completion can be read before its request's last tokens; a token that never arrives fails the
+   * test at the deadline.
    */
   public void awaitCompletedWithTokens(Collection<String> requests, Duration timeout) {
     pollUntil(
@@ -194,11 +211,11 @@ public final class EventReader implements AutoCloseable {
                 + completions.keySet()
                 + " of "
                 + requests
-                + ", token events "
+                + ", tokens read "
                 + indices);
   }
 
-  /** Whether these requests completed and every one of their token events has been read. */
+  /** Whether these requests completed and every one of their tokens has been read. */
   public boolean completedWithTokens(Collection<String> requests) {
     return requests.stream()
         .allMatch(
@@ -229,7 +246,7 @@ public final class EventReader implements AutoCloseable {
     return Collections.unmodifiableList((List<V>) events);
   }
 
-  /** The index of every token event of {@code requestId} read, in the order read. */
+  /** The index of every token of {@code requestId} read, in the order read. */
   public List<Integer> indices(String requestId) {
     return Collections.unmodifiableList(indices.getOrDefault(requestId, List.of()));
   }
@@ -239,7 +256,17 @@ public final class EventReader implements AutoCloseable {
     return Collections.unmodifiableMap(indices);
   }
 
-  /** How many token events of {@code requestId} were read. */
+  /** The id of every token of {@code requestId} read, in the order read. */
+  public List<Integer> tokenIds(String requestId) {
+    return Collections.unmodifiableList(tokenIds.getOrDefault(requestId, List.of()));
+  }
+
+  /** The forms of the events read of {@code requestId}'s tokens (a request keeps one). */
+  public Set<TokenEventForm> forms(String requestId) {
+    return Collections.unmodifiableSet(forms.getOrDefault(requestId, Set.of()));
+  }
+
+  /** How many tokens of {@code requestId} were read. */
   public int tokenCount(String requestId) {
     return indices(requestId).size();
   }

@@ -16,6 +16,7 @@ import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.testing.SharedModels;
 import io.latentstream.tokenizer.Tokenizer;
 import java.nio.ByteBuffer;
@@ -54,7 +55,11 @@ class DecodeProcessorTest {
     ModelConfig config = ModelConfig.load(brown);
     validator =
         new PromptValidator(
-            tokenizer, config.vocabSize(), config.maxPositionEmbeddings(), PromptLimits.defaults());
+            tokenizer,
+            config.vocabSize(),
+            config.maxPositionEmbeddings(),
+            PromptLimits.defaults(),
+            TokenEventForm.TOKEN);
   }
 
   @AfterAll
@@ -121,6 +126,40 @@ class DecodeProcessorTest {
     assertArrayEquals(
         Arrays.copyOfRange(first, 1, first.length), arrival.prompt().later().tokens());
     assertEquals(true, arrival.prompt().later().chat());
+  }
+
+  /**
+   * The form of a request's token events is decided as it is decoded: its prompt's token_events
+   * where set, else the deployment's (latentstream.token-events).
+   */
+  @Test
+  void aPromptsTokenEventFormOverridesTheDeploymentsChoice() throws Exception {
+    ModelConfig config = ModelConfig.load(SharedModels.model("brown-mtp"));
+    for (TokenEventForm deployment : TokenEventForm.values()) {
+      PromptValidator deployed =
+          new PromptValidator(
+              tokenizer,
+              config.vocabSize(),
+              config.maxPositionEmbeddings(),
+              PromptLimits.defaults(),
+              deployment);
+      decode = new DecodeProcessor(topics, deployed, TopologySettings.defaults());
+      decode.init(context);
+      PromptRequest.Builder unset = prompt("r5", TextInput.newBuilder().setText("It was").build());
+      assertEquals(deployment, decoded(unset.build()).tokenEvents(), "no choice: the deployment's");
+      for (TokenEventForm chosen : TokenEventForm.values()) {
+        assertEquals(
+            chosen,
+            decoded(unset.setTokenEvents(chosen).build()).tokenEvents(),
+            "chosen " + chosen + " under a deployment of " + deployment);
+      }
+    }
+  }
+
+  private ValidPrompt decoded(PromptRequest prompt) {
+    return assertInstanceOf(
+            Arrival.Prompt.class, decode(topics.prompts().name(), "k", bytes(prompt)))
+        .prompt();
   }
 
   @Test

@@ -21,20 +21,25 @@ import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.schemas.TokenIdsInput;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.EventReader;
 import io.latentstream.testing.SharedKafkaCluster;
 import io.latentstream.testing.SharedModels;
 import io.latentstream.tokenizer.Tokenizer;
+import io.latentstream.weights.WeightsDigest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -75,7 +80,14 @@ class GenerationPipelineTest {
         new SchemaRegistryClient(RegistryClientConfig.of(registry.url().toString()));
     topics = Topics.create("pipeline-test.", client);
     SharedKafkaCluster.createTopics(Topics.newTopics(topics.prefix(), 2, (short) 1));
-    model = ServedModel.load(MODEL, "brown-mtp", GenerationLoop.Settings.defaults());
+    Engine engine = CpuEngine.load(MODEL);
+    Tokenizer tokenizer = Tokenizer.load(MODEL);
+    GenerationLoop loop = new GenerationLoop(engine, tokenizer, GenerationLoop.Settings.defaults());
+    // Always draft: a request's draft flags are then its sequence's own, whatever the step costs
+    // the draft gate measures, so that two runs of a prompt compare flag by flag.
+    loop.pinDraftConfidence(0);
+    loop.start();
+    model = new ServedModel(engine, tokenizer, loop, "brown-mtp", WeightsDigest.of(MODEL), "test");
     referenceEngine = CpuEngine.load(MODEL);
     StreamsBuilder builder = new StreamsBuilder();
     LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
@@ -196,6 +208,90 @@ class GenerationPipelineTest {
     }
     assertEquals(completion.getText(), streamed.toString());
     assertNotNull(events.get(events.size() - 1).getFinishReason());
+  }
+
+  /**
+   * The same prompts (same seeds) once with token events and once with chunks, each by its own
+   * token_events over the deployment's token default: each request's events on its form's topic
+   * alone, and its chunks, in order from first_index 0 without gap, hold exactly the ids, logprobs,
+   * draft flags and text its twin's token events carry, the finish reason on the last chunk only.
+   */
+  @Test
+  void aRequestsChunksCarryExactlyWhatItsTokenEventsWould() {
+    List<String> bases = List.of("twin-greedy", "twin-sampled", "twin-stop");
+    List<String> requests = new ArrayList<>();
+    for (TokenEventForm form : TokenEventForm.values()) {
+      String suffix = "-" + form.name().toLowerCase(Locale.ROOT);
+      publish(
+          prompt("twin-greedy" + suffix, null, text("The jury said")).setTokenEvents(form).build(),
+          sampled(prompt("twin-sampled" + suffix, null, text("It was")), List.of())
+              .setTokenEvents(form)
+              .build(),
+          // A stop string holds text back while the output may be starting it.
+          sampled(prompt("twin-stop" + suffix, null, text("The court")), List.of(" the"))
+              .setTokenEvents(form)
+              .build());
+      bases.forEach(base -> requests.add(base + suffix));
+    }
+    try (EventReader reader =
+        EventReader.committed(topics.tokens(), topics.tokenChunks(), topics.completions())) {
+      reader.awaitCompletedWithTokens(requests, Duration.ofSeconds(120));
+      for (String base : bases) {
+        String token = base + "-token";
+        String chunk = base + "-chunk";
+        List<TokenEvent> events =
+            reader.read(topics.tokens()).stream()
+                .filter(e -> e.getRequestId().equals(token))
+                .toList();
+        List<TokenChunk> chunks =
+            reader.read(topics.tokenChunks()).stream()
+                .filter(c -> c.getRequestId().equals(chunk))
+                .toList();
+        assertTrue(
+            reader.read(topics.tokens()).stream().noneMatch(e -> e.getRequestId().equals(chunk)),
+            chunk + " has token events");
+        assertTrue(
+            reader.read(topics.tokenChunks()).stream()
+                .noneMatch(c -> c.getRequestId().equals(token)),
+            token + " has chunks");
+        List<Integer> ids = new ArrayList<>();
+        List<Float> logprobs = new ArrayList<>();
+        List<Boolean> drafts = new ArrayList<>();
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < chunks.size(); i++) {
+          TokenChunk c = chunks.get(i);
+          assertEquals(ids.size(), c.getFirstIndex(), chunk + ": contiguous from 0");
+          assertEquals(i == chunks.size() - 1, c.getFinishReason() != null, chunk + ": finish");
+          ids.addAll(c.getTokenIds());
+          logprobs.addAll(c.getLogprobs());
+          drafts.addAll(c.getFromMtpDraft());
+          text.append(c.getTextDelta());
+        }
+        assertEquals(events.stream().map(TokenEvent::getTokenId).toList(), ids, base);
+        assertEquals(events.stream().map(TokenEvent::getLogprob).toList(), logprobs, base);
+        assertEquals(events.stream().map(TokenEvent::getFromMtpDraft).toList(), drafts, base);
+        assertEquals(
+            String.join("", events.stream().map(TokenEvent::getTextDelta).toList()),
+            text.toString(),
+            base);
+        assertEquals(
+            events.get(events.size() - 1).getFinishReason(),
+            chunks.get(chunks.size() - 1).getFinishReason(),
+            base);
+        assertEquals(reader.completions().get(chunk).getTokenIds(), ids, base);
+        assertEquals(reader.completions().get(chunk).getText(), text.toString(), base);
+      }
+    }
+  }
+
+  private static PromptRequest.Builder sampled(PromptRequest.Builder prompt, List<String> stop) {
+    return prompt.setSampling(
+        SamplingParams.newBuilder()
+            .setTemperature(0.9)
+            .setSeed(7L)
+            .setStop(stop)
+            .setMaxNewTokens(24)
+            .build());
   }
 
   @Test

@@ -15,7 +15,9 @@ import io.latentstream.schemas.ErrorCode;
 import io.latentstream.schemas.GenerationError;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.schemas.TokenIdsInput;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.SharedModels;
@@ -62,10 +64,12 @@ class GenerationProcessorTest {
   private TopologyTestDriver driver;
   private TestInputTopic<String, PromptRequest> prompts;
   private TestOutputTopic<String, TokenEvent> tokens;
+  private TestOutputTopic<String, TokenChunk> chunks;
   private TestOutputTopic<String, Completion> completions;
   private TestOutputTopic<String, GenerationError> errors;
   private final List<Completion> completed = new ArrayList<>();
   private final List<TokenEvent> forwarded = new ArrayList<>();
+  private final List<TokenChunk> forwardedChunks = new ArrayList<>();
 
   @BeforeAll
   static void start() throws Exception {
@@ -86,8 +90,17 @@ class GenerationProcessorTest {
 
   @BeforeEach
   void startDriver() throws Exception {
+    drive(model, TopologySettings.defaults(), PipelineObserver.NONE);
+  }
+
+  /** Replaces the test driver by one of the topology on {@code model} with {@code settings}. */
+  private void drive(ServedModel model, TopologySettings settings, PipelineObserver observer)
+      throws Exception {
+    if (driver != null) {
+      driver.close();
+    }
     StreamsBuilder builder = new StreamsBuilder();
-    LatentstreamTopology.build(builder, topics, model, TopologySettings.defaults());
+    LatentstreamTopology.build(builder, topics, model, settings, observer);
     Properties config = new Properties();
     config.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
     config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -98,21 +111,15 @@ class GenerationProcessorTest {
             topics.prompts().name(),
             new StringSerializer(),
             topics.prompts().valueSerde().serializer());
-    tokens =
-        driver.createOutputTopic(
-            topics.tokens().name(),
-            new StringDeserializer(),
-            topics.tokens().valueSerde().deserializer());
-    completions =
-        driver.createOutputTopic(
-            topics.completions().name(),
-            new StringDeserializer(),
-            topics.completions().valueSerde().deserializer());
-    errors =
-        driver.createOutputTopic(
-            topics.generationErrors().name(),
-            new StringDeserializer(),
-            topics.generationErrors().valueSerde().deserializer());
+    tokens = output(topics.tokens());
+    chunks = output(topics.tokenChunks());
+    completions = output(topics.completions());
+    errors = output(topics.generationErrors());
+  }
+
+  private <V> TestOutputTopic<String, V> output(Topics.Topic<String, V> topic) {
+    return driver.createOutputTopic(
+        topic.name(), new StringDeserializer(), topic.valueSerde().deserializer());
   }
 
   @AfterEach
@@ -140,6 +147,7 @@ class GenerationProcessorTest {
       Thread.sleep(5);
       driver.advanceWallClockTime(Duration.ofMillis(10));
       forwarded.addAll(tokens.readValuesToList());
+      forwardedChunks.addAll(chunks.readValuesToList());
       completed.addAll(completions.readValuesToList());
     }
   }
@@ -178,7 +186,8 @@ class GenerationProcessorTest {
       context.setCurrentSystemTimeMs(System.currentTimeMillis());
       PromptRequest prompt = prompt("r", null, 5);
       byte[] bytes = topics.prompts().valueSerde().serializer().serialize("prompts", prompt);
-      ValidPrompt valid = PromptValidator.of(model, PromptLimits.defaults()).validate(prompt);
+      ValidPrompt valid =
+          PromptValidator.of(model, PromptLimits.defaults(), TokenEventForm.TOKEN).validate(prompt);
       processor.process(new Record<>("r", new Arrival.Prompt(valid, bytes), 0L));
       assertTrue(
           context.scheduledPunctuators().stream()
@@ -227,6 +236,45 @@ class GenerationProcessorTest {
       assertEquals(i, forwarded.get(i).getIndex());
       assertEquals(completed.get(0).getTokenIds().get(i), forwarded.get(i).getTokenId());
     }
+  }
+
+  /**
+   * Under a deployment of form CHUNK, a request's tokens leave as chunks only: each punctuation's
+   * tokens one chunk, first_index contiguous from 0, the finish reason on the last alone, the ids
+   * those of the completion.
+   */
+  @Test
+  void aChunkFormDeploymentForwardsEachPunctuationsTokensAsOneChunk() throws Exception {
+    TopologySettings defaults = TopologySettings.defaults();
+    drive(
+        model,
+        new TopologySettings(
+            defaults.limits(),
+            defaults.emitInterval(),
+            defaults.sessionTtl(),
+            defaults.sessionCacheMaxBytes(),
+            defaults.requestIdRetention(),
+            defaults.maxWaiting(),
+            defaults.maxOutputRecordBytes(),
+            TokenEventForm.CHUNK),
+        PipelineObserver.NONE);
+    prompts.pipeInput("c", prompt("c", null, 12));
+    punctuateUntil(() -> !completed.isEmpty());
+    assertEquals(List.of(), forwarded, "no token events for a chunk-form request");
+    List<Integer> ids = new ArrayList<>();
+    for (TokenChunk chunk : forwardedChunks) {
+      assertEquals(ids.size(), chunk.getFirstIndex(), "each chunk starts where the last ended");
+      assertTrue(!chunk.getTokenIds().isEmpty());
+      assertEquals(chunk.getTokenIds().size(), chunk.getLogprobs().size());
+      assertEquals(chunk.getTokenIds().size(), chunk.getFromMtpDraft().size());
+      ids.addAll(chunk.getTokenIds());
+      boolean last = ids.size() == completed.get(0).getTokenIds().size();
+      assertEquals(last, chunk.getFinishReason() != null, "the finish reason on the last only");
+    }
+    assertEquals(completed.get(0).getTokenIds(), ids);
+    assertEquals(
+        completed.get(0).getText(),
+        String.join("", forwardedChunks.stream().map(TokenChunk::getTextDelta).toList()));
   }
 
   @Test
@@ -285,8 +333,8 @@ class GenerationProcessorTest {
               defaults.sessionCacheMaxBytes(),
               defaults.requestIdRetention(),
               0,
-              defaults.maxOutputRecordBytes());
-      driver.close();
+              defaults.maxOutputRecordBytes(),
+              defaults.tokenEvents());
       java.util.concurrent.atomic.AtomicInteger inLoop =
           new java.util.concurrent.atomic.AtomicInteger();
       java.util.concurrent.atomic.AtomicInteger mostInLoop =
@@ -304,28 +352,7 @@ class GenerationProcessorTest {
               inLoop.decrementAndGet();
             }
           };
-      StreamsBuilder builder = new StreamsBuilder();
-      LatentstreamTopology.build(builder, topics, narrow, oneAtATime, counting);
-      Properties config = new Properties();
-      config.put(StreamsConfig.APPLICATION_ID_CONFIG, "admission-test");
-      config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-      config.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("admission").toString());
-      driver = new TopologyTestDriver(builder.build(), config);
-      prompts =
-          driver.createInputTopic(
-              topics.prompts().name(),
-              new StringSerializer(),
-              topics.prompts().valueSerde().serializer());
-      completions =
-          driver.createOutputTopic(
-              topics.completions().name(),
-              new StringDeserializer(),
-              topics.completions().valueSerde().deserializer());
-      tokens =
-          driver.createOutputTopic(
-              topics.tokens().name(),
-              new StringDeserializer(),
-              topics.tokens().valueSerde().deserializer());
+      drive(narrow, oneAtATime, counting);
       for (int i = 0; i < 6; i++) {
         prompts.pipeInput("q" + i, prompt("queued-" + i, i % 3 == 2 ? "chat-q" : null, 3));
       }

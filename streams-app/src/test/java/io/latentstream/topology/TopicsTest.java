@@ -26,6 +26,7 @@ class TopicsTest {
       Topics topics = Topics.create("team-a.", client);
       assertEquals("team-a.prompts", topics.prompts().name());
       assertEquals("team-a.tokens", topics.tokens().name());
+      assertEquals("team-a.token-chunks", topics.tokenChunks().name());
       assertEquals("team-a.completions", topics.completions().name());
       assertEquals("team-a.generation-errors", topics.generationErrors().name());
 
@@ -58,6 +59,7 @@ class TopicsTest {
         List.of(
             "prompts",
             "tokens",
+            "token-chunks",
             "completions",
             "generation-errors",
             "request-claims",
@@ -79,10 +81,12 @@ class TopicsTest {
         List.of(
             "d.a.prompts",
             "d.a.tokens",
+            "d.a.token-chunks",
             "d.a.completions",
             "d.a.generation-errors",
             "d.b-2.prompts",
             "d.b-2.tokens",
+            "d.b-2.token-chunks",
             "d.b-2.completions",
             "d.b-2.generation-errors",
             "d.request-claims",
@@ -96,6 +100,7 @@ class TopicsTest {
     assertThrows(IllegalArgumentException.class, () -> topics.tenantOfPrompts("d.prompts"));
     Topics b = topics.tenant("b-2");
     assertEquals("d.b-2.completions", b.completions().name());
+    assertEquals("d.b-2.token-chunks", b.tokenChunks().name());
     assertEquals("d.request-verdicts", b.requestVerdicts().name());
     assertEquals("b-2", b.viewTenant());
     // Without tenants apart, the one prompts topic, whose prompts name their tenant.

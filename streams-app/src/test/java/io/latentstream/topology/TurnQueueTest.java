@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.sampling.SamplingParams;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.topology.TurnQueue.Held;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -76,6 +77,7 @@ class TurnQueueTest {
   private static InFlightRequest request(
       String id, SessionKey session, long offset, boolean claimed) {
     Turn turn = new Turn(new int[] {1, 2}, SamplingParams.greedy(4), false, false);
-    return new InFlightRequest(id, session, "t", offset, turn, 0, claimed, new int[0]);
+    return new InFlightRequest(
+        id, session, "t", offset, turn, TokenEventForm.TOKEN, 0, claimed, new int[0]);
   }
 }

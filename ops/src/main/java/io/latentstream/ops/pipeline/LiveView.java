@@ -1,5 +1,6 @@
 package io.latentstream.ops.pipeline;
 
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
@@ -24,17 +25,25 @@ public final class LiveView {
 
   /** Takes one token event; returns true when it was the request's last. */
   public boolean accept(TokenEvent event) {
-    StringBuilder text = texts.computeIfAbsent(event.getRequestId(), id -> new StringBuilder());
-    text.append(event.getTextDelta());
-    boolean last = event.getFinishReason() != null;
+    return accept(event.getRequestId(), event.getTextDelta(), event.getFinishReason() != null);
+  }
+
+  /** Takes one chunk of tokens; returns true when it was the request's last. */
+  public boolean accept(TokenChunk chunk) {
+    return accept(chunk.getRequestId(), chunk.getTextDelta(), chunk.getFinishReason() != null);
+  }
+
+  private boolean accept(String requestId, String textDelta, boolean last) {
+    StringBuilder text = texts.computeIfAbsent(requestId, id -> new StringBuilder());
+    text.append(textDelta);
     if (terminal) {
       redraw();
     } else if (last) {
-      out.println(line(event.getRequestId(), text.toString(), Integer.MAX_VALUE));
+      out.println(line(requestId, text.toString(), Integer.MAX_VALUE));
       out.flush();
     }
     if (last && !terminal) {
-      texts.remove(event.getRequestId());
+      texts.remove(requestId);
     }
     return last;
   }

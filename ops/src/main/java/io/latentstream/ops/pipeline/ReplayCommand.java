@@ -23,9 +23,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code latentstream replay}: regenerates the prompts of the log with the model and compares them
- * with the recorded token events. Exit code 0: every checked request identical; 1: a divergence
- * (with {@code --verify}); 2: refused (another weights digest or backend, the recorded backend not
- * available here) or failed.
+ * with the recorded tokens, token events and chunks alike. Exit code 0: every checked request
+ * identical; 1: a divergence (with {@code --verify}); 2: refused (another weights digest or
+ * backend, the recorded backend not available here) or failed.
  */
 @Command(
     name = "replay",
@@ -104,7 +104,9 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Option(
       names = "--output-topic",
-      description = "Write the regenerated token events to this topic (full name) for inspection.")
+      description =
+          "Write the regenerated token events to this topic (full name) for inspection; requests"
+              + " recorded as chunks are written as chunks, to this name with -chunks appended.")
   String outputTopic;
 
   @Option(
@@ -232,7 +234,11 @@ public final class ReplayCommand implements Callable<Integer> {
           report.reacceptedIds());
       report.diverging().forEach(d -> out.println("  " + d));
       if (outputTopic != null) {
-        out.println("regenerated token events written to " + outputTopic);
+        out.println(
+            "regenerated token events written to "
+                + outputTopic
+                + ", chunks to "
+                + Replay.chunksTopic(outputTopic));
       }
       out.flush();
       return verify && !report.ok() ? 1 : 0;

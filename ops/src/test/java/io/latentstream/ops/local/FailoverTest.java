@@ -12,6 +12,7 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.testing.EventReader;
 import io.latentstream.topology.PromptLimits;
@@ -21,9 +22,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -41,9 +44,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Exactly-once under faults, on a real broker with the service in child JVMs ({@code latentstream
  * serve}): a service instance killed with SIGKILL in the middle of generations, and a broker killed
- * and restarted. A read_committed consumer of {@code tokens} must see every request's indices
- * 0..n-1 exactly once, and {@link Replay} (an undisturbed regeneration of the prompt log) must find
- * every recorded token identical.
+ * and restarted. Requests publish their tokens as token events or as chunks (their own choice, or
+ * the deployment's: instance-a's chunks, instance-b's token events). A read_committed consumer of
+ * {@code tokens} and {@code token-chunks} must see every request's tokens in one form, indices
+ * 0..n-1 exactly once across chunk boundaries, the ids of its completion; and {@link Replay} (an
+ * undisturbed regeneration of the prompt log) must find every recorded token identical.
  */
 class FailoverTest {
   private static final Path MODEL = Path.of("../models/brown-mtp").toAbsolutePath().normalize();
@@ -55,6 +60,9 @@ class FailoverTest {
   private Topics topics;
   private ServiceProcesses services;
   private final Map<String, Integer> promptPartition = new HashMap<>();
+
+  /** The form of token events each request chose; absent where it left it to the deployment. */
+  private final Map<String, TokenEventForm> chosenForm = new HashMap<>();
 
   @BeforeEach
   void startBrokerAndRegistry() throws Exception {
@@ -76,8 +84,8 @@ class FailoverTest {
   @Test
   @Timeout(value = 300, unit = TimeUnit.SECONDS)
   void aKilledInstancesRequestsContinueOnTheOtherExactlyOnce() throws Exception {
-    Process a = startService("instance-a");
-    Process b = startService("instance-b");
+    Process a = startService("instance-a", TokenEventForm.CHUNK);
+    Process b = startService("instance-b", TokenEventForm.TOKEN);
     services.awaitRunning("instance-a");
     services.awaitRunning("instance-b");
     Set<Integer> ofA = awaitAssignment("instance-a");
@@ -96,22 +104,32 @@ class FailoverTest {
             requests,
             seen ->
                 requestsOfA.stream()
-                    .anyMatch(id -> seen.tokenCount(id) >= 3 && !seen.completed(id)))) {
+                    .anyMatch(
+                        id ->
+                            seen.forms(id).contains(TokenEventForm.CHUNK)
+                                && seen.tokenCount(id) >= 3
+                                && !seen.completed(id)))) {
       a.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, in the middle of generations
       assertTrue(!a.isAlive());
       observed.awaitCompletedWithTokens(requests, Duration.ofSeconds(180));
       assertExactlyOnceAndIdentical(requests, observed, false);
+      // A request keeps the form it was accepted in: instance-b, whose own requests get token
+      // events, continues instance-a's chunk-form requests in chunks, after the last committed one.
+      Map<String, Integer> resumed = ServiceProcesses.resumed(services.log("instance-b"));
+      assertTrue(
+          resumed.entrySet().stream()
+              .anyMatch(
+                  r ->
+                      r.getValue() > 0
+                          && observed.forms(r.getKey()).equals(Set.of(TokenEventForm.CHUNK))),
+          "instance-b resumed no chunk-form request mid-generation: " + resumed);
     }
-    List<Integer> resumedAfter = ServiceProcesses.resumed(services.log("instance-b"));
-    assertTrue(
-        resumedAfter.stream().anyMatch(n -> n > 0),
-        "instance-b resumed no request mid-generation: " + resumedAfter);
   }
 
   @Test
   @Timeout(value = 300, unit = TimeUnit.SECONDS)
   void aBrokerRestartLosesAndRepeatsNoToken() throws Exception {
-    Process a = startService("instance-a");
+    Process a = startService("instance-a", TokenEventForm.CHUNK);
     services.awaitRunning("instance-a");
     Set<String> requests = publishPrompts();
     // The broker dies while requests are generating.
@@ -127,23 +145,51 @@ class FailoverTest {
       observed.awaitCompletedWithTokens(requests, Duration.ofSeconds(200));
       assertTrue(a.isAlive(), "the service survives the broker's restart");
       assertExactlyOnceAndIdentical(requests, observed, true);
+      // tail follows both forms: each request's whole text, once it finished.
+      var tail =
+          LatentstreamCliTestSupport.run(
+              "tail",
+              "--bootstrap-servers",
+              deployment.cluster.bootstrapServers(),
+              "--schema-registry-url",
+              deployment.registry.url().toString(),
+              "--topic-prefix",
+              PREFIX,
+              "--from-beginning",
+              "--requests",
+              String.valueOf(requests.size()));
+      assertEquals(0, tail.exitCode(), tail.err());
+      for (String id : requests) {
+        String text = observed.completions().get(id).getText().replace('\n', ' ');
+        assertTrue(tail.out().contains(id) && tail.out().contains(text), id + ": " + tail.out());
+      }
     }
   }
 
   /**
-   * Indices 0..n-1 exactly once per request, and a replay (through the command line when {@code
-   * viaCli}) finds every token identical to an undisturbed regeneration.
+   * Per request: its tokens in one form (the one it chose, if it did), indices 0..n-1 exactly once,
+   * the ids of its completion; and a replay (through the command line when {@code viaCli}) finds
+   * every token identical to an undisturbed regeneration.
    */
   private void assertExactlyOnceAndIdentical(
       Set<String> requests, EventReader observed, boolean viaCli) throws Exception {
+    Set<TokenEventForm> seen = EnumSet.noneOf(TokenEventForm.class);
     for (String id : requests) {
+      Set<TokenEventForm> forms = observed.forms(id);
+      assertEquals(1, forms.size(), id + ": one form of token events, got " + forms);
+      if (chosenForm.containsKey(id)) {
+        assertEquals(Set.of(chosenForm.get(id)), forms, id + ": the form it chose");
+      }
+      seen.addAll(forms);
       List<Integer> indices = observed.indices(id);
       Completion completion = observed.completions().get(id);
-      assertEquals(completion.getTokenIds().size(), indices.size(), id + ": one event per token");
+      assertEquals(completion.getTokenIds().size(), indices.size(), id + ": each token once");
       for (int i = 0; i < indices.size(); i++) {
         assertEquals(i, indices.get(i), id + ": indices 0..n-1 exactly once, in order");
       }
+      assertEquals(completion.getTokenIds(), observed.tokenIds(id), id + ": the completion's ids");
     }
+    assertEquals(EnumSet.allOf(TokenEventForm.class), seen, "both forms under test");
     if (viaCli) {
       var replay =
           LatentstreamCliTestSupport.run(
@@ -181,7 +227,10 @@ class FailoverTest {
     }
   }
 
-  /** One-off requests (greedy and sampled) and two-turn chat sessions; returns the request ids. */
+  /**
+   * One-off requests (greedy and sampled) and two-turn chat sessions, each choosing token events,
+   * chunks or the deployment's form in turn; returns the request ids.
+   */
   private Set<String> publishPrompts() throws Exception {
     Set<String> ids = new HashSet<>();
     try (KafkaProducer<String, PromptRequest> producer =
@@ -198,6 +247,14 @@ class FailoverTest {
       for (int s = 0; s < 4; s++) {
         prompts.add(prompt("s" + s + "-t1", "session-" + s, chat("Tell me about the jury"), 0.8));
         prompts.add(prompt("s" + s + "-t2", "session-" + s, chat("And then what?"), 0.0));
+      }
+      TokenEventForm[] choices = {null, TokenEventForm.TOKEN, TokenEventForm.CHUNK};
+      for (int i = 0; i < prompts.size(); i++) {
+        TokenEventForm choice = choices[i % choices.length];
+        prompts.get(i).setTokenEvents(choice);
+        if (choice != null) {
+          chosenForm.put(prompts.get(i).getRequestId(), choice);
+        }
       }
       for (PromptRequest prompt : prompts) {
         String key = prompt.getSessionId() != null ? prompt.getSessionId() : prompt.getRequestId();
@@ -231,12 +288,16 @@ class FailoverTest {
         .build();
   }
 
-  /** Starts an instance with few requests at a time, quick to detect when killed. */
-  private Process startService(String name) throws IOException {
+  /**
+   * Starts an instance with few requests at a time, quick to detect when killed, whose requests
+   * that choose no form of token events get {@code tokenEvents}.
+   */
+  private Process startService(String name, TokenEventForm tokenEvents) throws IOException {
     return services.start(
         name,
         List.of(),
         Map.of(
+            "latentstream.token-events", tokenEvents.name().toLowerCase(Locale.ROOT),
             // Few requests at a time per instance, so that generations are under way at the kill.
             "latentstream.max-running", "4",
             "kafka.streams.default.replication.factor", "1",

@@ -69,11 +69,12 @@ final class LocalDeployment implements AutoCloseable {
         applicationId);
   }
 
-  /** A read_committed reader of the tokens and completions of {@code topics}. */
+  /** A read_committed reader of the tokens (both forms) and completions of {@code topics}. */
   EventReader observe(Topics topics) {
     return EventReader.committed(
         Map.of("bootstrap.servers", cluster.bootstrapServers()),
         topics.tokens(),
+        topics.tokenChunks(),
         topics.completions());
   }
 

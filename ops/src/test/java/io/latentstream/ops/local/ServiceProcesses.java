@@ -172,12 +172,15 @@ final class ServiceProcesses implements AutoCloseable {
     return count;
   }
 
-  /** How many tokens each "resuming request" line of the log says had been forwarded before. */
-  static List<Integer> resumed(String log) {
-    List<Integer> after = new ArrayList<>();
+  /**
+   * How many tokens had been forwarded of each request the log says was resumed ("resuming request"
+   * lines), by request id (the last resume of each).
+   */
+  static Map<String, Integer> resumed(String log) {
+    Map<String, Integer> after = new LinkedHashMap<>();
     Matcher m = RESUMED.matcher(log);
     while (m.find()) {
-      after.add(Integer.parseInt(m.group(2)));
+      after.put(m.group(1), Integer.parseInt(m.group(2)));
     }
     return after;
   }

@@ -19,7 +19,9 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.serving.ServedModel;
 import io.latentstream.tokenizer.Tokenizer;
 import io.latentstream.topology.LatentstreamTopology;
@@ -187,6 +189,16 @@ public final class BenchPipelineCommand implements Callable<Integer> {
               + " service's LATENTSTREAM_EMIT_INTERVAL_MS; default ${DEFAULT-VALUE}): shorter"
               + " means lower latency and more broker requests per token.")
   long emitIntervalMs = TopologySettings.defaults().emitInterval().toMillis();
+
+  @Option(
+      names = "--token-events",
+      split = ",",
+      defaultValue = "TOKEN",
+      description =
+          "Forms of token events to measure, each guarantee with each in its own phase: TOKEN (one"
+              + " TokenEvent per token) and CHUNK (one TokenChunk per request per emit), chosen by"
+              + " the prompts' token_events (default ${DEFAULT-VALUE}).")
+  List<TokenEventForm> tokenEvents;
 
   @Option(
       names = "--compression",
@@ -417,17 +429,19 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       out.flush();
       List<Phase> phases = new ArrayList<>();
       for (String guarantee : guarantees) {
-        phases.add(measure(out, kafka, client, served, guarantee, data));
+        for (TokenEventForm form : tokenEvents) {
+          phases.add(measure(out, kafka, client, served, new Mode(guarantee, form), data));
+        }
       }
       List<Run> alone = phases.stream().flatMap(phase -> phase.alone().stream()).toList();
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
-          "mode              tokens/s  vs engine  paired            latency p50 ms  p99 ms"
+          "mode                    tokens/s  vs engine  paired            latency p50 ms  p99 ms"
               + "  first token p50 ms  p99 ms  tokens"
               + "  service CPU us/token  broker CPU us/token  JIT us/token");
       out.printf(
-          "engine alone      %8.0f  %8.2f  %-16s   %14s  %6s  %18s  %6s  %6d  %20.0f  %19.0f"
+          "engine alone            %8.0f  %8.2f  %-16s   %14s  %6s  %18s  %6s  %6d  %20.0f  %19.0f"
               + "  %12.0f%n",
           base,
           1.0,
@@ -456,7 +470,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
               + "  publisher, reader, registry  JVM (GC, JIT)  broker  tokens topic bytes/token");
       threadGroups(out, "engine alone", alone);
       for (Phase phase : phases) {
-        threadGroups(out, phase.guarantee(), phase.throughKafka());
+        threadGroups(out, phase.mode().label(), phase.throughKafka());
       }
       out.flush();
     }
@@ -475,12 +489,13 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       LocalKafkaCluster kafka,
       SchemaRegistryClient client,
       ServedModel served,
-      String guarantee,
+      Mode mode,
       Path data)
       throws Exception {
     List<Run> alone = new ArrayList<>();
     List<Run> runs = new ArrayList<>();
-    try (Pipeline pipeline = pipeline(kafka, client, served, guarantee, data)) {
+    String label = mode.label();
+    try (Pipeline pipeline = pipeline(kafka, client, served, mode, data)) {
       // Warm-up, not measured: JIT-compiles the engine's and the Kafka clients' paths (the broker
       // runs C1 code only) until the compilers no longer take CPU from the runs, as in a service
       // that has been up for a while.
@@ -495,14 +510,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         quiet = compiling ? 0 : quiet + 1;
         out.printf(
             "%s warm-up %d: engine alone %s, through Kafka %s%n",
-            guarantee, w + 1, engine.summary(), kafkaRound.summary());
+            label, w + 1, engine.summary(), kafkaRound.summary());
         out.flush();
       }
       out.printf(
           quiet >= QUIET_ROUNDS
               ? "%s: warm-up done after %d rounds%n"
               : "%s: the JIT compilers were still busy after %d warm-up rounds (--max-warmup)%n",
-          guarantee,
+          label,
           w);
       for (int r = 0; r < repeats; r++) {
         alone.add(engineAlone(kafka, served));
@@ -510,10 +525,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         out.printf(
             "%s run %d of %d: tokens/s (service + broker CPU us/token, JIT us/token): engine alone %s,"
                 + " through Kafka %s%n",
-            guarantee, r + 1, repeats, alone.get(r).summary(), runs.get(r).summary());
+            label, r + 1, repeats, alone.get(r).summary(), runs.get(r).summary());
         out.flush();
       }
-      return new Phase(guarantee, alone, runs, firstTokenProbes(kafka, served, pipeline));
+      return new Phase(mode, alone, runs, firstTokenProbes(kafka, served, pipeline));
     }
   }
 
@@ -568,11 +583,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    */
   private long kafkaFirstTokenMicros(Pipeline pipeline, String requestId, int i) {
     long start = System.nanoTime();
-    pipeline
-        .producer()
-        .send(
-            new ProducerRecord<>(
-                pipeline.topics().prompts().name(), requestId, prompt(requestId, i, maxNewTokens)));
+    pipeline.publish(requestId, i, maxNewTokens);
     pipeline.producer().flush();
     long firstMicros = -1;
     long tokens = 0;
@@ -583,11 +594,12 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
       for (ConsumerRecord<String, SpecificRecord> record :
           pipeline.reader().poll(Duration.ofMillis(1))) {
-        if (record.value() instanceof TokenEvent) {
+        Received received = Received.of(record.value());
+        if (received != null) {
           if (firstMicros < 0) {
             firstMicros = (System.nanoTime() - start) / 1_000;
           }
-          tokens++;
+          tokens += received.count();
         } else if (record.value() instanceof Completion completion) {
           expected = completion.getTokenIds().size();
         }
@@ -627,7 +639,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
    * engine alone on the same prompts.
    */
   private record Phase(
-      String guarantee, List<Run> alone, List<Run> throughKafka, FirstTokens firstTokens) {}
+      Mode mode, List<Run> alone, List<Run> throughKafka, FirstTokens firstTokens) {}
+
+  /** A processing guarantee and a form of token events: what one phase measures. */
+  private record Mode(String guarantee, TokenEventForm form) {
+    String label() {
+      return guarantee + (form == TokenEventForm.CHUNK ? " chunks" : " tokens");
+    }
+  }
 
   /** Microseconds to the first token of lone requests, {@code alone[i]} paired with Kafka's. */
   private record FirstTokens(long[] alone, long[] throughKafka) {
@@ -660,8 +679,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     long[] firstTokens =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.firstTokenMs())).sorted().toArray();
     out.printf(
-        "%-17s %8.0f  %8.2f  %s   %14d  %6d  %18d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
-        phase.guarantee(),
+        "%-23s %8.0f  %8.2f  %s   %14d  %6d  %18d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
+        phase.mode().label(),
         tps,
         tps / base,
         String.format(
@@ -688,7 +707,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     long[] added = phase.firstTokens().added();
     out.printf(
         "%-36s %16.1f %4.1f %18.1f %4.1f %19.1f %4.1f%n",
-        phase.guarantee(),
+        phase.mode().label(),
         percentile(alone, 0.5) / 1e3,
         percentile(alone, 0.99) / 1e3,
         percentile(throughKafka, 0.5) / 1e3,
@@ -759,9 +778,13 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before), 0);
   }
 
-  /** The topology under one guarantee on its own topics, with a producer and a reader. */
+  /**
+   * The topology under one guarantee on its own topics, with a producer of prompts asking for
+   * {@code form} (null: the deployment's) and a reader of tokens, chunks and completions.
+   */
   private record Pipeline(
       Topics topics,
+      TokenEventForm form,
       KafkaStreams streams,
       KafkaConsumer<String, SpecificRecord> reader,
       KafkaProducer<String, PromptRequest> producer)
@@ -776,6 +799,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         SchemaRegistryClient client,
         ServedModel served,
         String guarantee,
+        TokenEventForm form,
         int partitions,
         Duration emitInterval,
         int producerLingerMs,
@@ -799,6 +823,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       Pipeline pipeline =
           new Pipeline(
               topics,
+              form,
               new KafkaStreams(builder.build(), config),
               outputs(kafka, topics),
               new KafkaProducer<>(
@@ -811,6 +836,22 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       return pipeline;
     }
 
+    /** Publishes the benchmark's prompt {@code i} as request {@code requestId}, in its form. */
+    void publish(String requestId, int i, int maxNewTokens) {
+      producer.send(
+          new ProducerRecord<>(
+              topics.prompts().name(),
+              requestId,
+              PromptRequest.newBuilder(prompt(requestId, i, maxNewTokens))
+                  .setTokenEvents(form)
+                  .build()));
+    }
+
+    /** The topic its token events go to. */
+    String tokenTopic() {
+      return form == TokenEventForm.CHUNK ? topics.tokenChunks().name() : topics.tokens().name();
+    }
+
     @Override
     public void close() {
       streams.close(Duration.ofSeconds(30));
@@ -819,21 +860,47 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
   }
 
-  /** The pipeline of the throughput benchmark under {@code guarantee}. */
+  /**
+   * Consecutive tokens of a request as the reader received them: one token event, or a chunk.
+   *
+   * @param oldestProducedAtMs when the engine emitted the record's first token (a chunk's tokens
+   *     are taken as that old: its latency is its oldest token's)
+   */
+  private record Received(String requestId, int firstIndex, int count, long oldestProducedAtMs) {
+    /** The tokens in {@code value}, or null for a completion. */
+    static Received of(SpecificRecord value) {
+      if (value instanceof TokenEvent token) {
+        return new Received(
+            token.getRequestId(), token.getIndex(), 1, token.getProducedAt().toEpochMilli());
+      }
+      if (value instanceof TokenChunk chunk) {
+        return new Received(
+            chunk.getRequestId(),
+            chunk.getFirstIndex(),
+            chunk.getTokenIds().size(),
+            chunk.getFirstProducedAt().toEpochMilli());
+      }
+      return null;
+    }
+  }
+
+  /** The pipeline of the throughput benchmark in {@code mode}. */
   private Pipeline pipeline(
       LocalKafkaCluster kafka,
       SchemaRegistryClient client,
       ServedModel served,
-      String guarantee,
+      Mode mode,
       Path data)
       throws Exception {
-    String name = "bench-" + guarantee.replace('_', '-');
+    String name =
+        "bench-" + mode.guarantee().replace('_', '-') + "-" + mode.form().name().toLowerCase();
     return Pipeline.start(
         name,
         kafka,
         client,
         served,
-        guarantee,
+        mode.guarantee(),
+        mode.form(),
         partitions,
         emitInterval(),
         0,
@@ -848,20 +915,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   private Run throughKafka(LocalKafkaCluster kafka, Pipeline pipeline, String round)
       throws InterruptedException {
     String prefix = round + "-r";
-    long bytesBefore = topicBytes(kafka, pipeline.topics().tokens().name());
+    long bytesBefore = topicBytes(kafka, pipeline.tokenTopic());
     settle(kafka);
     Cpu before = Cpu.now(kafka);
     long start = System.nanoTime();
     Map<String, Long> sentAtMs = new HashMap<>();
     for (int i = 0; i < prompts; i++) {
       sentAtMs.put(prefix + i, System.currentTimeMillis());
-      pipeline
-          .producer()
-          .send(
-              new ProducerRecord<>(
-                  pipeline.topics().prompts().name(),
-                  prefix + i,
-                  prompt(prefix + i, i, maxNewTokens)));
+      pipeline.publish(prefix + i, i, maxNewTokens);
     }
     pipeline.producer().flush();
     List<Long> firstTokens = new ArrayList<>();
@@ -881,11 +942,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         if (!record.key().startsWith(prefix)) {
           throw new IllegalStateException("an event of another round: " + record.key());
         }
-        if (record.value() instanceof TokenEvent token) {
-          tokens++;
-          latencies.add(receivedMs - token.getProducedAt().toEpochMilli());
-          if (token.getIndex() == 0) {
-            firstTokens.add(receivedMs - sentAtMs.get(token.getRequestId()));
+        Received received = Received.of(record.value());
+        if (received != null) {
+          tokens += received.count();
+          for (int t = 0; t < received.count(); t++) {
+            latencies.add(receivedMs - received.oldestProducedAtMs());
+          }
+          if (received.firstIndex() == 0) {
+            firstTokens.add(receivedMs - sentAtMs.get(received.requestId()));
           }
         } else if (record.value() instanceof Completion completion) {
           completed++;
@@ -901,7 +965,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         latencies.stream().mapToLong(Long::longValue).toArray(),
         firstTokens.stream().mapToLong(Long::longValue).toArray(),
         cpu,
-        topicBytes(kafka, pipeline.topics().tokens().name()) - bytesBefore);
+        topicBytes(kafka, pipeline.tokenTopic()) - bytesBefore);
   }
 
   /**
@@ -971,6 +1035,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             client,
             served,
             StreamsConfig.EXACTLY_ONCE_V2,
+            null,
             partitions,
             emitInterval(),
             5,
@@ -1078,6 +1143,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   private static KafkaConsumer<String, SpecificRecord> outputs(
       LocalKafkaCluster kafka, Topics topics) {
     Deserializer<TokenEvent> tokens = topics.tokens().valueSerde().deserializer();
+    Deserializer<TokenChunk> chunks = topics.tokenChunks().valueSerde().deserializer();
     Deserializer<Completion> completions = topics.completions().valueSerde().deserializer();
     KafkaConsumer<String, SpecificRecord> consumer =
         new KafkaConsumer<>(
@@ -1094,8 +1160,11 @@ public final class BenchPipelineCommand implements Callable<Integer> {
             (topic, bytes) ->
                 topic.equals(topics.tokens().name())
                     ? tokens.deserialize(topic, bytes)
-                    : completions.deserialize(topic, bytes));
-    consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
+                    : topic.equals(topics.tokenChunks().name())
+                        ? chunks.deserialize(topic, bytes)
+                        : completions.deserialize(topic, bytes));
+    consumer.subscribe(
+        List.of(topics.tokens().name(), topics.tokenChunks().name(), topics.completions().name()));
     return consumer;
   }
 

@@ -719,7 +719,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   /** One line of the thread-group table: medians over runs, per generated token. */
   private static void threadGroups(PrintWriter out, String mode, List<Run> runs) {
     out.printf(
-        "%-30s %16.0f  %15.0f  %12.0f  %27.0f  %13.0f  %6.0f  %24.1f%n",
+        "%-30s %16.1f  %15.1f  %12.1f  %27.1f  %13.1f  %6.1f  %24.1f%n",
         mode,
         cpuPerToken(runs, run -> run.cpu().threads().streams()),
         cpuPerToken(runs, run -> run.cpu().threads().loop()),

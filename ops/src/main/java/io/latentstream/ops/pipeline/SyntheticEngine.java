@@ -98,7 +98,7 @@ final class SyntheticEngine implements Engine {
             case LAST -> 1;
             case NONE -> 0;
           };
-      if (request.choice() == null) {
+      if (rows > 0 && request.choice() == null) {
         throw new UnsupportedOperationException(
             "the synthetic engine chooses tokens itself; it has no logits to return");
       }

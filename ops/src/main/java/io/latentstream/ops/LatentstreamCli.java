@@ -61,7 +61,8 @@ public final class LatentstreamCli implements Runnable {
 
   /** The configured command line, shared by {@link #main} and the tests. */
   static CommandLine commandLine() {
-    return new CommandLine(new LatentstreamCli());
+    // Enum values in any case: --token-events chunk, as the service's configuration spells it.
+    return new CommandLine(new LatentstreamCli()).setCaseInsensitiveEnumValuesAllowed(true);
   }
 
   /** Reads the project version that the build wrote into the jar. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.latentstream.ops.LatentstreamCliTestSupport.Result;
+import io.latentstream.schemas.TokenEventForm;
 import org.junit.jupiter.api.Test;
 
 class LatentstreamCliTest {
@@ -20,6 +21,29 @@ class LatentstreamCliTest {
     Result result = run("--version");
     assertEquals(0, result.exitCode());
     assertTrue(result.out().matches("(?s)latentstream \\d+\\.\\d+\\.\\d+.*"), result.out());
+  }
+
+  /** Publish's --token-events takes the form as the service's configuration spells it. */
+  @Test
+  void aPromptsTokenEventFormIsAnOptionInAnyCase() {
+    for (String value : new String[] {"chunk", "CHUNK"}) {
+      var publish =
+          LatentstreamCli.commandLine()
+              .parseArgs(
+                  "publish",
+                  "--bootstrap-servers",
+                  "b:9092",
+                  "--text",
+                  "x",
+                  "--token-events",
+                  value)
+              .subcommand();
+      assertEquals(TokenEventForm.CHUNK, publish.matchedOptionValue("--token-events", null));
+    }
+    Result unknown =
+        run("publish", "--bootstrap-servers", "b:9092", "--text", "x", "--token-events", "chunks");
+    assertEquals(2, unknown.exitCode());
+    assertTrue(unknown.err().contains("--token-events"), unknown.err());
   }
 
   @Test

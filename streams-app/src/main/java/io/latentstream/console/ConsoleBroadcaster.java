@@ -13,10 +13,11 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 
 /**
- * Feeds the console's live token streams: every start, token and end the processor reports goes to
- * the connected browsers (a multicast sink that drops for slow subscribers rather than buffering
- * without bound), and the events of the most recent requests are kept (bounded) so a page opened
- * mid-generation shows them.
+ * Feeds the console's live token streams, token by token as the generation loop produces them
+ * (whatever form a request's events take on Kafka, token events or chunks): every start, token and
+ * end the processor reports goes to the connected browsers (a multicast sink that drops for slow
+ * subscribers rather than buffering without bound), and the events of the most recent requests are
+ * kept (bounded) so a page opened mid-generation shows them.
  */
 @Requires(property = "latentstream.console-enabled", notEquals = "false")
 @Singleton

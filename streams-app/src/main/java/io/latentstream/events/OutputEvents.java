@@ -19,9 +19,9 @@ import java.util.List;
 
 /**
  * The output events of a served model, built in one place: the service's topology forwards them and
- * replay regenerates token events to compare and write, so the events an auditor checks and the
- * events the service produced cannot drift apart. Every token event and completion names what
- * generated it (model id, weights digest, engine version, backend, seed).
+ * replay regenerates token events and chunks to compare and write, so the events an auditor checks
+ * and the events the service produced cannot drift apart. Every token event, chunk and completion
+ * names what generated it (model id, weights digest, engine version, backend, seed).
  */
 public final class OutputEvents {
   /** Longest error message an event carries (exception texts can hold anything). */

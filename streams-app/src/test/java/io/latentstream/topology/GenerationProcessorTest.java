@@ -117,6 +117,20 @@ class GenerationProcessorTest {
     errors = output(topics.generationErrors());
   }
 
+  /** The default settings but for these. */
+  private static TopologySettings settings(int maxWaiting, TokenEventForm tokenEvents) {
+    TopologySettings defaults = TopologySettings.defaults();
+    return new TopologySettings(
+        defaults.limits(),
+        defaults.emitInterval(),
+        defaults.sessionTtl(),
+        defaults.sessionCacheMaxBytes(),
+        defaults.requestIdRetention(),
+        maxWaiting,
+        defaults.maxOutputRecordBytes(),
+        tokenEvents);
+  }
+
   private <V> TestOutputTopic<String, V> output(Topics.Topic<String, V> topic) {
     return driver.createOutputTopic(
         topic.name(), new StringDeserializer(), topic.valueSerde().deserializer());
@@ -245,19 +259,8 @@ class GenerationProcessorTest {
    */
   @Test
   void aChunkFormDeploymentForwardsEachPunctuationsTokensAsOneChunk() throws Exception {
-    TopologySettings defaults = TopologySettings.defaults();
-    drive(
-        model,
-        new TopologySettings(
-            defaults.limits(),
-            defaults.emitInterval(),
-            defaults.sessionTtl(),
-            defaults.sessionCacheMaxBytes(),
-            defaults.requestIdRetention(),
-            defaults.maxWaiting(),
-            defaults.maxOutputRecordBytes(),
-            TokenEventForm.CHUNK),
-        PipelineObserver.NONE);
+    int maxWaiting = TopologySettings.defaults().maxWaiting();
+    drive(model, settings(maxWaiting, TokenEventForm.CHUNK), PipelineObserver.NONE);
     prompts.pipeInput("c", prompt("c", null, 12));
     punctuateUntil(() -> !completed.isEmpty());
     assertEquals(List.of(), forwarded, "no token events for a chunk-form request");
@@ -324,17 +327,7 @@ class GenerationProcessorTest {
             SharedModels.model("brown-mtp"),
             "brown-mtp",
             new GenerationLoop.Settings(1, 512, true))) {
-      TopologySettings defaults = TopologySettings.defaults();
-      TopologySettings oneAtATime =
-          new TopologySettings(
-              defaults.limits(),
-              defaults.emitInterval(),
-              defaults.sessionTtl(),
-              defaults.sessionCacheMaxBytes(),
-              defaults.requestIdRetention(),
-              0,
-              defaults.maxOutputRecordBytes(),
-              defaults.tokenEvents());
+      TopologySettings oneAtATime = settings(0, TopologySettings.defaults().tokenEvents());
       java.util.concurrent.atomic.AtomicInteger inLoop =
           new java.util.concurrent.atomic.AtomicInteger();
       java.util.concurrent.atomic.AtomicInteger mostInLoop =

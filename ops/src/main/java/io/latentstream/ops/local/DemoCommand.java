@@ -10,6 +10,7 @@ import io.latentstream.schemas.Completion;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenChunk;
 import io.latentstream.schemas.TokenEvent;
 import io.latentstream.topology.Topics;
 import java.io.PrintWriter;
@@ -155,15 +156,18 @@ public final class DemoCommand implements Callable<Integer> {
     producer.send(new ProducerRecord<>(topics.prompts().name(), key, prompt)).get();
   }
 
-  /** One consumer over tokens and completions, decoding each by its topic. */
+  /**
+   * One consumer over tokens (token events and chunks: LATENTSTREAM_TOKEN_EVENTS may choose either)
+   * and completions, decoding each by its topic.
+   */
   private static KafkaConsumer<String, SpecificRecord> outputs(LocalStack stack, Topics topics) {
-    Deserializer<TokenEvent> tokens = topics.tokens().valueSerde().deserializer();
-    Deserializer<Completion> completions = topics.completions().valueSerde().deserializer();
+    Map<String, Deserializer<? extends SpecificRecord>> byName =
+        Map.of(
+            topics.tokens().name(), topics.tokens().valueSerde().deserializer(),
+            topics.tokenChunks().name(), topics.tokenChunks().valueSerde().deserializer(),
+            topics.completions().name(), topics.completions().valueSerde().deserializer());
     Deserializer<SpecificRecord> byTopic =
-        (topic, bytes) ->
-            topic.equals(topics.tokens().name())
-                ? tokens.deserialize(topic, bytes)
-                : completions.deserialize(topic, bytes);
+        (topic, bytes) -> byName.get(topic).deserialize(topic, bytes);
     KafkaConsumer<String, SpecificRecord> consumer =
         new KafkaConsumer<>(
             Map.of(
@@ -177,7 +181,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "earliest"),
             new StringDeserializer(),
             byTopic);
-    consumer.subscribe(List.of(topics.tokens().name(), topics.completions().name()));
+    consumer.subscribe(byName.keySet());
     return consumer;
   }
 
@@ -196,6 +200,8 @@ public final class DemoCommand implements Callable<Integer> {
       for (ConsumerRecord<String, SpecificRecord> record : consumer.poll(Duration.ofMillis(50))) {
         if (record.value() instanceof TokenEvent token) {
           view.accept(token);
+        } else if (record.value() instanceof TokenChunk chunk) {
+          view.accept(chunk);
         } else if (record.value() instanceof Completion completion) {
           completions.put(completion.getRequestId(), completion);
         }

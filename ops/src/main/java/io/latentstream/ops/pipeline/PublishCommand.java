@@ -5,6 +5,7 @@ import io.latentstream.schemas.ChatMessage;
 import io.latentstream.schemas.PromptRequest;
 import io.latentstream.schemas.SamplingParams;
 import io.latentstream.schemas.TextInput;
+import io.latentstream.schemas.TokenEventForm;
 import io.latentstream.schemas.TokenIdsInput;
 import io.latentstream.topology.Topics;
 import java.time.Instant;
@@ -81,6 +82,13 @@ public final class PublishCommand implements Callable<Integer> {
   @Option(names = "--no-mtp", description = "Do not draft this request's tokens with MTP.")
   boolean noMtp;
 
+  @Option(
+      names = "--token-events",
+      description =
+          "token (one event per token on tokens) or chunk (one per emit on token-chunks); default:"
+              + " the deployment's latentstream.token-events.")
+  TokenEventForm tokenEvents;
+
   @Override
   public Integer call() throws Exception {
     PromptRequest prompt = prompt();
@@ -132,6 +140,7 @@ public final class PublishCommand implements Callable<Integer> {
                 .setStop(stop)
                 .build())
         .setAllowMtpDrafting(!noMtp)
+        .setTokenEvents(tokenEvents)
         .setCreatedAt(Instant.now())
         .build();
   }

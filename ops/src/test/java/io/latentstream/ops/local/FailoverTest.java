@@ -146,24 +146,29 @@ class FailoverTest {
       assertTrue(a.isAlive(), "the service survives the broker's restart");
       assertExactlyOnceAndIdentical(requests, observed, true);
       // tail follows both forms: each request's whole text, once it finished.
-      var tail =
-          LatentstreamCliTestSupport.run(
-              "tail",
-              "--bootstrap-servers",
-              deployment.cluster.bootstrapServers(),
-              "--schema-registry-url",
-              deployment.registry.url().toString(),
-              "--topic-prefix",
-              PREFIX,
-              "--from-beginning",
-              "--requests",
-              String.valueOf(requests.size()));
+      var tail = cli("tail", "--from-beginning", "--requests", String.valueOf(requests.size()));
       assertEquals(0, tail.exitCode(), tail.err());
       for (String id : requests) {
         String text = observed.completions().get(id).getText().replace('\n', ' ');
         assertTrue(tail.out().contains(id) && tail.out().contains(text), id + ": " + tail.out());
       }
     }
+  }
+
+  /** Runs {@code command} of the command line on this test's deployment, with {@code options}. */
+  private LatentstreamCliTestSupport.Result cli(String command, String... options) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                command,
+                "--bootstrap-servers",
+                deployment.cluster.bootstrapServers(),
+                "--schema-registry-url",
+                deployment.registry.url().toString(),
+                "--topic-prefix",
+                PREFIX));
+    args.addAll(List.of(options));
+    return LatentstreamCliTestSupport.run(args.toArray(String[]::new));
   }
 
   /**
@@ -191,20 +196,7 @@ class FailoverTest {
     }
     assertEquals(EnumSet.allOf(TokenEventForm.class), seen, "both forms under test");
     if (viaCli) {
-      var replay =
-          LatentstreamCliTestSupport.run(
-              "replay",
-              "--bootstrap-servers",
-              deployment.cluster.bootstrapServers(),
-              "--schema-registry-url",
-              deployment.registry.url().toString(),
-              "--topic-prefix",
-              PREFIX,
-              "--from-offset",
-              "0",
-              "--model",
-              MODEL.toString(),
-              "--verify");
+      var replay = cli("replay", "--from-offset", "0", "--model", MODEL.toString(), "--verify");
       assertEquals(0, replay.exitCode(), replay.out() + replay.err());
       assertTrue(
           replay

@@ -347,7 +347,7 @@ class SecureClusterTest {
     for (String tenant : TENANTS) {
       String topics = PREFIX + tenant + ".";
       allow(acls, SERVICE, ResourceType.TOPIC, topics + "prompts", false, AclOperation.READ);
-      for (String output : List.of("tokens", "completions", "generation-errors")) {
+      for (String output : List.of("tokens", "token-chunks", "completions", "generation-errors")) {
         allow(acls, SERVICE, ResourceType.TOPIC, topics + output, false, AclOperation.WRITE);
       }
     }
@@ -389,13 +389,13 @@ class SecureClusterTest {
       String principal = "tenant-" + tenant;
       String topics = PREFIX + tenant + ".";
       allow(acls, principal, ResourceType.TOPIC, topics + "prompts", false, AclOperation.WRITE);
-      for (String output : List.of("tokens", "completions", "generation-errors")) {
+      for (String output : List.of("tokens", "token-chunks", "completions", "generation-errors")) {
         allow(acls, principal, ResourceType.TOPIC, topics + output, false, AclOperation.READ);
       }
       allow(acls, principal, ResourceType.GROUP, "observer-", true, AclOperation.READ);
     }
 
-    for (String input : List.of("prompts", "tokens", "completions")) {
+    for (String input : List.of("prompts", "tokens", "token-chunks", "completions")) {
       allow(acls, AUDITOR, ResourceType.TOPIC, PREFIX + "a." + input, false, AclOperation.READ);
     }
     allow(acls, AUDITOR, ResourceType.TOPIC, AUDIT_OUTPUT, false, AclOperation.WRITE);

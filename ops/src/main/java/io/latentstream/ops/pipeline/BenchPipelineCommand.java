@@ -305,9 +305,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   /**
    * CPU seconds of this JVM's Java threads by role, told apart by the names Kafka and the service
    * give them: Kafka Streams' stream threads (poll, process, punctuate, commit, store writes), the
-   * generation loop (scheduling, detokenizing), the network threads of the Streams producers
-   * (serialized batches to the broker), and the rest (this benchmark's publisher and reader, the
-   * registry). A thread that ended between two readings loses its CPU; these all live throughout.
+   * generation loop (scheduling, detokenizing, the engine's step) with the CPU engine's kernel
+   * crew, the network threads of the Streams producers (serialized batches to the broker), and the
+   * rest (this benchmark's publisher and reader, the registry). A thread that ended between two
+   * readings loses its CPU; these all live throughout.
    */
   private record ThreadCpu(double streams, double loop, double producerIo, double other) {
     static ThreadCpu now() {
@@ -327,7 +328,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
           producerIo += seconds;
         } else if (name.contains("StreamThread") || name.contains("StateUpdater")) {
           streams += seconds;
-        } else if (name.equals("generation-loop")) {
+        } else if (name.equals("generation-loop") || name.startsWith("latentstream-kernels-")) {
           loop += seconds;
         } else {
           other += seconds;
@@ -466,7 +467,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       }
       out.println();
       out.println(
-          "CPU us/token by thread group   streams threads  generation loop  producer I/O"
+          "CPU us/token by thread group   streams threads  loop and engine  producer I/O"
               + "  publisher, reader, registry  JVM (GC, JIT)  broker  tokens topic bytes/token");
       threadGroups(out, "engine alone", alone);
       for (Phase phase : phases) {

@@ -202,10 +202,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   @Option(
       names = "--compression",
-      defaultValue = "none",
       description =
-          "compression.type of the service's producer (none, lz4, zstd, gzip, snappy; default"
-              + " ${DEFAULT-VALUE}): the tokens topic's bytes per token are reported.")
+          "compression.type of the service's producer (none, lz4, zstd, gzip, snappy; default: the"
+              + " deployment's, lz4): the tokens topic's bytes per token are reported.")
   String compression;
 
   @Option(
@@ -612,8 +611,10 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   /** The service producer's settings this run changes from the deployment's. */
   private Map<String, Object> streamsOverrides() {
     Map<String, Object> overrides = new HashMap<>();
-    overrides.put(
-        StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), compression);
+    if (compression != null) {
+      overrides.put(
+          StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), compression);
+    }
     if (lingerMs != null) {
       overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
     }

@@ -551,29 +551,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   /** Microseconds from submitting prompt {@code i} to the loop to its first token. */
   private long engineFirstTokenMicros(ServedModel served, int i) throws InterruptedException {
-    CountDownLatch first = new CountDownLatch(1);
-    CountDownLatch done = new CountDownLatch(1);
-    GenerationListener listener =
-        new GenerationListener() {
-          @Override
-          public void onToken(TokenEmission token) {
-            first.countDown();
-          }
-
-          @Override
-          public void onFinished(GenerationOutcome outcome) {
-            done.countDown();
-          }
-        };
+    Watch watch = new Watch(1);
     int[] ids = served.tokenizer().encode(TEXTS.get(i % TEXTS.size()), true);
     long start = System.nanoTime();
     served
         .loop()
-        .submit(
-            new GenerationRequest("probe-alone-" + i, ids, 0, sampling(i), true, null), listener);
-    first.await();
+        .submit(new GenerationRequest("probe-alone-" + i, ids, 0, sampling(i), true, null), watch);
+    watch.first.await();
     long micros = (System.nanoTime() - start) / 1_000;
-    done.await();
+    watch.done.await();
     return micros;
   }
 
@@ -747,22 +733,31 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     return new io.latentstream.sampling.SamplingParams(0.8, 0.95, 0, i, maxNewTokens, List.of());
   }
 
+  /** Follows requests on the loop: counts their tokens, marks the first, counts them finished. */
+  private static final class Watch implements GenerationListener {
+    final AtomicLong tokens = new AtomicLong();
+    final CountDownLatch first = new CountDownLatch(1);
+    final CountDownLatch done;
+
+    Watch(int requests) {
+      done = new CountDownLatch(requests);
+    }
+
+    @Override
+    public void onToken(TokenEmission token) {
+      tokens.incrementAndGet();
+      first.countDown();
+    }
+
+    @Override
+    public void onFinished(GenerationOutcome outcome) {
+      done.countDown();
+    }
+  }
+
   /** The same requests on the loop directly: the ceiling the pipeline is measured against. */
   private Run engineAlone(LocalKafkaCluster kafka, ServedModel served) throws InterruptedException {
-    CountDownLatch done = new CountDownLatch(prompts);
-    AtomicLong tokens = new AtomicLong();
-    GenerationListener listener =
-        new GenerationListener() {
-          @Override
-          public void onToken(TokenEmission token) {
-            tokens.incrementAndGet();
-          }
-
-          @Override
-          public void onFinished(GenerationOutcome outcome) {
-            done.countDown();
-          }
-        };
+    Watch watch = new Watch(prompts);
     List<int[]> ids = promptIds(served);
     settle(kafka);
     Cpu before = Cpu.now(kafka);
@@ -771,13 +766,12 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       served
           .loop()
           .submit(
-              new GenerationRequest("alone-" + i, ids.get(i), 0, sampling(i), true, null),
-              listener);
+              new GenerationRequest("alone-" + i, ids.get(i), 0, sampling(i), true, null), watch);
     }
-    done.await();
+    watch.done.await();
     double seconds = (System.nanoTime() - start) / 1e9;
     return new Run(
-        tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before), 0);
+        watch.tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before), 0);
   }
 
   /**

@@ -154,19 +154,21 @@ class AvroBoundsTest {
     e.flush();
     assertTrue(violation(sized.toByteArray()).contains("block of"));
 
-    // metadata is the last field, an empty map one 0 byte: announce 2^31 entries instead.
+    // metadata is the last field but token_events: an empty map one 0 byte, then the null
+    // branch's 0. Announce 2^31 entries instead of the empty map.
     PromptRequest noMetadata =
         PromptRequest.newBuilder(prompt(TextInput.newBuilder().setText("x").build()))
             .setMetadata(Map.of())
+            .setTokenEvents(null)
             .build();
     byte[] base = avro(noMetadata);
-    assertEquals(0, base[base.length - 1], "the empty map at the end");
+    assertEquals(0, base[base.length - 2], "the empty map before the null token_events");
     ByteArrayOutputStream count = new ByteArrayOutputStream();
     BinaryEncoder c = EncoderFactory.get().directBinaryEncoder(count, null);
     c.writeLong(1L << 31);
     c.flush();
     String why =
-        violation(concat(java.util.Arrays.copyOf(base, base.length - 1), count.toByteArray()));
+        violation(concat(java.util.Arrays.copyOf(base, base.length - 2), count.toByteArray()));
     assertTrue(why.contains("count of 2147483648 entries"), why);
   }
 

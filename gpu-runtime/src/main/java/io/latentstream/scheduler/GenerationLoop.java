@@ -61,7 +61,10 @@ public final class GenerationLoop implements AutoCloseable {
     }
   }
 
-  /** Counters since start, for metrics and benchmarks. */
+  /**
+   * Counters since start, for metrics and benchmarks; {@code generatedTokens} counts each token as
+   * it is emitted, so its rate over any window is the loop's output rate.
+   */
   public record Stats(
       long steps, long generatedTokens, long drafted, long accepted, int running, int waiting) {}
 
@@ -290,7 +293,9 @@ public final class GenerationLoop implements AutoCloseable {
       List<MtpRequest> mtpRows = new ArrayList<>();
       for (int i = 0; i < plan.size(); i++) {
         Generation generation = plan.get(i).generation();
+        int emitted = generation.generatedInThisRun();
         MtpRequest rows = generation.absorb(requests.get(i), results.get(i), now);
+        generatedTokens.addAndGet(generation.generatedInThisRun() - emitted);
         if (rows != null) {
           drafting.add(generation);
           mtpRows.add(rows);
@@ -322,7 +327,6 @@ public final class GenerationLoop implements AutoCloseable {
     steps.incrementAndGet();
     long now = clock.getAsLong();
     for (Generation generation : scheduler.removeFinished()) {
-      generatedTokens.addAndGet(generation.generatedInThisRun());
       drafted.addAndGet(generation.drafted());
       accepted.addAndGet(generation.accepted());
       held.decrementAndGet();

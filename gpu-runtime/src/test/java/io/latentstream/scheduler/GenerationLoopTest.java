@@ -426,6 +426,31 @@ class GenerationLoopTest {
     }
   }
 
+  /**
+   * The generated-tokens counter follows emission, step by step (benchmarks take its rate over a
+   * window of a run), not retirement: after every step it equals what the listeners were handed.
+   */
+  @Test
+  void generatedTokensCountEachTokenAsItIsEmitted() {
+    Recorder recorder = new Recorder();
+    List<Long> seenAtSteps = new ArrayList<>();
+    List<Long> countedAtSteps = new ArrayList<>();
+    try (GenerationLoop loop =
+        new GenerationLoop(engine, null, new GenerationLoop.Settings(32, 256, true))) {
+      loop.observe(
+          step -> {
+            seenAtSteps.add(recorder.tokens.values().stream().mapToLong(List::size).sum());
+            countedAtSteps.add(loop.stats().generatedTokens());
+          });
+      for (GenerationRequest request : greedyRequests(12)) {
+        loop.submit(request, recorder);
+      }
+      loop.runUntilIdle();
+    }
+    assertEquals(seenAtSteps, countedAtSteps);
+    assertEquals(12L * prompts.size(), seenAtSteps.get(seenAtSteps.size() - 1));
+  }
+
   private static int[] concat(int[] a, int[] b) {
     int[] both = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, both, a.length, b.length);

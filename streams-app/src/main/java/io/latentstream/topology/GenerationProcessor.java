@@ -434,7 +434,8 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
     SessionEntry entry =
         request.session() == null ? null : sessions.entry(request.session()).orElse(null);
     int[] history = entry == null ? new int[0] : entry.history();
-    int[] context = concat(SessionTurns.context(history, request.turn()), request.generated());
+    int[] context =
+        SessionTurns.concat(SessionTurns.context(history, request.turn()), request.generated());
     try {
       checkContext(
           request.requestId(),
@@ -740,9 +741,5 @@ final class GenerationProcessor implements Processor<String, Arrival, String, Ob
     }
     turns.clear();
     claimsToResend.clear();
-  }
-
-  private static int[] concat(int[] a, int[] b) {
-    return SessionTurns.concat(a, b);
   }
 }

@@ -103,6 +103,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  /** The served loop's output, step by step, over the current run. */
+  private Timeline timeline;
+
   @Mixin BackendOption backend = new BackendOption();
 
   /** What generates the tokens: the checkpoint's model, or the benchmark-only synthetic engine. */
@@ -245,10 +248,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   /**
    * One run's figures, with the CPU time this JVM (engine, topology, clients) and the broker
    * process spent on it, and how much of this JVM's went to its JIT compilers.
+   *
+   * @param steadyTokensPerSecond the loop's output rate in the run's steady state ({@link
+   *     Timeline})
    */
   private record Run(
       long tokens,
       double seconds,
+      double steadyTokensPerSecond,
       long[] latenciesMs,
       long[] firstTokenMs,
       Cpu cpu,
@@ -263,8 +270,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
     String summary() {
       return String.format(
-          "%.0f (%.0f + %.0f, JIT %.0f)",
+          "%.0f, steady %.0f (%.0f + %.0f, JIT %.0f)",
           tokensPerSecond(),
+          steadyTokensPerSecond,
           cpu.service() * 1e6 / tokens,
           cpu.broker() * 1e6 / tokens,
           compileMicrosPerToken());
@@ -413,6 +421,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       if (sessions > 0) {
         return sessionsLoad(out, kafka, client, served, data);
       }
+      timeline = new Timeline(served.loop());
       out.printf(
           "%s engine (%s), %d prompts x up to %d tokens, %d generating at once, %d partitions,"
               + " emit every %d ms, %d-%d warm-up rounds, %d runs per mode (medians)%n",
@@ -437,14 +446,16 @@ public final class BenchPipelineCommand implements Callable<Integer> {
       double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
       out.println();
       out.println(
-          "mode                    tokens/s  vs engine  paired            latency p50 ms  p99 ms"
-              + "  first token p50 ms  p99 ms  tokens"
+          "mode                    tokens/s  vs engine  paired            steady tokens/s"
+              + "  paired            latency p50 ms  p99 ms  first token p50 ms  p99 ms  tokens"
               + "  service CPU us/token  broker CPU us/token  JIT us/token");
       out.printf(
-          "engine alone            %8.0f  %8.2f  %-16s   %14s  %6s  %18s  %6s  %6d  %20.0f  %19.0f"
-              + "  %12.0f%n",
+          "engine alone            %8.0f  %8.2f  %-16s  %15.0f  %-16s   %14s  %6s  %18s  %6s  %6d"
+              + "  %20.0f  %19.0f  %12.0f%n",
           base,
           1.0,
+          "",
+          median(alone.stream().mapToDouble(Run::steadyTokensPerSecond).toArray()),
           "",
           "-",
           "-",
@@ -651,7 +662,8 @@ public final class BenchPipelineCommand implements Callable<Integer> {
 
   /**
    * One guarantee's line. "vs engine" divides medians; "paired" is the median (and range) of each
-   * run's ratio to the engine-alone run just before it, which cancels the machine's slower drifts.
+   * run's ratio to the engine-alone run just before it, which cancels the machine's slower drifts;
+   * the steady columns are the same over the runs' steady states ({@link Timeline}).
    */
   private void report(PrintWriter out, Phase phase) {
     List<Run> runs = phase.throughKafka();
@@ -659,23 +671,24 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     double tps = median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray());
     double base = median(alone.stream().mapToDouble(Run::tokensPerSecond).toArray());
     double[] paired = new double[runs.size()];
+    double[] steadyPaired = new double[runs.size()];
     for (int i = 0; i < paired.length; i++) {
       paired[i] = runs.get(i).tokensPerSecond() / alone.get(i).tokensPerSecond();
+      steadyPaired[i] = runs.get(i).steadyTokensPerSecond() / alone.get(i).steadyTokensPerSecond();
     }
     long[] latencies =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.latenciesMs())).sorted().toArray();
     long[] firstTokens =
         runs.stream().flatMapToLong(run -> Arrays.stream(run.firstTokenMs())).sorted().toArray();
     out.printf(
-        "%-23s %8.0f  %8.2f  %s   %14d  %6d  %18d  %6d  %6d  %20.0f  %19.0f  %12.0f%n",
+        "%-23s %8.0f  %8.2f  %-16s  %15.0f  %-16s   %14d  %6d  %18d  %6d  %6d  %20.0f  %19.0f"
+            + "  %12.0f%n",
         phase.mode().label(),
         tps,
         tps / base,
-        String.format(
-            "%.2f (%.2f-%.2f)",
-            median(paired),
-            Arrays.stream(paired).min().orElse(0),
-            Arrays.stream(paired).max().orElse(0)),
+        medianAndRange(paired),
+        median(runs.stream().mapToDouble(Run::steadyTokensPerSecond).toArray()),
+        medianAndRange(steadyPaired),
         percentile(latencies, 0.50),
         percentile(latencies, 0.99),
         percentile(firstTokens, 0.50),
@@ -684,6 +697,14 @@ public final class BenchPipelineCommand implements Callable<Integer> {
         cpuPerToken(runs, run -> run.cpu().service()),
         cpuPerToken(runs, run -> run.cpu().broker()),
         cpuPerToken(runs, run -> run.cpu().compile()));
+  }
+
+  private static String medianAndRange(double[] ratios) {
+    return String.format(
+        "%.2f (%.2f-%.2f)",
+        median(ratios),
+        Arrays.stream(ratios).min().orElse(0),
+        Arrays.stream(ratios).max().orElse(0));
   }
 
   /** One line of the first-token table: percentiles over the lone requests, in milliseconds. */
@@ -755,12 +776,73 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The loop's output over a run, step by step: when it had emitted how many tokens. A run's steady
+   * rate is its tokens/s from the moment a tenth of its tokens were out to the moment nine tenths
+   * were: every slot busy, leaving out the run's start (under exactly-once the first tokens wait
+   * for the prompts' claims and verdicts to commit) and its drain (the last requests generating
+   * alone), which a service under continuous load does not go through. Both paths count the same
+   * emissions at the same place, the loop, so the ratio of steady rates is what the Kafka path's
+   * work on the same cores takes from the engine.
+   */
+  private static final class Timeline implements GenerationLoop.StepObserver {
+    private final GenerationLoop loop;
+    private long[] nanos = new long[4096];
+    private long[] tokens = new long[4096];
+    private int size;
+
+    Timeline(GenerationLoop loop) {
+      this.loop = loop;
+      loop.observe(this);
+    }
+
+    /** Starts a run's timeline at the loop's count now. */
+    synchronized void start() {
+      size = 0;
+      append();
+    }
+
+    @Override
+    public synchronized void onStep(GenerationLoop.StepStats step) {
+      append();
+    }
+
+    private void append() {
+      if (size == nanos.length) {
+        nanos = Arrays.copyOf(nanos, 2 * size);
+        tokens = Arrays.copyOf(tokens, 2 * size);
+      }
+      nanos[size] = System.nanoTime();
+      tokens[size] = loop.stats().generatedTokens();
+      size++;
+    }
+
+    /** Tokens/s between the steps that took the run past 10% and 90% of its tokens. */
+    synchronized double steadyTokensPerSecond() {
+      long total = tokens[size - 1] - tokens[0];
+      int from = firstStepReaching(tokens[0] + total / 10);
+      int to = firstStepReaching(tokens[0] + total * 9 / 10);
+      return to <= from
+          ? Double.NaN
+          : (tokens[to] - tokens[from]) * 1e9 / (nanos[to] - nanos[from]);
+    }
+
+    private int firstStepReaching(long count) {
+      int i = 0;
+      while (tokens[i] < count) {
+        i++;
+      }
+      return i;
+    }
+  }
+
   /** The same requests on the loop directly: the ceiling the pipeline is measured against. */
   private Run engineAlone(LocalKafkaCluster kafka, ServedModel served) throws InterruptedException {
     Watch watch = new Watch(prompts);
     List<int[]> ids = promptIds(served);
     settle(kafka);
     Cpu before = Cpu.now(kafka);
+    timeline.start();
     long start = System.nanoTime();
     for (int i = 0; i < prompts; i++) {
       served
@@ -771,7 +853,13 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     watch.done.await();
     double seconds = (System.nanoTime() - start) / 1e9;
     return new Run(
-        watch.tokens.get(), seconds, new long[0], new long[0], Cpu.now(kafka).since(before), 0);
+        watch.tokens.get(),
+        seconds,
+        timeline.steadyTokensPerSecond(),
+        new long[0],
+        new long[0],
+        Cpu.now(kafka).since(before),
+        0);
   }
 
   /**
@@ -914,6 +1002,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     long bytesBefore = topicBytes(kafka, pipeline.tokenTopic());
     settle(kafka);
     Cpu before = Cpu.now(kafka);
+    timeline.start();
     long start = System.nanoTime();
     Map<String, Long> sentAtMs = new HashMap<>();
     for (int i = 0; i < prompts; i++) {
@@ -958,6 +1047,7 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     return new Run(
         tokens,
         seconds,
+        timeline.steadyTokensPerSecond(),
         latencies.stream().mapToLong(Long::longValue).toArray(),
         firstTokens.stream().mapToLong(Long::longValue).toArray(),
         cpu,

@@ -218,6 +218,15 @@ public final class BenchPipelineCommand implements Callable<Integer> {
   Integer lingerMs;
 
   @Option(
+      names = "--commit-interval-ms",
+      description =
+          "commit.interval.ms of Kafka Streams (default: the deployment's, 100 under"
+              + " exactly_once_v2, LATENTSTREAM_COMMIT_INTERVAL_MS, and 30 s under at_least_once):"
+              + " under exactly-once each commit is a transaction, whose broker work the interval's"
+              + " tokens share, and tokens become visible at commits.")
+  Integer commitIntervalMs;
+
+  @Option(
       names = "--probes",
       defaultValue = "20",
       description =
@@ -614,6 +623,9 @@ public final class BenchPipelineCommand implements Callable<Integer> {
     }
     if (lingerMs != null) {
       overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
+    }
+    if (commitIntervalMs != null) {
+      overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
     }
     return overrides;
   }

@@ -72,6 +72,11 @@ public enum DType {
     }
   }
 
+  /** The value of an F8_E4M3 byte. */
+  public static float e4m3(byte bits) {
+    return E4M3[bits & 0xff];
+  }
+
   /** IEEE binary16 to binary32 (Java 17 has no Float.float16ToFloat). */
   static float halfToFloat(short h) {
     int sign = (h & 0x8000) << 16;

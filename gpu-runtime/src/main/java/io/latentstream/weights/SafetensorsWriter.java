@@ -3,38 +3,95 @@ package io.latentstream.weights;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
 
 /**
- * Writes a safetensors file from fp32 arrays, stored as F32 or BF16 (round to nearest even). Used
- * by {@code latentstream logits --out} and by tests that build synthetic checkpoints.
+ * Writes a safetensors file. The header is written first, from the declared dtypes and shapes; then
+ * each tensor's {@link Elements} are opened in turn and asked for its bytes a chunk at a time, so
+ * that a file of any size is written without holding its tensors in memory. fp32 arrays can be
+ * added directly, stored as F32 or BF16 (round to nearest even). Used by {@code latentstream logits
+ * --out}, by {@link CheckpointWriter} and by tests that build checkpoints.
  */
 public final class SafetensorsWriter {
-  private record Entry(DType dtype, long[] shape, float[] data) {}
+  /** Bytes asked of an {@link Elements} at once: a whole number of elements of any dtype. */
+  private static final int CHUNK = 1 << 20;
 
-  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  /** A tensor's data, produced in order, as it is written. */
+  @FunctionalInterface
+  public interface Elements {
+    /**
+     * Puts the tensor's next elements, little-endian, into every remaining byte of dst (a whole
+     * number of elements).
+     */
+    void next(ByteBuffer dst);
+  }
 
-  /** Adds a tensor; data.length must equal the product of shape. */
-  public SafetensorsWriter add(String name, DType dtype, float[] data, long... shape) {
-    long n = 1;
+  private record Entry(String name, DType dtype, long[] shape, Supplier<Elements> data) {
+    long bytes() {
+      return SafetensorsWriter.bytes(dtype, shape);
+    }
+  }
+
+  /** The stored size of a tensor. */
+  public static long bytes(DType dtype, long... shape) {
+    long n = dtype.bytes();
     for (long d : shape) {
       n *= d;
     }
-    if (n != data.length) {
-      throw new IllegalArgumentException(name + ": " + data.length + " values for shape of " + n);
-    }
+    return n;
+  }
+
+  private final List<Entry> entries = new ArrayList<>();
+
+  /** Adds a tensor stored as F32 or BF16; data.length must equal the product of shape. */
+  public SafetensorsWriter add(String name, DType dtype, float[] data, long... shape) {
     if (dtype != DType.F32 && dtype != DType.BF16) {
       throw new IllegalArgumentException(name + ": the writer stores F32 or BF16, not " + dtype);
     }
-    entries.put(name, new Entry(dtype, shape.clone(), data));
+    long n = bytes(dtype, shape) / dtype.bytes();
+    if (n != data.length) {
+      throw new IllegalArgumentException(name + ": " + data.length + " values for shape of " + n);
+    }
+    return add(
+        name,
+        dtype,
+        shape,
+        () -> {
+          int[] at = {0};
+          return dst -> {
+            while (dst.hasRemaining()) {
+              float v = data[at[0]++];
+              if (dtype == DType.F32) {
+                dst.putFloat(v);
+              } else {
+                dst.putShort(toBf16(v));
+              }
+            }
+          };
+        });
+  }
+
+  /** Adds a tensor whose elements data opens when the file is written. */
+  public SafetensorsWriter add(String name, DType dtype, long[] shape, Supplier<Elements> data) {
+    entries.add(new Entry(name, dtype, shape.clone(), data));
     return this;
+  }
+
+  /** The tensor data added so far, in bytes (the file adds its header). */
+  public long dataBytes() {
+    long n = 0;
+    for (Entry e : entries) {
+      n += e.bytes();
+    }
+    return n;
   }
 
   public void write(Path file) throws IOException {
@@ -42,39 +99,48 @@ public final class SafetensorsWriter {
     ObjectNode header = json.createObjectNode();
     header.putObject("__metadata__").put("format", "pt");
     long offset = 0;
-    for (Map.Entry<String, Entry> e : entries.entrySet()) {
-      Entry t = e.getValue();
-      long len = (long) t.data.length * t.dtype.bytes();
-      ObjectNode n = header.putObject(e.getKey());
+    for (Entry t : entries) {
+      ObjectNode n = header.putObject(t.name);
       n.put("dtype", t.dtype.name());
       var shape = n.putArray("shape");
       for (long d : t.shape) {
         shape.add(d);
       }
-      n.putArray("data_offsets").add(offset).add(offset + len);
-      offset += len;
+      n.putArray("data_offsets").add(offset).add(offset + t.bytes());
+      offset += t.bytes();
     }
     byte[] h = json.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
     int padded = (h.length + 7) / 8 * 8;
-    try (OutputStream out = Files.newOutputStream(file)) {
-      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-      out.write(len.array());
-      out.write(h);
-      for (int i = h.length; i < padded; i++) {
-        out.write(' ');
-      }
-      for (Entry t : entries.values()) {
-        ByteBuffer b =
-            ByteBuffer.allocate(t.data.length * t.dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : t.data) {
-          if (t.dtype == DType.F32) {
-            b.putFloat(v);
-          } else {
-            b.putShort(toBf16(v));
+    ByteBuffer start = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    start.putLong(padded).put(h);
+    while (start.hasRemaining()) {
+      start.put((byte) ' ');
+    }
+    try (FileChannel out =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      writeFully(out, start.flip());
+      ByteBuffer chunk = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+      for (Entry t : entries) {
+        Elements elements = t.data.get();
+        for (long left = t.bytes(); left > 0; left -= chunk.limit()) {
+          chunk.clear().limit((int) Math.min(CHUNK, left));
+          elements.next(chunk);
+          if (chunk.hasRemaining()) {
+            throw new IllegalStateException(t.name + ": its elements stopped short of its shape");
           }
+          writeFully(out, chunk.flip());
         }
-        out.write(b.array());
       }
+    }
+  }
+
+  private static void writeFully(FileChannel out, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      out.write(b);
     }
   }
 

@@ -4,7 +4,10 @@ import io.latentstream.engine.Engine;
 import io.latentstream.engine.Sequence;
 import io.latentstream.engine.StepRequest;
 import io.latentstream.engine.StepResult;
+import io.latentstream.model.ModelConfig;
 import io.latentstream.runtime.Backends;
+import io.latentstream.weights.Checkpoint;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -12,8 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IDefaultValueProvider;
@@ -26,6 +31,11 @@ import picocli.CommandLine.Option;
  * The engine benchmark of issue 3: greedy decode tokens/s at batch 1 and batch B after a prompt,
  * prefill time of a long prompt, peak memory; medians over repetitions after warm-up. On either
  * backend ({@code --backend}): the same program through the Engine interface.
+ *
+ * <p>Issue 23's figures beside them: this machine's memory bandwidth, measured first in the same
+ * run; the weight bytes a batch-1 decode step streams as stored ({@link DecodeTraffic}) and the
+ * rate that bandwidth allows over them, of which the measured batch-1 rate is a fraction; the
+ * load's time and rate; resident memory after the load and at its peak, against the weight bytes.
  */
 @Command(
     name = "bench-engine",
@@ -70,6 +80,14 @@ final class BenchEngineCommand extends EngineCommand {
 
   @Option(names = "--threads", description = "CPU backend: kernel threads (default: one per core).")
   Integer threads;
+
+  @Option(
+      names = "--bandwidth-mib",
+      defaultValue = "512",
+      description =
+          "Buffer of the memory bandwidth measurement, far above the last-level cache (default"
+              + " ${DEFAULT-VALUE}).")
+  int bandwidthMib;
 
   @Option(
       names = "--mtp",
@@ -129,10 +147,48 @@ final class BenchEngineCommand extends EngineCommand {
     }
   }
 
+  /** What the run measures before its decode runs, and the weights it streams. */
+  private record Setup(
+      MemoryBandwidth bandwidth,
+      long weightBytes,
+      long decodeBytesPerToken,
+      double loadSeconds,
+      long rssAfterLoadKib) {}
+
   @Override
   void run() throws Exception {
+    if (mtp) {
+      try (Backends.Loaded loaded = load()) {
+        runMtp(loaded.engine());
+      }
+      return;
+    }
+    if (bandwidthMib <= 0) {
+      throw new IllegalArgumentException("--bandwidth-mib must be positive");
+    }
+    int workers = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    MemoryBandwidth bandwidth = MemoryBandwidth.measure((long) bandwidthMib << 20, workers, 7);
+    // The buffer is garbage now: collect it and restart the peaks, so that the peaks reported are
+    // the engine's, not the measurement's.
+    System.gc();
+    resetPeaks();
+    ModelConfig config = options.config();
+    Map<String, Long> stored = new HashMap<>();
+    try (Checkpoint ck = Checkpoint.open(options.model, Checkpoint.Progress.NONE)) {
+      ck.tensors().forEach((name, t) -> stored.put(name, t.end() - t.begin()));
+    }
+    long weightBytes = stored.values().stream().mapToLong(Long::longValue).sum();
+    long t0 = System.nanoTime();
     try (Backends.Loaded loaded = load()) {
-      run(loaded);
+      double loadSeconds = (System.nanoTime() - t0) / 1e9;
+      Setup setup =
+          new Setup(
+              bandwidth,
+              weightBytes,
+              DecodeTraffic.weightBytesPerToken(config, stored),
+              loadSeconds,
+              statusKib("VmRSS"));
+      run(loaded, setup);
     }
   }
 
@@ -151,29 +207,29 @@ final class BenchEngineCommand extends EngineCommand {
         Backends.CudaSizes.forLoop(running, Math.max(prefill, 512), 256L << 20));
   }
 
-  private void run(Backends.Loaded loaded) throws Exception {
-    Engine engine = loaded.engine();
-    if (mtp) {
-      if (!engine.hasMtp()) {
-        throw new IllegalArgumentException(options.model + " has no MTP module");
-      }
-      List<int[]> prompts =
-          mtpPrompts.stream()
-              .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
-              .toList();
-      List<MtpBenchmark.Drafting> settings = new ArrayList<>();
-      for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
-        for (String confidence : minConfidences) {
-          settings.add(
-              new MtpBenchmark.Drafting(
-                  engine.withDraftVocab(vocab),
-                  confidence.equals("auto") ? null : Float.valueOf(confidence)));
-        }
-      }
-      new MtpBenchmark(engine, prompts, newTokens, concurrency, settings)
-          .run(cli().getOut(), warmup, reps);
-      return;
+  private void runMtp(Engine engine) {
+    if (!engine.hasMtp()) {
+      throw new IllegalArgumentException(options.model + " has no MTP module");
     }
+    List<int[]> prompts =
+        mtpPrompts.stream()
+            .map(ids -> Arrays.stream(ids.split(",")).mapToInt(Integer::parseInt).toArray())
+            .toList();
+    List<MtpBenchmark.Drafting> settings = new ArrayList<>();
+    for (int vocab : draftVocabs != null ? draftVocabs : List.of(engine.draftVocab())) {
+      for (String confidence : minConfidences) {
+        settings.add(
+            new MtpBenchmark.Drafting(
+                engine.withDraftVocab(vocab),
+                confidence.equals("auto") ? null : Float.valueOf(confidence)));
+      }
+    }
+    new MtpBenchmark(engine, prompts, newTokens, concurrency, settings)
+        .run(cli().getOut(), warmup, reps);
+  }
+
+  private void run(Backends.Loaded loaded, Setup setup) {
+    Engine engine = loaded.engine();
     int[] prompt = options.ids(engine.config());
     int[] longPrompt = new Random(42).ints(prefill, 2, engine.config().vocabSize()).toArray();
     double[] b1 = new double[reps];
@@ -216,11 +272,68 @@ final class BenchEngineCommand extends EngineCommand {
     out.printf("decode batch %d: %.0f tokens/s%n", batch, median(bn));
     out.printf("prefill %d tokens: %.1f ms%n", prefill, median(pf));
     out.printf("prefill %d tokens: %.1f ms of main-thread CPU%n", prefill, median(cpuPf));
-    out.printf("peak heap %d MiB, peak RSS %s%n", peakHeapMiB(), peakRss());
+    long peakRssKib = statusKib("VmHWM");
     out.printf(
+        "peak heap %d MiB, peak RSS %s%n",
+        peakHeapMiB(), peakRssKib < 0 ? "n/a" : peakRssKib + " kB");
+    MemoryBandwidth bw = setup.bandwidth();
+    out.printf(
+        Locale.ROOT,
+        "memory bandwidth: read %.1f GB/s, copy %.1f GB/s (%d MiB, %d threads, median of %d,"
+            + " measured before the load)%n",
+        bw.readGbS(),
+        bw.copyGbS(),
+        bw.bytes() >> 20,
+        bw.threads(),
+        bw.passes());
+    out.printf(
+        Locale.ROOT,
+        "load: %.2f s for %.1f MB of weights (%.0f MB/s); RSS after load %d MiB%n",
+        setup.loadSeconds(),
+        setup.weightBytes() / 1e6,
+        setup.weightBytes() / 1e6 / setup.loadSeconds(),
+        setup.rssAfterLoadKib() >> 10);
+    double bound = bw.readGbS() * 1e9 / setup.decodeBytesPerToken();
+    out.printf(
+        Locale.ROOT,
+        "decode batch 1 bound: %.1f tokens/s (%.1f MB of stored weights per token at %.1f GB/s);"
+            + " measured %.2f of it%n",
+        bound,
+        setup.decodeBytesPerToken() / 1e6,
+        bw.readGbS(),
+        median(b1) / bound);
+    double peakOfWeights = (peakRssKib << 10) / (double) setup.weightBytes();
+    out.printf(
+        Locale.ROOT,
+        "peak RSS since the load: %d MiB, %.2f x the %.1f MB of weights%n",
+        peakRssKib >> 10,
+        peakOfWeights,
+        setup.weightBytes() / 1e6);
+    out.printf(
+        Locale.ROOT,
         "{\"decode_b1_tok_s\":%.0f,\"decode_b%d_tok_s\":%.0f,\"prefill_%d_ms\":%.1f,"
-            + "\"peak_heap_mib\":%d}%n",
-        median(b1), batch, median(bn), prefill, median(pf), peakHeapMiB());
+            + "\"peak_heap_mib\":%d,\"read_gb_s\":%.2f,\"copy_gb_s\":%.2f,"
+            + "\"decode_bytes_per_token\":%d,\"decode_b1_bound_tok_s\":%.1f,"
+            + "\"decode_b1_of_bound\":%.3f,\"load_s\":%.2f,\"load_mb_s\":%.0f,"
+            + "\"weight_bytes\":%d,\"rss_after_load_mib\":%d,\"peak_rss_mib\":%d,"
+            + "\"peak_rss_of_weights\":%.2f}%n",
+        median(b1),
+        batch,
+        median(bn),
+        prefill,
+        median(pf),
+        peakHeapMiB(),
+        bw.readGbS(),
+        bw.copyGbS(),
+        setup.decodeBytesPerToken(),
+        bound,
+        median(b1) / bound,
+        setup.loadSeconds(),
+        setup.weightBytes() / 1e6 / setup.loadSeconds(),
+        setup.weightBytes(),
+        setup.rssAfterLoadKib() >> 10,
+        peakRssKib >> 10,
+        peakOfWeights);
   }
 
   /** Seconds to decode newTokens greedy tokens in each of n sequences (prompt prefill excluded). */
@@ -254,7 +367,7 @@ final class BenchEngineCommand extends EngineCommand {
     return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
   }
 
-  private static double median(double[] v) {
+  static double median(double[] v) {
     double[] s = v.clone();
     Arrays.sort(s);
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -270,17 +383,30 @@ final class BenchEngineCommand extends EngineCommand {
     return peak >> 20;
   }
 
-  /** The process's resident high-water mark (Linux VmHWM), or "n/a". */
-  private static String peakRss() {
+  /** A field of /proc/self/status in kB (VmRSS, VmHWM), or -1 where there is none (not Linux). */
+  private static long statusKib(String field) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (line.startsWith("VmHWM:")) {
-          return line.substring(6).trim();
+        if (line.startsWith(field + ":")) {
+          return Long.parseLong(line.substring(field.length() + 1).replace("kB", "").trim());
         }
       }
-    } catch (Exception e) {
+    } catch (IOException | RuntimeException e) {
       // Not Linux: the heap figure stands alone.
     }
-    return "n/a";
+    return -1;
+  }
+
+  /**
+   * Restarts the heap pools' peaks and VmHWM at their present sizes (Linux: 5 to
+   * /proc/self/clear_refs); where the latter fails, the peak RSS counts from the process's start.
+   */
+  private static void resetPeaks() {
+    ManagementFactory.getMemoryPoolMXBeans().forEach(MemoryPoolMXBean::resetPeakUsage);
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+    } catch (IOException | RuntimeException e) {
+      // Not Linux, or not allowed: the peak then includes the bandwidth buffer.
+    }
   }
 }

@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       LogitsCommand.class,
       BenchEngineCommand.class,
+      RandomCheckpointCommand.class,
       TokenizeCommand.class,
       DetokenizeCommand.class,
       BrokerCommand.class,

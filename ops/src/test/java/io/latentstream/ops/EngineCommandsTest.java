@@ -123,6 +123,60 @@ class EngineCommandsTest {
     assertEquals("auto", given.options.backend.name);
   }
 
+  /**
+   * The decode benchmark's JSON line keeps the figures other tools read and adds issue 23's:
+   * bandwidth, decode weight bytes and bound, load, resident memory.
+   */
+  @Test
+  void benchEngineReportsBandwidthBoundLoadAndMemory() throws Exception {
+    Result r =
+        run(
+            "bench-engine",
+            "--model",
+            BROWN,
+            "--new-tokens",
+            "4",
+            "--batch",
+            "2",
+            "--prefill",
+            "8",
+            "--warmup",
+            "0",
+            "--reps",
+            "1",
+            "--bandwidth-mib",
+            "64");
+    assertEquals(0, r.exitCode(), r.err());
+    String line = r.out().lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow();
+    JsonNode json = new ObjectMapper().readTree(line);
+    for (String key :
+        List.of(
+            "decode_b1_tok_s",
+            "decode_b2_tok_s",
+            "prefill_8_ms",
+            "peak_heap_mib",
+            "read_gb_s",
+            "copy_gb_s",
+            "decode_bytes_per_token",
+            "decode_b1_bound_tok_s",
+            "decode_b1_of_bound",
+            "load_s",
+            "load_mb_s",
+            "weight_bytes",
+            "rss_after_load_mib",
+            "peak_rss_mib",
+            "peak_rss_of_weights")) {
+      assertTrue(json.has(key), key + " in " + line);
+    }
+    assertEquals(33_432_384L, json.get("weight_bytes").asLong(), "the index's total_size");
+    assertTrue(json.get("read_gb_s").asDouble() > 0, line);
+    double bound =
+        json.get("read_gb_s").asDouble() * 1e9 / json.get("decode_bytes_per_token").asLong();
+    assertEquals(bound, json.get("decode_b1_bound_tok_s").asDouble(), bound * 0.01 + 0.1, line);
+    assertTrue(r.out().contains("decode batch 1: "), "the existing lines stay: " + r.out());
+    assertTrue(r.out().contains("memory bandwidth: read "), r.out());
+  }
+
   /** bench-engine --mtp on brown-mtp, 24 new tokens, no warm-up, one repetition, plus extra. */
   private static Result quickMtpBench(String... extra) {
     List<String> args =

@@ -72,6 +72,11 @@ public enum DType {
     }
   }
 
+  /** One OCP fp8 E4M3 value (as torch.float8_e4m3fn). */
+  static float e4m3(byte b) {
+    return E4M3[b & 0xff];
+  }
+
   /** IEEE binary16 to binary32 (Java 17 has no Float.float16ToFloat). */
   static float halfToFloat(short h) {
     int sign = (h & 0x8000) << 16;

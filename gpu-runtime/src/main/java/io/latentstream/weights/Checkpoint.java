@@ -199,11 +199,18 @@ public final class Checkpoint implements AutoCloseable {
   /** Bytes per chunk when a tensor is converted on its way in: divides every dtype's size. */
   private static final int CHUNK_BYTES = 1 << 20;
 
-  /** A chunk buffer for reading t, counting t as read. */
+  /**
+   * One direct chunk buffer for every tensor converted on its way in: a heap buffer per tensor was
+   * a 1 MiB humongous object each time, garbage the collector let pile up to gigabytes while a
+   * model loaded.
+   */
+  private final ByteBuffer chunk =
+      ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+
+  /** The chunk buffer for reading t, counting t as read. */
   private ByteBuffer chunk(TensorInfo t) {
     count(t);
-    return ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, t.end() - t.begin()))
-        .order(ByteOrder.LITTLE_ENDIAN);
+    return chunk;
   }
 
   /** Fills chunk with t's bytes from byte {@code at} on (as many as fit), ready to get. */

@@ -1,5 +1,6 @@
 package io.latentstream.backend;
 
+import io.latentstream.weights.Weight;
 import java.util.function.IntConsumer;
 
 /**
@@ -8,8 +9,11 @@ import java.util.function.IntConsumer;
  * the call, nor on how work is split across threads): the engine's batch invariance rests on it.
  */
 public interface Kernels {
-  /** Converts row-major weights [rows, cols] into this backend's layout (done once, at load). */
-  Matrix pack(float[] w, int rows, int cols);
+  /**
+   * Converts a weight matrix [rows, cols] as the checkpoint stores it into this backend's layout
+   * (done once, at load). The backend may keep w's arrays.
+   */
+  Matrix pack(Weight w);
 
   /**
    * The first {@code rows} rows of a packed matrix as a matrix of their own, sharing its storage (a

@@ -2,16 +2,13 @@ package io.latentstream.model;
 
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.Matrix;
+import io.latentstream.weights.Weight;
 
 /** A bias-free linear layer y = x W^T, W [out, in] in its backend's packed layout. */
 public record Linear(Matrix w) {
-  /** Packs row-major weights [out, in] for the kernels that will run the layer. */
-  public static Linear of(Kernels k, float[] w, int out, int in) {
-    if (w.length != out * in) {
-      throw new IllegalArgumentException(
-          "weight holds " + w.length + " values, not " + out + "x" + in);
-    }
-    return new Linear(k.pack(w, out, in));
+  /** Packs weights [out, in] as stored for the kernels that will run the layer. */
+  public static Linear of(Kernels k, Weight w) {
+    return new Linear(k.pack(w));
   }
 
   public int out() {

@@ -3,6 +3,7 @@ package io.latentstream.model;
 import io.latentstream.backend.Kernels;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.TensorName;
+import io.latentstream.weights.Weight;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +17,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class Transformer {
   private final ModelConfig config;
-  private final float[] embed;
+
+  /** The embedding table [vocab, dim] as stored (bf16 stays bf16), widened row by row. */
+  private final Weight embed;
+
   private final Block[] layers;
   private final RMSNorm norm;
   private final Linear head;
@@ -24,7 +28,7 @@ public final class Transformer {
   private final ExpertLoad expertLoad;
 
   private Transformer(
-      ModelConfig config, float[] embed, Block[] layers, RMSNorm norm, Linear head, MTP mtp) {
+      ModelConfig config, Weight embed, Block[] layers, RMSNorm norm, Linear head, MTP mtp) {
     this.config = config;
     this.embed = embed;
     this.layers = layers;
@@ -74,7 +78,7 @@ public final class Transformer {
   public void embed(int[] tokens, int n, float[] dst, int dstOff, int dstStride) {
     int dim = config.hiddenSize();
     for (int t = 0; t < n; t++) {
-      System.arraycopy(embed, tokens[t] * dim, dst, dstOff + t * dstStride, dim);
+      embed.row(tokens[t], dst, dstOff + t * dstStride);
     }
   }
 
@@ -103,7 +107,7 @@ public final class Transformer {
   /** Reads every weight the config calls for, checking shapes, packed for the kernels k. */
   public static Transformer load(Checkpoint ck, ModelConfig c, Kernels k) throws IOException {
     int dim = c.hiddenSize();
-    float[] embed = ck.read(TensorName.EMBED.in(), c.vocabSize(), dim);
+    Weight embed = ck.weight(TensorName.EMBED.in(), c.vocabSize(), dim);
     Rope rope = new Rope(c);
     Block[] layers = new Block[c.numHiddenLayers()];
     for (int l = 0; l < layers.length; l++) {
@@ -112,7 +116,7 @@ public final class Transformer {
     RMSNorm norm = norm(ck, c, TensorName.NORM.in(), dim);
     Linear head =
         c.tieWordEmbeddings()
-            ? Linear.of(k, embed, c.vocabSize(), dim)
+            ? Linear.of(k, embed)
             : linear(ck, k, TensorName.HEAD.in(), c.vocabSize(), dim);
     MTP mtp = null;
     if (c.numNextnPredictLayers() > 0) {
@@ -144,6 +148,8 @@ public final class Transformer {
             qLora ? linear(ck, k, TensorName.WQ_B.in(l), qOut, c.qLoraRank()) : null,
             linear(ck, k, TensorName.WKV_A.in(l), c.latentDim(), dim),
             norm(ck, c, TensorName.KV_NORM.in(l), c.kvLoraRank()),
+            // fp32: MLA splits it into per-head fp32 matrices for the absorbed products, so
+            // this widened copy is transient (h * (nope + v) * kv_lora values, a small matrix).
             ck.read(TensorName.WKV_B.in(l), h * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
             linear(ck, k, TensorName.WO.in(l), dim, h * c.vHeadDim()));
     FeedForward ffn;
@@ -188,9 +194,10 @@ public final class Transformer {
 
   private static Linear linear(Checkpoint ck, Kernels k, String name, int out, int in)
       throws IOException {
-    return Linear.of(k, ck.read(name, out, in), out, in);
+    return Linear.of(k, ck.weight(name, out, in));
   }
 
+  /** Norm weights (and the gate bias) stay fp32: vectors, a few KB per layer. */
   private static RMSNorm norm(Checkpoint ck, ModelConfig c, String name, int dim)
       throws IOException {
     return new RMSNorm(ck.read(name, dim), (float) c.rmsNormEps());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,9 +17,10 @@ import java.util.Map;
 
 /**
  * A checkpoint directory: sharded safetensors through {@code model.safetensors.index.json}, or one
- * {@code model.safetensors}. Tensors are read by name into fp32 (the CPU backend's layout), fp8
- * weights dequantized with their {@code weight_scale_inv} block scales on the way; or, for a
- * backend whose kernels multiply by fp8 weights themselves, as stored ({@link #readFp8}).
+ * {@code model.safetensors}. Weight matrices are read by name as stored ({@link #weight}: bf16
+ * bits, fp8 bytes with their {@code weight_scale_inv} block scales) for a backend to pack; other
+ * tensors into fp32 ({@link #read}, fp8 dequantized with its block scales on the way). Tensors are
+ * read into heap arrays, never mapped, so nothing of the checkpoint stays resident after loading.
  */
 public final class Checkpoint implements AutoCloseable {
   /** Receives progress while tensors are read: bytes read so far out of the checkpoint's total. */
@@ -121,17 +123,18 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   /**
-   * Reads a tensor into fp32, checking its shape against what the config implies.
+   * Reads a tensor into fp32, checking its shape against what the config implies: for the small
+   * tensors kept in fp32 (norms, biases) and for backends that widen every weight.
    *
    * @throws WeightsException naming the file and tensor when it is missing or mis-shaped
    */
   public float[] read(String name, long... expectedShape) throws IOException {
     TensorInfo t = info(name, expectedShape);
-    float[] out = new float[Math.toIntExact(t.elements())];
-    t.dtype().decode(bytes(t), 0, out, 0, out.length);
     if (t.dtype() == DType.F8_E4M3) {
-      applyBlockScales(t, out);
+      return fp8(t).toFloats();
     }
+    float[] out = new float[Math.toIntExact(t.elements())];
+    decode(t, out);
     progress.loaded(name, bytesRead, totalBytes);
     return out;
   }
@@ -142,28 +145,88 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   /**
-   * An fp8 weight as stored, for a backend that multiplies by it without widening it: e4m3 values
-   * [rows, cols] and their fp32 block scales [ceil(rows / b), ceil(cols / b)] (weight_scale_inv), b
-   * the block size.
+   * Reads a weight matrix [rows, cols] as stored, for a backend to pack: bf16 as its bits, fp8 as
+   * its e4m3 bytes and block scales, any other dtype widened to fp32. The bytes are read straight
+   * into the returned arrays (no mapping, no fp32 copy).
+   *
+   * @throws WeightsException when it is missing or mis-shaped, or fp8 without scales
    */
-  public record Fp8Weight(byte[] values, float[] scales) {}
+  public Weight weight(String name, int rows, int cols) throws IOException {
+    TensorInfo t = info(name, rows, cols);
+    if (t.dtype() == DType.F8_E4M3) {
+      return fp8(t);
+    }
+    if (t.dtype() == DType.BF16) {
+      short[] bits = new short[Math.toIntExact(t.elements())];
+      ByteBuffer chunk = chunk(t);
+      for (long at = 0; at < t.end() - t.begin(); at += chunk.limit()) {
+        next(t, at, chunk).asShortBuffer().get(bits, (int) (at / 2), chunk.limit() / 2);
+      }
+      progress.loaded(name, bytesRead, totalBytes);
+      return new Weight.Bf16(bits, rows, cols);
+    }
+    float[] out = new float[Math.toIntExact(t.elements())];
+    decode(t, out);
+    progress.loaded(name, bytesRead, totalBytes);
+    return new Weight.F32(out, rows, cols);
+  }
 
   /**
-   * Reads an F8_E4M3 tensor's raw bytes and block scales, checking its shape.
+   * Reads an F8_E4M3 tensor's raw bytes and block scales, checking its shape: for a backend that
+   * multiplies by fp8 weights without widening them.
    *
    * @throws WeightsException when it is missing, mis-shaped, not fp8 or without scales
    */
-  public Fp8Weight readFp8(String name, long rows, long cols) throws IOException {
+  public Weight.Fp8 readFp8(String name, long rows, long cols) throws IOException {
     TensorInfo t = info(name, rows, cols);
     if (t.dtype() != DType.F8_E4M3) {
       throw new WeightsException(
           t.file() + ": tensor '" + name + "' is " + t.dtype() + ", not F8_E4M3");
     }
-    byte[] values = new byte[Math.toIntExact(t.elements())];
-    bytes(t).get(values);
+    return fp8(t);
+  }
+
+  /** An F8_E4M3 tensor's bytes, read in place, and its block scales. */
+  private Weight.Fp8 fp8(TensorInfo t) throws IOException {
     float[] scales = blockScales(t);
-    progress.loaded(name, bytesRead, totalBytes);
-    return new Fp8Weight(values, scales);
+    byte[] values = new byte[Math.toIntExact(t.elements())];
+    count(t);
+    byPath.get(t.file()).read(t, 0, ByteBuffer.wrap(values));
+    progress.loaded(t.name(), bytesRead, totalBytes);
+    return new Weight.Fp8(values, scales, blockSize, (int) t.shape()[0], (int) t.shape()[1]);
+  }
+
+  /** Bytes per chunk when a tensor is converted on its way in: divides every dtype's size. */
+  private static final int CHUNK_BYTES = 1 << 20;
+
+  /**
+   * One direct chunk buffer for every tensor converted on its way in: a heap buffer per tensor was
+   * a 1 MiB humongous object each time, garbage the collector let pile up to gigabytes while a
+   * model loaded.
+   */
+  private final ByteBuffer chunk =
+      ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+
+  /** The chunk buffer for reading t, counting t as read. */
+  private ByteBuffer chunk(TensorInfo t) {
+    count(t);
+    return chunk;
+  }
+
+  /** Fills chunk with t's bytes from byte {@code at} on (as many as fit), ready to get. */
+  private ByteBuffer next(TensorInfo t, long at, ByteBuffer chunk) throws IOException {
+    chunk.clear().limit((int) Math.min(chunk.capacity(), t.end() - t.begin() - at));
+    byPath.get(t.file()).read(t, at, chunk);
+    return chunk.flip();
+  }
+
+  /** Decodes a tensor into fp32 chunk by chunk. */
+  private void decode(TensorInfo t, float[] out) throws IOException {
+    int size = t.dtype().bytes();
+    ByteBuffer chunk = chunk(t);
+    for (long at = 0; at < t.end() - t.begin(); at += chunk.limit()) {
+      t.dtype().decode(next(t, at, chunk), 0, out, (int) (at / size), chunk.limit() / size);
+    }
   }
 
   private TensorInfo find(String name) throws WeightsException {
@@ -190,23 +253,8 @@ public final class Checkpoint implements AutoCloseable {
     return t;
   }
 
-  /** A tensor's stored bytes, counted as read. */
-  private ByteBuffer bytes(TensorInfo t) throws IOException {
+  private void count(TensorInfo t) {
     bytesRead += t.end() - t.begin();
-    return byPath.get(t.file()).bytes(t);
-  }
-
-  /** Multiplies each 128x128 (block-size) tile by its scale: DeepSeek-V3's weight_dequant. */
-  private void applyBlockScales(TensorInfo t, float[] w) throws IOException {
-    float[] s = blockScales(t);
-    int rows = (int) t.shape()[0];
-    int cols = (int) t.shape()[1];
-    int bc = (cols + blockSize - 1) / blockSize;
-    for (int r = 0; r < rows; r++) {
-      for (int c = 0; c < cols; c++) {
-        w[r * cols + c] *= s[(r / blockSize) * bc + c / blockSize];
-      }
-    }
   }
 
   /** An fp8 tensor's {@code weight_scale_inv}: one fp32 scale per tile, row-major. */

@@ -72,9 +72,9 @@ public enum DType {
     }
   }
 
-  /** The value of an F8_E4M3 byte. */
-  public static float e4m3(byte bits) {
-    return E4M3[bits & 0xff];
+  /** One OCP fp8 E4M3 value (as torch.float8_e4m3fn). */
+  public static float e4m3(byte b) {
+    return E4M3[b & 0xff];
   }
 
   /** IEEE binary16 to binary32 (Java 17 has no Float.float16ToFloat). */

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -16,9 +15,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One safetensors file: its header parsed and validated, each tensor's bytes memory-mapped on
- * demand. Mapping per tensor (not per file) keeps shards above 2 GiB readable; a single tensor must
- * stay below 2 GiB, which every DeepSeek-V3 tensor does.
+ * One safetensors file: its header parsed and validated, each tensor's bytes read on demand by
+ * positional reads into the caller's buffer (no memory mapping: mapped pages count in the process's
+ * RSS until the mapping is garbage collected, so a loaded model would hold its checkpoint twice).
+ * Shards above 2 GiB are fine; {@link #bytes} needs a tensor below 2 GiB, which every DeepSeek-V3
+ * tensor is.
  */
 public final class SafetensorsFile implements AutoCloseable {
   /** Headers are JSON of a few MB even for the largest shards; more means a corrupt file. */
@@ -146,15 +147,52 @@ public final class SafetensorsFile implements AutoCloseable {
     return tensors;
   }
 
-  /** The tensor's bytes, mapped read-only, little-endian, position 0 at its first element. */
+  /**
+   * The tensor's bytes read into a heap buffer, little-endian, position 0 at its first element. A
+   * copy, not a mapping: mapped pages would stay in the process's RSS until the buffer is garbage
+   * collected.
+   */
   public ByteBuffer bytes(TensorInfo t) throws IOException {
     long len = t.end() - t.begin();
     if (len > Integer.MAX_VALUE) {
       throw new WeightsException(t + ": tensors above 2 GiB are not supported");
     }
-    MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), len);
-    return m.order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = ByteBuffer.allocate((int) len).order(ByteOrder.LITTLE_ENDIAN);
+    read(t, 0, b);
+    return b.flip();
   }
+
+  /**
+   * Fills dst's remaining bytes with the tensor's bytes from byte {@code offset} on, by positional
+   * reads of at most {@link #READ_BYTES} (a larger heap read would make the JDK allocate, and cache
+   * per thread, a direct buffer as large as the read).
+   *
+   * @throws WeightsException when the file ends first
+   */
+  public void read(TensorInfo t, long offset, ByteBuffer dst) throws IOException {
+    if (offset < 0 || offset + dst.remaining() > t.end() - t.begin()) {
+      throw new IllegalArgumentException(
+          t + ": bytes [" + offset + ", " + (offset + dst.remaining()) + ") out of range");
+    }
+    long at = dataStart + t.begin() + offset;
+    int limit = dst.limit();
+    try {
+      while (dst.hasRemaining()) {
+        dst.limit(Math.min(limit, dst.position() + READ_BYTES));
+        int n = channel.read(dst, at);
+        if (n < 0) {
+          throw new WeightsException(t + ": truncated file (ends at byte " + at + ")");
+        }
+        at += n;
+        dst.limit(limit);
+      }
+    } finally {
+      dst.limit(limit);
+    }
+  }
+
+  /** The largest single read: {@link #read} goes through a temporary direct buffer this large. */
+  private static final int READ_BYTES = 1 << 20;
 
   @Override
   public void close() throws IOException {

@@ -2,6 +2,7 @@ package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.Matrix;
+import io.latentstream.weights.Weight;
 import java.util.function.IntConsumer;
 
 /**
@@ -9,12 +10,12 @@ import java.util.function.IntConsumer;
  * these.
  */
 public final class ReferenceKernels implements Kernels {
-  /** Row-major weights, as stored in the checkpoint. */
+  /** Row-major fp32 weights: bf16 widened, fp8 dequantized (its value times its block scale). */
   record RowMajor(float[] w, int rows, int cols) implements Matrix {}
 
   @Override
-  public Matrix pack(float[] w, int rows, int cols) {
-    return new RowMajor(w, rows, cols);
+  public Matrix pack(Weight w) {
+    return new RowMajor(w.toFloats(), w.rows(), w.cols());
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.latentstream.backend.cpu;
 
 import io.latentstream.backend.Kernels;
 import io.latentstream.backend.Matrix;
+import io.latentstream.weights.Weight;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -54,15 +55,46 @@ public final class VectorKernels implements Kernels {
    */
   record Packed(int[] bf16, int rows, int cols) implements Matrix {}
 
-  /** Weights not exactly representable in bf16 (dequantized fp8): row-major fp32, dot products. */
+  /**
+   * fp32 weights not exactly representable in bf16 (or fp8 whose scale blocks are not whole lane
+   * blocks of {@link Fp8Matmul}, dequantized): row-major fp32, dot products.
+   */
   record RowMajor(float[] w, int rows, int cols) implements Matrix {}
 
   private static final int BLOCK = 2 * L;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
   private static final int HIGH_HALF = 0xffff0000;
 
+  /**
+   * bf16 bits go straight into {@link Packed}, fp8 into {@link Fp8Matmul}'s layout (dequantized to
+   * fp32 when its scale blocks are not whole lane blocks), fp32 into {@link Packed} when every
+   * value is bf16-exact, else {@link RowMajor}.
+   */
   @Override
-  public Matrix pack(float[] w, int rows, int cols) {
+  public Matrix pack(Weight w) {
+    if (w instanceof Weight.Fp8 q && Fp8Matmul.fits(q)) {
+      return Fp8Matmul.pack(q);
+    }
+    if (w instanceof Weight.Bf16 b) {
+      return packBf16(b.bits(), b.rows(), b.cols());
+    }
+    return pack(w instanceof Weight.F32 f ? f.values() : w.toFloats(), w.rows(), w.cols());
+  }
+
+  private static Packed packBf16(short[] bits, int rows, int cols) {
+    int[] h = new int[(rows + BLOCK - 1) / BLOCK * cols * L];
+    for (int r = 0; r < rows; r++) {
+      int j = r % BLOCK;
+      int base = r / BLOCK * cols * L + j % L;
+      int shift = j < L ? 0 : 16;
+      for (int c = 0; c < cols; c++) {
+        h[base + c * L] |= (bits[r * cols + c] & 0xffff) << shift;
+      }
+    }
+    return new Packed(h, rows, cols);
+  }
+
+  private Matrix pack(float[] w, int rows, int cols) {
     for (float v : w) {
       if ((Float.floatToRawIntBits(v) & 0xffff) != 0) {
         return new RowMajor(w, rows, cols);
@@ -89,6 +121,9 @@ public final class VectorKernels implements Kernels {
   @Override
   public Matrix firstRows(Matrix m, int rows) {
     Kernels.checkFirstRows(m, rows);
+    if (m instanceof Fp8Matmul.Packed q) {
+      return Fp8Matmul.firstRows(q, rows);
+    }
     return m instanceof RowMajor w
         ? new RowMajor(w.w(), rows, w.cols())
         : new Packed(((Packed) m).bf16(), rows, m.cols());
@@ -110,6 +145,23 @@ public final class VectorKernels implements Kernels {
     int rows = m.rows();
     int cols = m.cols();
     long work = (long) rows * cols * n;
+    if (m instanceof Fp8Matmul.Packed q) {
+      int blocks = q.blocks();
+      int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, blocks);
+      splitRun(
+          chunks,
+          c ->
+              Fp8Matmul.multiply(
+                  q,
+                  x,
+                  xOff,
+                  n,
+                  y,
+                  yOff,
+                  (int) ((long) blocks * c / chunks),
+                  (int) ((long) blocks * (c + 1) / chunks)));
+      return;
+    }
     if (m instanceof RowMajor w) {
       int chunks = work < PARALLEL_WORK ? 1 : Math.min(threads, rows);
       splitRun(

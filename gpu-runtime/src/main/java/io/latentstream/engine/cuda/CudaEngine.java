@@ -21,6 +21,7 @@ import io.latentstream.sampling.SamplingParams;
 import io.latentstream.weights.Checkpoint;
 import io.latentstream.weights.DType;
 import io.latentstream.weights.TensorName;
+import io.latentstream.weights.Weight;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -947,7 +948,7 @@ public final class CudaEngine implements Engine {
   /** A linear layer's weight [n, k]: fp8 with its block scales when stored so, else bf16. */
   private DeviceWeight linearWeight(Checkpoint ck, String name, int n, int k) throws IOException {
     if (staysFp8(ck, name)) {
-      Checkpoint.Fp8Weight w = ck.readFp8(name, n, k);
+      Weight.Fp8 w = ck.readFp8(name, n, k);
       return DeviceWeight.fp8(device.upload(w.values()), device.upload(w.scales()));
     }
     return DeviceWeight.bf16(device.uploadBf16(ck.read(name, n, k)));
@@ -969,7 +970,7 @@ public final class CudaEngine implements Engine {
       byte[] values = new byte[e * n * k];
       float[] scales = new float[e * blocks];
       for (int x = 0; x < e; x++) {
-        Checkpoint.Fp8Weight w = ck.readFp8(name.apply(x), n, k);
+        Weight.Fp8 w = ck.readFp8(name.apply(x), n, k);
         System.arraycopy(w.values(), 0, values, x * n * k, n * k);
         System.arraycopy(w.scales(), 0, scales, x * blocks, blocks);
       }

@@ -5,13 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentstream.backend.Matrix;
+import io.latentstream.weights.Weight;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
  * The Vector API kernels against the reference loops. Tolerance: relative 1e-5 of the sum of |a_i
  * b_i| (the bound on reordering a fp32 sum of up to ~1000 terms is n * 2^-24 ~ 6e-5 of it; in
- * practice errors stay far below). Elementwise axpy differs only by the rounding FMA skips.
+ * practice errors stay far below). Elementwise axpy differs only by the rounding FMA skips. fp8
+ * weights take the same tolerance against the reference's dequantized fp32 weights: the fp8 path
+ * sums the exact products q x per 128-column stretch and scales each partial sum, the reference
+ * rounds each weight q s first: the same terms grouped differently.
  */
 class KernelsDifferentialTest {
   private final ReferenceKernels ref = new ReferenceKernels();
@@ -51,8 +56,8 @@ class KernelsDifferentialTest {
       float[] x = random(n * cols + 5);
       float[] yr = new float[n * rows + 2];
       float[] yf = new float[n * rows + 2];
-      ref.matmul(ref.pack(w, rows, cols), x, 5, n, yr, 2);
-      fast.matmul(fast.pack(w, rows, cols), x, 5, n, yf, 2);
+      ref.matmul(ref.pack(new Weight.F32(w, rows, cols)), x, 5, n, yr, 2);
+      fast.matmul(fast.pack(new Weight.F32(w, rows, cols)), x, 5, n, yf, 2);
       for (int t = 0; t < n; t++) {
         for (int r = 0; r < rows; r++) {
           double mag = 0;
@@ -81,7 +86,7 @@ class KernelsDifferentialTest {
     for (boolean bf16 : new boolean[] {true, false}) {
       float[] w = bf16 ? toBf16(random(rows * cols)) : random(rows * cols);
       for (var kernels : new io.latentstream.backend.Kernels[] {fast, ref}) {
-        var full = kernels.pack(w, rows, cols);
+        var full = kernels.pack(new Weight.F32(w, rows, cols));
         for (int prefix : new int[] {1, 16, 37, 100}) {
           var first = kernels.firstRows(full, prefix);
           assertEquals(prefix, first.rows());
@@ -112,12 +117,151 @@ class KernelsDifferentialTest {
     float[] w = toBf16(random(rows * cols));
     float[] x = random(11 * cols);
     float[] all = new float[11 * rows];
-    var packed = fast.pack(w, rows, cols);
+    var packed = fast.pack(new Weight.F32(w, rows, cols));
     fast.matmul(packed, x, 0, 11, all, 0);
     for (int t = 0; t < 11; t++) {
       float[] one = new float[rows];
       fast.matmul(packed, x, t * cols, 1, one, 0);
       assertArrayEquals(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows), one);
+    }
+  }
+
+  /** The fp8 block edge of DeepSeek-V3 and of the reference checkpoints. */
+  private static final int FP8_BLOCK = 128;
+
+  /**
+   * Random fp8 e4m3 weights: every finite byte (NaN, 0x7f and 0xff, excluded: checkpoints never
+   * hold it), so subnormals and the extremes +-448 occur, with one scale per 128x128 block drawn
+   * from 2^-40 to 2^12: tiny, ordinary, and above 2^8, where the widening's 2^120 factor overflows
+   * and the kernel splits it.
+   */
+  private Weight.Fp8 randomFp8(int rows, int cols) {
+    byte[] v = new byte[rows * cols];
+    for (int i = 0; i < v.length; i++) {
+      int b;
+      do {
+        b = rnd.nextInt(256);
+      } while ((b & 0x7f) == 0x7f);
+      v[i] = (byte) b;
+    }
+    // The extremes and the smallest subnormals in the first row.
+    byte[] edge = {0x7e, (byte) 0xfe, 0x01, (byte) 0x81, 0x07, 0x08, 0x00, (byte) 0x80};
+    for (int i = 0; i < Math.min(cols, edge.length); i++) {
+      v[i] = edge[i];
+    }
+    int sr = (rows + FP8_BLOCK - 1) / FP8_BLOCK;
+    int sc = (cols + FP8_BLOCK - 1) / FP8_BLOCK;
+    float[] s = new float[sr * sc];
+    float[] pick = {0x1p-40f, 1.7e-4f, 3.1e-3f, 0.77f, 1f, 0x1p7f, 0x1p8f, 300f, 0x1p12f};
+    for (int i = 0; i < s.length; i++) {
+      s[i] = i < pick.length ? pick[i] : pick[rnd.nextInt(pick.length)] * (1 + rnd.nextFloat());
+    }
+    return new Weight.Fp8(v, s, FP8_BLOCK, rows, cols);
+  }
+
+  /** Shapes off every multiple of 16, 32 and 128, several scale blocks each way, n up to 9. */
+  private static final int[][] FP8_SHAPES = {
+    {1, 1}, {3, 7}, {33, 200}, {130, 129}, {300, 257}, {64, 384}, {257, 600}
+  };
+
+  @Test
+  void fp8MatmulAgreesWithTheDequantizedReference() {
+    for (int[] s : FP8_SHAPES) {
+      int rows = s[0];
+      int cols = s[1];
+      Weight.Fp8 q = randomFp8(rows, cols);
+      float[] w = q.toFloats();
+      Matrix packed = fast.pack(q);
+      assertTrue(packed instanceof Fp8Matmul.Packed, "fp8 stays fp8");
+      for (int n : new int[] {1, 2, 5}) {
+        float[] x = random(n * cols + 3);
+        float[] yr = new float[n * rows + 1];
+        float[] yf = new float[n * rows + 1];
+        ref.matmul(ref.pack(q), x, 3, n, yr, 1);
+        fast.matmul(packed, x, 3, n, yf, 1);
+        for (int t = 0; t < n; t++) {
+          for (int r = 0; r < rows; r++) {
+            double mag = 0;
+            for (int i = 0; i < cols; i++) {
+              mag += Math.abs((double) w[r * cols + i] * x[3 + t * cols + i]);
+            }
+            assertEquals(
+                yr[1 + t * rows + r],
+                yf[1 + t * rows + r],
+                1e-5 * mag + 1e-30,
+                "row " + r + " token " + t + " of " + rows + "x" + cols + ", n " + n);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * A unit x reads out bitwise the dequantized weights fl(e4m3 * scale) (one exact product, scaled
+   * and rounded once), in registers (one row) and through the scratch (several), for every scale,
+   * those whose 2^56 fold overflows included.
+   */
+  @Test
+  void fp8WeightsAreBitwiseTheDequantizedOnes() {
+    int rows = 130;
+    int cols = 300;
+    Weight.Fp8 q = randomFp8(rows, cols);
+    float[] w = q.toFloats();
+    Matrix packed = fast.pack(q);
+    for (int c : new int[] {0, 1, 5, 127, 128, 200, 299}) {
+      for (int n : new int[] {1, 3}) {
+        float[] x = new float[n * cols];
+        for (int t = 0; t < n; t++) {
+          x[t * cols + c] = 1f;
+        }
+        float[] y = new float[n * rows];
+        fast.matmul(packed, x, 0, n, y, 0);
+        for (int t = 0; t < n; t++) {
+          for (int r = 0; r < rows; r++) {
+            assertEquals(w[r * cols + c], y[t * rows + r], 0f, "w[" + r + ", " + c + "], n " + n);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * An fp8 output's bits do not depend on the batch (n = 1, 5, 9: registers or scratch, the row
+   * anywhere in the batch) nor on the thread split (1 or 2 threads), nor on dropping later rows.
+   */
+  @Test
+  void fp8MatmulIsBitwiseBatchAndThreadInvariant() {
+    VectorKernels one = new VectorKernels(1);
+    for (int[] s : FP8_SHAPES) {
+      int rows = s[0];
+      int cols = s[1];
+      Weight.Fp8 q = randomFp8(rows, cols);
+      Matrix packed = fast.pack(q);
+      Matrix packedOne = one.pack(q);
+      float[] x = random(9 * cols);
+      float[][] alone = new float[9][rows];
+      for (int t = 0; t < 9; t++) {
+        fast.matmul(packed, x, t * cols, 1, alone[t], 0);
+        float[] single = new float[rows];
+        one.matmul(packedOne, x, t * cols, 1, single, 0);
+        assertArrayEquals(alone[t], single, "1 vs 2 threads, row " + t);
+      }
+      for (int n : new int[] {5, 9}) {
+        for (VectorKernels k : new VectorKernels[] {fast, one}) {
+          float[] y = new float[n * rows];
+          k.matmul(k == fast ? packed : packedOne, x, 0, n, y, 0);
+          for (int t = 0; t < n; t++) {
+            assertArrayEquals(
+                alone[t],
+                java.util.Arrays.copyOfRange(y, t * rows, (t + 1) * rows),
+                "row " + t + " of " + n + " of " + rows + "x" + cols);
+          }
+        }
+      }
+      int prefix = Math.max(1, rows - 7);
+      float[] some = new float[prefix];
+      fast.matmul(fast.firstRows(packed, prefix), x, 0, 1, some, 0);
+      assertArrayEquals(java.util.Arrays.copyOf(alone[0], prefix), some, "first " + prefix);
     }
   }
 

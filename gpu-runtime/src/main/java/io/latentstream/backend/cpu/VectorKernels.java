@@ -57,7 +57,15 @@ public final class VectorKernels implements Kernels {
   /** Weights not exactly representable in bf16 (dequantized fp8): row-major fp32, dot products. */
   record RowMajor(float[] w, int rows, int cols) implements Matrix {}
 
-  private static final int BLOCK = 2 * L;
+  static final int BLOCK = 2 * L;
+
+  /**
+   * From this many activation rows on (a prefill, a routed expert's share of one), {@link
+   * PackedGemm}'s cache-blocked kernel runs packed matmuls: the same per-lane sums, six rows to a
+   * pass instead of four. Below it the passes of four, two and one rows do as well.
+   */
+  static final int GEMM_ROWS = 16;
+
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
   private static final int HIGH_HALF = 0xffff0000;
 
@@ -131,6 +139,10 @@ public final class VectorKernels implements Kernels {
         c -> {
           int b0 = (int) ((long) blocks * c / chunks);
           int b1 = (int) ((long) blocks * (c + 1) / chunks);
+          if (n >= GEMM_ROWS) {
+            PackedGemm.multiply(w, x, xOff, n, y, yOff, b0, b1);
+            return;
+          }
           int paired = n - n % 2;
           for (int b = b0; b < b1; b++) {
             int t = 0;

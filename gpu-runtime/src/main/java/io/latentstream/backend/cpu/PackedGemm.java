@@ -3,7 +3,6 @@ package io.latentstream.backend.cpu;
 import io.latentstream.backend.cpu.VectorKernels.Packed;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -46,6 +45,10 @@ final class PackedGemm {
   /** Activation rows per tile (a multiple of six): NC x KC floats, 288 KiB, stay in L2. */
   static final int NC = 288;
 
+  /** Per-thread sums of a partial last block, [NC][BLOCK]: the kernels store whole blocks. */
+  private static final ThreadLocal<float[]> PARTIAL =
+      ThreadLocal.withInitial(() -> new float[NC * BLOCK]);
+
   private PackedGemm() {}
 
   /**
@@ -57,27 +60,40 @@ final class PackedGemm {
     int rows = w.rows();
     int[] p = w.bf16();
     int kTiles = Math.max(1, (cols + KC / 2) / KC);
+    // Only the last block can lack rows; its sums go through a scratch of whole blocks, so that
+    // no kernel needs a masked load or store.
+    int whole = Math.min(b1, rows / BLOCK);
+    float[] partial = whole < b1 ? PARTIAL.get() : null;
     for (int t0 = 0; t0 < n; t0 += NC) {
       int t1 = Math.min(n, t0 + NC);
+      int xo = xOff + t0 * cols;
       for (int kt = 0; kt < kTiles; kt++) {
         int k0 = (int) ((long) cols * kt / kTiles);
         int k1 = (int) ((long) cols * (kt + 1) / kTiles);
         boolean first = kt == 0;
-        for (int b = b0; b < b1; b++) {
+        for (int b = b0; b < whole; b++) {
           tile(
               p,
               b * cols,
               k0,
               k1,
               x,
-              xOff + t0 * cols,
+              xo,
               cols,
               t1 - t0,
               y,
               yOff + t0 * rows + b * BLOCK,
               rows,
-              rows - b * BLOCK,
               first);
+        }
+        if (partial != null) {
+          tile(p, whole * cols, k0, k1, x, xo, cols, t1 - t0, partial, 0, BLOCK, first);
+        }
+      }
+      if (partial != null) {
+        for (int t = t0; t < t1; t++) {
+          System.arraycopy(
+              partial, (t - t0) * BLOCK, y, yOff + t * rows + whole * BLOCK, rows - whole * BLOCK);
         }
       }
     }
@@ -85,8 +101,8 @@ final class PackedGemm {
 
   /**
    * n activation rows (x from xo, stride cols) by one block's columns [k0, k1) (the block's columns
-   * from base), into y (from yo, stride rows; valid of the block's rows exist): each accumulator
-   * starts at zero for the first tile, else from y, and goes back to y.
+   * from base), into y (from yo, stride ys): each accumulator starts at zero for the first tile,
+   * else from y, and goes back to y.
    */
   private static void tile(
       int[] p,
@@ -99,21 +115,20 @@ final class PackedGemm {
       int n,
       float[] y,
       int yo,
-      int rows,
-      int valid,
+      int ys,
       boolean first) {
     int t = 0;
     for (; t + 6 <= n; t += 6) {
-      rows6(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * rows, rows, valid, first);
+      rows6(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * ys, ys, first);
     }
     for (; n - t >= 4; t += 4) {
-      rows4(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * rows, rows, valid, first);
+      rows4(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * ys, ys, first);
     }
     for (; n - t >= 2; t += 2) {
-      rows2(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * rows, rows, valid, first);
+      rows2(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * ys, ys, first);
     }
     if (t < n) {
-      rows1(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * rows, rows, valid, first);
+      rows1(p, base, k0, k1, x, xo + t * cols, cols, y, yo + t * ys, ys, first);
     }
   }
 
@@ -128,11 +143,8 @@ final class PackedGemm {
       int cols,
       float[] y,
       int yo,
-      int rows,
-      int valid,
+      int ys,
       boolean first) {
-    VectorMask<Float> m0 = S.indexInRange(0, valid);
-    VectorMask<Float> m1 = S.indexInRange(L, valid);
     FloatVector a00;
     FloatVector a01;
     FloatVector a10;
@@ -159,18 +171,18 @@ final class PackedGemm {
       a50 = a00;
       a51 = a00;
     } else {
-      a00 = FloatVector.fromArray(S, y, yo, m0);
-      a01 = FloatVector.fromArray(S, y, yo + L, m1);
-      a10 = FloatVector.fromArray(S, y, yo + rows, m0);
-      a11 = FloatVector.fromArray(S, y, yo + rows + L, m1);
-      a20 = FloatVector.fromArray(S, y, yo + 2 * rows, m0);
-      a21 = FloatVector.fromArray(S, y, yo + 2 * rows + L, m1);
-      a30 = FloatVector.fromArray(S, y, yo + 3 * rows, m0);
-      a31 = FloatVector.fromArray(S, y, yo + 3 * rows + L, m1);
-      a40 = FloatVector.fromArray(S, y, yo + 4 * rows, m0);
-      a41 = FloatVector.fromArray(S, y, yo + 4 * rows + L, m1);
-      a50 = FloatVector.fromArray(S, y, yo + 5 * rows, m0);
-      a51 = FloatVector.fromArray(S, y, yo + 5 * rows + L, m1);
+      a00 = FloatVector.fromArray(S, y, yo);
+      a01 = FloatVector.fromArray(S, y, yo + L);
+      a10 = FloatVector.fromArray(S, y, yo + ys);
+      a11 = FloatVector.fromArray(S, y, yo + ys + L);
+      a20 = FloatVector.fromArray(S, y, yo + 2 * ys);
+      a21 = FloatVector.fromArray(S, y, yo + 2 * ys + L);
+      a30 = FloatVector.fromArray(S, y, yo + 3 * ys);
+      a31 = FloatVector.fromArray(S, y, yo + 3 * ys + L);
+      a40 = FloatVector.fromArray(S, y, yo + 4 * ys);
+      a41 = FloatVector.fromArray(S, y, yo + 4 * ys + L);
+      a50 = FloatVector.fromArray(S, y, yo + 5 * ys);
+      a51 = FloatVector.fromArray(S, y, yo + 5 * ys + L);
     }
     for (int i = k0; i < k1; i++) {
       IntVector column = IntVector.fromArray(I, p, (base + i) * L);
@@ -195,18 +207,18 @@ final class PackedGemm {
       a50 = w0.fma(x5, a50);
       a51 = w1.fma(x5, a51);
     }
-    a00.intoArray(y, yo, m0);
-    a01.intoArray(y, yo + L, m1);
-    a10.intoArray(y, yo + rows, m0);
-    a11.intoArray(y, yo + rows + L, m1);
-    a20.intoArray(y, yo + 2 * rows, m0);
-    a21.intoArray(y, yo + 2 * rows + L, m1);
-    a30.intoArray(y, yo + 3 * rows, m0);
-    a31.intoArray(y, yo + 3 * rows + L, m1);
-    a40.intoArray(y, yo + 4 * rows, m0);
-    a41.intoArray(y, yo + 4 * rows + L, m1);
-    a50.intoArray(y, yo + 5 * rows, m0);
-    a51.intoArray(y, yo + 5 * rows + L, m1);
+    a00.intoArray(y, yo);
+    a01.intoArray(y, yo + L);
+    a10.intoArray(y, yo + ys);
+    a11.intoArray(y, yo + ys + L);
+    a20.intoArray(y, yo + 2 * ys);
+    a21.intoArray(y, yo + 2 * ys + L);
+    a30.intoArray(y, yo + 3 * ys);
+    a31.intoArray(y, yo + 3 * ys + L);
+    a40.intoArray(y, yo + 4 * ys);
+    a41.intoArray(y, yo + 4 * ys + L);
+    a50.intoArray(y, yo + 5 * ys);
+    a51.intoArray(y, yo + 5 * ys + L);
   }
 
   /** {@link #rows6} for 4 rows. */
@@ -220,11 +232,8 @@ final class PackedGemm {
       int cols,
       float[] y,
       int yo,
-      int rows,
-      int valid,
+      int ys,
       boolean first) {
-    VectorMask<Float> m0 = S.indexInRange(0, valid);
-    VectorMask<Float> m1 = S.indexInRange(L, valid);
     FloatVector a00;
     FloatVector a01;
     FloatVector a10;
@@ -243,14 +252,14 @@ final class PackedGemm {
       a30 = a00;
       a31 = a00;
     } else {
-      a00 = FloatVector.fromArray(S, y, yo, m0);
-      a01 = FloatVector.fromArray(S, y, yo + L, m1);
-      a10 = FloatVector.fromArray(S, y, yo + rows, m0);
-      a11 = FloatVector.fromArray(S, y, yo + rows + L, m1);
-      a20 = FloatVector.fromArray(S, y, yo + 2 * rows, m0);
-      a21 = FloatVector.fromArray(S, y, yo + 2 * rows + L, m1);
-      a30 = FloatVector.fromArray(S, y, yo + 3 * rows, m0);
-      a31 = FloatVector.fromArray(S, y, yo + 3 * rows + L, m1);
+      a00 = FloatVector.fromArray(S, y, yo);
+      a01 = FloatVector.fromArray(S, y, yo + L);
+      a10 = FloatVector.fromArray(S, y, yo + ys);
+      a11 = FloatVector.fromArray(S, y, yo + ys + L);
+      a20 = FloatVector.fromArray(S, y, yo + 2 * ys);
+      a21 = FloatVector.fromArray(S, y, yo + 2 * ys + L);
+      a30 = FloatVector.fromArray(S, y, yo + 3 * ys);
+      a31 = FloatVector.fromArray(S, y, yo + 3 * ys + L);
     }
     for (int i = k0; i < k1; i++) {
       IntVector column = IntVector.fromArray(I, p, (base + i) * L);
@@ -269,14 +278,14 @@ final class PackedGemm {
       a30 = w0.fma(x3, a30);
       a31 = w1.fma(x3, a31);
     }
-    a00.intoArray(y, yo, m0);
-    a01.intoArray(y, yo + L, m1);
-    a10.intoArray(y, yo + rows, m0);
-    a11.intoArray(y, yo + rows + L, m1);
-    a20.intoArray(y, yo + 2 * rows, m0);
-    a21.intoArray(y, yo + 2 * rows + L, m1);
-    a30.intoArray(y, yo + 3 * rows, m0);
-    a31.intoArray(y, yo + 3 * rows + L, m1);
+    a00.intoArray(y, yo);
+    a01.intoArray(y, yo + L);
+    a10.intoArray(y, yo + ys);
+    a11.intoArray(y, yo + ys + L);
+    a20.intoArray(y, yo + 2 * ys);
+    a21.intoArray(y, yo + 2 * ys + L);
+    a30.intoArray(y, yo + 3 * ys);
+    a31.intoArray(y, yo + 3 * ys + L);
   }
 
   /** {@link #rows6} for 2 rows. */
@@ -290,11 +299,8 @@ final class PackedGemm {
       int cols,
       float[] y,
       int yo,
-      int rows,
-      int valid,
+      int ys,
       boolean first) {
-    VectorMask<Float> m0 = S.indexInRange(0, valid);
-    VectorMask<Float> m1 = S.indexInRange(L, valid);
     FloatVector a00;
     FloatVector a01;
     FloatVector a10;
@@ -305,10 +311,10 @@ final class PackedGemm {
       a10 = a00;
       a11 = a00;
     } else {
-      a00 = FloatVector.fromArray(S, y, yo, m0);
-      a01 = FloatVector.fromArray(S, y, yo + L, m1);
-      a10 = FloatVector.fromArray(S, y, yo + rows, m0);
-      a11 = FloatVector.fromArray(S, y, yo + rows + L, m1);
+      a00 = FloatVector.fromArray(S, y, yo);
+      a01 = FloatVector.fromArray(S, y, yo + L);
+      a10 = FloatVector.fromArray(S, y, yo + ys);
+      a11 = FloatVector.fromArray(S, y, yo + ys + L);
     }
     for (int i = k0; i < k1; i++) {
       IntVector column = IntVector.fromArray(I, p, (base + i) * L);
@@ -321,10 +327,10 @@ final class PackedGemm {
       a10 = w0.fma(x1, a10);
       a11 = w1.fma(x1, a11);
     }
-    a00.intoArray(y, yo, m0);
-    a01.intoArray(y, yo + L, m1);
-    a10.intoArray(y, yo + rows, m0);
-    a11.intoArray(y, yo + rows + L, m1);
+    a00.intoArray(y, yo);
+    a01.intoArray(y, yo + L);
+    a10.intoArray(y, yo + ys);
+    a11.intoArray(y, yo + ys + L);
   }
 
   /** {@link #rows6} for 1 row. */
@@ -338,19 +344,16 @@ final class PackedGemm {
       int cols,
       float[] y,
       int yo,
-      int rows,
-      int valid,
+      int ys,
       boolean first) {
-    VectorMask<Float> m0 = S.indexInRange(0, valid);
-    VectorMask<Float> m1 = S.indexInRange(L, valid);
     FloatVector a00;
     FloatVector a01;
     if (first) {
       a00 = FloatVector.zero(S);
       a01 = a00;
     } else {
-      a00 = FloatVector.fromArray(S, y, yo, m0);
-      a01 = FloatVector.fromArray(S, y, yo + L, m1);
+      a00 = FloatVector.fromArray(S, y, yo);
+      a01 = FloatVector.fromArray(S, y, yo + L);
     }
     for (int i = k0; i < k1; i++) {
       IntVector column = IntVector.fromArray(I, p, (base + i) * L);
@@ -360,7 +363,7 @@ final class PackedGemm {
       a00 = w0.fma(x0, a00);
       a01 = w1.fma(x0, a01);
     }
-    a00.intoArray(y, yo, m0);
-    a01.intoArray(y, yo + L, m1);
+    a00.intoArray(y, yo);
+    a01.intoArray(y, yo + L);
   }
 }

@@ -73,15 +73,15 @@ public final class MoE implements FeedForward {
     // shares then differ by at most about one small expert (a fixed split of the experts left one
     // thread idle while the other finished its larger ones). Any thread computing an expert writes
     // the same values to the same rows.
-    int taken = active;
-    byRowsDescending(activeIds, taken, start);
+    int queued = active;
+    byRowsDescending(activeIds, queued, start);
     AtomicInteger next = ws.expertNext;
     next.set(0);
     k.parallelFor(
-        taken,
+        queued,
         3L * slots * dim * inter,
         unused -> {
-          for (int a = next.getAndIncrement(); a < taken; a = next.getAndIncrement()) {
+          for (int a = next.getAndIncrement(); a < queued; a = next.getAndIncrement()) {
             int e = activeIds[a];
             int s0 = start[e];
             experts[e].apply(

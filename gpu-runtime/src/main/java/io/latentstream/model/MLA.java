@@ -166,7 +166,10 @@ public final class MLA {
     wo.apply(k, ws.heads, 0, t, ws.out, 0);
   }
 
-  /** Per-thread buffers that grow with the context: [latentDim, H'] queries, [len, H'] scores. */
+  /**
+   * Per-thread buffers that grow with the context: [latentDim, H'] queries, [len, H'] scores, [H,
+   * len] probabilities.
+   */
   private static final class Scratch {
     float[] qT = new float[0];
     float[] scores = new float[0];
@@ -193,8 +196,9 @@ public final class MLA {
     if (sc.scores.length < (pos + 1) * hp) {
       sc.scores = new float[Math.max((pos + 1) * hp, sc.scores.length * 2)];
     }
-    if (sc.probs.length < pos + 1) {
-      sc.probs = new float[Math.max(pos + 1, sc.probs.length * 2)];
+    int len = pos + 1;
+    if (sc.probs.length < nHeads * len) {
+      sc.probs = new float[Math.max(nHeads * len, sc.probs.length * 2)];
     }
     float[] qT = sc.qT;
     float[] scores = sc.scores;
@@ -212,23 +216,36 @@ public final class MLA {
     }
     k.gemm(slab, 0, latentDim, pos + 1, latentDim, qT, 0, hp, hp, scores, 0, hp);
     for (int h = 0; h < nHeads; h++) {
+      int ph = h * len;
       float max = Float.NEGATIVE_INFINITY;
-      for (int p = 0; p <= pos; p++) {
-        probs[p] = scores[p * hp + h] * softmaxScale;
-        max = Math.max(max, probs[p]);
+      for (int p = 0; p < len; p++) {
+        probs[ph + p] = scores[p * hp + h] * softmaxScale;
+        max = Math.max(max, probs[ph + p]);
       }
-      k.exp(probs, 0, pos + 1, max);
+      k.exp(probs, ph, len, max);
       float sum = 0;
-      for (int p = 0; p <= pos; p++) {
-        sum += probs[p];
+      for (int p = 0; p < len; p++) {
+        sum += probs[ph + p];
       }
-      for (int p = 0; p <= pos; p++) {
-        probs[p] /= sum;
+      for (int p = 0; p < len; p++) {
+        probs[ph + p] /= sum;
       }
-      int lat = (row * nHeads + h) * kvLoraRank;
-      // o_lat = probs^T c_kv: the latent rows of the slab, stride latentDim, first kvLoraRank.
-      k.gemm(probs, 0, pos + 1, 1, pos + 1, slab, 0, latentDim, kvLoraRank, ws.oLat, lat, 0);
     }
+    // o_lat = probs^T c_kv for all heads in one [H, len] x [len, kv_lora] product, each slab row
+    // read once per four heads: the latent rows of the slab, stride latentDim, first kvLoraRank.
+    k.gemm(
+        probs,
+        0,
+        len,
+        nHeads,
+        len,
+        slab,
+        0,
+        latentDim,
+        kvLoraRank,
+        ws.oLat,
+        row * nHeads * kvLoraRank,
+        kvLoraRank);
   }
 
   private static int segmentOf(Batch b, int row) {

@@ -2,6 +2,7 @@ package io.latentstream.model;
 
 import io.latentstream.backend.Kernels;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -68,22 +69,32 @@ public final class MoE implements FeedForward {
       System.arraycopy(ws.xn, (i / topK) * dim, ws.expertIn, dst * dim, dim);
     }
     int inter = experts[0].inter();
+    // Experts with the most rows first, each taken by whichever thread comes free: the threads'
+    // shares then differ by at most about one small expert (a fixed split of the experts left one
+    // thread idle while the other finished its larger ones). Any thread computing an expert writes
+    // the same values to the same rows.
+    int queued = active;
+    byRowsDescending(activeIds, queued, start);
+    AtomicInteger next = ws.expertNext;
+    next.set(0);
     k.parallelFor(
-        active,
+        queued,
         3L * slots * dim * inter,
-        a -> {
-          int e = activeIds[a];
-          int s0 = start[e];
-          experts[e].apply(
-              k,
-              ws.expertIn,
-              s0 * dim,
-              start[e + 1] - s0,
-              ws.expertG,
-              ws.expertU,
-              s0 * inter,
-              ws.expertOut,
-              s0 * dim);
+        unused -> {
+          for (int a = next.getAndIncrement(); a < queued; a = next.getAndIncrement()) {
+            int e = activeIds[a];
+            int s0 = start[e];
+            experts[e].apply(
+                k,
+                ws.expertIn,
+                s0 * dim,
+                start[e + 1] - s0,
+                ws.expertG,
+                ws.expertU,
+                s0 * inter,
+                ws.expertOut,
+                s0 * dim);
+          }
         });
     int[] order = ws.expertOrder;
     for (int t = 0; t < rows; t++) {
@@ -99,6 +110,23 @@ public final class MoE implements FeedForward {
       for (int i = 0, n = rows * dim; i < n; i++) {
         ws.out[i] += ws.expertIn[i];
       }
+    }
+  }
+
+  /**
+   * Sorts the first n expert ids by their row counts (start[e + 1] - start[e]), most first, ties by
+   * id (insertion sort: at most n_routed_experts, once per layer).
+   */
+  private static void byRowsDescending(int[] ids, int n, int[] start) {
+    for (int i = 1; i < n; i++) {
+      int e = ids[i];
+      int rows = start[e + 1] - start[e];
+      int j = i;
+      while (j > 0 && start[ids[j - 1] + 1] - start[ids[j - 1]] < rows) {
+        ids[j] = ids[j - 1];
+        j--;
+      }
+      ids[j] = e;
     }
   }
 

@@ -1,5 +1,7 @@
 package io.latentstream.model;
 
+import java.util.concurrent.atomic.AtomicInteger;
+
 /**
  * Scratch buffers of one step, named with their shapes (T = rows of the step). Grown when a step
  * has more rows than any before, never shrunk, so decoding allocates nothing per token. One
@@ -64,6 +66,9 @@ public final class Workspace {
   int[] activeExperts;
 
   int[] expertCursor;
+
+  /** The next of the active experts for a thread to take (MoE's shared queue). */
+  final AtomicInteger expertNext = new AtomicInteger();
 
   /** [top_k] a row's slots in ascending expert order. */
   int[] expertOrder;

@@ -61,7 +61,15 @@ public final class VectorKernels implements Kernels {
    */
   record RowMajor(float[] w, int rows, int cols) implements Matrix {}
 
-  private static final int BLOCK = 2 * L;
+  static final int BLOCK = 2 * L;
+
+  /**
+   * From this many activation rows on (a prefill, a routed expert's share of one), {@link
+   * PackedGemm}'s cache-blocked kernel runs packed matmuls: the same per-lane sums, six rows to a
+   * pass instead of four. Below it the passes of four, two and one rows do as well.
+   */
+  static final int GEMM_ROWS = 16;
+
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
   private static final int HIGH_HALF = 0xffff0000;
 
@@ -183,6 +191,10 @@ public final class VectorKernels implements Kernels {
         c -> {
           int b0 = (int) ((long) blocks * c / chunks);
           int b1 = (int) ((long) blocks * (c + 1) / chunks);
+          if (n >= GEMM_ROWS) {
+            PackedGemm.multiply(w, x, xOff, n, y, yOff, b0, b1);
+            return;
+          }
           int paired = n - n % 2;
           for (int b = b0; b < b1; b++) {
             int t = 0;
@@ -326,10 +338,10 @@ public final class VectorKernels implements Kernels {
   }
 
   /**
-   * Four independent FMA chains per pass hide the FMA latency: four rows of a by one vector of
-   * columns, or (fewer than four rows left) one row by four vectors of columns. Every lane runs acc
-   * = fma(m[d, j], a[t, d], acc) for d ascending in every path, the scalar tail included, so the
-   * grouping never changes a result.
+   * Independent FMA chains per pass hide the FMA latency: four rows of a by two vectors of columns
+   * (eight chains: two FMA units of four cycles' latency), then by one, or (fewer than four rows
+   * left) one row by four vectors of columns. Every lane runs acc = fma(m[d, j], a[t, d], acc) for
+   * d ascending in every path, the scalar tail included, so the grouping never changes a result.
    */
   @Override
   public void gemm(
@@ -349,7 +361,45 @@ public final class VectorKernels implements Kernels {
     int t = 0;
     for (; t + 4 <= n; t += 4) {
       int a0 = aOff + t * aStride;
-      for (int j = 0; j < vecWidth; j += L) {
+      int j = 0;
+      // Two vectors of columns where they fit: eight chains, as many as the FMA units can pipeline.
+      for (; j + 2 * L <= vecWidth; j += 2 * L) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        FloatVector e0 = c0;
+        FloatVector e1 = c0;
+        FloatVector e2 = c0;
+        FloatVector e3 = c0;
+        for (int d = 0; d < len; d++) {
+          int o = mOff + d * mStride + j;
+          FloatVector md = FloatVector.fromArray(S, m, o);
+          FloatVector me = FloatVector.fromArray(S, m, o + L);
+          FloatVector b0 = FloatVector.broadcast(S, a[a0 + d]);
+          c0 = md.fma(b0, c0);
+          e0 = me.fma(b0, e0);
+          FloatVector b1 = FloatVector.broadcast(S, a[a0 + aStride + d]);
+          c1 = md.fma(b1, c1);
+          e1 = me.fma(b1, e1);
+          FloatVector b2 = FloatVector.broadcast(S, a[a0 + 2 * aStride + d]);
+          c2 = md.fma(b2, c2);
+          e2 = me.fma(b2, e2);
+          FloatVector b3 = FloatVector.broadcast(S, a[a0 + 3 * aStride + d]);
+          c3 = md.fma(b3, c3);
+          e3 = me.fma(b3, e3);
+        }
+        int yo = yOff + t * yStride + j;
+        c0.intoArray(y, yo);
+        e0.intoArray(y, yo + L);
+        c1.intoArray(y, yo + yStride);
+        e1.intoArray(y, yo + yStride + L);
+        c2.intoArray(y, yo + 2 * yStride);
+        e2.intoArray(y, yo + 2 * yStride + L);
+        c3.intoArray(y, yo + 3 * yStride);
+        e3.intoArray(y, yo + 3 * yStride + L);
+      }
+      for (; j < vecWidth; j += L) {
         FloatVector c0 = FloatVector.zero(S);
         FloatVector c1 = c0;
         FloatVector c2 = c0;

@@ -360,4 +360,48 @@ class KernelsDifferentialTest {
       assertEquals(yr[i], yf[i], Math.ulp(product) + Math.ulp(yr[i]), "from " + y0[i]);
     }
   }
+
+  /**
+   * From {@link VectorKernels#GEMM_ROWS} rows on, packed matmuls take {@link PackedGemm}'s blocked
+   * path: bitwise what each row gives alone (the block kernels), on one thread or two, on shapes
+   * that are multiples of nothing: a partial last block of weight rows, column tiles of unequal
+   * width, more rows than one activation tile, and every remainder (1 to 5) of the six-row groups.
+   */
+  @Test
+  void blockedMatmulOfManyRowsIsBitwiseEachRowAlone() {
+    // {n, rows, cols}
+    int[][] shapes = {
+      {16, 1, 1},
+      {17, 17, 3},
+      {19, 37, 129},
+      {20, 45, 257},
+      {21, 16, 385},
+      {23, 300, 515},
+      {22, 33, 900},
+      {301, 45, 601},
+      {2 * PackedGemm.NC + 5, 19, 70}
+    };
+    VectorKernels oneThread = new VectorKernels(1);
+    for (int[] s : shapes) {
+      int n = s[0];
+      int rows = s[1];
+      int cols = s[2];
+      float[] w = toBf16(random(rows * cols));
+      float[] x = random(3 + n * cols);
+      var packed = fast.pack(new Weight.F32(w, rows, cols));
+      float[] all = new float[1 + n * rows];
+      float[] serial = new float[1 + n * rows];
+      fast.matmul(packed, x, 3, n, all, 1);
+      oneThread.matmul(packed, x, 3, n, serial, 1);
+      assertArrayEquals(all, serial, "two threads against one, " + java.util.Arrays.toString(s));
+      float[] one = new float[rows];
+      for (int t = 0; t < n; t++) {
+        fast.matmul(packed, x, 3 + t * cols, 1, one, 0);
+        assertArrayEquals(
+            one,
+            java.util.Arrays.copyOfRange(all, 1 + t * rows, 1 + (t + 1) * rows),
+            "row " + t + " of " + java.util.Arrays.toString(s));
+      }
+    }
+  }
 }
